@@ -1,0 +1,261 @@
+"""CQL: "Conservative Q-Learning for Offline Reinforcement Learning" (Kumar et al., 2020).
+
+arXiv:2006.04779. SAC with automatic entropy tuning whose critic loss adds the CQL(H) penalty
+alpha_cql * (logsumexp_a Q(s, a) - Q(s, a_data)), the log-sum-exp estimated by importance
+sampling over uniform actions and policy actions at s and s'. Optional Lagrange tuning of
+alpha_cql towards a target action gap and a max-target backup (AntMaze settings). Follows
+CORL's ``cql.py`` (losses computed with pre-update networks, then all optimizers step).
+Spec: ``algorithms.md`` §2.4.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import chex
+import jax
+import jax.numpy as jnp
+import ml_collections
+from flax import struct
+from flax.training.train_state import TrainState
+
+from jaxrl_offline import losses, networks, state as state_lib
+from jaxrl_offline.state import TargetTrainState
+from jaxrl_offline.types import Metrics, Params, PRNGKey, Transition
+
+NAME = "cql"
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """CQL hyperparameters (CORL gym-locomotion config).
+
+    Attributes:
+      actor_hidden_dims: policy MLP sizes (3 x 256 in CORL).
+      critic_hidden_dims: Q MLP sizes (3 x 256 gym, 5 x 256 AntMaze in CORL).
+      actor_lr: policy Adam step size (3e-5 gym, 1e-4 AntMaze/Adroit).
+      critic_lr: Q Adam step size (3e-4).
+      alpha_lr: entropy-temperature Adam step size (3e-4).
+      batch_size: transitions per update (256).
+      discount: gamma (0.99).
+      tau: Polyak rate of the target critics (0.005).
+      target_entropy: SAC's target entropy; ``None`` means -action_dim.
+      backup_entropy: subtract alpha log pi(a'|s') in the TD target (CORL: False).
+      cql_alpha: weight alpha of the CQL penalty (10 gym, 5 AntMaze, 1 Adroit).
+      cql_num_actions: K, sampled actions per source in the log-sum-exp (10).
+      cql_temperature: temperature of the log-sum-exp (1.0).
+      cql_clip_diff_min: lower clip of logsumexp - Q(s, a_data) (-inf; -200 AntMaze).
+      cql_clip_diff_max: upper clip of the same difference (+inf).
+      lagrange: tune alpha_cql by dual descent towards ``target_action_gap`` (AntMaze: True).
+      target_action_gap: tau of the Lagrange version (0.8 AntMaze).
+      max_target_backup: bootstrap from max over K policy actions at s' (AntMaze: True).
+      bc_steps: initial updates whose actor loss is BC (log-likelihood) instead of SAC (0).
+    """
+
+    actor_hidden_dims: tuple[int, ...] = (256, 256, 256)
+    critic_hidden_dims: tuple[int, ...] = (256, 256, 256)
+    actor_lr: float = 3e-5
+    critic_lr: float = 3e-4
+    alpha_lr: float = 3e-4
+    batch_size: int = 256
+    discount: float = 0.99
+    tau: float = 0.005
+    target_entropy: float | None = None
+    backup_entropy: bool = False
+    cql_alpha: float = 10.0
+    cql_num_actions: int = 10
+    cql_temperature: float = 1.0
+    cql_clip_diff_min: float = -float("inf")
+    cql_clip_diff_max: float = float("inf")
+    lagrange: bool = False
+    target_action_gap: float = -1.0
+    max_target_backup: bool = False
+    bc_steps: int = 0
+
+
+class AgentState(struct.PyTreeNode):
+    actor: TrainState
+    critic: TargetTrainState
+    alpha: TrainState
+    cql_alpha: TrainState | None  # Lagrange multiplier alpha'; None unless ``lagrange``.
+    key: PRNGKey
+    step: jax.Array
+
+
+def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: jax.Array):
+    actor_key, critic_key, alpha_key, state_key = jax.random.split(key, 4)
+    obs, action = example_obs[None], example_action[None]
+    actor_net = networks.TanhGaussianActor(config.actor_hidden_dims, example_action.shape[-1])
+    critic_net = networks.EnsembleCritic(config.critic_hidden_dims, num_critics=2)
+    alpha_net = networks.Temperature(1.0)
+    actor = TrainState.create(
+        apply_fn=actor_net.apply,
+        params=actor_net.init(actor_key, obs),
+        tx=state_lib.make_optimizer(config.actor_lr),
+    )
+    critic = TargetTrainState.create_with_target(
+        apply_fn=critic_net.apply,
+        params=critic_net.init(critic_key, obs, action),
+        tx=state_lib.make_optimizer(config.critic_lr),
+    )
+    alpha = TrainState.create(
+        apply_fn=alpha_net.apply,
+        params=alpha_net.init(alpha_key),
+        tx=state_lib.make_optimizer(config.alpha_lr),
+    )
+    cql_alpha = None
+    if config.lagrange:
+        cql_alpha = TrainState.create(
+            apply_fn=alpha_net.apply,
+            params=alpha_net.init(alpha_key),
+            tx=state_lib.make_optimizer(config.critic_lr),
+        )
+    return AgentState(actor, critic, alpha, cql_alpha, state_key, jnp.zeros((), jnp.int32))
+
+
+def alpha_loss(alpha_params: Params, state: AgentState, log_prob: jax.Array, target: float):
+    """-log(alpha) * (log pi(a|s) + target_entropy), a ~ pi (SAC's automatic temperature)."""
+    log_alpha = jnp.log(state.alpha.apply_fn(alpha_params))
+    loss = -(log_alpha * jax.lax.stop_gradient(log_prob + target)).mean()
+    return loss, {"alpha/loss": loss, "alpha/value": jnp.exp(log_alpha)}
+
+
+def actor_loss(
+    actor_params: Params, state: AgentState, batch: Transition, sample_key: PRNGKey, config: Config
+):
+    """mean_B alpha log pi(a|s) - min_i Q_i(s, a), a ~ pi (SAC); BC log-likelihood before bc_steps."""
+    alpha = state.alpha.apply_fn(state.alpha.params)
+    dist = state.actor.apply_fn(actor_params, batch.obs)
+    action, log_prob = dist.sample_and_log_prob(seed=sample_key)
+    q = state.critic.apply_fn(state.critic.params, batch.obs, action).min(0)
+    bc_log_prob = losses.gaussian_log_prob_clipped(dist, batch.action)
+    rl_loss = (alpha * log_prob - q).mean()
+    bc_loss = (alpha * log_prob - bc_log_prob).mean()
+    loss = jnp.where(state.step < config.bc_steps, bc_loss, rl_loss)
+    return loss, {"actor/loss": loss, "actor/entropy": -log_prob.mean(), "actor/log_prob": log_prob}
+
+
+def _q_on_samples(critic_params, state: AgentState, obs: jax.Array, actions: jax.Array):
+    """Q of K sampled actions per state: obs [B, obs_dim], actions [K, B, A] -> [2, B, K]."""
+    tiled_obs = jnp.broadcast_to(obs[None], actions.shape[:2] + obs.shape[-1:])
+    return jnp.swapaxes(state.critic.apply_fn(critic_params, tiled_obs, actions), 1, 2)
+
+
+def critic_loss(
+    critic_params: Params, state: AgentState, batch: Transition, key: PRNGKey, config: Config
+):
+    """TD loss of both critics plus alpha_cql * (logsumexp Q - Q(s, a_data)) (CQL(H))."""
+    next_key, random_key, current_key, cql_next_key = jax.random.split(key, 4)
+    batch_size, action_dim = batch.action.shape
+    num = config.cql_num_actions
+    alpha = state.alpha.apply_fn(state.alpha.params)
+
+    # --- TD target ---
+    next_dist = state.actor.apply_fn(state.actor.params, batch.next_obs)
+    if config.max_target_backup:
+        next_actions, next_log_prob = next_dist.sample_and_log_prob(seed=next_key, sample_shape=num)
+        next_q = _q_on_samples(state.critic.target_params, state, batch.next_obs, next_actions)
+        best = next_q.min(0).argmax(-1)
+        next_q = jnp.take_along_axis(next_q.min(0), best[:, None], -1)[:, 0]
+        next_log_prob = jnp.take_along_axis(next_log_prob.T, best[:, None], -1)[:, 0]
+    else:
+        next_action, next_log_prob = next_dist.sample_and_log_prob(seed=next_key)
+        next_q = state.critic.apply_fn(state.critic.target_params, batch.next_obs, next_action)
+        next_q = next_q.min(0)
+    if config.backup_entropy:
+        next_q = next_q - alpha * next_log_prob
+    target = jax.lax.stop_gradient(
+        losses.td_target(batch.reward, batch.terminal, config.discount, next_q)
+    )
+    q_data = state.critic.apply_fn(critic_params, batch.obs, batch.action)
+    chex.assert_shape(q_data, (2, batch_size))
+    td_loss = ((q_data - target[None]) ** 2).mean(axis=1).sum()
+
+    # --- CQL penalty: importance-sampled logsumexp over uniform and policy actions ---
+    random_actions = jax.random.uniform(random_key, (num, batch_size, action_dim), minval=-1, maxval=1)
+    current_actions, current_log_prob = state.actor.apply_fn(
+        state.actor.params, batch.obs
+    ).sample_and_log_prob(seed=current_key, sample_shape=num)
+    cql_next_actions, cql_next_log_prob = next_dist.sample_and_log_prob(
+        seed=cql_next_key, sample_shape=num
+    )
+    sampled_q = jnp.concatenate(
+        [
+            _q_on_samples(critic_params, state, batch.obs, random_actions),
+            _q_on_samples(critic_params, state, batch.obs, cql_next_actions),
+            _q_on_samples(critic_params, state, batch.obs, current_actions),
+        ],
+        axis=-1,
+    )
+    uniform_log_density = jnp.full((batch_size, num), action_dim * jnp.log(0.5))
+    log_density = jax.lax.stop_gradient(
+        jnp.concatenate([uniform_log_density, cql_next_log_prob.T, current_log_prob.T], axis=-1)
+    )
+    log_density = jnp.broadcast_to(log_density[None], sampled_q.shape)
+    soft_max_q = losses.cql_logsumexp(sampled_q, log_density, config.cql_temperature)
+    gap = jnp.clip(soft_max_q - q_data, config.cql_clip_diff_min, config.cql_clip_diff_max)
+    gap = gap.mean(axis=1)  # [2]
+    if config.lagrange:
+        multiplier = jnp.clip(state.cql_alpha.apply_fn(state.cql_alpha.params), 0.0, 1e6)
+        penalty = jax.lax.stop_gradient(multiplier) * config.cql_alpha * (gap - config.target_action_gap)
+    else:
+        penalty = config.cql_alpha * gap
+    loss = td_loss + penalty.sum()
+    metrics = {
+        "critic/loss": loss,
+        "critic/td_loss": td_loss,
+        "critic/cql_gap": gap.mean(),
+        "critic/q_mean": q_data.mean(),
+    }
+    return loss, (metrics, jax.lax.stop_gradient(gap))
+
+
+def cql_alpha_loss(multiplier_params: Params, state: AgentState, gap: jax.Array, config: Config):
+    """Dual ascent on alpha': minimize -alpha' * alpha_cql * (gap - tau), averaged over critics."""
+    multiplier = jnp.clip(state.cql_alpha.apply_fn(multiplier_params), 0.0, 1e6)
+    loss = -(multiplier * config.cql_alpha * (gap - config.target_action_gap)).mean()
+    return loss, {"cql_alpha/loss": loss, "cql_alpha/value": multiplier}
+
+
+def update(config: Config, state: AgentState, batch: Transition) -> tuple[AgentState, Metrics]:
+    key, actor_key, critic_key = jax.random.split(state.key, 3)
+
+    # All losses use the pre-update networks (CORL), then every optimizer steps.
+    actor_grads, actor_metrics = jax.grad(actor_loss, has_aux=True)(
+        state.actor.params, state, batch, actor_key, config
+    )
+    log_prob = actor_metrics.pop("actor/log_prob")
+    action_dim = batch.action.shape[-1]
+    target_entropy = -action_dim if config.target_entropy is None else config.target_entropy
+    alpha_grads, alpha_metrics = jax.grad(alpha_loss, has_aux=True)(
+        state.alpha.params, state, log_prob, target_entropy
+    )
+    critic_grads, (critic_metrics, gap) = jax.grad(critic_loss, has_aux=True)(
+        state.critic.params, state, batch, critic_key, config
+    )
+    cql_alpha, multiplier_metrics = state.cql_alpha, {}
+    if config.lagrange:
+        multiplier_grads, multiplier_metrics = jax.grad(cql_alpha_loss, has_aux=True)(
+            state.cql_alpha.params, state, gap, config
+        )
+        cql_alpha = state.cql_alpha.apply_gradients(grads=multiplier_grads)
+    new_state = state.replace(
+        actor=state.actor.apply_gradients(grads=actor_grads),
+        alpha=state.alpha.apply_gradients(grads=alpha_grads),
+        critic=state_lib.soft_update(state.critic.apply_gradients(grads=critic_grads), config.tau),
+        cql_alpha=cql_alpha,
+        key=key,
+        step=state.step + 1,
+    )
+    return new_state, {**actor_metrics, **alpha_metrics, **critic_metrics, **multiplier_metrics}
+
+
+def act(config: Config, state: AgentState, obs: jax.Array, key: PRNGKey) -> jax.Array:
+    """Deterministic evaluation action tanh(mu(s)) for obs [B, obs_dim]."""
+    del config, key
+    dist = state.actor.apply_fn(state.actor.params, obs)
+    return jnp.tanh(dist.distribution.mean())
+
+
+def get_config() -> ml_collections.ConfigDict:
+    return ml_collections.ConfigDict(dataclasses.asdict(Config()))

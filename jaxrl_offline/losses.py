@@ -1,0 +1,90 @@
+"""Shared loss math: pure functions, each tested once against hand-computed values.
+
+Functions act elementwise or per example; algorithms reduce with an explicit ``.mean()``.
+"""
+
+from __future__ import annotations
+
+import chex
+import jax
+import jax.numpy as jnp
+
+
+def td_target(reward: jax.Array, terminal: jax.Array, discount: float, next_value: jax.Array):
+    """One-step TD target y = r + gamma * (1 - terminal) * V(s').
+
+    Args:
+      reward: [B] rewards.
+      terminal: [B] 1.0 for true terminations (never time-limit truncations).
+      discount: gamma.
+      next_value: [B] bootstrap value of the next state.
+
+    Returns:
+      [B] targets.
+    """
+    chex.assert_equal_shape([reward, terminal, next_value])
+    return reward + discount * (1.0 - terminal) * next_value
+
+
+def expectile_loss(diff: jax.Array, expectile: float) -> jax.Array:
+    """Asymmetric squared loss L2_tau(u) = |tau - 1(u < 0)| u^2 (IQL Eq. 5), elementwise.
+
+    Args:
+      diff: u = target - prediction (IQL: Q(s, a) - V(s)).
+      expectile: tau in (0, 1); 0.5 gives half the squared error.
+    """
+    weight = jnp.where(diff < 0, 1.0 - expectile, expectile)
+    return weight * diff**2
+
+
+def quantile_loss(diff: jax.Array, quantile: float) -> jax.Array:
+    """Asymmetric absolute loss |tau - 1(u < 0)| |u| (IDQL's quantile value loss), elementwise."""
+    weight = jnp.where(diff < 0, 1.0 - quantile, quantile)
+    return weight * jnp.abs(diff)
+
+
+def awr_weights(advantage: jax.Array, temperature: float, max_weight: float = 100.0):
+    """Advantage-weighted regression weights min(exp(beta * A), max_weight) (IQL Eq. 7).
+
+    The weights are constants for the actor loss: gradients are stopped here.
+    """
+    return jax.lax.stop_gradient(jnp.minimum(jnp.exp(temperature * advantage), max_weight))
+
+
+def bc_mse(predicted_action: jax.Array, dataset_action: jax.Array) -> jax.Array:
+    """Per-example squared error summed over action dimensions: ||pi(s) - a||^2, [B].
+
+    TD3+BC's ``F.mse_loss`` averages over dimensions too; that equals ``bc_mse(...).mean() /
+    action_dim``, which algorithms state explicitly where they use it.
+    """
+    chex.assert_equal_shape([predicted_action, dataset_action])
+    return jnp.sum((predicted_action - dataset_action) ** 2, axis=-1)
+
+
+def td3_bc_lambda(q_values: jax.Array, alpha: float) -> jax.Array:
+    """TD3+BC's Q normalizer lambda = alpha / mean|Q(s, pi(s))|, detached (Fujimoto & Gu, Eq. 3)."""
+    return jax.lax.stop_gradient(alpha / jnp.abs(q_values).mean())
+
+
+def cql_logsumexp(sampled_q: jax.Array, log_density: jax.Array, temperature: float = 1.0):
+    """CQL(H)'s importance-corrected soft maximum over sampled actions (CQL Eq. 4 / App. F).
+
+    temperature * logsumexp((Q(s, a_j) - log mu(a_j | s)) / temperature) over the sampled actions
+    a_j, whose proposal log-densities ``log_density`` correct the sampling (uniform actions use
+    log(0.5^action_dim); policy actions their detached log-probs).
+
+    Args:
+      sampled_q: [..., K] Q-values of K sampled actions per state.
+      log_density: [..., K] log mu(a_j | s) of each sampled action.
+      temperature: CQL's temperature (1.0 in all reference configs).
+
+    Returns:
+      [...] the soft maximum per state.
+    """
+    chex.assert_equal_shape([sampled_q, log_density])
+    return temperature * jax.nn.logsumexp((sampled_q - log_density) / temperature, axis=-1)
+
+
+def gaussian_log_prob_clipped(distribution, action: jax.Array, clip: float = 1.0 - 1e-5):
+    """log pi(a|s) of dataset actions, clipped to +-clip so tanh-squashed densities stay finite."""
+    return distribution.log_prob(jnp.clip(action, -clip, clip))

@@ -1,0 +1,208 @@
+"""Network building blocks shared by every algorithm.
+
+All actors output actions in [-1, 1] (the library's action convention, see ``types.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import distrax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+Initializer = Callable[..., jax.Array]
+
+
+def orthogonal_init(scale: float = 1.0) -> Initializer:
+    """Orthogonal initializer built from random Householder reflections (no QR decomposition).
+
+    Same role as ``flax.linen.initializers.orthogonal`` (IQL, CQL-CORL and most JAX RL code use
+    orthogonal Dense kernels), but computed with matrix-vector products only: on XLA:CPU
+    (jax 0.10) a jitted program holding many vmapped QR decompositions, as a vmapped
+    multi-network ``init`` does, can deadlock the CPU thread pool. The result is an exactly
+    orthogonal matrix (a product of ``n`` reflections with Gaussian directions) truncated to the
+    kernel's shape and multiplied by ``scale``.
+    """
+
+    def init(key: jax.Array, shape: Sequence[int], dtype=jnp.float32) -> jax.Array:
+        if len(shape) != 2:
+            raise ValueError(f"orthogonal_init expects a 2-D kernel shape, got {tuple(shape)}")
+        size = max(shape)
+        directions = jax.random.normal(key, (size, size), jnp.float32)
+
+        def reflect(index, matrix):
+            v = directions[index]
+            return matrix - 2.0 * jnp.outer(matrix @ v, v) / jnp.dot(v, v)
+
+        matrix = jax.lax.fori_loop(0, size, reflect, jnp.eye(size, dtype=jnp.float32))
+        return (scale * matrix[: shape[0], : shape[1]]).astype(dtype)
+
+    return init
+
+
+def default_init(scale: float = jnp.sqrt(2.0)) -> Initializer:
+    """Orthogonal initialization with gain ``scale`` (sqrt(2) for ReLU layers)."""
+    return orthogonal_init(scale)
+
+
+class MLP(nn.Module):
+    """A multilayer perceptron.
+
+    Attributes:
+      hidden_dims: sizes of the hidden layers (and of the output layer if ``activate_final``).
+      activation: nonlinearity between layers.
+      activate_final: apply activation (and LayerNorm/dropout) after the last layer too.
+      layer_norm: LayerNorm after each hidden Dense (ReBRAC/IDQL-style critics).
+      dropout_rate: dropout after each hidden activation; ``None`` disables it.
+    """
+
+    hidden_dims: Sequence[int]
+    activation: Callable[[jax.Array], jax.Array] = nn.relu
+    activate_final: bool = False
+    layer_norm: bool = False
+    dropout_rate: float | None = None
+    kernel_init: Initializer = default_init()
+
+    @nn.compact
+    def __call__(self, x: jax.Array, training: bool = False) -> jax.Array:
+        for i, size in enumerate(self.hidden_dims):
+            x = nn.Dense(size, kernel_init=self.kernel_init)(x)
+            if i + 1 < len(self.hidden_dims) or self.activate_final:
+                if self.layer_norm:
+                    x = nn.LayerNorm()(x)
+                x = self.activation(x)
+                if self.dropout_rate is not None and self.dropout_rate > 0:
+                    x = nn.Dropout(rate=self.dropout_rate)(x, deterministic=not training)
+        return x
+
+
+class DeterministicActor(nn.Module):
+    """a = tanh(MLP(s)): the TD3 / TD3+BC / BC actor.
+
+    Returns:
+      [..., action_dim] actions in [-1, 1].
+    """
+
+    hidden_dims: Sequence[int]
+    action_dim: int
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        features = MLP(self.hidden_dims, activate_final=True, layer_norm=self.layer_norm)(obs)
+        return nn.tanh(nn.Dense(self.action_dim, kernel_init=default_init(1e-2))(features))
+
+
+class GaussianActor(nn.Module):
+    """IQL's policy: N(tanh(mu(s)), exp(log_std)) with a state-independent log-std.
+
+    The distribution itself is not squashed (IQL, ``policy.py``); only the mean goes through tanh.
+
+    Attributes:
+      log_std_min: lower clip of the log-std (IQL uses -5).
+      log_std_max: upper clip of the log-std (IQL uses 2).
+      dropout_rate: dropout in the trunk (IQL uses 0.1 on Kitchen/Adroit).
+    """
+
+    hidden_dims: Sequence[int]
+    action_dim: int
+    log_std_min: float = -5.0
+    log_std_max: float = 2.0
+    dropout_rate: float | None = None
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, training: bool = False) -> distrax.Distribution:
+        features = MLP(self.hidden_dims, activate_final=True, dropout_rate=self.dropout_rate)(
+            obs, training=training
+        )
+        mean = nn.tanh(nn.Dense(self.action_dim, kernel_init=default_init(1e-2))(features))
+        log_std = self.param("log_std", nn.initializers.zeros, (self.action_dim,))
+        log_std = jnp.clip(log_std, self.log_std_min, self.log_std_max)
+        return distrax.MultivariateNormalDiag(mean, jnp.broadcast_to(jnp.exp(log_std), mean.shape))
+
+
+class TanhGaussianActor(nn.Module):
+    """SAC/CQL policy: tanh(N(mu(s), sigma(s))) with the change-of-variables correction.
+
+    Attributes:
+      log_std_min: lower clip of the state-dependent log-std.
+      log_std_max: upper clip of the state-dependent log-std.
+    """
+
+    hidden_dims: Sequence[int]
+    action_dim: int
+    log_std_min: float = -20.0
+    log_std_max: float = 2.0
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> distrax.Distribution:
+        features = MLP(self.hidden_dims, activate_final=True)(obs)
+        mean = nn.Dense(self.action_dim, kernel_init=default_init(1e-2))(features)
+        log_std = nn.Dense(self.action_dim, kernel_init=default_init(1e-2))(features)
+        log_std = jnp.clip(log_std, self.log_std_min, self.log_std_max)
+        base = distrax.MultivariateNormalDiag(mean, jnp.exp(log_std))
+        return distrax.Transformed(base, distrax.Block(distrax.Tanh(), ndims=1))
+
+
+class StateActionValue(nn.Module):
+    """Q(s, a) = MLP([s, a]) -> scalar."""
+
+    hidden_dims: Sequence[int]
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
+        inputs = jnp.concatenate([obs, action], axis=-1)
+        hidden = MLP(self.hidden_dims, activate_final=True, layer_norm=self.layer_norm)(inputs)
+        return nn.Dense(1, kernel_init=default_init(1.0))(hidden)[..., 0]
+
+
+class EnsembleCritic(nn.Module):
+    """``num_critics`` independent Q networks evaluated in one call.
+
+    Returns:
+      [num_critics, ...batch] Q-values.
+    """
+
+    hidden_dims: Sequence[int]
+    num_critics: int = 2
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
+        ensemble = nn.vmap(
+            StateActionValue,
+            variable_axes={"params": 0},
+            split_rngs={"params": True},
+            in_axes=None,
+            out_axes=0,
+            axis_size=self.num_critics,
+        )
+        return ensemble(self.hidden_dims, layer_norm=self.layer_norm)(obs, action)
+
+
+class StateValue(nn.Module):
+    """V(s) = MLP(s) -> scalar."""
+
+    hidden_dims: Sequence[int]
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        hidden = MLP(self.hidden_dims, activate_final=True, layer_norm=self.layer_norm)(obs)
+        return nn.Dense(1, kernel_init=default_init(1.0))(hidden)[..., 0]
+
+
+class Temperature(nn.Module):
+    """A learned positive scalar exp(log_value), e.g. SAC's entropy coefficient alpha."""
+
+    initial_value: float = 1.0
+
+    @nn.compact
+    def __call__(self) -> jax.Array:
+        log_value = self.param(
+            "log_value", lambda _: jnp.log(jnp.asarray(self.initial_value, jnp.float32))
+        )
+        return jnp.exp(log_value)

@@ -1,0 +1,229 @@
+"""Training: in-graph batch sampling, chunks of updates under ``lax.scan``, vmapped seeds.
+
+The unit is :func:`make_train_chunk`, a pure ``train_chunk(state, data_key, dataset)`` running
+``num_updates`` updates of one seed. :func:`make_multi_seed_chunk` vmaps it over a leading seed axis
+(the dataset shared by all seeds, ``in_axes=None``), shards that axis over every local device and
+freezes seeds whose parameters stop being finite, so one diverging seed never stops the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from jaxrl_offline.types import Metrics, PRNGKey, Transition
+
+SEED_AXIS = "seed"
+
+
+def seed_keys(seed: int | jax.Array) -> tuple[PRNGKey, PRNGKey]:
+    """The two root keys of a run: one for ``init`` (then ``state.key``), one for batch sampling.
+
+    Vmapped and single-seed runs both derive their keys here, so seed i of a vmapped run equals a
+    single run with seed i.
+    """
+    init_key, data_key = jax.random.split(jax.random.key(seed))
+    return init_key, data_key
+
+
+def sample_batch(dataset: Transition, key: PRNGKey, batch_size: int) -> Transition:
+    """Uniformly samples ``batch_size`` transitions (with replacement) on device."""
+    num_transitions = dataset.reward.shape[0]
+    indices = jax.random.randint(key, (batch_size,), 0, num_transitions)
+    return jax.tree.map(lambda field: field[indices], dataset)
+
+
+def init_agent(algo: ModuleType, config: Any, seed: int | jax.Array, dataset: Transition):
+    """Initial ``AgentState`` and data key of one seed; jittable and vmappable over ``seed``."""
+    init_key, data_key = seed_keys(seed)
+    state = algo.init(config, init_key, dataset.obs[0], dataset.action[0])
+    return state, data_key
+
+
+def make_train_chunk(algo: ModuleType, config: Any, num_updates: int) -> Callable:
+    """Builds ``train_chunk(state, data_key, dataset) -> (state, metrics)`` for one seed.
+
+    Each of the ``num_updates`` scanned steps draws a fresh batch with a key folded from
+    ``data_key`` and the step index, then calls ``algo.update``. ``metrics`` are averaged over the
+    chunk with ``nanmean`` (an algorithm reports NaN for a loss it did not compute on a step, e.g.
+    TD3's delayed actor).
+    """
+    update = functools.partial(algo.update, config)
+
+    def train_chunk(state, data_key: PRNGKey, dataset: Transition):
+        def step(carry, step_index):
+            batch = sample_batch(dataset, jax.random.fold_in(data_key, step_index), config.batch_size)
+            return update(carry, batch)
+
+        state, metrics = jax.lax.scan(step, state, jnp.arange(num_updates))
+        return state, jax.tree.map(lambda values: jnp.nanmean(values, axis=0), metrics)
+
+    return train_chunk
+
+
+def tree_all_finite(tree) -> jax.Array:
+    """True when every floating-point leaf of ``tree`` is finite (a scalar bool array)."""
+    leaves = [
+        jnp.isfinite(leaf).all()
+        for leaf in jax.tree.leaves(tree)
+        if jnp.issubdtype(jnp.asarray(leaf).dtype, jnp.floating)
+    ]
+    return jnp.stack(leaves).all() if leaves else jnp.asarray(True)
+
+
+@dataclasses.dataclass(frozen=True)
+class SeedLayout:
+    """How the seeds of a run map onto devices.
+
+    Attributes:
+      seeds: the user's seeds, in order (seed axis index i -> ``seeds[i]``).
+      padded_seeds: ``seeds`` followed by padding seeds so the count divides the device count;
+        padding seeds are trained (their cost is the price of an even split) and dropped from
+        every result.
+      mesh: a 1-D device mesh with axis ``"seed"``.
+    """
+
+    seeds: tuple[int, ...]
+    padded_seeds: tuple[int, ...]
+    mesh: Mesh
+
+    @property
+    def num_seeds(self) -> int:
+        return len(self.seeds)
+
+    @property
+    def seed_sharding(self) -> NamedSharding:
+        return NamedSharding(self.mesh, PartitionSpec(SEED_AXIS))
+
+    @property
+    def replicated(self) -> NamedSharding:
+        return NamedSharding(self.mesh, PartitionSpec())
+
+    def unpad(self, tree):
+        """Drops the padding seeds from the leading axis of every leaf."""
+        return jax.tree.map(lambda leaf: leaf[: self.num_seeds], tree)
+
+
+def make_seed_layout(seeds: Sequence[int], devices: Sequence[jax.Device] | None = None):
+    """Lays ``seeds`` out over ``devices`` (default: all local devices), padding as needed."""
+    seeds = tuple(int(seed) for seed in seeds)
+    if not seeds:
+        raise ValueError("At least one seed is needed; got an empty seed list.")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"Seeds must be distinct, got {seeds}: duplicate seeds give identical runs.")
+    devices = list(jax.local_devices() if devices is None else devices)
+    num_devices = min(len(devices), len(seeds)) if len(seeds) < len(devices) else len(devices)
+    devices = devices[:num_devices]
+    padding = (-len(seeds)) % num_devices
+    padded = seeds + tuple(max(seeds) + 1 + i for i in range(padding))
+    return SeedLayout(seeds=seeds, padded_seeds=padded, mesh=Mesh(np.array(devices), (SEED_AXIS,)))
+
+
+def init_seed_states(algo: ModuleType, config: Any, layout: SeedLayout, dataset: Transition):
+    """Initial states and data keys of all (padded) seeds, sharded over the seed axis.
+
+    Seeds are initialized one at a time by one jitted single-seed ``init`` (compiled once) and then
+    stacked. A vmapped init would be equivalent, but on XLA:CPU (jax 0.10) a jitted vmap of many
+    orthogonal initializers (batched QR decompositions) can deadlock the CPU thread pool.
+
+    Returns:
+      (states, data_keys): every leaf has leading axis len(layout.padded_seeds).
+    """
+    init_one = jax.jit(functools.partial(init_agent, algo, config))
+    per_seed = [init_one(np.uint32(seed), dataset) for seed in layout.padded_seeds]
+    stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), *per_seed)
+    return jax.device_put(stacked, layout.seed_sharding)
+
+
+def place_dataset(dataset: Transition, layout: SeedLayout) -> Transition:
+    """Copies the dataset to every device of the layout (it is shared by all seeds)."""
+    return jax.device_put(dataset, layout.replicated)
+
+
+def make_multi_seed_chunk(algo: ModuleType, config: Any, num_updates: int, layout: SeedLayout):
+    """Builds the jitted, seed-vmapped, sharded chunk function.
+
+    ``run_chunk(states, data_keys, active, chunk_index, dataset) -> (states, metrics, active)``:
+
+    * ``states``, ``data_keys``: [S_padded, ...] per-seed pytrees (from :func:`init_seed_states`);
+    * ``active``: [S_padded] bool, False for seeds already flagged as diverged (their state is
+      kept frozen at its last finite value);
+    * ``chunk_index``: int, folded into each seed's data key, so chunk k draws the same batches
+      whether or not the run was resumed in between;
+    * ``dataset``: the shared ``Transition``.
+
+    Returns new states, per-seed chunk-mean metrics [S_padded] and the updated ``active`` mask (a
+    seed whose new parameters or metrics contain NaN/inf becomes inactive). The function is traced
+    once: ``chunk_index`` is a traced argument and shapes never change between chunks.
+    """
+    train_chunk = make_train_chunk(algo, config, num_updates)
+
+    def one_seed(state, data_key, active, chunk_index, dataset):
+        new_state, metrics = train_chunk(state, jax.random.fold_in(data_key, chunk_index), dataset)
+        finite = tree_all_finite(new_state)
+        keep_new = active & finite
+        state = jax.tree.map(lambda new, old: jnp.where(keep_new, new, old), new_state, state)
+        return state, metrics, keep_new
+
+    seed_sharding, replicated = layout.seed_sharding, layout.replicated
+    return jax.jit(
+        jax.vmap(one_seed, in_axes=(0, 0, 0, None, None)),
+        in_shardings=(seed_sharding, seed_sharding, seed_sharding, replicated, replicated),
+        out_shardings=(seed_sharding, seed_sharding, seed_sharding),
+        donate_argnums=(0,),
+    )
+
+
+def initial_active(layout: SeedLayout) -> jax.Array:
+    return jax.device_put(np.ones(len(layout.padded_seeds), bool), layout.seed_sharding)
+
+
+def train(
+    algo: ModuleType,
+    config: Any,
+    dataset: Transition,
+    seeds: Sequence[int],
+    num_steps: int,
+    chunk_size: int = 1000,
+    callback: Callable[[int, Any, Metrics, np.ndarray], None] | None = None,
+):
+    """Trains ``len(seeds)`` vmapped agents for ``num_steps`` updates; a minimal driver.
+
+    Args:
+      algo: an algorithm module (see ``jaxrl_offline.algorithms``).
+      config: its ``Config``.
+      dataset: the shared device ``Transition``.
+      seeds: integer seeds; seed axis index i is ``seeds[i]``.
+      num_steps: total updates per seed; must be a multiple of ``chunk_size``.
+      chunk_size: updates per ``lax.scan`` call.
+      callback: called after each chunk as ``callback(step, states, metrics, active)`` with
+        unpadded per-seed values (e.g. to evaluate or log).
+
+    Returns:
+      (states, metrics, active): final unpadded states [S, ...], last chunk metrics [S] per key and
+      the [S] bool mask of seeds that never diverged.
+    """
+    if num_steps % chunk_size:
+        raise ValueError(
+            f"num_steps={num_steps} is not a multiple of chunk_size={chunk_size}; pick a chunk size "
+            "that divides the step count so every chunk has the same shape (no retracing)."
+        )
+    layout = make_seed_layout(seeds)
+    states, data_keys = init_seed_states(algo, config, layout, dataset)
+    dataset = place_dataset(dataset, layout)
+    run_chunk = make_multi_seed_chunk(algo, config, chunk_size, layout)
+    active, metrics = initial_active(layout), {}
+    for chunk_index in range(num_steps // chunk_size):
+        states, metrics, active = run_chunk(states, data_keys, active, chunk_index, dataset)
+        if callback is not None:
+            step = (chunk_index + 1) * chunk_size
+            callback(step, layout.unpad(states), layout.unpad(metrics), np.asarray(layout.unpad(active)))
+    return layout.unpad(states), layout.unpad(metrics), np.asarray(layout.unpad(active))
