@@ -18,6 +18,7 @@ import jax
 import numpy as np
 from gymnasium.envs.registration import EnvSpec
 
+from jaxrl_offline.minari_format import flatten_observation
 from jaxrl_offline.types import DatasetInfo
 
 # policy(states, obs [S, E, obs_dim], key) -> actions [S, E, action_dim] in [-1, 1].
@@ -74,25 +75,12 @@ def make_batched_policy(algo: Any, config: Any) -> BatchedPolicy:
 
 
 def flatten_obs(obs: Any) -> np.ndarray:
-    """Turns a (batched) env observation into a flat [..., obs_dim] array.
+    """Flat [..., obs_dim] env observations, by the data layer's rule (one rule for both sides).
 
-    The data layer applies the same convention to dataset observations, so both sides agree:
-    arrays pass through; goal-conditioned dicts (with ``observation`` and ``desired_goal``) become
-    ``concat([observation, desired_goal])`` (``achieved_goal`` is dropped: it is a function of the
-    state); any other dict is concatenated over its keys in sorted order (Gymnasium's ``Dict``
-    order).
-
-    Args:
-      obs: array [..., d] or dict of arrays [..., d_k].
-
-    Returns:
-      [..., obs_dim] array.
+    See :func:`jaxrl_offline.minari_format.flatten_observation`: goal dicts become
+    ``concat(observation, achieved_goal, desired_goal)``.
     """
-    if not isinstance(obs, dict):
-        return np.asarray(obs)
-    is_goal_dict = {"observation", "desired_goal"} <= set(obs)
-    keys = ["observation", "desired_goal"] if is_goal_dict else sorted(obs)
-    return np.concatenate([np.asarray(obs[k]) for k in keys], axis=-1)
+    return flatten_observation(obs)
 
 
 def make_env_fn(

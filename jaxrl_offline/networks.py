@@ -146,6 +146,17 @@ class TanhGaussianActor(nn.Module):
         return distrax.Transformed(base, distrax.Block(distrax.Tanh(), ndims=1))
 
 
+def sample_and_log_prob(distribution: distrax.Distribution, key: jax.Array, sample_shape=()):
+    """``distribution.sample_and_log_prob(seed=key, sample_shape=sample_shape)``.
+
+    distrax's ``Normal`` adds its [*batch] parameters to [n, *batch] noise by implicit rank
+    promotion, which raises under ``jax_numpy_rank_promotion="raise"`` (set in the tests to catch
+    our own silent broadcasts); the promotion is allowed here, inside distrax only.
+    """
+    with jax.numpy_rank_promotion("allow"):
+        return distribution.sample_and_log_prob(seed=key, sample_shape=sample_shape)
+
+
 class StateActionValue(nn.Module):
     """Q(s, a) = MLP([s, a]) -> scalar."""
 

@@ -148,6 +148,17 @@ def place_dataset(dataset: Transition, layout: SeedLayout) -> Transition:
     return jax.device_put(dataset, layout.replicated)
 
 
+def _keep_or_freeze(keep_new: jax.Array, new: jax.Array, old: jax.Array) -> jax.Array:
+    """``new`` where ``keep_new``, else ``old`` (a frozen seed keeps its last finite leaf)."""
+    if jax.dtypes.issubdtype(old.dtype, jax.dtypes.prng_key):
+        # Select on the raw key bits: under ``jax_debug_key_reuse`` a ``where`` on typed keys
+        # consumes both and returns a consumed key, but the chunk already split ``old`` (a frozen
+        # seed reuses it only for updates whose results are discarded).
+        bits = jnp.where(keep_new, jax.random.key_data(new), jax.random.key_data(old))
+        return jax.random.wrap_key_data(bits, impl=jax.random.key_impl(old))
+    return jnp.where(keep_new, new, old)
+
+
 def make_multi_seed_chunk(algo: ModuleType, config: Any, num_updates: int, layout: SeedLayout):
     """Builds the jitted, seed-vmapped, sharded chunk function.
 
@@ -170,7 +181,7 @@ def make_multi_seed_chunk(algo: ModuleType, config: Any, num_updates: int, layou
         new_state, metrics = train_chunk(state, jax.random.fold_in(data_key, chunk_index), dataset)
         finite = tree_all_finite(new_state)
         keep_new = active & finite
-        state = jax.tree.map(lambda new, old: jnp.where(keep_new, new, old), new_state, state)
+        state = jax.tree.map(functools.partial(_keep_or_freeze, keep_new), new_state, state)
         return state, metrics, keep_new
 
     seed_sharding, replicated = layout.seed_sharding, layout.replicated

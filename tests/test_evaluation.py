@@ -230,7 +230,8 @@ def test_flatten_obs_goal_dict_and_plain_arrays():
         "desired_goal": np.full((3, 2), 2.0),
         "observation": np.ones((3, 4)),
     }
-    expected = np.concatenate([np.ones((3, 4)), np.full((3, 2), 2.0)], -1)
+    # One rule with the data layer: observation, achieved_goal, desired_goal.
+    expected = np.concatenate([np.ones((3, 4)), np.full((3, 2), 9.0), np.full((3, 2), 2.0)], -1)
     np.testing.assert_array_equal(evaluation.flatten_obs(obs), expected)
     other = {"b": np.zeros((3, 1)), "a": np.ones((3, 2))}
     np.testing.assert_array_equal(evaluation.flatten_obs(other)[:, :2], np.ones((3, 2)))
@@ -238,17 +239,17 @@ def test_flatten_obs_goal_dict_and_plain_arrays():
 
 
 class GoalDictObs(gym.ObservationWrapper):
-    """Presents the pendulum obs as a goal dict whose flattening is the original obs."""
+    """Presents the 4-d pendulum obs as a goal dict whose flattening is the original obs."""
 
     def __init__(self, env):
         super().__init__(env)
         box = lambda n: gym.spaces.Box(-np.inf, np.inf, (n,), np.float64)  # noqa: E731
         self.observation_space = gym.spaces.Dict(
-            {"observation": box(2), "desired_goal": box(2), "achieved_goal": box(1)}
+            {"observation": box(1), "achieved_goal": box(1), "desired_goal": box(2)}
         )
 
     def observation(self, obs):
-        return {"observation": obs[:2], "desired_goal": obs[2:], "achieved_goal": obs[:1] * 0}
+        return {"observation": obs[:1], "achieved_goal": obs[1:2], "desired_goal": obs[2:]}
 
 
 def test_dict_observation_env(policy):

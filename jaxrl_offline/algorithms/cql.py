@@ -126,7 +126,7 @@ def actor_loss(
     """mean_B alpha log pi(a|s) - min_i Q_i(s, a), a ~ pi (SAC); BC log-likelihood before bc_steps."""
     alpha = state.alpha.apply_fn(state.alpha.params)
     dist = state.actor.apply_fn(actor_params, batch.obs)
-    action, log_prob = dist.sample_and_log_prob(seed=sample_key)
+    action, log_prob = networks.sample_and_log_prob(dist, sample_key)
     q = state.critic.apply_fn(state.critic.params, batch.obs, action).min(0)
     bc_log_prob = losses.gaussian_log_prob_clipped(dist, batch.action)
     rl_loss = (alpha * log_prob - q).mean()
@@ -153,13 +153,13 @@ def critic_loss(
     # --- TD target ---
     next_dist = state.actor.apply_fn(state.actor.params, batch.next_obs)
     if config.max_target_backup:
-        next_actions, next_log_prob = next_dist.sample_and_log_prob(seed=next_key, sample_shape=num)
+        next_actions, next_log_prob = networks.sample_and_log_prob(next_dist, next_key, num)
         next_q = _q_on_samples(state.critic.target_params, state, batch.next_obs, next_actions)
         best = next_q.min(0).argmax(-1)
         next_q = jnp.take_along_axis(next_q.min(0), best[:, None], -1)[:, 0]
         next_log_prob = jnp.take_along_axis(next_log_prob.T, best[:, None], -1)[:, 0]
     else:
-        next_action, next_log_prob = next_dist.sample_and_log_prob(seed=next_key)
+        next_action, next_log_prob = networks.sample_and_log_prob(next_dist, next_key)
         next_q = state.critic.apply_fn(state.critic.target_params, batch.next_obs, next_action)
         next_q = next_q.min(0)
     if config.backup_entropy:
@@ -173,11 +173,10 @@ def critic_loss(
 
     # --- CQL penalty: importance-sampled logsumexp over uniform and policy actions ---
     random_actions = jax.random.uniform(random_key, (num, batch_size, action_dim), minval=-1, maxval=1)
-    current_actions, current_log_prob = state.actor.apply_fn(
-        state.actor.params, batch.obs
-    ).sample_and_log_prob(seed=current_key, sample_shape=num)
-    cql_next_actions, cql_next_log_prob = next_dist.sample_and_log_prob(
-        seed=cql_next_key, sample_shape=num
+    current_dist = state.actor.apply_fn(state.actor.params, batch.obs)
+    current_actions, current_log_prob = networks.sample_and_log_prob(current_dist, current_key, num)
+    cql_next_actions, cql_next_log_prob = networks.sample_and_log_prob(
+        next_dist, cql_next_key, num
     )
     sampled_q = jnp.concatenate(
         [
