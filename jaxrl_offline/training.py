@@ -119,6 +119,9 @@ def make_seed_layout(seeds: Sequence[int], devices: Sequence[jax.Device] | None 
         raise ValueError("At least one seed is needed; got an empty seed list.")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"Seeds must be distinct, got {seeds}: duplicate seeds give identical runs.")
+    if not all(0 <= seed < 2**32 for seed in seeds):
+        # jax.random.key folds larger seeds onto 32 bits, and init_seed_states passes uint32.
+        raise ValueError(f"Every seed must be in [0, 2**32), got {seeds}.")
     devices = list(jax.local_devices() if devices is None else devices)
     num_devices = min(len(devices), len(seeds)) if len(seeds) < len(devices) else len(devices)
     devices = devices[:num_devices]

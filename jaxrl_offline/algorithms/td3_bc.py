@@ -130,8 +130,13 @@ def update(config: Config, state: AgentState, batch: Transition) -> tuple[AgentS
         skipped = jnp.full((), jnp.nan, jnp.float32)
         return current, {"actor/loss": skipped, "actor/bc_mse": skipped, "actor/lambda": skipped}
 
+    # The (already split) key stays out of the cond: as a select, it would count as a second use
+    # of state.key for jax_debug_key_reuse.
     state, actor_metrics = jax.lax.cond(
-        state.step % config.policy_freq == config.policy_freq - 1, delayed_update, skip, state
+        state.step % config.policy_freq == config.policy_freq - 1,
+        delayed_update,
+        skip,
+        state.replace(key=None),
     )
     return state.replace(key=key, step=state.step + 1), {**critic_metrics, **actor_metrics}
 
