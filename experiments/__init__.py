@@ -1,0 +1,1 @@
+"""Command-line experiments: the runner, per-dataset overrides, sweeps, tables and plots."""

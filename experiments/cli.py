@@ -1,0 +1,119 @@
+"""Flags and ``main`` of ``python -m experiments.run`` (the entry point is ``experiments/run.py``).
+
+``--config.<field>=value`` arguments are taken out of argv before absl parses the rest (absl
+cannot define them up front: which fields exist depends on ``--algos``); they are checked against
+the selected algorithms' ``Config`` fields when the runs are planned (``experiments/sweep.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+import sys
+from collections.abc import Sequence
+
+from absl import app, flags, logging
+
+from jaxrl_offline import checkpoints, experiment, results
+from jaxrl_offline.synthetic import DEFAULT_DATASET
+
+from experiments import sweep
+
+_DEFAULTS = sweep.SweepSettings()
+flags.DEFINE_list("algos", None, "Algorithms (registry names), e.g. bc,td3_bc,iql.")
+flags.DEFINE_list("datasets", None, f"Dataset specs, e.g. {DEFAULT_DATASET} (Minari ids, "
+                  "d4rl:PATH.hdf5, A+B mixtures).")
+flags.DEFINE_integer("num_seeds", _DEFAULTS.num_seeds, "Seeds per run (vmapped).")
+flags.DEFINE_integer("seed", _DEFAULTS.seed, "First seed; seeds are seed, seed+1, ...")
+flags.DEFINE_integer("steps", _DEFAULTS.steps, "Updates per seed (a multiple of --chunk).")
+flags.DEFINE_integer("eval_every", _DEFAULTS.eval_every,
+                     "Updates between evaluations (a multiple of --chunk; 0: final only).")
+flags.DEFINE_integer("eval_episodes", _DEFAULTS.eval_episodes, "Episodes per seed and evaluation.")
+flags.DEFINE_integer("chunk", _DEFAULTS.chunk, "Updates per jitted lax.scan call.")
+flags.DEFINE_integer("max_episode_steps", None, "Cap on evaluation episode length.")
+flags.DEFINE_integer("checkpoint_every", _DEFAULTS.checkpoint_every,
+                     "Chunks between checkpoints (0: none; resume needs checkpoints).")
+flags.DEFINE_string("workdir", None, "Output folder (default: workdir/<sweep name>, or "
+                    f"{_DEFAULTS.workdir} for runs given by --algos/--datasets).")
+flags.DEFINE_string("sweep", None, "Sweep file (experiments/sweeps/NAME.py or NAME). Without "
+                    "--sweep, --algos and --datasets the embedded 'default' sweep runs; flags "
+                    "given explicitly override the sweep's values.")
+flags.DEFINE_bool("overwrite", False, "Redo finished runs and discard their checkpoints.")
+flags.DEFINE_bool("progress", True, "Show a progress bar per run.")
+flags.DEFINE_enum("score", "last", results.SCORES, "Score of the final table.")
+
+FLAGS = flags.FLAGS
+SETTING_FLAGS = tuple(name for name in sweep.SETTING_NAMES if name not in ("config", "variants"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Args:
+    """What ``main`` receives: positional arguments and ``{field: text}`` of ``--config.*``."""
+
+    argv: list[str]
+    config: dict[str, str]
+
+
+def split_config_args(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """Separates ``--config.<field>=value`` (or ``--config.<field> value``) from the rest."""
+    rest, config, args = [argv[0]], {}, list(argv[1:])
+    while args:
+        arg = args.pop(0)
+        if arg == "--":
+            rest += [arg, *args]
+            break
+        if not arg.startswith("--config."):
+            rest.append(arg)
+            continue
+        name, has_value, value = arg[len("--config."):].partition("=")
+        if not has_value:
+            if not args:
+                raise flags.Error(f"{arg} needs a value: {arg}=VALUE")
+            value = args.pop(0)
+        if not name.isidentifier():
+            raise flags.Error(f"bad config override {arg!r}; use --config.<field>=VALUE")
+        config[name] = value
+    return rest, config
+
+
+def parse_args(argv: Sequence[str]) -> Args:
+    """Parses absl flags plus ``--config.*``; raises ``flags.Error`` on bad flags."""
+    rest, config = split_config_args(argv)
+    return Args(argv=FLAGS(rest), config=config)
+
+
+def parse_flags(argv: Sequence[str]) -> Args:
+    """The ``flags_parser`` of ``app.run``: :func:`parse_args`, exiting with absl's message."""
+    try:
+        return parse_args(argv)
+    except flags.Error as err:
+        sys.stderr.write(f"FATAL Flags parsing error: {err}\n"
+                         "Pass --helpshort or --helpfull to see help on flags.\n")
+        sys.exit(1)
+
+
+def settings_from_flags() -> sweep.SweepSettings:
+    """Sweep settings from parsed ``FLAGS``: only flags given explicitly override the sweep."""
+    explicit = {name: FLAGS[name].value for name in SETTING_FLAGS if FLAGS[name].present}
+    return sweep.make_settings(FLAGS.sweep, explicit)
+
+
+def main(args: Args) -> None:
+    if len(args.argv) > 1:
+        raise app.UsageError(f"unexpected arguments {args.argv[1:]}")
+    if not FLAGS["verbosity"].present:  # orbax logs every save at INFO; --verbosity=0 shows it.
+        logging.set_verbosity(logging.WARNING)
+    try:
+        settings = settings_from_flags()
+        runs = sweep.plan_runs(settings, args.config)
+    except ValueError as err:
+        raise app.UsageError(str(err)) from None
+    command = " ".join(["python -m experiments.run", *map(shlex.quote, sys.argv[1:])])
+    try:
+        markdown = sweep.run_all(runs, settings.workdir, overwrite=FLAGS.overwrite,
+                                 progress=FLAGS.progress, command=command, score=FLAGS.score)
+    except (results.RecordError, checkpoints.CheckpointError,
+            experiment.RunConflictError) as err:
+        raise SystemExit(f"error: {err}") from None
+    print(f"\n{markdown}\nRecords: {settings.workdir}/runs/  tables: {settings.workdir}/tables/  "
+          f"plots: {settings.workdir}/plots/")

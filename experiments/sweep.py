@@ -1,0 +1,290 @@
+"""From command-line settings and sweep files to a list of ``RunSpec``s, and running them.
+
+Settings come from three places, later winning: :class:`SweepSettings` defaults (the papers'
+protocol: 1M steps, eval every 5k with 10 episodes, 5 seeds), a sweep file's ``SWEEP`` dict, and
+the flags given on the command line. Each algorithm's ``Config`` is then built from layers, later
+winning: the per-dataset table (``experiments/overrides.py``), the sweep's ``config``, the
+variant's ``config``, ``--config.<field>=value``, and finally derived fields
+(``overrides.DERIVED``) that no layer set.
+
+A sweep file is a Python file defining ``SWEEP = dict(...)`` with any of the
+:class:`SweepSettings` fields; ``variants={"name": {field: value}}`` adds one run per variant
+(records ``<algo>-<name>__<dataset>.json``, table columns ``algo/name``).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib.util
+import pathlib
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from jaxrl_offline import experiment, plots
+from jaxrl_offline.algorithms import get_algorithm
+from jaxrl_offline.synthetic import DEFAULT_DATASET
+
+from experiments import overrides, tables
+
+SWEEPS_DIR = pathlib.Path(__file__).parent / "sweeps"
+DEFAULT_SWEEP = "default"
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepSettings:
+    """What to run: algorithms x datasets x variants, each with ``num_seeds`` vmapped seeds.
+
+    Attributes:
+      algos: registry names.
+      datasets: dataset specs (Minari ids, ``d4rl:PATH``, mixtures ``A+B``); default: the
+        generated ``synthetic.DEFAULT_DATASET`` (created on first use).
+      num_seeds: seeds per run; they are ``seed, seed + 1, ...``.
+      seed: first seed.
+      steps: updates per seed.
+      eval_every: updates between evaluations (multiple of ``chunk``; 0 = final only).
+      eval_episodes: episodes per seed and evaluation.
+      chunk: updates per jitted scan.
+      max_episode_steps: cap on evaluation episode length (``None``: the env's limit).
+      checkpoint_every: chunks between checkpoints (0 = none).
+      config: config overrides for every algorithm that has the field.
+      variants: ``{name: {field: value}}``; one run per variant (none: a single plain run).
+      workdir: output folder (``runs/``, ``checkpoints/``, ``tables/``, ``plots/``).
+    """
+
+    algos: tuple[str, ...] = ()
+    datasets: tuple[str, ...] = (DEFAULT_DATASET,)
+    num_seeds: int = 5
+    seed: int = 0
+    steps: int = 1_000_000
+    eval_every: int = 5_000
+    eval_episodes: int = 10
+    chunk: int = 1_000
+    max_episode_steps: int | None = None
+    checkpoint_every: int = 10
+    config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    variants: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    workdir: str = "workdir/main"
+
+
+SETTING_NAMES = tuple(field.name for field in dataclasses.fields(SweepSettings))
+
+
+def sweep_path(sweep: str) -> pathlib.Path:
+    """A sweep file path, or the bare name of a file in ``experiments/sweeps/``."""
+    path = pathlib.Path(sweep)
+    if path.suffix != ".py" and not path.exists():
+        path = SWEEPS_DIR / f"{sweep}.py"
+    if not path.is_file():
+        available = ", ".join(sorted(p.stem for p in SWEEPS_DIR.glob("[!_]*.py")))
+        raise ValueError(f"--sweep={sweep}: no such file. Sweeps in {SWEEPS_DIR}: {available}.")
+    return path
+
+
+def load_sweep(sweep: str) -> dict[str, Any]:
+    """The ``SWEEP`` dict of a sweep file (plus ``workdir=workdir/<name>`` unless it sets one)."""
+    path = sweep_path(sweep)
+    module_spec = importlib.util.spec_from_file_location(f"_sweep_{path.stem}", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    values = getattr(module, "SWEEP", None)
+    if not isinstance(values, dict):
+        raise ValueError(f"sweep file {path} must define SWEEP = dict(...)")
+    unknown = sorted(set(values) - set(SETTING_NAMES))
+    if unknown:
+        raise ValueError(f"sweep file {path}: unknown keys {unknown}; valid: {SETTING_NAMES}")
+    return {"workdir": f"workdir/{path.stem}", **values}
+
+
+def make_settings(sweep: str | None, explicit: Mapping[str, Any]) -> SweepSettings:
+    """Defaults <- sweep file <- explicitly given flags. With no sweep and neither ``algos`` nor
+    ``datasets`` given, the embedded default sweep (``sweeps/default.py``) is used."""
+    if sweep is None and not {"algos", "datasets"} & set(explicit):
+        sweep = DEFAULT_SWEEP
+    values = load_sweep(sweep) if sweep is not None else {}
+    values.update(explicit)
+    for name in ("algos", "datasets"):
+        if name in values:
+            values[name] = tuple(values[name])
+    return SweepSettings(**values)
+
+
+# --- Config values -------------------------------------------------------------------------------
+
+
+def parse_text(text: str) -> Any:
+    """Command-line text to a value: Python literals (``(64, 64)``, ``0.9``, ``None``, ``True``);
+    ``true``/``false``/``none`` in any case; anything else stays a string (``inf`` included)."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        lowered = text.strip().lower()
+        return {"true": True, "false": False, "none": None, "null": None}.get(lowered, text)
+
+
+def coerce_value(config_cls: type, name: str, value: Any, where: str) -> Any:
+    """``value`` converted to the type of ``config_cls.<name>``, or ``ValueError``."""
+    hint = typing.get_type_hints(config_cls)[name]
+    try:
+        return _coerce(value, hint)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{where}: {name}={value!r} is not a valid {_hint_name(hint)} for "
+            f"{config_cls.__module__}.Config.{name}.") from None
+
+
+def _coerce(value: Any, hint: Any) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is not type(None):
+                try:
+                    return _coerce(value, arg)
+                except (TypeError, ValueError):
+                    pass
+        raise TypeError(value)
+    if origin is tuple:
+        items = value if isinstance(value, (list, tuple)) else (value,)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(item, args[0]) for item in items)
+        if len(items) != len(args):
+            raise TypeError(value)
+        return tuple(_coerce(item, arg) for item, arg in zip(items, args))
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif hint is float:
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            return float(value)
+    elif hint is str:
+        if isinstance(value, str):
+            return value
+    else:
+        return value
+    raise TypeError(value)
+
+
+def _hint_name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) if not typing.get_args(hint) else str(hint)
+
+
+def build_config(algorithm: str, layers: Sequence[tuple[str, Mapping[str, Any]]],
+                 derived: Mapping[str, Any]) -> tuple[Any, dict[str, dict]]:
+    """The final ``Config`` of ``algorithm`` and the provenance of its non-default values.
+
+    Args:
+      algorithm: registry name.
+      layers: ``(layer name, {field: value})`` applied in order (later wins); values are
+        type-checked against the field. An unknown field raises ``ValueError`` listing the valid
+        ones.
+      derived: ``{field: value}`` used for fields the config has and no layer set.
+
+    Returns:
+      ``(config, overrides)``, ``overrides = {layer name: {field: value}}`` for the layers that
+      set something, then ``"derived"``.
+    """
+    config_cls = get_algorithm(algorithm).Config
+    fields = [field.name for field in dataclasses.fields(config_cls)]
+    values, provenance = {}, {}
+    for layer, layer_values in layers:
+        unknown = sorted(set(layer_values) - set(fields))
+        if unknown:
+            raise ValueError(f"{layer}: unknown {algorithm} config field(s) {unknown}. Valid "
+                             f"fields of {algorithm}.Config: {', '.join(fields)}.")
+        coerced = {name: coerce_value(config_cls, name, value, layer)
+                   for name, value in layer_values.items()}
+        values.update(coerced)
+        if coerced:
+            provenance[layer] = coerced
+    computed = {name: coerce_value(config_cls, name, value, "derived")
+                for name, value in derived.items() if name in fields and name not in values}
+    if computed:
+        provenance["derived"] = computed
+    return config_cls(**values, **computed), provenance
+
+
+def select_fields(algos: Sequence[str], values: Mapping[str, Any], where: str):
+    """``{algo: the part of values whose fields algo's Config has}``; a field that no selected
+    algorithm has raises ``ValueError`` listing the valid fields of each."""
+    fields = {algo: {f.name for f in dataclasses.fields(get_algorithm(algo).Config)}
+              for algo in algos}
+    unknown = sorted(name for name in values if not any(name in f for f in fields.values()))
+    if unknown:
+        valid = "; ".join(f"{algo}: {', '.join(sorted(f))}" for algo, f in fields.items())
+        raise ValueError(f"{where}: unknown config field(s) {unknown} for {', '.join(algos)}. "
+                         f"Valid fields: {valid}.")
+    return {algo: {k: v for k, v in values.items() if k in fields[algo]} for algo in algos}
+
+
+# --- Planning and running ------------------------------------------------------------------------
+
+
+def plan_runs(settings: SweepSettings, command_line: Mapping[str, str] = ()) -> list:
+    """One ``experiment.RunSpec`` per (variant, algorithm, dataset); ``ValueError`` on bad input.
+
+    Args:
+      settings: merged settings.
+      command_line: ``{field: text}`` from ``--config.<field>=text``.
+    """
+    if not settings.algos or not settings.datasets:
+        raise ValueError("give at least one algorithm (--algos) and one dataset (--datasets)")
+    for algo in settings.algos:
+        get_algorithm(algo)  # ValueError listing the registered algorithms.
+    if settings.num_seeds < 1:
+        raise ValueError(f"--num_seeds must be >= 1, got {settings.num_seeds}")
+    experiment.check_schedule(settings.steps, settings.chunk, settings.eval_every)
+    command_line = {name: parse_text(text) for name, text in dict(command_line).items()}
+    per_algo_cli = select_fields(settings.algos, command_line, "--config")
+    per_algo_sweep = select_fields(settings.algos, settings.config, "sweep config")
+    variants = dict(settings.variants) or {"": {}}
+    per_algo_variant = {name: select_fields(settings.algos, values, f"variant {name!r}")
+                        for name, values in variants.items()}
+    derived = {name: getattr(settings, attr) for name, attr in overrides.DERIVED.items()}
+    seeds = tuple(range(settings.seed, settings.seed + settings.num_seeds))
+    runs = []
+    for variant in variants:
+        for algo in settings.algos:
+            for dataset in settings.datasets:
+                layers = [*overrides.table_layers(algo, dataset),
+                          ("sweep", per_algo_sweep[algo]),
+                          (f"variant {variant}", per_algo_variant[variant][algo]),
+                          ("command_line", per_algo_cli[algo])]
+                config, provenance = build_config(algo, layers, derived)
+                runs.append(experiment.RunSpec(
+                    algorithm=algo, dataset=dataset, config=config, seeds=seeds,
+                    steps=settings.steps, chunk=settings.chunk, eval_every=settings.eval_every,
+                    eval_episodes=settings.eval_episodes, overrides=provenance, variant=variant,
+                    max_episode_steps=settings.max_episode_steps,
+                    checkpoint_every=settings.checkpoint_every))
+    names = [run.name for run in runs]
+    clashes = sorted({name for name in names if names.count(name) > 1})
+    if clashes:
+        raise ValueError(f"several runs would write the same record: {clashes}")
+    return runs
+
+
+def run_all(runs: Sequence, workdir: str, *, overwrite: bool = False, progress: bool = True,
+            command: str | None = None, score: str = "last") -> str:
+    """Runs (skips, resumes) every run, then writes tables and plots; returns the markdown table.
+
+    Every existing record is checked before anything trains, so a conflict or a corrupt record
+    stops the sweep at once rather than after hours.
+    """
+    if not overwrite:
+        for run in runs:
+            experiment.finished_record(run, workdir)
+    for run in runs:
+        experiment.run_experiment(run, workdir, overwrite=overwrite, progress=progress,
+                                  command=command)
+    markdown = tables.write_tables(workdir, score=score)
+    plots.write_learning_curves(workdir)
+    return markdown

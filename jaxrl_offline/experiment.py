@@ -1,0 +1,351 @@
+"""The experiment loop: one (algorithm, dataset) run of vmapped seeds, evaluated, recorded, resumed.
+
+:class:`RunSpec` describes a run completely (final algorithm ``Config`` included; the command line
+and sweep files build it in ``experiments/sweep.py``); :func:`run_experiment` trains it in
+chunks (``training.make_multi_seed_chunk``), evaluates every ``eval_every`` updates, checkpoints
+every ``checkpoint_every`` chunks and writes ``<workdir>/runs/<name>.json``
+(``jaxrl_offline.results``). A rerun skips a finished run and resumes an interrupted one from its
+latest checkpoint; since chunk ``k`` folds ``k`` into every seed's data key and evaluation seeds
+depend only on the step, the resumed run ends with the same record (timing aside).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import pathlib
+import re
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import numpy as np
+import tqdm
+
+from jaxrl_offline import checkpoints, data, evaluation, results, synthetic, training
+from jaxrl_offline.algorithms import get_algorithm
+
+
+class RunConflictError(ValueError):
+    """A finished record exists for this run name but was produced with other settings."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """Everything that determines a run's result, plus how to checkpoint it.
+
+    Attributes:
+      algorithm: registry name (``"iql"``).
+      dataset: dataset spec for ``data.load_dataset``.
+      config: the algorithm's final ``Config`` (built by ``experiments.sweep.build_config``).
+      seeds: seeds trained together (vmapped, seed axis first).
+      steps: updates per seed; a multiple of ``chunk``.
+      chunk: updates per jitted ``lax.scan`` call.
+      eval_every: evaluate every this many updates (a multiple of ``chunk``; 0 = final only). The
+        final step is always evaluated.
+      eval_episodes: episodes per seed and evaluation.
+      overrides: provenance of ``config``: ``{layer: {field: value}}`` (recorded, not applied).
+      variant: optional sweep-variant label; runs of one algorithm and dataset with different
+        variants get different records and table columns.
+      max_episode_steps: cap on evaluation episode length (``None``: the env's own limit).
+      checkpoint_every: save a checkpoint every this many chunks (0 = never).
+    """
+
+    algorithm: str
+    dataset: str
+    config: Any
+    seeds: tuple[int, ...]
+    steps: int
+    chunk: int
+    eval_every: int
+    eval_episodes: int
+    overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    variant: str = ""
+    max_episode_steps: int | None = None
+    checkpoint_every: int = 0
+
+    def __post_init__(self):
+        check_schedule(self.steps, self.chunk, self.eval_every)
+        if self.eval_episodes < 1:
+            raise ValueError(f"eval_episodes must be >= 1, got {self.eval_episodes}")
+        if self.checkpoint_every < 0:
+            raise ValueError(f"checkpoint_every must be >= 0 chunks, got {self.checkpoint_every}")
+        if self.variant and not re.fullmatch(r"[A-Za-z0-9._=-]+", self.variant):
+            raise ValueError(f"variant {self.variant!r} may only use letters, digits and ._=-")
+
+    @property
+    def name(self) -> str:
+        """File-system name of the run: ``<algorithm>[-<variant>]__<dataset slug>``."""
+        algorithm = f"{self.algorithm}-{self.variant}" if self.variant else self.algorithm
+        return f"{algorithm}__{re.sub(r'[^A-Za-z0-9._-]+', '_', self.dataset).strip('_')}"
+
+    @property
+    def eval_steps(self) -> list[int]:
+        every = self.eval_every or self.steps
+        return sorted({*range(every, self.steps + 1, every), self.steps})
+
+    @property
+    def spec_hash(self) -> str:
+        """Hash of every setting that changes the result (not ``checkpoint_every``)."""
+        fingerprint = {
+            "algorithm": self.algorithm, "variant": self.variant, "dataset": self.dataset,
+            "config": config_to_json(self.config), "seeds": list(self.seeds),
+            "steps": self.steps, "chunk": self.chunk, "eval_every": self.eval_every,
+            "eval_episodes": self.eval_episodes, "max_episode_steps": self.max_episode_steps,
+        }
+        text = json.dumps(fingerprint, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def config_to_json(value: Any) -> Any:
+    """A config (dataclass or dict) as JSON values; non-finite floats become ``"inf"`` etc."""
+    if dataclasses.is_dataclass(value):
+        value = dataclasses.asdict(value)
+    if isinstance(value, Mapping):
+        return {str(key): config_to_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [config_to_json(item) for item in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return str(value)
+    return results.to_jsonable(value)
+
+
+def check_schedule(steps: int, chunk: int, eval_every: int) -> None:
+    """Raises ``ValueError`` unless steps and eval_every are multiples of chunk."""
+    if chunk < 1 or steps < 1:
+        raise ValueError(f"steps and chunk must be >= 1, got steps={steps}, chunk={chunk}")
+    if steps % chunk:
+        raise ValueError(
+            f"--steps={steps} is not a multiple of --chunk={chunk}: every chunk has the same "
+            f"length (one compiled scan). Use e.g. --steps={(steps // chunk + 1) * chunk}.")
+    if eval_every < 0 or eval_every % chunk:
+        raise ValueError(
+            f"--eval_every={eval_every} is not a multiple of --chunk={chunk}: evaluation happens "
+            "between chunks. Pick a multiple of the chunk (or a smaller --chunk).")
+
+
+# --- Paths and skipping --------------------------------------------------------------------------
+
+
+def record_path(workdir: str | os.PathLike, spec: RunSpec) -> pathlib.Path:
+    return pathlib.Path(workdir) / "runs" / f"{spec.name}.json"
+
+
+def checkpoint_dir(workdir: str | os.PathLike, spec: RunSpec) -> pathlib.Path:
+    return pathlib.Path(workdir) / "checkpoints" / spec.name
+
+
+def finished_record(spec: RunSpec, workdir: str | os.PathLike) -> dict | None:
+    """The record of an already finished identical run, ``None`` if there is none.
+
+    Raises ``RecordError`` for an unreadable record and :class:`RunConflictError` for a record of
+    this name made with other settings.
+    """
+    path = record_path(workdir, spec)
+    if not path.exists():
+        return None
+    record = results.read_record(path)
+    if record["spec_hash"] != spec.spec_hash:
+        raise RunConflictError(
+            f"{path} holds a finished run of {spec.algorithm} on {record['dataset_id']} made with "
+            "other settings (steps, seeds, config, ...). Rerun with --overwrite to replace it, or "
+            "use another --workdir.")
+    return record
+
+
+def remove_run(spec: RunSpec, workdir: str | os.PathLike) -> None:
+    """Deletes a run's record and checkpoints (``--overwrite``)."""
+    record_path(workdir, spec).unlink(missing_ok=True)
+    shutil.rmtree(checkpoint_dir(workdir, spec), ignore_errors=True)
+
+
+# --- The run -------------------------------------------------------------------------------------
+
+
+def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool = False,
+                   progress: bool = True, command: str | None = None,
+                   log: Callable[[str], None] = print,
+                   on_chunk: Callable[[int], None] | None = None) -> dict:
+    """Runs (or skips, or resumes) one run and returns its record.
+
+    Args:
+      spec: the run.
+      workdir: output folder (``runs/``, ``checkpoints/``).
+      overwrite: redo the run even if a record or checkpoint exists.
+      progress: show a tqdm bar (updates/s, ETA, latest score).
+      command: the command line to store in the record.
+      log: where the one-line summaries go.
+      on_chunk: called with the number of chunks done after each chunk (and its checkpoint).
+
+    Returns:
+      The complete record, as written to ``record_path(workdir, spec)``.
+    """
+    if overwrite:
+        remove_run(spec, workdir)
+    done = finished_record(spec, workdir)
+    if done is not None:
+        log(f"{spec.name}: already finished ({record_path(workdir, spec)}), skipped; "
+            "--overwrite redoes it.")
+        return done
+    algo = get_algorithm(spec.algorithm)
+    if spec.dataset in synthetic.SYNTHETIC_DATASETS:
+        synthetic.ensure_dataset(spec.dataset)
+    dataset, info = data.load_dataset(spec.dataset, algorithm=spec.algorithm)
+    layout = training.make_seed_layout(spec.seeds)
+    start = time.perf_counter()
+    carry = (*training.init_seed_states(algo, spec.config, layout, dataset),
+             training.initial_active(layout))
+    init_s = time.perf_counter() - start
+    dataset = training.place_dataset(dataset, layout)
+    record, start_chunk = new_record(spec, info, layout, command), 0
+    ckpt_dir = checkpoint_dir(workdir, spec)
+    checkpointer = None
+    if spec.checkpoint_every or ckpt_dir.exists():
+        checkpointer = checkpoints.RunCheckpointer(ckpt_dir, spec.spec_hash)
+    try:
+        if checkpointer is not None and checkpointer.latest_step() is not None:
+            start_chunk, carry, meta = checkpointer.restore(carry)
+            record = _resumed_record(meta, checkpointer, start_chunk * spec.chunk)
+            log(f"{spec.name}: resuming from the checkpoint at step {start_chunk * spec.chunk}.")
+        record["timing"]["compile_s"] += init_s
+        if start_chunk < spec.steps // spec.chunk:
+            _train(spec, algo, info, layout, dataset, carry, record, start_chunk, checkpointer,
+                   progress, on_chunk)
+    finally:
+        if checkpointer is not None:
+            checkpointer.close()
+    record = finish_record(record)
+    results.write_record(record_path(workdir, spec), record)
+    log(summary_line(record))
+    return record
+
+
+def _resumed_record(meta: dict, checkpointer: checkpoints.RunCheckpointer, step: int) -> dict:
+    record = meta.get("record")
+    if not isinstance(record, dict) or not isinstance(record.get("timing"), dict):
+        raise checkpoints.CheckpointError(
+            f"checkpoint {checkpointer.directory} holds no partial run record; delete it (or "
+            "rerun with --overwrite) to start this run over.")
+    record["timing"]["resumed_at_step"].append(step)
+    return record
+
+
+def _train(spec, algo, info, layout, dataset, carry, record, start_chunk, checkpointer,
+           progress, on_chunk) -> None:
+    """The chunk loop: train, evaluate when due, checkpoint when due; fills ``record``."""
+    states, data_keys, active = carry
+    run_chunk = training.make_multi_seed_chunk(algo, spec.config, spec.chunk, layout)
+    start = time.perf_counter()
+    compiled = run_chunk.lower(states, data_keys, active, np.int32(0), dataset).compile()
+    record["timing"]["compile_s"] += time.perf_counter() - start
+    policy = evaluation.make_batched_policy(algo, spec.config)
+    num_chunks, eval_steps = spec.steps // spec.chunk, set(spec.eval_steps)
+    bar = tqdm.tqdm(total=spec.steps, initial=start_chunk * spec.chunk, desc=spec.name,
+                    unit="upd", unit_scale=True, dynamic_ncols=True, disable=not progress,
+                    mininterval=1.0)
+    with bar:
+        for chunk_index in range(start_chunk, num_chunks):
+            start = time.perf_counter()
+            states, metrics, active = compiled(states, data_keys, active, np.int32(chunk_index),
+                                               dataset)
+            alive = np.asarray(layout.unpad(active))  # Blocks until the chunk is done.
+            record["timing"]["train_s"] += time.perf_counter() - start
+            step = (chunk_index + 1) * spec.chunk
+            _note_diverged(record, alive, step)
+            if step in eval_steps:
+                score = _evaluate(spec, record, policy, layout, states, alive, info, step,
+                                  layout.unpad(metrics))
+                bar.set_postfix_str(f"score {score:.1f}", refresh=False)
+            bar.update(spec.chunk)
+            chunks_done = chunk_index + 1
+            if checkpointer is not None and spec.checkpoint_every and (
+                    chunks_done % spec.checkpoint_every == 0 or chunks_done == num_chunks):
+                checkpointer.save(chunks_done, (states, data_keys, active), {"record": record})
+            if on_chunk is not None:
+                on_chunk(chunks_done)
+
+
+def _evaluate(spec, record, policy, layout, states, alive, info, step, metrics) -> float:
+    """Evaluates all seeds at ``step``; appends scores and train metrics to ``record``."""
+    eval_seed = int(np.random.SeedSequence([spec.seeds[0], step]).generate_state(1)[0])
+    result = evaluation.evaluate(
+        policy, layout.unpad(states), info, num_episodes=spec.eval_episodes, seed=eval_seed,
+        active=alive, max_episode_steps=spec.max_episode_steps)
+    record["timing"]["eval_s"] += result.wall_s
+    _note_diverged(record, ~result.nonfinite_action, step)
+    per_seed = [float(np.mean(row)) if np.isfinite(row).all() else None
+                for row in result.normalized]
+    record["eval_steps"].append(step)
+    record["normalized_scores"].append(per_seed)
+    record["returns"] = results.to_jsonable(result.returns)
+    record["train_metrics"]["steps"].append(step)
+    for name, values in sorted(jax.device_get(metrics).items()):
+        record["train_metrics"].setdefault(name, []).append(results.to_jsonable(values))
+    finite = [score for score in per_seed if score is not None]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
+def _note_diverged(record: dict, alive: np.ndarray, step: int) -> None:
+    for seed, ok in zip(record["seeds"], alive):
+        if not ok and str(seed) not in record["diverged_at_step"]:
+            record["diverged_at_step"][str(seed)] = step
+
+
+def new_record(spec: RunSpec, info, layout: training.SeedLayout, command: str | None) -> dict:
+    """The record of a run that has not trained yet (``status`` ``"running"``)."""
+    return {
+        "schema_version": results.SCHEMA_VERSION, "status": "running", "name": spec.name,
+        "algorithm": spec.algorithm, "variant": spec.variant, "dataset_id": spec.dataset,
+        "domain": info.family, "seeds": list(spec.seeds), "config": config_to_json(spec.config),
+        "overrides": config_to_json(spec.overrides), "transforms": info.transforms,
+        "dataset": {"num_transitions": info.num_transitions, "num_episodes": info.num_episodes,
+                    "eval_env": data.env_id_of(info.eval_env_spec),
+                    "ref_min_score": info.ref_min_score, "ref_max_score": info.ref_max_score,
+                    "ref_score_source": info.ref_score_source},
+        "score_label": info.score_label, "normalized": info.has_reference_scores,
+        "steps": spec.steps, "chunk": spec.chunk, "eval_every": spec.eval_every,
+        "eval_episodes": spec.eval_episodes, "max_episode_steps": spec.max_episode_steps,
+        "eval_steps": [], "normalized_scores": [], "returns": [], "final": {},
+        "train_metrics": {"steps": []}, "diverged_seeds": [], "diverged_at_step": {},
+        "timing": {"compile_s": 0.0, "train_s": 0.0, "eval_s": 0.0, "updates_per_s": None,
+                   "resumed_at_step": []},
+        "versions": results.versions(), "git_commit": results.git_commit(),
+        "device": results.device_description(layout.mesh.devices.ravel().tolist()),
+        "spec_hash": spec.spec_hash, "command": command,
+    }
+
+
+def finish_record(record: dict) -> dict:
+    """Adds ``final``, ``diverged_seeds`` and ``updates_per_s``; marks the record complete."""
+    record = dict(record)
+    record["final"] = results.final_summary(record["normalized_scores"])
+    record["diverged_seeds"] = sorted(int(seed) for seed in record["diverged_at_step"])
+    train_s = record["timing"]["train_s"]
+    record["timing"] = {**record["timing"],
+                        "updates_per_s": record["steps"] / train_s if train_s else None}
+    record["status"] = "complete"
+    return results.to_jsonable(record)
+
+
+def summary_line(record: dict) -> str:
+    """One line per finished run: scores (mean ± std over seeds, 95% CI) and timing."""
+    def fmt(score):
+        final = record["final"][score]
+        return (f"{score} {_num(final['mean'])} ± {_num(final['std'])} "
+                f"[{_num(final['ci_low'])}, {_num(final['ci_high'])}]")
+    timing = record["timing"]
+    diverged = (f", diverged seeds {record['diverged_seeds']}"
+                if record["diverged_seeds"] else "")
+    kind = "normalized score" if record["normalized"] else "raw return"
+    return (f"{record['name']}: {fmt('last')}, {fmt('best')} ({kind}, "
+            f"{len(record['seeds'])} seeds x {record['eval_episodes']} episodes{diverged}) | "
+            f"{_num(timing['updates_per_s'], 0)} upd/s, compile {_num(timing['compile_s'])} s, "
+            f"train {_num(timing['train_s'])} s, eval {_num(timing['eval_s'])} s")
+
+
+def _num(value, digits: int = 1) -> str:
+    return "nan" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"

@@ -1,0 +1,54 @@
+"""Learning curves from run records: one PNG per dataset, mean and 95% bootstrap CI over seeds.
+
+Figures are drawn with matplotlib's object API on the Agg canvas (no pyplot, no global backend
+switch), so this works headless and inside other programs.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from jaxrl_offline import results
+
+
+def plot_dataset(records: Sequence[dict], path: str | os.PathLike) -> pathlib.Path:
+    """Draws every record's curve (one per table column) for one dataset into ``path``."""
+    records = sorted(records, key=lambda r: results.column_order(results.column_label(r)))
+    figure = Figure(figsize=(6.0, 4.0), dpi=120)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for record in records:
+        steps = np.asarray(record["eval_steps"])
+        mean, low, high = results.curve_with_ci(record["normalized_scores"])
+        line, = axes.plot(steps, mean, marker="o", markersize=3,
+                          label=f"{results.column_label(record)} ({len(record['seeds'])} seeds)")
+        axes.fill_between(steps, low, high, alpha=0.2, color=line.get_color(), linewidth=0)
+    axes.set_title(records[0]["dataset_id"], fontsize=10)
+    axes.set_xlabel("updates")
+    axes.set_ylabel("normalized score" if records[0]["normalized"] else "return")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    return path
+
+
+def write_learning_curves(workdir: str | os.PathLike,
+                          records: Sequence[dict] | None = None) -> list[pathlib.Path]:
+    """``<workdir>/plots/<dataset>.png`` for each dataset with records; returns the paths."""
+    records = results.load_records(workdir) if records is None else records
+    by_dataset: dict[str, list[dict]] = {}
+    for record in records:
+        by_dataset.setdefault(record["dataset_id"], []).append(record)
+    out_dir = pathlib.Path(workdir) / "plots"
+    return [plot_dataset(group, out_dir / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', dataset)}.png")
+            for dataset, group in sorted(by_dataset.items())]

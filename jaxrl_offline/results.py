@@ -1,0 +1,293 @@
+"""Run records: the JSON file one (algorithm, dataset) run leaves behind, and statistics over seeds.
+
+A record is a plain JSON object (schema in ``experiments/README.md``; ``REQUIRED_FIELDS`` below)
+holding the final config, the overrides that produced it, per-seed and per-episode scores and the
+environment the run came from. Records are written atomically (temporary file + ``os.replace``)
+and validated when read: a half-written or hand-damaged file raises :class:`RecordError` naming the
+file, it is never used silently.
+
+Statistics follow rliable (Agarwal et al., 2021): percentile bootstrap confidence intervals over
+seeds, and the interquartile mean (IQM, the 25%-trimmed mean of all runs) with a *stratified*
+bootstrap (seeds resampled within each dataset). Every bootstrap uses a fixed generator, so tables
+are reproducible.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import math
+import os
+import pathlib
+import platform
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+NUM_BOOTSTRAP = 2000
+CI_LEVEL = 0.95
+SCORES = ("last", "best")
+
+REQUIRED_FIELDS = (
+    "schema_version", "status", "name", "algorithm", "variant", "dataset_id", "domain", "seeds",
+    "config", "overrides", "transforms", "score_label", "normalized", "steps", "chunk",
+    "eval_every", "eval_episodes", "eval_steps", "normalized_scores", "returns", "final", "timing",
+    "diverged_seeds", "versions", "git_commit", "device", "spec_hash",
+)
+
+
+class RecordError(ValueError):
+    """A run record that is missing, half-written, corrupt or inconsistent."""
+
+
+# --- JSON ----------------------------------------------------------------------------------------
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON types: tuples -> lists, numpy -> Python, NaN/inf -> ``None`` (strict JSON)."""
+    if isinstance(value, dict):
+        return {str(key): to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def dump_text(path: str | os.PathLike, text: str) -> None:
+    """Writes ``text`` atomically: a temp file in the same folder, fsync, then a rename."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def dump_json(path: str | os.PathLike, payload: Any) -> None:
+    """Writes ``payload`` as strict JSON (NaN -> null), atomically."""
+    dump_text(path, json.dumps(to_jsonable(payload), indent=1, allow_nan=False) + "\n")
+
+
+def write_record(path: str | os.PathLike, record: dict) -> None:
+    """Validates and atomically writes a complete record."""
+    validate_record(to_jsonable(record), path)
+    dump_json(path, record)
+
+
+def read_record(path: str | os.PathLike) -> dict:
+    """Reads and validates one record; raises :class:`RecordError` naming the file otherwise."""
+    path = pathlib.Path(path)
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RecordError(
+            f"run record {path} cannot be read ({err}); it is half-written or corrupt. Delete it "
+            "(or rerun with --overwrite) to redo this run."
+        ) from None
+    validate_record(record, path)
+    return record
+
+
+def validate_record(record: Any, path: str | os.PathLike = "<record>") -> None:
+    """Checks fields and array shapes of a record; raises :class:`RecordError` on any problem."""
+    def fail(problem: str):
+        raise RecordError(f"run record {path} is invalid: {problem}. Delete it (or rerun with "
+                          "--overwrite) to redo this run.")
+
+    if not isinstance(record, dict):
+        fail("not a JSON object")
+    missing = [name for name in REQUIRED_FIELDS if name not in record]
+    if missing:
+        fail(f"missing fields {missing}")
+    if record["schema_version"] != SCHEMA_VERSION:
+        fail(f"schema_version {record['schema_version']} (this code reads {SCHEMA_VERSION})")
+    if record["status"] != "complete":
+        fail(f"status is {record['status']!r}, not 'complete'")
+    num_seeds, num_evals = len(record["seeds"]), len(record["eval_steps"])
+    scores = record["normalized_scores"]
+    if len(scores) != num_evals or any(len(row) != num_seeds for row in scores):
+        fail(f"normalized_scores is not [{num_evals} evals][{num_seeds} seeds]")
+    returns = record["returns"]
+    if len(returns) != num_seeds or any(len(row) != record["eval_episodes"] for row in returns):
+        fail(f"returns is not [{num_seeds} seeds][{record['eval_episodes']} episodes]")
+    if not num_evals or record["eval_steps"][-1] != record["steps"]:
+        fail("the last eval step is not the final step")
+    for score in SCORES:
+        if len(record["final"].get(score, {}).get("per_seed", ())) != num_seeds:
+            fail(f"final.{score}.per_seed does not have {num_seeds} entries")
+
+
+def as_array(rows: Any) -> np.ndarray:
+    """JSON rows (``None`` for NaN) -> float64 array."""
+    return np.array([[np.nan if x is None else x for x in row] for row in rows], np.float64)
+
+
+def find_records(workdir: str | os.PathLike) -> list[pathlib.Path]:
+    return sorted((pathlib.Path(workdir) / "runs").glob("*.json"))
+
+
+def load_records(workdir: str | os.PathLike) -> list[dict]:
+    """All records under ``<workdir>/runs/``; any unreadable one raises :class:`RecordError`."""
+    return [read_record(path) for path in find_records(workdir)]
+
+
+def column_label(record: dict) -> str:
+    """The table column of a record: the algorithm, plus ``/variant`` for sweep variants."""
+    algorithm, variant = record["algorithm"], record["variant"]
+    return f"{algorithm}/{variant}" if variant else algorithm
+
+
+def column_order(label: str) -> tuple[int, str]:
+    """Sort key of column labels: registry order (bc, td3_bc, iql, ...), then variant name."""
+    from jaxrl_offline.algorithms import ALGORITHMS
+
+    order = list(ALGORITHMS)
+    algorithm = label.split("/")[0]
+    return (order.index(algorithm) if algorithm in order else len(order), label)
+
+
+# --- Statistics ----------------------------------------------------------------------------------
+
+
+def per_seed_scores(normalized_scores: Any, score: str) -> np.ndarray:
+    """[S] score per seed from [evals, S] scores: ``"last"`` eval or ``"best"`` (max over evals)."""
+    scores = as_array(normalized_scores)
+    if score == "last":
+        return scores[-1]
+    if score == "best":
+        finite = np.isfinite(scores).any(axis=0)
+        best = np.full(scores.shape[1], np.nan)
+        best[finite] = np.nanmax(scores[:, finite], axis=0)
+        return best
+    raise ValueError(f"unknown score {score!r}; expected one of {SCORES}")
+
+
+def bootstrap_ci(values: Sequence[float], num_samples: int = NUM_BOOTSTRAP,
+                 level: float = CI_LEVEL, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean over ``values`` (NaN entries dropped)."""
+    values = np.asarray(values, np.float64)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, values.size, (num_samples, values.size))].mean(axis=1)
+    tail = 100 * (1 - level) / 2
+    return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+
+
+def summarize(values: Sequence[float]) -> dict[str, Any]:
+    """Mean, std (ddof=0, as CORL and numpy), 95% bootstrap CI and count over the finite values."""
+    values = np.asarray(values, np.float64)
+    finite = values[np.isfinite(values)]
+    low, high = bootstrap_ci(finite)
+    return {
+        "mean": float(finite.mean()) if finite.size else math.nan,
+        "std": float(finite.std()) if finite.size else math.nan,
+        "ci_low": low,
+        "ci_high": high,
+        "num_seeds": int(finite.size),
+        "per_seed": values.tolist(),
+    }
+
+
+def iqm(values: Sequence[float]) -> float:
+    """Interquartile mean: the mean of the middle 50% (scipy ``trim_mean(x, 0.25)``, as rliable)."""
+    values = np.sort(np.asarray(values, np.float64).ravel())
+    cut = int(0.25 * values.size)
+    return float(values[cut: values.size - cut].mean()) if values.size else math.nan
+
+
+def iqm_with_ci(groups: Sequence[Sequence[float]], num_samples: int = NUM_BOOTSTRAP,
+                level: float = CI_LEVEL, seed: int = 0) -> tuple[float, float, float]:
+    """IQM over all runs of ``groups`` (one group of per-seed scores per dataset) and its
+    stratified-bootstrap CI (seeds resampled within each dataset, as rliable)."""
+    groups = [np.asarray(g, np.float64)[np.isfinite(g)] for g in groups]
+    groups = [g for g in groups if g.size]
+    if not groups:
+        return math.nan, math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    resampled = np.concatenate(
+        [g[rng.integers(0, g.size, (num_samples, g.size))] for g in groups], axis=1)
+    resampled.sort(axis=1)
+    cut = int(0.25 * resampled.shape[1])
+    samples = resampled[:, cut: resampled.shape[1] - cut].mean(axis=1)
+    tail = 100 * (1 - level) / 2
+    return (iqm(np.concatenate(groups)), float(np.percentile(samples, tail)),
+            float(np.percentile(samples, 100 - tail)))
+
+
+def curve_with_ci(normalized_scores: Any, num_samples: int = 1000, level: float = CI_LEVEL,
+                  seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean over seeds per eval point and its bootstrap CI; [evals] arrays (diverged seeds out)."""
+    scores = as_array(normalized_scores)
+    means, lows, highs = [], [], []
+    for row in scores:
+        finite = row[np.isfinite(row)]
+        means.append(finite.mean() if finite.size else math.nan)
+        low, high = bootstrap_ci(finite, num_samples, level, seed)
+        lows.append(low)
+        highs.append(high)
+    return np.array(means), np.array(lows), np.array(highs)
+
+
+def final_summary(normalized_scores: Any) -> dict[str, dict]:
+    """The record's ``final`` field: ``summarize`` of the last and the best eval per seed."""
+    return {score: summarize(per_seed_scores(normalized_scores, score)) for score in SCORES}
+
+
+# --- Provenance ----------------------------------------------------------------------------------
+
+VERSIONED_PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy", "minari", "mujoco", "gymnasium",
+                      "orbax-checkpoint")
+
+
+def versions() -> dict[str, str | None]:
+    """Python, jaxrl_offline and key package versions (``None`` when not installed)."""
+    from jaxrl_offline import __version__
+
+    found = {"python": platform.python_version(), "jaxrl_offline": __version__}
+    for package in VERSIONED_PACKAGES:
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+def git_commit() -> str | None:
+    """HEAD of the repository this package lives in (``+dirty`` with local changes), or None."""
+    repo = pathlib.Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain",
+                                "--untracked-files=no"], capture_output=True, text=True,
+                               timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{head}+dirty" if dirty else head
+
+
+def device_description(devices: Sequence[Any]) -> str:
+    """E.g. ``"2 x cpu (cpu), 2 host cores"`` for the devices the seeds were sharded over."""
+    kinds = sorted({device.device_kind for device in devices})
+    platforms = sorted({device.platform for device in devices})
+    return (f"{len(devices)} x {'/'.join(kinds)} ({'/'.join(platforms)}), "
+            f"{os.cpu_count()} host cores")

@@ -1,0 +1,215 @@
+"""Tests for run records, statistics, score tables and plots, on hand-made records (no training)."""
+
+import csv
+import io
+import json
+import math
+import pathlib
+
+import numpy as np
+import pytest
+
+from experiments import tables
+from jaxrl_offline import plots, results
+
+REFERENCE_DIR = pathlib.Path(__file__).parent.parent / "experiments" / "references"
+
+
+def make_record(algorithm, dataset, scores, *, domain="locomotion", variant="", episodes=10,
+                eval_every=1000, diverged=()):
+    """A complete record whose normalized_scores are ``scores`` [evals][seeds] (None = NaN)."""
+    num_evals, num_seeds = len(scores), len(scores[0])
+    steps = eval_every * num_evals
+    record = {
+        "schema_version": results.SCHEMA_VERSION, "status": "complete",
+        "name": f"{algorithm}__{dataset}", "algorithm": algorithm, "variant": variant,
+        "dataset_id": dataset, "domain": domain, "seeds": list(range(num_seeds)),
+        "config": {}, "overrides": {}, "transforms": {}, "score_label": "normalized score",
+        "normalized": True, "steps": steps, "chunk": eval_every, "eval_every": eval_every,
+        "eval_episodes": episodes,
+        "eval_steps": [eval_every * (i + 1) for i in range(num_evals)],
+        "normalized_scores": scores, "returns": [[0.0] * episodes] * num_seeds,
+        "final": results.final_summary(scores), "timing": {},
+        "diverged_seeds": list(diverged), "versions": {}, "git_commit": None, "device": "cpu",
+        "spec_hash": "0",
+    }
+    return results.to_jsonable(record)
+
+
+def write(workdir, record):
+    name = f"{record['algorithm']}-{record['variant']}__{record['dataset_id'].replace('/', '_')}"
+    results.write_record(pathlib.Path(workdir) / "runs" / f"{name}.json", record)
+
+
+# --- Statistics ----------------------------------------------------------------------------------
+
+
+def test_summarize_mean_std_ci():
+    summary = results.summarize([10.0, 20.0, 30.0])
+    assert summary["mean"] == pytest.approx(20.0)
+    # Population std (ddof=0, as numpy and CORL): sqrt(((10-20)^2 + 0 + (30-20)^2) / 3).
+    assert summary["std"] == pytest.approx(math.sqrt(200 / 3))
+    assert 10.0 <= summary["ci_low"] < 20.0 < summary["ci_high"] <= 30.0
+    assert summary["num_seeds"] == 3
+    # A single seed: the CI collapses onto it.
+    assert results.bootstrap_ci([7.0]) == (7.0, 7.0)
+
+
+def test_summarize_drops_nan_seeds():
+    summary = results.summarize([10.0, np.nan, 30.0])
+    assert summary["mean"] == pytest.approx(20.0)
+    assert summary["std"] == pytest.approx(10.0)
+    assert summary["num_seeds"] == 2
+
+
+def test_iqm_by_hand():
+    # Sorted: 0 10 20 30 40 50 60 100; the 25% cut drops 2 at each end -> mean(20, 30, 40, 50).
+    groups = [[0.0, 10.0, 20.0, 30.0], [40.0, 50.0, 60.0, 100.0]]
+    assert results.iqm(np.concatenate(groups)) == pytest.approx(35.0)
+    value, low, high = results.iqm_with_ci(groups)
+    assert value == pytest.approx(35.0)
+    assert low <= value <= high
+    # Stratified bootstrap: constant groups give a point CI.
+    assert results.iqm_with_ci([[5.0, 5.0], [5.0, 5.0]]) == (5.0, 5.0, 5.0)
+
+
+def test_per_seed_last_and_best():
+    scores = [[10.0, 5.0, None], [20.0, 3.0, None]]
+    np.testing.assert_allclose(results.per_seed_scores(scores, "last"), [20.0, 3.0, np.nan])
+    np.testing.assert_allclose(results.per_seed_scores(scores, "best"), [20.0, 5.0, np.nan])
+    with pytest.raises(ValueError, match="unknown score"):
+        results.per_seed_scores(scores, "median")
+
+
+# --- Record files --------------------------------------------------------------------------------
+
+
+def test_write_read_roundtrip_nan_as_null(tmp_path):
+    record = make_record("bc", "a-v0", [[1.0, None], [2.0, float("nan")]])
+    path = tmp_path / "runs" / "r.json"
+    results.write_record(path, record)
+    assert json.loads(path.read_text())["normalized_scores"][1] == [2.0, None]  # strict JSON
+    assert results.read_record(path) == record
+    assert [p.name for p in path.parent.iterdir()] == ["r.json"]  # no temp files left
+
+
+def test_failed_write_keeps_the_old_file(tmp_path):
+    path = tmp_path / "x.json"
+    results.dump_json(path, {"a": 1})
+    with pytest.raises(TypeError):
+        results.dump_json(path, {"a": object()})
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda text, record: text[: len(text) // 2], "half-written or corrupt"),
+    (lambda text, record: json.dumps({**record, "status": "running"}), "status"),
+    (lambda text, record: json.dumps({k: v for k, v in record.items() if k != "final"}),
+     "missing fields"),
+    (lambda text, record: json.dumps({**record, "normalized_scores": [[1.0]]}),
+     "normalized_scores"),
+])
+def test_corrupt_record_is_reported(tmp_path, damage, message):
+    record = make_record("bc", "a-v0", [[1.0, 2.0]])
+    path = tmp_path / "runs" / "bc__a-v0.json"
+    results.write_record(path, record)
+    path.write_text(damage(path.read_text(), record))
+    with pytest.raises(results.RecordError, match=message) as info:
+        results.load_records(tmp_path)
+    assert str(path) in str(info.value) and "--overwrite" in str(info.value)
+
+
+# --- Tables --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """Two locomotion datasets and one antmaze dataset, bc and iql (iql misses one dataset)."""
+    write(tmp_path, make_record("bc", "loco/a-v0", [[0.0, 0.0, 0.0], [10.0, 20.0, 30.0]]))
+    write(tmp_path, make_record("bc", "loco/b-v0", [[40.0, 40.0, 40.0], [30.0, 40.0, 50.0]]))
+    write(tmp_path, make_record("bc", "maze/c-v0", [[1.0, 1.0], [2.0, 4.0]], domain="antmaze",
+                                episodes=100))
+    write(tmp_path, make_record("iql", "loco/a-v0", [[50.0, 70.0, 60.0], [60.0, None, 80.0]],
+                                diverged=[1]))
+    return tmp_path
+
+
+def test_score_table_numbers(workdir):
+    table = tables.score_table(results.load_records(workdir), "last")
+    assert table.columns == ["bc", "iql"]  # registry order
+    assert [label for _, label in table.rows] == [
+        "maze/c-v0", "loco/a-v0", "loco/b-v0", "locomotion average"]
+    cell = table.cells[("loco/a-v0", "bc")]
+    assert cell["mean"] == pytest.approx(20.0)
+    assert cell["std"] == pytest.approx(math.sqrt(200 / 3))
+    assert table.cells[("loco/a-v0", "iql")]["mean"] == pytest.approx(70.0)  # NaN seed left out
+    assert table.cells[("loco/a-v0", "iql")]["num_seeds"] == 2
+    assert table.cells[("locomotion average", "bc")]["mean"] == pytest.approx(30.0)  # (20+40)/2
+    assert ("locomotion average", "iql") not in table.cells  # iql lacks loco/b-v0
+    # bc IQM over the 8 per-seed scores 10 20 30 30 40 50 2 4 -> sorted 2 4 10 20 30 30 40 50,
+    # middle four 10 20 30 30 -> 22.5.
+    assert table.iqm["bc"][0] == pytest.approx(22.5)
+    best = tables.score_table(results.load_records(workdir), "best")
+    assert best.cells[("loco/b-v0", "bc")]["mean"] == pytest.approx((40 + 40 + 50) / 3)
+
+
+def test_write_tables_markdown_csv_latex(workdir):
+    markdown = tables.write_tables(workdir, "last")
+    assert "| dataset | bc | iql |" in markdown
+    assert "| loco/a-v0 | 20.0 ± 8.2 | 70.0 ± 10.0 |" in markdown
+    assert "| locomotion average | 30.0 | – |" in markdown
+    assert "IQM [95% CI] | 22.5 [" in markdown
+    assert "3 seeds × 10 episodes" in markdown and "2 seeds × 100 episodes" in markdown
+    assert "iql__loco/a-v0 [1]" in markdown  # diverged seeds named in the caption
+    out = workdir / "tables"
+    assert (out / "scores_last.md").read_text() == markdown
+    rows = list(csv.DictReader(io.StringIO((out / "scores_last.csv").read_text())))
+    row = next(r for r in rows if r["row"] == "loco/a-v0" and r["column"] == "bc")
+    assert float(row["mean"]) == pytest.approx(20.0)
+    assert float(row["ci_low"]) <= 20.0 <= float(row["ci_high"])
+    assert row["num_seeds"] == "3" and row["num_episodes"] == "10"
+    latex = (out / "scores_last.tex").read_text()
+    assert "loco/a-v0 & 20.0 $\\pm$ 8.2 & 70.0 $\\pm$ 10.0 \\\\" in latex
+    assert "\\toprule" in latex and "95\\%" in latex
+
+
+def test_reference_side_by_side(tmp_path):
+    write(tmp_path, make_record("iql", "d4rl:/data/hopper-medium-v2.hdf5", [[60.0, 70.0]]))
+    write(tmp_path, make_record("td3_bc", "d4rl:/data/hopper-medium-v2.hdf5", [[50.0, 50.0]]))
+    markdown = tables.write_tables(tmp_path, "last", [str(REFERENCE_DIR / "iql_paper_table1.json"),
+                                                      str(REFERENCE_DIR / "corl_last.json")])
+    header = ("| dataset | td3_bc | td3_bc (published†) | td3_bc (published‡) | iql | "
+              "iql (published†) | iql (published‡) |")
+    assert header in markdown
+    assert "| 50.0 ± 0.0 | 59.3 | 60.4 ± 3.5 | 65.0 ± 5.0 | 66.3 | 67.5 ± 3.8 |" in markdown
+    assert "measured on D4RL v2 locomotion" in markdown and "not run here" in markdown
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "tables" / "scores_last.csv").read_text())))
+    published = [r for r in rows if r["source"].startswith("published: IQL paper")]
+    assert {(r["column"], float(r["mean"])) for r in published} == {("iql", 66.3),
+                                                                     ("td3_bc", 59.3)}
+
+
+def test_bad_reference_file(tmp_path):
+    path = tmp_path / "ref.json"
+    path.write_text(json.dumps({"name": "x"}))
+    with pytest.raises(ValueError, match="reference file .* is not valid"):
+        tables.load_reference(path)
+
+
+def test_no_records(tmp_path):
+    with pytest.raises(ValueError, match="no run records"):
+        tables.write_tables(tmp_path)
+
+
+# --- Plots ---------------------------------------------------------------------------------------
+
+
+def test_learning_curves_written(workdir):
+    paths = plots.write_learning_curves(workdir)
+    assert sorted(p.name for p in paths) == ["loco_a-v0.png", "loco_b-v0.png", "maze_c-v0.png"]
+    for path in paths:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    mean, low, high = results.curve_with_ci([[0.0, 0.0, 0.0], [10.0, 20.0, 30.0]])
+    np.testing.assert_allclose(mean, [0.0, 20.0])
+    assert low[0] == high[0] == 0.0 and low[1] < 20.0 < high[1]

@@ -1,0 +1,324 @@
+"""Tests for the experiment runner: flags and planning, overrides, records, resume, skipping.
+
+Training runs use a 2,000-transition InvertedPendulum dataset, BC with 32 x 32 networks, batch 32,
+2 seeds, 200 updates in chunks of 50 and 1-episode evaluations capped at 50 steps.
+"""
+
+import dataclasses
+import json
+import types
+
+import jax
+import jax.numpy as jnp
+import pytest
+from absl import app, flags
+from flax import struct
+
+from experiments import cli, overrides, run, sweep
+from jaxrl_offline import algorithms, experiment, results, training
+from jaxrl_offline.synthetic import make_inverted_pendulum_dataset
+
+DATASET = "test/invpend/medium-v0"
+TINY = dict(algos=("bc",), datasets=(DATASET,), num_seeds=2, steps=200, chunk=50, eval_every=100,
+            eval_episodes=1, max_episode_steps=50, checkpoint_every=1,
+            config={"hidden_dims": (32, 32), "batch_size": 32})
+TINY_FLAGS = ["--algos=bc", f"--datasets={DATASET}", "--num_seeds=2", "--steps=200", "--chunk=50",
+              "--eval_every=100", "--eval_episodes=1", "--max_episode_steps=50",
+              "--checkpoint_every=1", "--config.hidden_dims=(32, 32)", "--config.batch_size", "32",
+              "--progress=false"]
+
+
+def plan(**changes):
+    return sweep.plan_runs(sweep.SweepSettings(**{**TINY, **changes}))
+
+
+@pytest.fixture(scope="module")
+def dataset_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("minari")
+    make_inverted_pendulum_dataset(DATASET, kind="medium", num_transitions=2000, seed=0,
+                                   root=str(root), num_envs=4)
+    return root
+
+
+@pytest.fixture
+def data_env(dataset_root, monkeypatch):
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(dataset_root))
+
+
+@pytest.fixture(scope="module")
+def finished(dataset_root, tmp_path_factory):
+    """(workdir, spec, record) of one uninterrupted tiny BC run."""
+    workdir = tmp_path_factory.mktemp("finished")
+    (spec,) = plan()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MINARI_DATASETS_PATH", str(dataset_root))
+        record = experiment.run_experiment(spec, workdir, progress=False, log=lambda line: None)
+    return workdir, spec, record
+
+
+def without_timing(record):
+    return {k: v for k, v in record.items() if k not in ("timing", "command")}
+
+
+# --- Flags, planning and overrides (no training) -------------------------------------------------
+
+
+def test_plan_errors():
+    with pytest.raises(ValueError, match="Unknown algorithm 'nope'. Registered algorithms: bc"):
+        plan(algos=("nope",))
+    with pytest.raises(ValueError, match=r"unknown config field\(s\) \['expectile'\] for bc. "
+                                         r"Valid fields: bc: batch_size, hidden_dims"):
+        sweep.plan_runs(sweep.SweepSettings(**TINY), {"expectile": "0.9"})
+    with pytest.raises(ValueError, match="--steps=210 is not a multiple of --chunk=50"):
+        plan(steps=210)
+    with pytest.raises(ValueError, match="--eval_every=120 is not a multiple of --chunk=50"):
+        plan(eval_every=120)
+    with pytest.raises(ValueError, match="expectile='abc' is not a valid float"):
+        sweep.plan_runs(sweep.SweepSettings(**{**TINY, "algos": ("iql",)}), {"expectile": "abc"})
+    with pytest.raises(ValueError, match="num_seeds"):
+        plan(num_seeds=0)
+
+
+def test_override_applies_to_algorithms_that_have_the_field():
+    bc_run, iql_run = sweep.plan_runs(sweep.SweepSettings(**{**TINY, "algos": ("bc", "iql")}),
+                                      {"expectile": "0.8", "hidden_dims": "64,64"})
+    assert iql_run.config.expectile == 0.8
+    assert iql_run.overrides["command_line"] == {"expectile": 0.8, "hidden_dims": (64, 64)}
+    assert bc_run.overrides["command_line"] == {"hidden_dims": (64, 64)}
+    assert bc_run.config.hidden_dims == (64, 64) and bc_run.config.batch_size == 32
+
+
+def test_dataset_table_sweep_command_line_and_derived_layers():
+    settings = sweep.SweepSettings(**{**TINY, "algos": ("iql",),
+                                      "datasets": ("D4RL/antmaze/umaze-v1",)})
+    (run_spec,) = sweep.plan_runs(settings, {"temperature": "5"})
+    config, provenance = run_spec.config, run_spec.overrides
+    assert (config.expectile, config.temperature) == (0.9, 5.0)  # table, then command line
+    assert provenance["table: IQL configs/antmaze_config.py"] == {"expectile": 0.9,
+                                                                  "temperature": 10.0}
+    assert provenance["command_line"] == {"temperature": 5.0}
+    assert config.cosine_decay_steps == 200 and provenance["derived"] == {
+        "cosine_decay_steps": 200}
+    (explicit,) = sweep.plan_runs(settings, {"cosine_decay_steps": "None"})
+    assert explicit.config.cosine_decay_steps is None and "derived" not in explicit.overrides
+    (cql,) = sweep.plan_runs(dataclasses.replace(settings, algos=("cql",), config={}))
+    assert cql.config.critic_hidden_dims == (256,) * 5 and cql.config.lagrange is True
+    (plain,) = plan(algos=("iql",), datasets=("mujoco/hopper/medium-v0",))
+    assert plain.config.expectile == 0.7 and not any(k.startswith("table") for k in plain.overrides)
+
+
+def test_every_table_row_is_a_valid_config():
+    for row in overrides.OVERRIDES:
+        sweep.build_config(row.algorithm, [("table", row.values)], {})
+    assert overrides.table_layers("iql", "pointmaze/open-v2") == []  # "open" is not "pen"
+    assert overrides.table_layers("iql", "D4RL/pen/human-v2")[0][1]["dropout_rate"] == 0.1
+
+
+def test_settings_default_sweep_flags_and_variants(tmp_path):
+    default = sweep.make_settings(None, {})
+    assert default.algos == ("bc", "td3_bc", "iql") and default.num_seeds >= 3
+    assert default.workdir == "workdir/default"
+    assert sweep.make_settings(None, {"num_seeds": 2}).num_seeds == 2
+    manual = sweep.make_settings(None, {"algos": ["iql"]})
+    assert manual.algos == ("iql",) and manual.steps == 1_000_000 and len(manual.datasets) == 1
+    path = tmp_path / "mine.py"
+    path.write_text("SWEEP = dict(algos=('iql',), num_seeds=2, steps=100, chunk=50, eval_every=50,"
+                    " variants={'t09': {'expectile': 0.9}, 't07': {'expectile': 0.7}})\n")
+    settings = sweep.make_settings(str(path), {"steps": 200})
+    assert settings.steps == 200 and settings.workdir == "workdir/mine"
+    names = sorted(r.name for r in sweep.plan_runs(settings))
+    assert names == ["iql-t07__jaxrl_offline_invpend_mixed-v0",
+                     "iql-t09__jaxrl_offline_invpend_mixed-v0"]
+    path.write_text("SWEEP = dict(algoz=('iql',))\n")
+    with pytest.raises(ValueError, match="unknown keys \\['algoz'\\]"):
+        sweep.make_settings(str(path), {})
+    with pytest.raises(ValueError, match="no such file. Sweeps in .*default"):
+        sweep.make_settings("nonexistent", {})
+
+
+def test_parse_text_and_split_config_args():
+    assert sweep.parse_text("(64, 64)") == (64, 64)
+    assert sweep.parse_text("0.9") == 0.9 and sweep.parse_text("false") is False
+    assert sweep.parse_text("None") is None and sweep.parse_text("-inf") == "-inf"
+    rest, config = cli.split_config_args(
+        ["run", "--algos=iql", "--config.expectile=0.9", "--config.hidden_dims", "(8, 8)"])
+    assert rest == ["run", "--algos=iql"]
+    assert config == {"expectile": "0.9", "hidden_dims": "(8, 8)"}
+    with pytest.raises(flags.Error, match="needs a value"):
+        cli.split_config_args(["run", "--config.expectile"])
+
+
+def test_host_device_flags(monkeypatch):
+    monkeypatch.setattr(run, "_accelerator_installed", lambda: False)
+    assert run.host_device_flags({}, 2) == "--xla_force_host_platform_device_count=2"
+    assert run.host_device_flags({"XLA_FLAGS": "--xla_foo=1"}, 4) == (
+        "--xla_foo=1 --xla_force_host_platform_device_count=4")
+    assert run.host_device_flags(
+        {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}, 2) is None
+    assert run.host_device_flags({}, 1) is None
+    monkeypatch.setattr(run, "_accelerator_installed", lambda: True)
+    assert run.host_device_flags({}, 2) is None
+    assert run.host_device_flags({"JAX_PLATFORMS": "cpu"}, 2) is not None
+
+
+def test_cli_flag_errors():
+    try:
+        with pytest.raises(app.UsageError, match="Unknown algorithm 'nope'"):
+            cli.main(cli.parse_args(["run", "--algos=nope", f"--datasets={DATASET}"]))
+        with pytest.raises(app.UsageError, match="unknown config field"):
+            cli.main(cli.parse_args(["run", "--algos=bc", "--config.expectile=1"]))
+        with pytest.raises(flags.Error):
+            cli.parse_args(["run", "--stepz=3"])
+    finally:
+        flags.FLAGS.unparse_flags()
+
+
+# --- Runs ----------------------------------------------------------------------------------------
+
+
+def test_record_schema(finished):
+    workdir, spec, record = finished
+    assert set(results.REQUIRED_FIELDS) <= set(record)
+    assert results.read_record(experiment.record_path(workdir, spec)) == record
+    assert record["algorithm"] == "bc" and record["dataset_id"] == DATASET
+    assert record["seeds"] == [0, 1] and record["steps"] == 200
+    assert record["eval_steps"] == [100, 200]
+    assert [len(row) for row in record["normalized_scores"]] == [2, 2]  # [evals][seeds]
+    assert [len(row) for row in record["returns"]] == [1, 1]  # [seeds][episodes]
+    assert record["config"] == {"hidden_dims": [32, 32], "learning_rate": 3e-4, "batch_size": 32}
+    assert record["overrides"] == {"sweep": {"hidden_dims": [32, 32], "batch_size": 32}}
+    assert record["transforms"]["source"].startswith("TRANSFORM_TABLE")
+    assert record["normalized"] and record["score_label"].startswith("normalized score")
+    for score in ("last", "best"):
+        assert set(record["final"][score]) == {"mean", "std", "ci_low", "ci_high", "num_seeds",
+                                               "per_seed"}
+    assert record["final"]["last"]["per_seed"] == record["normalized_scores"][-1]
+    assert {"compile_s", "train_s", "eval_s", "updates_per_s"} <= set(record["timing"])
+    assert record["timing"]["updates_per_s"] > 0
+    assert {"python", "jax", "jaxlib", "flax", "optax", "minari", "mujoco"} <= set(
+        record["versions"])
+    assert record["diverged_seeds"] == [] and "cpu" in record["device"]
+    assert record["train_metrics"]["steps"] == [100, 200]
+    assert all(len(v) == 2 and len(v[0]) == 2 for k, v in record["train_metrics"].items()
+               if k != "steps")
+    assert record["spec_hash"] == spec.spec_hash
+
+
+def test_resume_after_interruption_equals_uninterrupted_run(finished, data_env, tmp_path):
+    _, spec, reference = finished
+    spec = dataclasses.replace(spec, checkpoint_every=2)  # chunk 3 is lost and redone
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(chunks_done):
+        if chunks_done == 3:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        experiment.run_experiment(spec, tmp_path, progress=False, on_chunk=interrupt)
+    assert not experiment.record_path(tmp_path, spec).exists()
+    assert [p.name for p in experiment.checkpoint_dir(tmp_path, spec).iterdir()] == ["2"]
+    logs = []
+    resumed = experiment.run_experiment(spec, tmp_path, progress=False, log=logs.append)
+    assert "resuming from the checkpoint at step 100" in logs[0]
+    assert resumed["timing"]["resumed_at_step"] == [100]
+    assert without_timing(resumed) == without_timing(reference)
+
+
+def test_finished_run_is_skipped_and_conflicts_are_reported(finished, tmp_path):
+    workdir, spec, record = finished
+    logs = []
+    again = experiment.run_experiment(spec, workdir, progress=False, log=logs.append,
+                                      on_chunk=pytest.fail)
+    assert again == record and "already finished" in logs[0]
+    other = dataclasses.replace(spec, steps=100, eval_every=50)
+    with pytest.raises(experiment.RunConflictError, match="--overwrite"):
+        experiment.run_experiment(other, workdir, progress=False)
+    copy = tmp_path / "runs" / experiment.record_path(workdir, spec).name
+    copy.parent.mkdir()
+    copy.write_text(experiment.record_path(workdir, spec).read_text()[:100])
+    with pytest.raises(results.RecordError, match=f"{copy}.*half-written or corrupt"):
+        experiment.run_experiment(spec, tmp_path, progress=False)  # fails before loading data
+
+
+def test_cli_skips_finished_run_and_writes_tables_and_plots(finished, capsys):
+    workdir, _, record = finished
+    try:
+        cli.main(cli.parse_args(["run", *TINY_FLAGS, f"--workdir={workdir}"]))
+    finally:
+        flags.FLAGS.unparse_flags()
+    out = capsys.readouterr().out
+    assert "already finished" in out
+    assert f"| {DATASET} | {record['final']['last']['mean']:.1f} ± " in out
+    assert (workdir / "tables" / "scores_last.csv").exists()
+    assert (workdir / "plots" / "test_invpend_medium-v0.png").exists()
+
+
+# --- A probe algorithm (compiles in a fraction of a second) -------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeConfig:
+    batch_size: int = 8
+
+
+class ProbeState(struct.PyTreeNode):
+    weight: jax.Array
+    key: jax.Array
+
+
+def _probe_init(config, key, example_obs, example_action):
+    return ProbeState(weight=jax.random.normal(key, ()), key=key)
+
+
+def _probe_update(config, state, batch):
+    # A positive weight grows 1e10-fold per update (inf within a few), a negative one shrinks.
+    weight = jnp.where(state.weight > 0, state.weight * 1e10, state.weight * 0.5)
+    return state.replace(weight=weight), {"probe/weight": weight}
+
+
+def _probe_act(config, state, obs, key):
+    return jnp.zeros((obs.shape[0], 1)) + 0.0 * state.weight
+
+
+DIVERGE_PROBE = types.SimpleNamespace(NAME="diverge_probe", Config=ProbeConfig,
+                                      init=_probe_init, update=_probe_update, act=_probe_act)
+
+
+def probe_spec(seeds, **changes):
+    return experiment.RunSpec(**{**dict(
+        algorithm="diverge_probe", dataset=DATASET, config=ProbeConfig(), seeds=seeds, steps=20,
+        chunk=10, eval_every=10, eval_episodes=1, max_episode_steps=5), **changes})
+
+
+@pytest.fixture
+def probe_algorithm(monkeypatch):
+    monkeypatch.setitem(algorithms.ALGORITHMS, "diverge_probe", DIVERGE_PROBE)
+
+
+def test_overwrite_redoes_the_run(probe_algorithm, data_env, tmp_path):
+    spec = probe_spec((0, 1))
+    path = experiment.record_path(tmp_path, spec)
+    path.parent.mkdir()
+    path.write_text("{not json")
+    with pytest.raises(results.RecordError, match="half-written or corrupt"):
+        experiment.run_experiment(spec, tmp_path, progress=False)
+    record = experiment.run_experiment(spec, tmp_path, overwrite=True, progress=False)
+    assert record["eval_steps"] == [10, 20]
+    assert json.loads(path.read_text())["spec_hash"] == spec.spec_hash
+
+
+def test_diverging_seed_is_flagged_without_stopping_the_others(probe_algorithm, data_env,
+                                                               tmp_path):
+    signs = {seed: float(jax.random.normal(training.seed_keys(seed)[0], ())) > 0
+             for seed in range(10)}
+    bad = next(seed for seed, positive in signs.items() if positive)
+    good = next(seed for seed, positive in signs.items() if not positive)
+    spec = probe_spec((good, bad))
+    record = experiment.run_experiment(spec, tmp_path, progress=False, log=lambda line: None)
+    assert record["diverged_seeds"] == [bad]
+    assert record["diverged_at_step"] == {str(bad): 10}
+    assert [row[1] for row in record["normalized_scores"]] == [None, None]
+    assert all(row[0] is not None for row in record["normalized_scores"])
+    assert record["final"]["last"]["num_seeds"] == 1
