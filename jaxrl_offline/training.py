@@ -126,8 +126,18 @@ def make_seed_layout(seeds: Sequence[int], devices: Sequence[jax.Device] | None 
     num_devices = min(len(devices), len(seeds)) if len(seeds) < len(devices) else len(devices)
     devices = devices[:num_devices]
     padding = (-len(seeds)) % num_devices
-    padded = seeds + tuple(max(seeds) + 1 + i for i in range(padding))
+    padded = seeds + _padding_seeds(seeds, padding)
     return SeedLayout(seeds=seeds, padded_seeds=padded, mesh=Mesh(np.array(devices), (SEED_AXIS,)))
+
+
+def _padding_seeds(seeds: tuple[int, ...], count: int) -> tuple[int, ...]:
+    """``count`` distinct seeds in [0, 2**32) not among ``seeds``, counting up from max(seeds) + 1."""
+    used, padding, candidate = set(seeds), [], max(seeds)
+    while len(padding) < count:
+        candidate = (candidate + 1) % 2**32
+        if candidate not in used:
+            padding.append(candidate)
+    return tuple(padding)
 
 
 def init_seed_states(algo: ModuleType, config: Any, layout: SeedLayout, dataset: Transition):

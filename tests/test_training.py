@@ -312,3 +312,10 @@ def test_sample_batch_shapes_alignment_and_determinism(use_jit):
     # Same key, same batch; another key, another batch (fresh key objects: a key is used once).
     chex.assert_trees_all_equal(batch, sample(dataset, jax.random.key(0)))
     assert not np.array_equal(index, sample(dataset, jax.random.key(1)).reward)
+
+
+def test_padding_seeds_stay_valid_and_distinct_near_uint32_max():
+    # Padding counts up from max(seeds) + 1, wraps at 2**32 and skips seeds already in use.
+    top = 2**32 - 1
+    assert training._padding_seeds((top, 0, 5), 3) == (1, 2, 3)
+    assert training._padding_seeds((3, 4), 2) == (5, 6)
