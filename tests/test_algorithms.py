@@ -28,6 +28,8 @@ from jaxrl_offline import algorithms, synthetic, training
 from jaxrl_offline.algorithms import ALGORITHMS, bc, cql, iql, td3_bc
 from jaxrl_offline.types import Transition
 
+from helpers import without_keys, zeroed
+
 HIDDEN = (16, 16)
 BATCH_SIZE = 8
 METRIC_NAMESPACES = {"actor", "critic", "value", "alpha", "cql_alpha"}
@@ -83,17 +85,6 @@ def compile_algorithm(name, **overrides):
 @pytest.fixture(scope="module", params=sorted(ALGORITHMS))
 def compiled(request):
     return compile_algorithm(request.param)
-
-
-def without_keys(tree):
-    """Typed PRNG keys replaced by their raw bits, so trees can be compared numerically."""
-
-    def convert(leaf):
-        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
-            return jax.random.key_data(leaf)
-        return leaf
-
-    return jax.tree.map(convert, tree)
 
 
 def train_states(state):
@@ -212,16 +203,6 @@ CRITIC_W = np.float32([[0.5, -0.3, 0.2, 1.0, -0.7], [0.1, 0.4, -0.6, -0.5, 0.9]]
 CRITIC_C = np.float32([0.2, -0.1])
 TARGET_W = np.float32([[0.3, 0.2, -0.4, 0.8, 0.6], [-0.2, 0.5, 0.1, -0.9, 0.4]])
 TARGET_C = np.float32([0.5, 0.3])
-
-
-def zeroed(params, **overrides):
-    """All parameters 0, except ``overrides`` given by '/'-joined path, e.g. ``Dense_0/bias``."""
-    flat = flax.traverse_util.flatten_dict(params["params"], sep="/")
-    flat = {path: np.zeros(leaf.shape, np.float32) for path, leaf in flat.items()}
-    for path, value in overrides.items():
-        assert path in flat, f"{path} not in {sorted(flat)}"
-        flat[path] = np.broadcast_to(np.asarray(value, np.float32), flat[path].shape).copy()
-    return {"params": flax.traverse_util.unflatten_dict(flat, sep="/")}
 
 
 def linear_network(template, weights, biases, prefix=""):

@@ -1,12 +1,12 @@
 """Tests of ``jaxrl_offline.networks``: shapes, action bounds, ensembles, initializers, actors."""
 
-import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from jaxrl_offline import losses, networks
+from helpers import zeroed
 
 OBS_DIM, ACTION_DIM, BATCH = 3, 2, 5
 HIDDEN = (16, 16)
@@ -34,16 +34,6 @@ def apply(module, params, *args, **kwargs):
 def with_dist(actor, params, obs, fn):
     """``fn(actor.apply(params, obs))`` under jit (distrax distributions are not jit outputs)."""
     return jax.jit(lambda params, obs: fn(actor.apply(params, obs)))(params, obs)
-
-
-def zeroed(params, **overrides):
-    """All parameters 0, except ``overrides`` given by '/'-joined path, e.g. ``Dense_0/bias``."""
-    flat = flax.traverse_util.flatten_dict(params["params"], sep="/")
-    flat = {path: np.zeros(leaf.shape, np.float32) for path, leaf in flat.items()}
-    for path, value in overrides.items():
-        assert path in flat, f"{path} not in {sorted(flat)}"
-        flat[path] = np.broadcast_to(np.asarray(value, np.float32), flat[path].shape).copy()
-    return {"params": flax.traverse_util.unflatten_dict(flat, sep="/")}
 
 
 def normal_log_prob(x, mean, std):

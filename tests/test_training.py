@@ -20,6 +20,7 @@ from flax import struct
 from jaxrl_offline import synthetic, training
 from jaxrl_offline.algorithms import td3_bc
 from jaxrl_offline.types import Transition
+from helpers import without_keys
 
 SEEDS = (3, 5, 7)
 CHUNK = 4
@@ -34,17 +35,6 @@ def make_dataset():
 
 DATASET = make_dataset()
 CONFIG = dataclasses.replace(td3_bc.Config(), hidden_dims=(16, 16), batch_size=8)
-
-
-def without_keys(tree):
-    """Typed PRNG keys replaced by their raw bits, so trees can be compared numerically."""
-
-    def convert(leaf):
-        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
-            return jax.random.key_data(leaf)
-        return leaf
-
-    return jax.tree.map(convert, tree)
 
 
 # --- Vmapped seeds vs single-seed runs ----------------------------------------------------------
