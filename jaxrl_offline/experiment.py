@@ -26,7 +26,7 @@ import jax
 import numpy as np
 import tqdm
 
-from jaxrl_offline import checkpoints, data, evaluation, results, synthetic, training
+from jaxrl_offline import checkpoints, data, evaluation, results, suite, training
 from jaxrl_offline.algorithms import get_algorithm
 
 
@@ -192,8 +192,7 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
             "--overwrite redoes it.")
         return done
     algo = get_algorithm(spec.algorithm)
-    if spec.dataset in synthetic.SYNTHETIC_DATASETS:
-        synthetic.ensure_dataset(spec.dataset)
+    suite.ensure_local(spec.dataset)  # Generated on first use when the project can make it.
     dataset, info = data.load_dataset(spec.dataset, algorithm=spec.algorithm)
     layout = training.make_seed_layout(spec.seeds)
     start = time.perf_counter()

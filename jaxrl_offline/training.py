@@ -152,8 +152,23 @@ def init_seed_states(algo: ModuleType, config: Any, layout: SeedLayout, dataset:
     """
     init_one = jax.jit(functools.partial(init_agent, algo, config))
     per_seed = [init_one(np.uint32(seed), dataset) for seed in layout.padded_seeds]
-    stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), *per_seed)
-    return jax.device_put(stacked, layout.seed_sharding)
+    return jax.device_put(stack_trees(per_seed), layout.seed_sharding)
+
+
+def stack_trees(trees: Sequence[Any]) -> Any:
+    """Stacks pytrees leaf by leaf along a new leading (seed) axis.
+
+    ``jnp.stack`` marks a stack of typed PRNG keys as consumed for ``jax_debug_key_reuse`` (the
+    inputs' use counts as a use of the result); ``jax.random.clone`` gives the stacked keys a clean
+    slate, since every input key is used exactly once here.
+    """
+    def stack(*leaves):
+        stacked = jnp.stack(leaves)
+        if jax.dtypes.issubdtype(stacked.dtype, jax.dtypes.prng_key):
+            return jax.random.clone(stacked)
+        return stacked
+
+    return jax.tree.map(stack, *trees)
 
 
 def place_dataset(dataset: Transition, layout: SeedLayout) -> Transition:

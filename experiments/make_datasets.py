@@ -1,0 +1,94 @@
+r"""Generates the local D4RL-style locomotion suite as Minari hdf5 datasets.
+
+    python -m experiments.make_datasets --envs=hopper,halfcheetah,walker2d \
+        --kinds=random,medium,medium-replay,medium-expert,expert [--size=N]
+
+writes ``jaxrl_offline/<env>/<kind>-v0`` (``<kind>-<N>-v0`` with ``--size``, e.g.
+``jaxrl_offline/hopper/medium-10k-v0``) under ``$MINARI_DATASETS_PATH`` (default
+``~/.minari/datasets``) and prints each id it wrote. An existing id is an error unless
+``--overwrite`` (replace) or ``--skip_existing`` (keep) is given; nothing is generated before that
+check passes. ``--table=PATH`` writes a markdown table of every requested dataset (size, episode
+return and D4RL-normalized score mean/std). See ``jaxrl_offline/suite.py`` for what each kind is.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+
+from absl import app, flags
+from minari.storage import get_dataset_path
+
+from jaxrl_offline import locomotion, suite
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("envs", list(locomotion.ENVS), "Envs: " + ", ".join(locomotion.ENVS))
+flags.DEFINE_list("kinds", list(suite.KINDS), "Kinds: " + ", ".join(suite.KINDS))
+flags.DEFINE_integer("size", None, "Transitions (per part for medium-expert); default D4RL's.")
+flags.DEFINE_integer("seed", 0, "Generation seed.")
+flags.DEFINE_bool("overwrite", False, "Replace datasets that already exist.")
+flags.DEFINE_bool("skip_existing", False, "Keep datasets that already exist and go on.")
+flags.DEFINE_integer("num_envs", 16, "Envs stepped in lockstep (speed only, same data).")
+flags.DEFINE_string("root", None, "Minari datasets root (default $MINARI_DATASETS_PATH).")
+flags.DEFINE_string("table", None, "Write a markdown summary table of the datasets here.")
+flags.DEFINE_string("policy_root", None, "Behavior policies folder (default: the shipped ones).")
+
+
+def summary_table(ids: list[str], root: pathlib.Path, seconds: dict[str, float]) -> str:
+    """Markdown: per dataset, transitions, episodes, return and normalized score mean/std."""
+    lines = ["| dataset | transitions | episodes | return mean ± std | normalized mean ± std "
+             "| generation s |", "|---|---|---|---|---|---|"]
+    for dataset_id in ids:
+        env = locomotion.get_env(dataset_id.split("/")[1])
+        returns = suite.episode_returns(str(root / dataset_id))
+        lengths = returns.size
+        dataset_size = _num_steps(root / dataset_id)
+        normalized = 100 * (returns - env.ref_min_score) / (env.ref_max_score - env.ref_min_score)
+        took = f"{seconds[dataset_id]:.0f}" if dataset_id in seconds else "-"
+        lines.append(f"| {dataset_id} | {dataset_size} | {lengths} | {returns.mean():.0f} ± "
+                     f"{returns.std():.0f} | {normalized.mean():.1f} ± {normalized.std():.1f} | "
+                     f"{took} |")
+    return "\n".join(lines) + "\n"
+
+
+def _num_steps(path: pathlib.Path) -> int:
+    return int(json.loads((path / "data" / "metadata.json").read_text())["total_steps"])
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if FLAGS.overwrite and FLAGS.skip_existing:
+        raise app.UsageError("--overwrite and --skip_existing exclude each other")
+    for env in FLAGS.envs:
+        locomotion.get_env(env)
+    root = pathlib.Path(FLAGS.root) if FLAGS.root else get_dataset_path()
+    plan = [(env, kind, suite.dataset_id(env, kind, FLAGS.size))
+            for env in FLAGS.envs for kind in FLAGS.kinds]
+    existing = [dataset_id for *_, dataset_id in plan if (root / dataset_id / "data").is_dir()]
+    if existing and not (FLAGS.overwrite or FLAGS.skip_existing):
+        raise app.UsageError(
+            f"these datasets already exist under {root}: {', '.join(existing)}. Pass "
+            "--overwrite to regenerate them or --skip_existing to keep them.")
+    seconds = {}
+    for env, kind, dataset_id in plan:
+        if dataset_id in existing and FLAGS.skip_existing:
+            print(f"kept {dataset_id} (exists)", flush=True)
+            continue
+        generated = suite.make_dataset(env, kind, FLAGS.size, seed=FLAGS.seed,
+                                       root=str(root), overwrite=FLAGS.overwrite,
+                                       num_envs=FLAGS.num_envs,
+                                       policy_root=FLAGS.policy_root)
+        seconds[dataset_id] = generated.seconds
+        print(f"wrote {generated.dataset_id}: {generated.num_transitions} transitions, "
+              f"{generated.num_episodes} episodes, {generated.seconds:.1f} s", flush=True)
+    if FLAGS.table:
+        table = summary_table([dataset_id for *_, dataset_id in plan], root, seconds)
+        pathlib.Path(FLAGS.table).parent.mkdir(parents=True, exist_ok=True)
+        pathlib.Path(FLAGS.table).write_text(table)
+        print(table)
+
+
+if __name__ == "__main__":
+    sys.exit(app.run(main))

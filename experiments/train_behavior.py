@@ -1,0 +1,204 @@
+r"""Trains the SAC behavior policies of the local D4RL-style suite, resumably, and exports them.
+
+    python -m experiments.train_behavior --env=hopper --steps=1000000      # train (resumes)
+    python -m experiments.train_behavior --env=hopper --export             # ship the policies
+
+Training writes under ``--workdir`` (default ``workdir/behavior/<env>``):
+
+* ``checkpoint/``: the full online state (agent, replay buffer, keys) every
+  ``--checkpoint_every`` env steps and at the end of every invocation, so a run killed or stopped
+  by ``--max_minutes`` continues where it was (the episodes in progress restart);
+* ``snapshots/step_<N>.npz``: the actor every ``--snapshot_every`` steps (``behavior.save``);
+* ``history.json``: deterministic evaluation returns (``--eval_episodes`` episodes) per snapshot,
+  and the training episode returns.
+
+``--steps`` is the total to reach; rerunning with a larger value extends a finished run.
+``--export`` chooses the levels from ``history.json`` and copies them into
+``jaxrl_offline/behavior_policies/<env>/`` with a ``manifest.json``:
+
+* **expert**: the snapshot with the best evaluation return in the last ``--expert_window``
+  fraction of training (evaluation returns are noisy from one snapshot to the next);
+* **medium**: the earlier snapshot whose evaluation return is closest to one third of the
+  expert's (D4RL's definition of medium);
+* **replay**: the snapshots before medium, which regenerate medium-replay: segment ``[s_k,
+  s_{k+1})`` replays snapshot ``s_k``'s sampled actions, and the warm-up segment uniform actions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import sys
+import time
+
+from absl import app, flags
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+from jaxrl_offline import behavior, evaluation, locomotion, online  # noqa: E402
+from jaxrl_offline.algorithms import sac  # noqa: E402
+from jaxrl_offline.checkpoints import RunCheckpointer  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("env", "hopper", "Env of the suite: " + ", ".join(locomotion.ENVS))
+flags.DEFINE_integer("steps", 1_000_000, "Total env steps to reach (the run resumes below it).")
+flags.DEFINE_integer("seed", 0, "Seed of the run (agent, replay sampling, env resets).")
+flags.DEFINE_string("workdir", None, "Run folder; default workdir/behavior/<env>.")
+flags.DEFINE_integer("snapshot_every", 10_000, "Env steps between actor snapshots + evaluations.")
+flags.DEFINE_integer("checkpoint_every", 50_000, "Env steps between full checkpoints.")
+flags.DEFINE_integer("eval_episodes", 10, "Deterministic evaluation episodes per snapshot.")
+flags.DEFINE_integer("warmup_steps", 10_000, "Uniform-random env steps before SAC acts.")
+flags.DEFINE_integer("update_every", 10, "Env steps between scanned update bursts (UTD stays 1).")
+flags.DEFINE_float("max_minutes", None, "Stop (after a checkpoint) once this much time passed.")
+flags.DEFINE_bool("export", False, "Export medium/expert/replay policies from the snapshots.")
+flags.DEFINE_float("expert_window", 0.2, "Fraction of training at its end the expert comes from.")
+flags.DEFINE_string("export_root", str(locomotion.POLICY_ROOT), "Where --export writes.")
+
+
+def run_settings(warmup_steps: int, update_every: int) -> tuple[sac.Config, online.OnlineSettings]:
+    return sac.Config(), online.OnlineSettings(
+        num_envs=1, warmup_steps=warmup_steps, update_every=update_every, updates_per_step=1,
+        buffer_capacity=1_000_000)
+
+
+def spec_hash(env: str, seed: int, config, settings) -> str:
+    spec = {"env": env, "seed": seed, "config": dataclasses.asdict(config),
+            "settings": dataclasses.asdict(settings)}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def train(env_name: str, total_steps: int, seed: int, workdir: pathlib.Path) -> None:
+    env = locomotion.get_env(env_name)
+    config, settings = run_settings(FLAGS.warmup_steps, FLAGS.update_every)
+    if FLAGS.snapshot_every % settings.update_every or FLAGS.checkpoint_every % FLAGS.snapshot_every:
+        raise app.UsageError("--snapshot_every must be a multiple of --update_every and "
+                             "--checkpoint_every a multiple of --snapshot_every")
+    loop = online.OnlineLoop(sac, config, online.make_env_fn(env.env_id), num_seeds=1, seed=seed,
+                             settings=settings)
+    state = online.init_loop_state(sac, config, [seed], loop.obs_dim, loop.action_dim, settings)
+    history_path = workdir / "history.json"
+    history = {"env": env.env_id, "seed": seed, "config": dataclasses.asdict(config),
+               "settings": dataclasses.asdict(settings), "evals": [], "episodes": []}
+    step = 0
+    checkpointer = RunCheckpointer(workdir / "checkpoint", spec_hash(env_name, seed, config,
+                                                                     settings))
+    if checkpointer.latest_step() is not None:
+        step, state, meta = checkpointer.restore(state)
+        history = meta["history"]
+        print(f"resumed {env_name} at step {step}", flush=True)
+    policy = evaluation.make_batched_policy(sac, config)
+    info = locomotion.eval_info(env_name)
+    started = time.monotonic()
+
+    def on_episode(at_step, _seed_index, episode_return, length):
+        history["episodes"].append([at_step, round(episode_return, 2), length])
+
+    while step < total_steps:
+        chunk_start = time.monotonic()
+        num = min(FLAGS.snapshot_every, total_steps - step)
+        num -= num % settings.update_every
+        state, metrics = loop.run(state, step, num, on_episode)
+        step += num
+        snapshot = behavior.from_flax_params(jax.tree.map(lambda x: x[0], state.agent.actor.params))
+        behavior.save(snapshot, workdir / "snapshots" / f"step_{step:07d}.npz")
+        result = evaluation.evaluate(policy, state.agent, info, num_episodes=FLAGS.eval_episodes,
+                                     seed=10_000 + step)
+        mean_return = float(np.mean(result.returns))
+        history["evals"].append({"step": step, "return": mean_return,
+                                 "return_std": float(np.std(result.returns)),
+                                 "normalized": float(np.mean(result.normalized))})
+        recent = [r for s, r, _ in history["episodes"][-10:]]
+        speed = num / (time.monotonic() - chunk_start)
+        print(f"{env_name} step {step}: eval {mean_return:8.1f} (D4RL-norm "
+              f"{np.mean(result.normalized):5.1f}), train episodes {np.mean(recent or [0]):8.1f}, "
+              f"alpha {float(metrics.get('alpha/value', [np.nan])[0]):.3f}, "
+              f"{speed:5.0f} steps/s", flush=True)
+        _write_json(history_path, history)
+        out_of_time = FLAGS.max_minutes is not None and (
+            time.monotonic() - started > 60 * FLAGS.max_minutes)
+        if step % FLAGS.checkpoint_every == 0 or step >= total_steps or out_of_time:
+            checkpointer.save(step, state, {"history": history})
+        if out_of_time:
+            print(f"stopping after --max_minutes={FLAGS.max_minutes}; rerun to continue",
+                  flush=True)
+            break
+    checkpointer.close()
+    loop.close()
+
+
+def export(env_name: str, workdir: pathlib.Path, root: pathlib.Path, window: float) -> dict:
+    """Chooses expert/medium/replay snapshots from ``history.json`` and copies them to ``root``."""
+    history = json.loads((workdir / "history.json").read_text())
+    evals = history["evals"]
+    if not evals:
+        raise app.UsageError(f"{workdir} has no evaluated snapshots; train first")
+    last_step = evals[-1]["step"]
+    late = [e for e in evals if e["step"] >= (1 - window) * last_step]
+    expert = max(late, key=lambda e: e["return"])
+    earlier = [e for e in evals if e["step"] < expert["step"]]
+    medium = min(earlier, key=lambda e: abs(e["return"] - expert["return"] / 3))
+    target = root / env_name
+    if target.exists():
+        shutil.rmtree(target)
+    (target / "replay").mkdir(parents=True)
+    snapshots = workdir / "snapshots"
+
+    def ship(step: int, relative: str) -> dict:
+        shutil.copyfile(snapshots / f"step_{step:07d}.npz", target / relative)
+        return {"file": relative, "sha256": behavior.file_sha256(target / relative)}
+
+    levels = {}
+    for level, entry in (("expert", expert), ("medium", medium)):
+        levels[level] = {**ship(entry["step"], f"{level}.npz"), "step": entry["step"],
+                         "eval_return": entry["return"], "eval_return_std": entry["return_std"]}
+    warmup = history["settings"]["warmup_steps"]
+    snapshot_steps = [e["step"] for e in evals if e["step"] < medium["step"]]
+    replay = [{"start": 0, "end": warmup, "file": None}] if warmup else []
+    boundaries = sorted({s for s in snapshot_steps if s >= warmup} | {medium["step"]})
+    starts = [s for s in snapshot_steps if s < medium["step"]]
+    for start in starts:
+        end = min(b for b in boundaries if b > start)
+        segment_start = max(start, warmup)
+        if segment_start < end:
+            replay.append({"start": segment_start, "end": end,
+                           **ship(start, f"replay/step_{start:07d}.npz")})
+    manifest = {
+        "env_id": history["env"], "seed": history["seed"], "algorithm": "SAC (jaxrl_offline)",
+        "config": history["config"], "settings": history["settings"],
+        "trained_steps": last_step, "levels": levels, "replay": replay,
+        "medium_rule": "snapshot before the expert with eval return closest to expert/3",
+        "expert_rule": f"best eval return among snapshots in the last {window:.0%} of training",
+        "evals": [[e["step"], round(e["return"], 1)] for e in evals],
+    }
+    _write_json(target / "manifest.json", manifest)
+    print(f"exported {env_name}: expert step {expert['step']} ({expert['return']:.0f}), medium "
+          f"step {medium['step']} ({medium['return']:.0f}), {len(replay)} replay segments "
+          f"-> {target}")
+    return manifest
+
+
+def _write_json(path: pathlib.Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(payload, indent=1))
+    os.replace(temporary, path)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    locomotion.get_env(FLAGS.env)
+    workdir = pathlib.Path(FLAGS.workdir or f"workdir/behavior/{FLAGS.env}")
+    if FLAGS.export:
+        export(FLAGS.env, workdir, pathlib.Path(FLAGS.export_root), FLAGS.expert_window)
+    else:
+        train(FLAGS.env, FLAGS.steps, FLAGS.seed, workdir)
+
+
+if __name__ == "__main__":
+    sys.exit(app.run(main))

@@ -1,0 +1,250 @@
+"""Generator of the local D4RL-style locomotion suite (Minari hdf5, Gymnasium v5 MuJoCo envs).
+
+``make_dataset("hopper", "medium")`` writes ``jaxrl_offline/hopper/medium-v0``. The kinds follow
+D4RL (spec ``data.md`` §3):
+
+* ``random``: uniform random actions (D4RL's released ``--random`` mode), 1M steps by default;
+* ``medium``: the shipped "medium" SAC snapshot (about a third of the expert's return), 1M steps;
+* ``expert``: the shipped "expert" snapshot, 1M steps;
+* ``medium-replay``: what SAC's replay buffer held when training reached medium, regenerated from
+  the shipped checkpoint sequence: each segment ``[s_k, s_{k+1})`` of training steps is replayed
+  with snapshot ``s_k``'s sampled actions, the warm-up segment with uniform actions (the live run
+  changed policy every step; a snapshot per 10k steps approximates it);
+* ``medium-expert``: the medium episodes followed by the expert episodes, exactly those of
+  ``medium`` and ``expert`` at the same size and seed (D4RL: medium + expert, 2M steps).
+
+Actions are **sampled** from the stochastic policies, as D4RL's were. A non-default ``size`` N
+(per part for medium-expert, in total for medium-replay, whose segments keep their proportions)
+adds a label to the name: ``jaxrl_offline/hopper/medium-10k-v0``. Generation is deterministic given
+the seed (episode ``i`` of a part depends only on ``(seed, part, i)``, not on ``num_envs``) and
+atomic (written under a hidden temporary root, then renamed; an interrupted run leaves nothing).
+Reference scores are D4RL's (``locomotion.ENVS``); the policies' SHA-256, the generator version and
+the kind are stored in the metadata.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import pathlib
+import re
+import time
+
+import gymnasium as gym
+import minari
+import numpy as np
+from minari.data_collector.episode_buffer import EpisodeBuffer
+from minari.storage import get_dataset_path
+
+from jaxrl_offline import __version__, behavior, locomotion
+from jaxrl_offline.behavior import BehaviorPolicy
+from jaxrl_offline.raw_data import DatasetError
+from jaxrl_offline.rollout import collect_episodes
+from jaxrl_offline import synthetic
+from jaxrl_offline.synthetic import create_atomically
+
+KINDS = ("random", "medium", "medium-replay", "medium-expert", "expert")
+DEFAULT_SIZE = 1_000_000  # random / medium / expert, and each half of medium-expert (D4RL v2).
+GENERATOR_VERSION = 1
+VERSION_SUFFIX = "-v0"
+# Seed-key parts: every kind draws its episodes from its own stream of (seed, part, episode).
+_PARTS = {"random": 0, "medium": 1, "expert": 2, "medium-replay": 3}
+
+
+@dataclasses.dataclass(frozen=True)
+class Generated:
+    """What :func:`make_dataset` wrote: its id, path, transitions, episodes and seconds taken."""
+
+    dataset_id: str
+    path: str
+    num_transitions: int
+    num_episodes: int
+    seconds: float
+
+
+def size_label(size: int) -> str:
+    """``10_000 -> "10k"``, ``2_000_000 -> "2m"``, ``1234 -> "1234"``."""
+    if size % 1_000_000 == 0:
+        return f"{size // 1_000_000}m"
+    if size % 1_000 == 0:
+        return f"{size // 1_000}k"
+    return str(size)
+
+
+def dataset_id(env: str, kind: str, size: int | None = None) -> str:
+    """``jaxrl_offline/<env>/<kind>[-<size>]-v0``; the default size adds no label."""
+    locomotion.get_env(env)
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
+    label = "" if size is None else f"-{size_label(size)}"
+    return f"jaxrl_offline/{env}/{kind}{label}{VERSION_SUFFIX}"
+
+
+def policy_actions(policy: BehaviorPolicy, obs: np.ndarray, rngs: list) -> np.ndarray:
+    """Sampled actions tanh(mu + sigma eps) for a batch, eps drawn from each row's own rng."""
+    noise = np.stack([rng.standard_normal(policy.action_dim) for rng in rngs]).astype(np.float32)
+    return policy(obs, deterministic=False, noise=noise)
+
+
+def uniform_actions(action_dim: int, obs: np.ndarray, rngs: list) -> np.ndarray:
+    return np.stack([rng.uniform(-1.0, 1.0, action_dim) for rng in rngs]).astype(np.float32)
+
+
+def _env_actions(batch_policy, low, high):
+    """Wraps a [-1, 1] batch policy to emit env-unit actions."""
+    def policy(obs, rngs):
+        action = batch_policy(obs, rngs)
+        return (low + (action + 1.0) * 0.5 * (high - low)).astype(np.float32)
+    return policy
+
+
+def make_dataset(env: str, kind: str, size: int | None = None, *, seed: int = 0,
+                 root: str | None = None, overwrite: bool = False, num_envs: int = 16,
+                 policy_root: str | None = None) -> Generated:
+    """Generates one dataset of the suite and stores it as a Minari hdf5 dataset.
+
+    Args:
+      env: ``"hopper"``, ``"halfcheetah"`` or ``"walker2d"``.
+      kind: one of ``KINDS``.
+      size: transitions (per part for medium-expert); ``None`` for D4RL's default.
+      seed: fixes every reset seed and action sample.
+      root: Minari datasets root; defaults to ``$MINARI_DATASETS_PATH`` or ``~/.minari/datasets``.
+      overwrite: replace an existing dataset with this id (otherwise it is an error).
+      num_envs: envs stepped in lockstep (speed only; the data does not depend on it).
+      policy_root: folder of behavior policies; defaults to the ones shipped with the package.
+    """
+    started = time.perf_counter()
+    suite_env = locomotion.get_env(env)
+    new_id = dataset_id(env, kind, size)
+    if size is not None and size <= 0:
+        raise ValueError(f"size must be positive, got {size}")
+    env_fn = functools.partial(gym.make, suite_env.env_id)
+    probe = env_fn()
+    low, high = probe.action_space.low.astype(np.float64), probe.action_space.high.astype(np.float64)
+    action_space, obs_shape = probe.action_space, probe.observation_space.shape
+    probe.close()
+
+    def collect(part: str, batch_policy, count: int, extra_key: tuple = ()) -> list[dict]:
+        return collect_episodes(env_fn, _env_actions(batch_policy, low, high), count,
+                                (seed, _PARTS[part], *extra_key), num_envs)
+
+    def level(name: str):
+        policy, sha = locomotion.load_policy(env, name, policy_root)
+        return functools.partial(policy_actions, policy), sha
+
+    random_policy = functools.partial(uniform_actions, suite_env.action_dim)
+    hashes: dict[str, str] = {}
+    count = size or DEFAULT_SIZE
+    if kind == "random":
+        episodes = collect("random", random_policy, count)
+    elif kind in ("medium", "expert"):
+        policy, hashes[kind] = level(kind)
+        episodes = collect(kind, policy, count)
+    elif kind == "medium-expert":
+        medium, hashes["medium"] = level("medium")
+        expert, hashes["expert"] = level("expert")
+        episodes = collect("medium", medium, count) + collect("expert", expert, count)
+    else:
+        episodes = _medium_replay(env, policy_root, size, collect, random_policy, hashes)
+    manifest = locomotion.read_manifest(env, policy_root) if kind != "random" else {}
+    buffers = [EpisodeBuffer(id=i, seed=ep["seed"], observations=ep["obs"],
+                             actions=ep["action"], rewards=ep["reward"],
+                             terminations=ep["terminal"], truncations=ep["truncated"])
+               for i, ep in enumerate(episodes)]
+    num_transitions = sum(len(ep["reward"]) for ep in episodes)
+    description = (
+        f"D4RL-style {env} '{kind}' dataset generated locally by jaxrl_offline {__version__} "
+        f"(generator v{GENERATOR_VERSION}, seed {seed}) on {suite_env.env_id} with sampled actions "
+        f"of SAC behavior policies trained by jaxrl_offline (experiments/train_behavior.py). "
+        f"Reference scores are D4RL's constants for {env} (d4rl/infos.py); scores are D4RL-style, "
+        f"comparable to published D4RL numbers only approximately.")
+    extra = {
+        "ref_score_source": locomotion.REF_SCORE_SOURCE, "generator": "jaxrl_offline.suite",
+        "generator_version": GENERATOR_VERSION, "jaxrl_offline_version": __version__,
+        "kind": kind, "seed": seed, "size_per_part": count, "policy_sha256": hashes,
+        "policy_steps": {name: manifest["levels"][name]["step"] for name in hashes
+                         if name in manifest.get("levels", {})},
+    }
+    path = create_atomically(
+        new_id, buffers, root, overwrite, extra_metadata=extra,
+        env=suite_env.env_id, eval_env=suite_env.env_id,
+        algorithm_name="uniform random" if kind == "random" else f"SAC behavior policy ({kind})",
+        author="jaxrl_offline", author_email="n/a (generated locally)",
+        code_permalink=f"jaxrl_offline {__version__}: jaxrl_offline/suite.py",
+        observation_space=gym.spaces.Box(-np.inf, np.inf, obs_shape, np.float32),
+        action_space=action_space,
+        ref_min_score=suite_env.ref_min_score, ref_max_score=suite_env.ref_max_score,
+        description=description, data_format="hdf5")
+    return Generated(new_id, str(path), num_transitions, len(episodes),
+                     time.perf_counter() - started)
+
+
+def _medium_replay(env, policy_root, size, collect, random_policy, hashes) -> list[dict]:
+    """Replays the checkpoint sequence up to medium, scaled to ``size`` transitions if given."""
+    segments = locomotion.replay_sequence(env, policy_root)
+    lengths = np.array([end - start for start, end, _ in segments], np.int64)
+    total = int(lengths.sum())
+    if size is not None:
+        lengths = np.floor(lengths * size / total).astype(np.int64)
+        lengths[-1] += size - lengths.sum()
+    episodes = []
+    for index, ((start, _, path), length) in enumerate(zip(segments, lengths)):
+        if length <= 0:
+            continue
+        if path is None:
+            policy = random_policy
+        else:
+            snapshot = behavior.load(path)
+            hashes[f"replay@{start}"] = behavior.file_sha256(path)
+            policy = functools.partial(policy_actions, snapshot)
+        episodes += collect("medium-replay", policy, int(length), (index,))
+    return episodes
+
+
+_ID_PATTERN = re.compile(
+    r"^jaxrl_offline/(?P<env>[a-z0-9]+)/(?P<kind>random|medium-replay|medium-expert|medium|expert)"
+    r"(?:-(?P<size>\d+[km]?))?-v0$")
+
+
+def parse_dataset_id(dataset_id: str) -> tuple[str, str, int | None] | None:
+    """``(env, kind, size)`` of a suite id such as ``jaxrl_offline/hopper/medium-10k-v0``, or
+    ``None`` when the id is not one of the suite's."""
+    match = _ID_PATTERN.match(dataset_id)
+    if match is None or match["env"] not in locomotion.ENVS:
+        return None
+    size = match["size"]
+    if size is not None:
+        scale = {"k": 1_000, "m": 1_000_000}.get(size[-1], 1)
+        size = int(size.rstrip("km")) * scale
+    return match["env"], match["kind"], size
+
+
+def ensure_local(spec: str, root: str | None = None) -> None:
+    """Generates every part of a dataset spec (``A`` or ``A+B``) that the project can make itself
+    (the InvertedPendulum sets and the locomotion suite) and that is not present yet."""
+    for part in spec.split("+"):
+        if part in synthetic.SYNTHETIC_DATASETS:
+            synthetic.ensure_dataset(part, root)
+        elif (parsed := parse_dataset_id(part)) is not None:
+            env, kind, size = parsed
+            ensure_dataset(env, kind, size, root=root)
+
+
+def ensure_dataset(env: str, kind: str, size: int | None = None, *, seed: int = 0,
+                   root: str | None = None) -> str:
+    """Generates the dataset unless a local dataset with its id exists; returns the id."""
+    new_id = dataset_id(env, kind, size)
+    base = get_dataset_path() if root is None else root
+    if (pathlib.Path(base) / new_id / "data").is_dir():
+        return new_id
+    try:
+        make_dataset(env, kind, size, seed=seed, root=root)
+    except FileNotFoundError as err:
+        raise DatasetError(f"cannot generate {new_id}: {err}") from None
+    return new_id
+
+
+def episode_returns(dataset_path: str) -> np.ndarray:
+    """Undiscounted returns of every episode of a stored dataset."""
+    dataset = minari.MinariDataset(f"{dataset_path}/data")
+    return np.array([float(np.sum(episode.rewards)) for episode in dataset.iterate_episodes()])

@@ -1,0 +1,161 @@
+"""Tests of the local D4RL-style suite generator (``suite.py``), its CLI and the policy export.
+
+Every test uses tiny random behavior policies written by the ``policy_root`` fixture (the shipped
+policies are not needed) and datasets of a few dozen transitions.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import minari
+import numpy as np
+import pytest
+
+from jaxrl_offline import behavior, data, locomotion, networks, suite
+from jaxrl_offline.raw_data import DatasetError
+
+ENV = "hopper"
+
+
+def random_policy(seed):
+    module = networks.TanhGaussianActor((8, 8), 3)
+    params = module.init(jax.random.key(seed), jnp.zeros((1, 11)))
+    params = jax.tree.map(lambda x: x + 0.5 * jax.random.normal(jax.random.key(seed + 1), x.shape),
+                          params)
+    return behavior.from_flax_params(params)
+
+
+@pytest.fixture(scope="module")
+def policy_root(tmp_path_factory):
+    """A behavior-policy folder for hopper: medium, expert and a 2-segment replay sequence."""
+    root = tmp_path_factory.mktemp("policies")
+    folder = root / ENV
+    levels = {}
+    for seed, level in ((0, "medium"), (2, "expert")):
+        sha = behavior.save(random_policy(seed), folder / f"{level}.npz")
+        levels[level] = {"file": f"{level}.npz", "sha256": sha, "step": 10 * (seed + 1),
+                         "eval_return": 1.0}
+    behavior.save(random_policy(4), folder / "replay" / "step_0000030.npz")
+    manifest = {"levels": levels, "replay": [
+        {"start": 0, "end": 30, "file": None},
+        {"start": 30, "end": 60, "file": "replay/step_0000030.npz"}]}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return str(root)
+
+
+def make(policy_root, root, kind, size, **kwargs):
+    return suite.make_dataset(ENV, kind, size, root=str(root), policy_root=policy_root,
+                              num_envs=kwargs.pop("num_envs", 3), **kwargs)
+
+
+def episodes_of(path):
+    dataset = minari.MinariDataset(f"{path}/data")
+    return [(ep.observations, ep.actions, ep.rewards, ep.terminations, ep.truncations)
+            for ep in dataset.iterate_episodes()]
+
+
+def test_ids_and_size_labels():
+    assert suite.dataset_id("hopper", "medium") == "jaxrl_offline/hopper/medium-v0"
+    assert suite.dataset_id("hopper", "medium", 10_000) == "jaxrl_offline/hopper/medium-10k-v0"
+    assert suite.dataset_id("walker2d", "medium-expert", 2_000_000) == (
+        "jaxrl_offline/walker2d/medium-expert-2m-v0")
+    assert suite.parse_dataset_id("jaxrl_offline/hopper/medium-10k-v0") == ("hopper", "medium",
+                                                                           10_000)
+    assert suite.parse_dataset_id("jaxrl_offline/invpend/mixed-v0") is None
+    with pytest.raises(ValueError, match="unknown kind"):
+        suite.dataset_id("hopper", "replay")
+    with pytest.raises(ValueError, match="unknown locomotion env"):
+        suite.dataset_id("ant", "medium")
+
+
+def test_deterministic_and_independent_of_num_envs(policy_root, tmp_path):
+    first = make(policy_root, tmp_path / "a", "medium", 80, num_envs=2)
+    second = make(policy_root, tmp_path / "b", "medium", 80, num_envs=5)
+    assert first.num_transitions == 80
+    for one, two in zip(episodes_of(first.path), episodes_of(second.path), strict=True):
+        for x, y in zip(one, two):
+            np.testing.assert_array_equal(x, y)
+    other_seed = make(policy_root, tmp_path / "c", "medium", 80, seed=1)
+    assert not np.array_equal(episodes_of(other_seed.path)[0][1], episodes_of(first.path)[0][1])
+
+
+def test_metadata_reference_scores_and_loader_round_trip(policy_root, minari_root):
+    generated = make(policy_root, minari_root, "medium", 60)
+    metadata = json.loads((minari_root / generated.dataset_id / "data" /
+                           "metadata.json").read_text())
+    hopper = locomotion.ENVS[ENV]
+    assert (metadata["ref_min_score"], metadata["ref_max_score"]) == (
+        hopper.ref_min_score, hopper.ref_max_score)
+    assert "Hopper-v5" in metadata["eval_env_spec"]
+    assert metadata["algorithm_name"] == "SAC behavior policy (medium)"
+    assert metadata["generator_version"] == suite.GENERATOR_VERSION
+    assert metadata["kind"] == "medium" and metadata["seed"] == 0
+    expected_sha = behavior.file_sha256(os.path.join(policy_root, ENV, "medium.npz"))
+    assert metadata["policy_sha256"] == {"medium": expected_sha}
+    assert "D4RL" in metadata["description"]
+    transitions, info = data.load_numpy(generated.dataset_id)
+    assert info.num_transitions == 60 and transitions.obs.dtype == np.float32
+    assert (info.ref_min_score, info.ref_max_score) == (hopper.ref_min_score,
+                                                       hopper.ref_max_score)
+    episodes = episodes_of(minari_root / generated.dataset_id)
+    assert episodes[0][0].dtype == np.float32
+    assert sum(len(ep[2]) for ep in episodes) == 60
+    # Each episode ends exactly once, by termination or truncation (the last one is cut).
+    assert all(ep[3][-1] or ep[4][-1] for ep in episodes)
+
+
+def test_medium_expert_is_medium_then_expert(policy_root, tmp_path):
+    medium = make(policy_root, tmp_path, "medium", 50)
+    expert = make(policy_root, tmp_path, "expert", 50)
+    mixed = make(policy_root, tmp_path, "medium-expert", 50)
+    assert mixed.num_transitions == 100
+    parts = episodes_of(medium.path) + episodes_of(expert.path)
+    for one, two in zip(parts, episodes_of(mixed.path), strict=True):
+        for x, y in zip(one, two):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_medium_replay_follows_the_checkpoint_sequence(policy_root, tmp_path):
+    full = make(policy_root, tmp_path, "medium-replay", None)
+    assert full.num_transitions == 60  # segments [0, 30) random + [30, 60) snapshot
+    scaled = make(policy_root, tmp_path, "medium-replay", 20)
+    assert scaled.num_transitions == 20
+    metadata = json.loads((tmp_path / scaled.dataset_id / "data" / "metadata.json").read_text())
+    assert set(metadata["policy_sha256"]) == {"replay@30"}
+    random = make(policy_root, tmp_path, "random", 30)
+    # The random segment of medium-replay is its own stream, not the random dataset's.
+    assert not np.array_equal(episodes_of(random.path)[0][1], episodes_of(full.path)[0][1])
+
+
+def test_refuses_to_overwrite_and_leaves_nothing_when_interrupted(policy_root, tmp_path,
+                                                                  monkeypatch):
+    make(policy_root, tmp_path, "random", 20)
+    with pytest.raises(DatasetError, match="already exists"):
+        make(policy_root, tmp_path, "random", 20)
+    make(policy_root, tmp_path, "random", 20, overwrite=True)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(minari, "create_dataset_from_buffers", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        make(policy_root, tmp_path, "expert", 20)
+    assert not (tmp_path / suite.dataset_id(ENV, "expert", 20)).exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
+
+
+def test_cli_writes_prints_and_refuses_existing(policy_root, tmp_path):
+    command = [sys.executable, "-m", "experiments.make_datasets", "--envs=hopper",
+               "--kinds=random,medium", "--size=30", f"--root={tmp_path}",
+               f"--policy_root={policy_root}", f"--table={tmp_path / 'table.md'}"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "wrote jaxrl_offline/hopper/random-30-v0" in done.stdout
+    assert "wrote jaxrl_offline/hopper/medium-30-v0" in done.stdout
+    assert "| jaxrl_offline/hopper/medium-30-v0 | 30 |" in (tmp_path / "table.md").read_text()
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.returncode != 0 and "already exist" in again.stderr + again.stdout
