@@ -13,7 +13,9 @@ return and D4RL-normalized score mean/std). See ``jaxrl_offline/suite.py`` for w
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
+import multiprocessing
 import pathlib
 import sys
 
@@ -30,6 +32,7 @@ flags.DEFINE_integer("seed", 0, "Generation seed.")
 flags.DEFINE_bool("overwrite", False, "Replace datasets that already exist.")
 flags.DEFINE_bool("skip_existing", False, "Keep datasets that already exist and go on.")
 flags.DEFINE_integer("num_envs", 16, "Envs stepped in lockstep (speed only, same data).")
+flags.DEFINE_integer("jobs", 1, "Datasets generated in parallel processes (one per core).")
 flags.DEFINE_string("root", None, "Minari datasets root (default $MINARI_DATASETS_PATH).")
 flags.DEFINE_string("table", None, "Write a markdown summary table of the datasets here.")
 flags.DEFINE_string("policy_root", None, "Behavior policies folder (default: the shipped ones).")
@@ -56,6 +59,12 @@ def _num_steps(path: pathlib.Path) -> int:
     return int(json.loads((path / "data" / "metadata.json").read_text())["total_steps"])
 
 
+def _generate(env: str, kind: str, kwargs: dict) -> suite.Generated:
+    return suite.make_dataset(env, kind, kwargs["size"], seed=kwargs["seed"], root=kwargs["root"],
+                              overwrite=kwargs["overwrite"], num_envs=kwargs["num_envs"],
+                              policy_root=kwargs["policy_root"])
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -71,18 +80,30 @@ def main(argv):
         raise app.UsageError(
             f"these datasets already exist under {root}: {', '.join(existing)}. Pass "
             "--overwrite to regenerate them or --skip_existing to keep them.")
-    seconds = {}
-    for env, kind, dataset_id in plan:
+    todo = [(env, kind) for env, kind, dataset_id in plan
+            if not (dataset_id in existing and FLAGS.skip_existing)]
+    for *_, dataset_id in plan:
         if dataset_id in existing and FLAGS.skip_existing:
             print(f"kept {dataset_id} (exists)", flush=True)
-            continue
-        generated = suite.make_dataset(env, kind, FLAGS.size, seed=FLAGS.seed,
-                                       root=str(root), overwrite=FLAGS.overwrite,
-                                       num_envs=FLAGS.num_envs,
-                                       policy_root=FLAGS.policy_root)
-        seconds[dataset_id] = generated.seconds
+    kwargs = dict(size=FLAGS.size, seed=FLAGS.seed, root=str(root), overwrite=FLAGS.overwrite,
+                  num_envs=FLAGS.num_envs, policy_root=FLAGS.policy_root)
+    seconds = {}
+
+    def report(generated: suite.Generated) -> None:
+        seconds[generated.dataset_id] = generated.seconds
         print(f"wrote {generated.dataset_id}: {generated.num_transitions} transitions, "
               f"{generated.num_episodes} episodes, {generated.seconds:.1f} s", flush=True)
+
+    if FLAGS.jobs <= 1:
+        for env, kind in todo:
+            report(_generate(env, kind, kwargs))
+    else:
+        # Spawned workers (not forked: the parent may already run JAX threads).
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(FLAGS.jobs, mp_context=context) as pool:
+            futures = [pool.submit(_generate, env, kind, kwargs) for env, kind in todo]
+            for future in concurrent.futures.as_completed(futures):
+                report(future.result())
     if FLAGS.table:
         table = summary_table([dataset_id for *_, dataset_id in plan], root, seconds)
         pathlib.Path(FLAGS.table).parent.mkdir(parents=True, exist_ok=True)

@@ -7,9 +7,11 @@ the run record under ``overrides`` (keyed ``"table: <source>"``), before the swe
 command line, which override them. Dataset *transforms* (reward scaling, observation
 normalization) are not here: they live in ``jaxrl_offline/transforms.py``.
 
-``DERIVED`` lists config fields computed from the run instead of set by hand: IQL's actor
-cosine schedule spans the run's ``--steps`` unless a layer sets ``cosine_decay_steps`` itself.
-Sources: spec ``algorithms.md`` §2.3 (IQL ``configs/*.py``) and §2.4 (CORL CQL configs).
+``DERIVED`` lists config fields computed from the run instead of set by hand: IQL's and IDQL's
+actor cosine schedule spans the run's ``--steps`` unless a layer sets ``cosine_decay_steps``
+itself, and so do SfBC's planning phases (``total_steps``).
+Sources: spec ``algorithms.md`` §2.3 (IQL ``configs/*.py``) and §2.4 (CORL CQL configs); ReBRAC
+from CORL's ``configs/offline/rebrac/*`` (read directly; not in the spec).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 ANTMAZE = r"ant[-_]?maze"
 KITCHEN = r"kitchen"
 ADROIT = r"adroit|(^|[^a-z])(door|hammer|pen|relocate)([^a-z]|$)"
+MAZE2D = r"maze2d|point[-_]?maze"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,10 +50,68 @@ OVERRIDES: tuple[Override, ...] = (
              "CORL configs/offline/cql/antmaze"),
     Override("cql", ADROIT, {"actor_lr": 1e-4, "cql_alpha": 1.0},
              "CORL configs/offline/cql/adroit"),
+    Override("rebrac", ANTMAZE, {"actor_lr": 3e-4, "critic_lr": 5e-5, "batch_size": 256,
+                                 "discount": 0.999}, "CORL configs/offline/rebrac/antmaze/*"),
+    Override("rebrac", ADROIT, {"actor_lr": 3e-4, "critic_lr": 3e-4, "batch_size": 256},
+             "CORL configs/offline/rebrac/{pen,door,hammer,relocate}/*"),
+    Override("rebrac", MAZE2D, {"actor_lr": 3e-4, "critic_lr": 3e-4, "batch_size": 256,
+                                "actor_bc_coef": 0.003, "critic_bc_coef": 0.001},
+             "CORL configs/offline/rebrac/maze2d/*"),
+)
+
+
+def d4rl_dataset(env: str, level: str) -> str:
+    """Regex for one D4RL dataset in any spec spelling (``hopper-medium-v2.hdf5``,
+    ``mujoco/hopper/medium-v0``, ``D4RL/antmaze/umaze-v1``); ``medium`` does not match
+    ``medium-replay``."""
+    return rf"(^|[^a-z]){env}[-_/]{level.replace('-', '[-_]')}[-_]v\d"
+
+
+# ReBRAC's per-dataset (beta_actor, beta_critic), the paper's tuned values as shipped in CORL's
+# configs/offline/rebrac/<env>/<level>_v*.yaml (D4RL v2 locomotion and AntMaze, Adroit v1).
+REBRAC_BC_COEFS: Mapping[tuple[str, str], tuple[float, float]] = {
+    ("halfcheetah", "random"): (0.001, 0.1), ("halfcheetah", "medium"): (0.001, 0.01),
+    ("halfcheetah", "expert"): (0.01, 0.01), ("halfcheetah", "medium-expert"): (0.01, 0.1),
+    ("halfcheetah", "medium-replay"): (0.01, 0.001), ("halfcheetah", "full-replay"): (0.001, 0.1),
+    ("hopper", "random"): (0.001, 0.01), ("hopper", "medium"): (0.01, 0.01),
+    ("hopper", "expert"): (0.1, 0.1), ("hopper", "medium-expert"): (0.1, 0.01),
+    ("hopper", "medium-replay"): (0.05, 0.5), ("hopper", "full-replay"): (0.01, 0.01),
+    ("walker2d", "random"): (0.01, 0.0), ("walker2d", "medium"): (0.05, 0.1),
+    ("walker2d", "expert"): (0.01, 0.5), ("walker2d", "medium-expert"): (0.01, 0.01),
+    ("walker2d", "medium-replay"): (0.05, 0.01), ("walker2d", "full-replay"): (0.01, 0.01),
+    ("antmaze", "umaze"): (0.003, 0.002), ("antmaze", "umaze-diverse"): (0.003, 0.001),
+    ("antmaze", "medium-play"): (0.001, 0.0005), ("antmaze", "medium-diverse"): (0.001, 0.0),
+    ("antmaze", "large-play"): (0.002, 0.001), ("antmaze", "large-diverse"): (0.002, 0.002),
+    ("pen", "human"): (0.1, 0.5), ("pen", "cloned"): (0.05, 0.5), ("pen", "expert"): (0.01, 0.01),
+    ("door", "human"): (0.1, 0.1), ("door", "cloned"): (0.01, 0.1),
+    ("door", "expert"): (0.05, 0.01),
+    ("hammer", "human"): (0.01, 0.5), ("hammer", "cloned"): (0.1, 0.5),
+    ("hammer", "expert"): (0.01, 0.01), ("relocate", "human"): (0.1, 0.01),
+    ("relocate", "cloned"): (0.1, 0.01), ("relocate", "expert"): (0.05, 0.01),
+}
+OVERRIDES += tuple(
+    Override("rebrac", d4rl_dataset(env, level),
+             {"actor_bc_coef": actor_coef, "critic_bc_coef": critic_coef},
+             f"CORL configs/offline/rebrac/{env}/{level.replace('-', '_')}")
+    for (env, level), (actor_coef, critic_coef) in REBRAC_BC_COEFS.items()
+)
+
+# IDQL (spec §6.4: launcher expectile 0.9 AntMaze, 0.7 otherwise) and SfBC (spec §4.3-4.4, 4.6:
+# n = 1 pick outside locomotion, K = 4 AntMaze umaze(-diverse) and 5 other AntMazes, 512-256-256
+# critic on AntMaze large).
+OVERRIDES += (
+    Override("idql", ANTMAZE, {"expectile": 0.9}, "IDQL launcher train_ddpm_iql_offline.py"),
+    Override("sfbc", ANTMAZE, {"num_selected": 1, "planning_iterations": 5},
+             "SfBC paper App. B.1 (K) and Sec. 4 (top-4 averaging on locomotion only)"),
+    Override("sfbc", ANTMAZE + r".*umaze", {"planning_iterations": 4}, "SfBC paper App. B.1"),
+    Override("sfbc", ANTMAZE + r".*large", {"critic_hidden_dims": (512, 256, 256)},
+             "SfBC code model.py MUlQnet"),
+    Override("sfbc", f"{KITCHEN}|{ADROIT}|{MAZE2D}", {"num_selected": 1},
+             "SfBC paper (top-4 averaging on locomotion only)"),
 )
 
 # Config field -> the run setting (``experiments.sweep.SweepSettings`` attribute) it follows.
-DERIVED: Mapping[str, str] = {"cosine_decay_steps": "steps"}
+DERIVED: Mapping[str, str] = {"cosine_decay_steps": "steps", "total_steps": "steps"}
 
 
 def table_layers(algorithm: str, dataset: str) -> list[tuple[str, dict[str, Any]]]:

@@ -18,8 +18,8 @@ Training writes under ``--workdir`` (default ``workdir/behavior/<env>``):
 
 * **expert**: the snapshot with the best evaluation return in the last ``--expert_window``
   fraction of training (evaluation returns are noisy from one snapshot to the next);
-* **medium**: the earlier snapshot whose evaluation return is closest to one third of the
-  expert's (D4RL's definition of medium);
+* **medium**: the first snapshot after the warm-up whose evaluation return reaches 80% of a third
+  of the expert's (D4RL's medium is an early-stopped policy at about a third of the expert);
 * **replay**: the snapshots before medium, which regenerate medium-replay: segment ``[s_k,
   s_{k+1})`` replays snapshot ``s_k``'s sampled actions, and the warm-up segment uniform actions.
 """
@@ -45,6 +45,7 @@ from jaxrl_offline.algorithms import sac  # noqa: E402
 from jaxrl_offline.checkpoints import RunCheckpointer  # noqa: E402
 
 FLAGS = flags.FLAGS
+MEDIUM_TOLERANCE = 0.8  # medium = first snapshot reaching this fraction of expert / 3
 flags.DEFINE_string("env", "hopper", "Env of the suite: " + ", ".join(locomotion.ENVS))
 flags.DEFINE_integer("steps", 1_000_000, "Total env steps to reach (the run resumes below it).")
 flags.DEFINE_integer("seed", 0, "Seed of the run (agent, replay sampling, env resets).")
@@ -140,8 +141,17 @@ def export(env_name: str, workdir: pathlib.Path, root: pathlib.Path, window: flo
     last_step = evals[-1]["step"]
     late = [e for e in evals if e["step"] >= (1 - window) * last_step]
     expert = max(late, key=lambda e: e["return"])
-    earlier = [e for e in evals if e["step"] < expert["step"]]
-    medium = min(earlier, key=lambda e: abs(e["return"] - expert["return"] / 3))
+    warmup = history["settings"]["warmup_steps"]
+    # Snapshots up to the end of warm-up are the untrained initial actor: never a "medium".
+    earlier = [e for e in evals if warmup < e["step"] < expert["step"]]
+    if not earlier:
+        raise app.UsageError(f"{workdir}: no snapshot between the warm-up ({warmup} steps) and "
+                             f"the expert (step {expert['step']}); train longer")
+    # D4RL's medium is an early-stopped policy: the first snapshot that reaches (80% of) a third
+    # of the expert's return; if none does, the one closest to that third.
+    third = expert["return"] / 3
+    reaching = [e for e in earlier if e["return"] >= MEDIUM_TOLERANCE * third]
+    medium = reaching[0] if reaching else min(earlier, key=lambda e: abs(e["return"] - third))
     target = root / env_name
     if target.exists():
         shutil.rmtree(target)
@@ -156,7 +166,6 @@ def export(env_name: str, workdir: pathlib.Path, root: pathlib.Path, window: flo
     for level, entry in (("expert", expert), ("medium", medium)):
         levels[level] = {**ship(entry["step"], f"{level}.npz"), "step": entry["step"],
                          "eval_return": entry["return"], "eval_return_std": entry["return_std"]}
-    warmup = history["settings"]["warmup_steps"]
     snapshot_steps = [e["step"] for e in evals if e["step"] < medium["step"]]
     replay = [{"start": 0, "end": warmup, "file": None}] if warmup else []
     boundaries = sorted({s for s in snapshot_steps if s >= warmup} | {medium["step"]})
@@ -171,7 +180,7 @@ def export(env_name: str, workdir: pathlib.Path, root: pathlib.Path, window: flo
         "env_id": history["env"], "seed": history["seed"], "algorithm": "SAC (jaxrl_offline)",
         "config": history["config"], "settings": history["settings"],
         "trained_steps": last_step, "levels": levels, "replay": replay,
-        "medium_rule": "snapshot before the expert with eval return closest to expert/3",
+        "medium_rule": "first snapshot after warm-up reaching 0.8 * expert/3 (else closest)",
         "expert_rule": f"best eval return among snapshots in the last {window:.0%} of training",
         "evals": [[e["step"], round(e["return"], 1)] for e in evals],
     }

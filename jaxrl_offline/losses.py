@@ -88,3 +88,17 @@ def cql_logsumexp(sampled_q: jax.Array, log_density: jax.Array, temperature: flo
 def gaussian_log_prob_clipped(distribution, action: jax.Array, clip: float = 1.0 - 1e-5):
     """log pi(a|s) of dataset actions, clipped to +-clip so tanh-squashed densities stay finite."""
     return distribution.log_prob(jnp.clip(action, -clip, clip))
+
+
+def reverse_kl_estimate(policy_log_prob: jax.Array, behavior_log_prob: jax.Array) -> jax.Array:
+    """Monte Carlo reverse KL(pi || beta) = E_{a~pi}[log pi(a|s) - log beta(a|s)] (TD3-RKL).
+
+    Args:
+      policy_log_prob: [M, ...] log pi(a_j|s) of M reparameterized samples a_j ~ pi(.|s).
+      behavior_log_prob: [M, ...] log beta(a_j|s) of the same samples.
+
+    Returns:
+      [...] the estimate per state (unbiased; differentiable through the samples).
+    """
+    chex.assert_equal_shape([policy_log_prob, behavior_log_prob])
+    return jnp.mean(policy_log_prob - behavior_log_prob, axis=0)

@@ -129,19 +129,25 @@ class TanhGaussianActor(nn.Module):
     Attributes:
       log_std_min: lower clip of the state-dependent log-std.
       log_std_max: upper clip of the state-dependent log-std.
+      log_std_offset: added to the raw log-std before clipping (JaxCQL/MISA use -1).
+      mean_clip: clip of the pre-tanh mean to +-mean_clip (JaxCQL/MISA use 9); ``None``: no clip.
     """
 
     hidden_dims: Sequence[int]
     action_dim: int
     log_std_min: float = -20.0
     log_std_max: float = 2.0
+    log_std_offset: float = 0.0
+    mean_clip: float | None = None
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> distrax.Distribution:
         features = MLP(self.hidden_dims, activate_final=True)(obs)
         mean = nn.Dense(self.action_dim, kernel_init=default_init(1e-2))(features)
+        if self.mean_clip is not None:
+            mean = jnp.clip(mean, -self.mean_clip, self.mean_clip)
         log_std = nn.Dense(self.action_dim, kernel_init=default_init(1e-2))(features)
-        log_std = jnp.clip(log_std, self.log_std_min, self.log_std_max)
+        log_std = jnp.clip(log_std + self.log_std_offset, self.log_std_min, self.log_std_max)
         base = distrax.MultivariateNormalDiag(mean, jnp.exp(log_std))
         return distrax.Transformed(base, distrax.Block(distrax.Tanh(), ndims=1))
 
@@ -162,11 +168,13 @@ class StateActionValue(nn.Module):
 
     hidden_dims: Sequence[int]
     layer_norm: bool = False
+    activation: Callable[[jax.Array], jax.Array] = nn.relu
 
     @nn.compact
     def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
         inputs = jnp.concatenate([obs, action], axis=-1)
-        hidden = MLP(self.hidden_dims, activate_final=True, layer_norm=self.layer_norm)(inputs)
+        hidden = MLP(self.hidden_dims, self.activation, activate_final=True,
+                     layer_norm=self.layer_norm)(inputs)
         return nn.Dense(1, kernel_init=default_init(1.0))(hidden)[..., 0]
 
 
@@ -180,6 +188,7 @@ class EnsembleCritic(nn.Module):
     hidden_dims: Sequence[int]
     num_critics: int = 2
     layer_norm: bool = False
+    activation: Callable[[jax.Array], jax.Array] = nn.relu
 
     @nn.compact
     def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
@@ -191,7 +200,9 @@ class EnsembleCritic(nn.Module):
             out_axes=0,
             axis_size=self.num_critics,
         )
-        return ensemble(self.hidden_dims, layer_norm=self.layer_norm)(obs, action)
+        return ensemble(self.hidden_dims, layer_norm=self.layer_norm, activation=self.activation)(
+            obs, action
+        )
 
 
 class StateValue(nn.Module):

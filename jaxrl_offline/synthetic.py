@@ -33,11 +33,13 @@ from minari.storage import get_dataset_path
 from jaxrl_offline import __version__
 from jaxrl_offline.d4rl_format import write_d4rl_hdf5
 from jaxrl_offline.raw_data import DatasetError
+from jaxrl_offline.rollout import collect_episodes
 from jaxrl_offline.types import DatasetInfo, Transition
 
 __all__ = ["SYNTHETIC_DATASETS", "DEFAULT_DATASET", "ensure_dataset",
            "make_inverted_pendulum_dataset", "write_d4rl_hdf5", "bandit_probe",
-           "bandit_probe_reward", "chain_probe", "expert_probe", "expert_probe_policy",
+           "bandit_probe_reward", "bimodal_probe", "bimodal_probe_reward", "chain_probe",
+           "expert_probe", "expert_probe_policy",
            "probe_info", "measure_random_return"]
 
 INVPEND_ENV_ID = "InvertedPendulum-v5"
@@ -137,7 +139,7 @@ def make_inverted_pendulum_dataset(dataset_id: str, kind: str, num_transitions: 
         f"seed {seed}). Expert: a = clip(K . obs, +-3), K = {INVPEND_GAIN.tolist()}; tiers: "
         f"{TIERS} as (gain multiplier, noise std, uniform). ref_min_score = mean uniform-random "
         f"return over 1000 episodes; ref_max_score = expert return. gymnasium {gym.__version__}.")
-    path = _create_atomically(
+    path = create_atomically(
         dataset_id, buffers, root, overwrite,
         env=INVPEND_ENV_ID, eval_env=INVPEND_ENV_ID,
         algorithm_name=f"numpy linear controller ({kind})",
@@ -154,87 +156,25 @@ def rollout_inverted_pendulum(tier: str, num_transitions: int, seed_key: tuple,
     """Exactly ``num_transitions`` steps of whole episodes (the last one cut) of a behaviour tier.
 
     Episode ``i`` uses reset seed and noise from ``SeedSequence([*seed_key, i])`` only, so the
-    result does not depend on ``num_envs``.
+    result does not depend on ``num_envs`` (see :func:`jaxrl_offline.rollout.collect_episodes`).
 
     Returns:
       Episodes as dicts: obs [T + 1, 4] float32, action [T, 1] float32 (env units), reward [T],
       terminal [T] bool, truncated [T] bool, seed (the reset seed).
     """
     gain, noise_std, uniform = TIERS[tier]
-    envs = [gym.make(INVPEND_ENV_ID) for _ in range(num_envs)]
-    try:
-        return _rollout(envs, gain, noise_std, uniform, num_transitions, seed_key)
-    finally:
-        for env in envs:
-            env.close()
 
-
-def _rollout(envs, gain, noise_std, uniform, num_transitions, seed_key) -> list[dict]:
-    """Steps ``envs`` in lockstep until the needed episodes are complete (see caller)."""
-    idle_envs = list(envs)
-    episodes: list[dict] = []  # By episode index, running or finished.
-    running: dict[int, gym.Env] = {}  # Episode index -> its env.
-    settled, settled_steps = 0, 0  # Episodes < settled are finished and hold settled_steps steps.
-    while True:
-        while settled < len(episodes) and settled not in running:
-            settled, settled_steps = settled + 1, settled_steps + len(episodes[settled]["reward"])
-        # steps_before[k]: steps so far of episodes < settled + k (a lower bound of their total).
-        window = [len(episode["reward"]) for episode in episodes[settled:]]
-        steps_before = settled_steps + np.cumsum([0] + window)
-        for i in sorted(running):
-            is_last_needed = i == settled and steps_before[1] >= num_transitions
-            if steps_before[i - settled] >= num_transitions or is_last_needed:
-                idle_envs.append(running.pop(i))  # Beyond the budget, or complete.
-        while idle_envs and steps_before[-1] < num_transitions:
-            index = len(episodes)
-            running[index] = idle_envs.pop()
-            episodes.append(_start_episode(running[index], seed_key + (index,)))
-        if not running:
-            return _cut_to_budget(episodes, num_transitions)
-        order = sorted(running)
-        obs = np.stack([episodes[i]["obs"][-1] for i in order]).astype(np.float64)
-        actions = gain * (obs @ INVPEND_GAIN)[:, None]
-        for row, i in enumerate(order):
+    def policy(obs: np.ndarray, rngs: list) -> np.ndarray:
+        actions = gain * (obs.astype(np.float64) @ INVPEND_GAIN)[:, None]
+        for row, rng in enumerate(rngs):
             if uniform:
-                actions[row] = episodes[i]["rng"].uniform(-INVPEND_MAX_ACTION,
-                                                          INVPEND_MAX_ACTION, 1)
+                actions[row] = rng.uniform(-INVPEND_MAX_ACTION, INVPEND_MAX_ACTION, 1)
             elif noise_std:
-                actions[row] += noise_std * episodes[i]["rng"].standard_normal(1)
-        actions = np.clip(actions, -INVPEND_MAX_ACTION, INVPEND_MAX_ACTION).astype(np.float32)
-        for row, i in enumerate(order):
-            next_obs, reward, terminated, truncated, _ = running[i].step(actions[row])
-            for key, value in (("obs", next_obs), ("action", actions[row]), ("reward", reward),
-                               ("terminal", terminated), ("truncated", truncated)):
-                episodes[i][key].append(value)
-            if terminated or truncated:
-                idle_envs.append(running.pop(i))
+                actions[row] += noise_std * rng.standard_normal(1)
+        return np.clip(actions, -INVPEND_MAX_ACTION, INVPEND_MAX_ACTION).astype(np.float32)
 
-
-def _start_episode(env: gym.Env, entropy: tuple) -> dict:
-    sequence = np.random.SeedSequence(list(entropy))
-    reset_seed = int(sequence.generate_state(1)[0])
-    obs, _ = env.reset(seed=reset_seed)
-    return {"rng": np.random.default_rng(sequence), "seed": reset_seed, "obs": [obs],
-            "action": [], "reward": [], "terminal": [], "truncated": []}
-
-
-def _cut_to_budget(episodes: list[dict], num_transitions: int) -> list[dict]:
-    """Keeps the shortest prefix of episodes reaching the budget, cutting the last (truncated)."""
-    kept, total = [], 0
-    for episode in episodes:
-        if total >= num_transitions:
-            break
-        length = min(len(episode["reward"]), num_transitions - total)
-        truncated = np.asarray(episode["truncated"][:length], bool)
-        terminal = np.asarray(episode["terminal"][:length], bool)
-        if not terminal[-1]:
-            truncated[-1] = True  # A cut episode ends in a truncation, never a termination.
-        kept.append({"obs": np.asarray(episode["obs"][: length + 1], np.float32),
-                     "action": np.reshape(episode["action"][:length], (length, 1)),
-                     "reward": np.asarray(episode["reward"][:length], np.float64),
-                     "terminal": terminal, "truncated": truncated, "seed": episode["seed"]})
-        total += length
-    return kept
+    return collect_episodes(lambda: gym.make(INVPEND_ENV_ID), policy, num_transitions, seed_key,
+                            num_envs)
 
 
 @contextlib.contextmanager
@@ -251,8 +191,13 @@ def _minari_root(path: pathlib.Path):
             os.environ["MINARI_DATASETS_PATH"] = previous
 
 
-def _create_atomically(dataset_id, buffers, root, overwrite, **create_kwargs) -> pathlib.Path:
-    """``minari.create_dataset_from_buffers`` into a hidden temp root, then a rename into place."""
+def create_atomically(dataset_id, buffers, root, overwrite, extra_metadata=None,
+                      **create_kwargs) -> pathlib.Path:
+    """``minari.create_dataset_from_buffers`` into a hidden temp root, then a rename into place.
+
+    ``extra_metadata`` (JSON-serializable) is added to the dataset's ``metadata.json`` before the
+    rename, so the dataset never appears without it.
+    """
     root_path = pathlib.Path(root) if root is not None else get_dataset_path()
     root_path.mkdir(parents=True, exist_ok=True)
     final = root_path / dataset_id
@@ -263,7 +208,9 @@ def _create_atomically(dataset_id, buffers, root, overwrite, **create_kwargs) ->
     staging = pathlib.Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=root_path))
     try:
         with _minari_root(staging):  # All optional metadata is passed, so Minari does not warn.
-            minari.create_dataset_from_buffers(dataset_id, buffers, **create_kwargs)
+            dataset = minari.create_dataset_from_buffers(dataset_id, buffers, **create_kwargs)
+            if extra_metadata:
+                dataset.storage.update_metadata(dict(extra_metadata))
         namespace = dataset_id.split("/")[:-1]
         for depth in range(1, len(namespace) + 1):  # Namespace metadata files Minari wrote.
             source = staging.joinpath(*namespace[:depth], "namespace_metadata.json")
@@ -326,6 +273,41 @@ def bandit_probe(n: int, seed: int, obs_dim: int = 3, action_dim: int = 2) -> Tr
     obs = rng.uniform(-1, 1, (n, obs_dim)).astype(np.float32)
     action = rng.uniform(-1, 1, (n, action_dim)).astype(np.float32)
     return Transition(obs=obs, action=action, reward=bandit_probe_reward(obs, action),
+                      next_obs=rng.uniform(-1, 1, (n, obs_dim)).astype(np.float32),
+                      terminal=np.ones(n, np.float32))
+
+
+BIMODAL_MODE = 0.6  # The two modes of bimodal_probe's actions: +-0.6 on every action dimension.
+
+
+def bimodal_probe_reward(action: np.ndarray, mode: float = BIMODAL_MODE) -> np.ndarray:
+    """r(a) = 1 - min(||a - m||^2, ||a + m||^2) / (action_dim m^2), m = mode * ones.
+
+    1 at either mode, 0 at their mean a = 0 (and below 0 beyond); independent of the state.
+    """
+    action_dim = action.shape[-1]
+    distance = np.minimum(np.sum((action - mode) ** 2, -1), np.sum((action + mode) ** 2, -1))
+    return (1.0 - distance / (action_dim * mode**2)).astype(np.float32)
+
+
+def bimodal_probe(n: int, seed: int, obs_dim: int = 2, action_dim: int = 1,
+                  mode: float = BIMODAL_MODE, noise: float = 0.05) -> Transition:
+    """One-step bandit whose actions are bimodal in every state: two good modes, a bad mean.
+
+    obs are uniform in [-1, 1]; each action is +mode or -mode (all dimensions, a fair coin per
+    row) plus N(0, noise^2), clipped to [-1, 1]; ``reward = bimodal_probe_reward(action)``;
+    terminal = 1. The state-conditional mean action, 0, is out of distribution and scores 0;
+    a mean-seeking BC term (MSE) is pulled there, a mode-seeking one (reverse KL) to +-mode.
+
+    Returns:
+      ``Transition`` of float32 numpy arrays with N = n.
+    """
+    rng = np.random.default_rng(seed)
+    obs = rng.uniform(-1, 1, (n, obs_dim)).astype(np.float32)
+    sign = rng.choice(np.float32([-1.0, 1.0]), size=(n, 1))
+    action = np.clip(sign * mode + noise * rng.standard_normal((n, action_dim)), -1, 1)
+    action = action.astype(np.float32)
+    return Transition(obs=obs, action=action, reward=bimodal_probe_reward(action, mode),
                       next_obs=rng.uniform(-1, 1, (n, obs_dim)).astype(np.float32),
                       terminal=np.ones(n, np.float32))
 

@@ -89,6 +89,10 @@ _LOCOMOTION = {
                        clip_actions=TANH_ACTION_CLIP),
     "cql": Transforms(normalize_obs=True, clip_actions=TANH_ACTION_CLIP),
     "misa": Transforms(normalize_obs=False, clip_actions=0.999),
+    "td3_rkl": Transforms(normalize_obs=True),  # TD3+BC's preprocessing (spec §3.3).
+    "rebrac": Transforms(normalize_obs=False),  # CORL ReBRAC: normalize_states=False.
+    # SfBC: raw observations and rewards (its returns are standardized inside the algorithm).
+    "sfbc": Transforms(normalize_obs=False),
 }
 _ANTMAZE_SHIFT = Transforms(normalize_obs=False, reward="affine", reward_shift=-1.0)
 _ANTMAZE_SHIFT_CLIP = dataclasses.replace(_ANTMAZE_SHIFT, clip_actions=TANH_ACTION_CLIP)
@@ -97,6 +101,8 @@ _MANIPULATION = {
     "iql": Transforms(normalize_obs=True, clip_actions=TANH_ACTION_CLIP),
     "cql": Transforms(normalize_obs=True, clip_actions=TANH_ACTION_CLIP),
     "misa": Transforms(normalize_obs=False, clip_actions=0.999),
+    "rebrac": Transforms(normalize_obs=False),
+    "sfbc": Transforms(normalize_obs=False),
 }
 
 TRANSFORM_TABLE: dict[str, dict[str, Transforms]] = {
@@ -109,8 +115,12 @@ TRANSFORM_TABLE: dict[str, dict[str, Transforms]] = {
                           reward_shift=-5.0, clip_actions=TANH_ACTION_CLIP),
         "misa": Transforms(normalize_obs=False, reward="affine", reward_scale=4.0,
                            reward_shift=-2.0, clip_actions=0.999),
+        # CORL ReBRAC AntMaze: normalize_reward=True is r * 100 ("like in LAPO"), no shift.
+        "rebrac": Transforms(normalize_obs=False, reward="affine", reward_scale=100.0),
+        "sfbc": Transforms(normalize_obs=False),  # SfBC: raw 0/1 AntMaze rewards, no shift.
     },
-    "pointmaze": {"*": Transforms(normalize_obs=True)},
+    "pointmaze": {"*": Transforms(normalize_obs=True), "rebrac": Transforms(normalize_obs=False),
+                  "sfbc": Transforms(normalize_obs=False)},
     "adroit": _MANIPULATION,
     "kitchen": _MANIPULATION,
     # Unknown datasets get the dense-reward control defaults.

@@ -159,3 +159,30 @@ def test_cli_writes_prints_and_refuses_existing(policy_root, tmp_path):
     assert "| jaxrl_offline/hopper/medium-30-v0 | 30 |" in (tmp_path / "table.md").read_text()
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert again.returncode != 0 and "already exist" in again.stderr + again.stdout
+
+
+def test_export_picks_expert_late_medium_at_a_third_and_the_replay_sequence(tmp_path):
+    from experiments import train_behavior
+
+    workdir = tmp_path / "run"
+    returns = {10: 5.0, 20: 40.0, 30: 110.0, 40: 200.0, 50: 290.0, 60: 330.0, 70: 300.0}
+    for step in returns:
+        behavior.save(random_policy(step), workdir / "snapshots" / f"step_{step:07d}.npz")
+    history = {"env": "Hopper-v5", "seed": 0, "config": {}, "settings": {"warmup_steps": 15},
+               "evals": [{"step": s, "return": r, "return_std": 1.0} for s, r in returns.items()],
+               "episodes": []}
+    (workdir / "history.json").write_text(json.dumps(history))
+    manifest = train_behavior.export(ENV, workdir, tmp_path / "policies", window=0.3)
+    # The last 30% of 70 steps holds 50, 60, 70: the expert is step 60 (330); a third is 110.
+    assert manifest["levels"]["expert"]["step"] == 60
+    assert manifest["levels"]["medium"]["step"] == 30
+    assert manifest["replay"] == [
+        {"start": 0, "end": 15, "file": None},
+        {"start": 15, "end": 20, "file": "replay/step_0000010.npz",
+         "sha256": manifest["replay"][1]["sha256"]},
+        {"start": 20, "end": 30, "file": "replay/step_0000020.npz",
+         "sha256": manifest["replay"][2]["sha256"]}]
+    policy, sha = locomotion.load_policy(ENV, "medium", tmp_path / "policies")
+    assert sha == behavior.file_sha256(workdir / "snapshots" / "step_0000030.npz")
+    assert [(s, e) for s, e, _ in locomotion.replay_sequence(ENV, tmp_path / "policies")] == [
+        (0, 15), (15, 20), (20, 30)]

@@ -21,13 +21,20 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from jaxrl_offline.algorithms import bc, cql, iql, td3_bc
+from jaxrl_offline.algorithms import (bc, cql, idql, iql, misa, rebrac, sac, sfbc, td3_bc,
+                                     td3_rkl)
 
 ALGORITHMS: dict[str, ModuleType] = {
     bc.NAME: bc,
     td3_bc.NAME: td3_bc,
     iql.NAME: iql,
     cql.NAME: cql,
+    sac.NAME: sac,
+    td3_rkl.NAME: td3_rkl,
+    misa.NAME: misa,
+    rebrac.NAME: rebrac,
+    idql.NAME: idql,
+    sfbc.NAME: sfbc,
 }
 
 
