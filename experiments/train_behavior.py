@@ -31,7 +31,6 @@ import hashlib
 import json
 import os
 import pathlib
-import shutil
 import sys
 import time
 
@@ -45,7 +44,6 @@ from jaxrl_offline.algorithms import sac  # noqa: E402
 from jaxrl_offline.checkpoints import RunCheckpointer  # noqa: E402
 
 FLAGS = flags.FLAGS
-MEDIUM_TOLERANCE = 0.8  # medium = first snapshot reaching this fraction of expert / 3
 flags.DEFINE_string("env", "hopper", "Env of the suite: " + ", ".join(locomotion.ENVS))
 flags.DEFINE_integer("steps", 1_000_000, "Total env steps to reach (the run resumes below it).")
 flags.DEFINE_integer("seed", 0, "Seed of the run (agent, replay sampling, env resets).")
@@ -132,65 +130,6 @@ def train(env_name: str, total_steps: int, seed: int, workdir: pathlib.Path) -> 
     loop.close()
 
 
-def export(env_name: str, workdir: pathlib.Path, root: pathlib.Path, window: float) -> dict:
-    """Chooses expert/medium/replay snapshots from ``history.json`` and copies them to ``root``."""
-    history = json.loads((workdir / "history.json").read_text())
-    evals = history["evals"]
-    if not evals:
-        raise app.UsageError(f"{workdir} has no evaluated snapshots; train first")
-    last_step = evals[-1]["step"]
-    late = [e for e in evals if e["step"] >= (1 - window) * last_step]
-    expert = max(late, key=lambda e: e["return"])
-    warmup = history["settings"]["warmup_steps"]
-    # Snapshots up to the end of warm-up are the untrained initial actor: never a "medium".
-    earlier = [e for e in evals if warmup < e["step"] < expert["step"]]
-    if not earlier:
-        raise app.UsageError(f"{workdir}: no snapshot between the warm-up ({warmup} steps) and "
-                             f"the expert (step {expert['step']}); train longer")
-    # D4RL's medium is an early-stopped policy: the first snapshot that reaches (80% of) a third
-    # of the expert's return; if none does, the one closest to that third.
-    third = expert["return"] / 3
-    reaching = [e for e in earlier if e["return"] >= MEDIUM_TOLERANCE * third]
-    medium = reaching[0] if reaching else min(earlier, key=lambda e: abs(e["return"] - third))
-    target = root / env_name
-    if target.exists():
-        shutil.rmtree(target)
-    (target / "replay").mkdir(parents=True)
-    snapshots = workdir / "snapshots"
-
-    def ship(step: int, relative: str) -> dict:
-        shutil.copyfile(snapshots / f"step_{step:07d}.npz", target / relative)
-        return {"file": relative, "sha256": behavior.file_sha256(target / relative)}
-
-    levels = {}
-    for level, entry in (("expert", expert), ("medium", medium)):
-        levels[level] = {**ship(entry["step"], f"{level}.npz"), "step": entry["step"],
-                         "eval_return": entry["return"], "eval_return_std": entry["return_std"]}
-    snapshot_steps = [e["step"] for e in evals if e["step"] < medium["step"]]
-    replay = [{"start": 0, "end": warmup, "file": None}] if warmup else []
-    boundaries = sorted({s for s in snapshot_steps if s >= warmup} | {medium["step"]})
-    starts = [s for s in snapshot_steps if s < medium["step"]]
-    for start in starts:
-        end = min(b for b in boundaries if b > start)
-        segment_start = max(start, warmup)
-        if segment_start < end:
-            replay.append({"start": segment_start, "end": end,
-                           **ship(start, f"replay/step_{start:07d}.npz")})
-    manifest = {
-        "env_id": history["env"], "seed": history["seed"], "algorithm": "SAC (jaxrl_offline)",
-        "config": history["config"], "settings": history["settings"],
-        "trained_steps": last_step, "levels": levels, "replay": replay,
-        "medium_rule": "first snapshot after warm-up reaching 0.8 * expert/3 (else closest)",
-        "expert_rule": f"best eval return among snapshots in the last {window:.0%} of training",
-        "evals": [[e["step"], round(e["return"], 1)] for e in evals],
-    }
-    _write_json(target / "manifest.json", manifest)
-    print(f"exported {env_name}: expert step {expert['step']} ({expert['return']:.0f}), medium "
-          f"step {medium['step']} ({medium['return']:.0f}), {len(replay)} replay segments "
-          f"-> {target}")
-    return manifest
-
-
 def _write_json(path: pathlib.Path, payload: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
@@ -204,7 +143,13 @@ def main(argv):
     locomotion.get_env(FLAGS.env)
     workdir = pathlib.Path(FLAGS.workdir or f"workdir/behavior/{FLAGS.env}")
     if FLAGS.export:
-        export(FLAGS.env, workdir, pathlib.Path(FLAGS.export_root), FLAGS.expert_window)
+        manifest = locomotion.export_policies(FLAGS.env, workdir, pathlib.Path(FLAGS.export_root),
+                                              FLAGS.expert_window)
+        levels = manifest["levels"]
+        print(f"exported {FLAGS.env}: expert step {levels['expert']['step']} "
+              f"({levels['expert']['eval_return']:.0f}), medium step {levels['medium']['step']} "
+              f"({levels['medium']['eval_return']:.0f}), {len(manifest['replay'])} replay "
+              f"segments -> {FLAGS.export_root}/{FLAGS.env}")
     else:
         train(FLAGS.env, FLAGS.steps, FLAGS.seed, workdir)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
+import shutil
 
 import numpy as np
 
@@ -52,6 +53,7 @@ ENVS: dict[str, LocomotionEnv] = {
     )
 }
 REF_SCORE_SOURCE = "D4RL (d4rl/infos.py)"
+MEDIUM_TOLERANCE = 0.8  # medium = first snapshot reaching this fraction of expert / 3
 
 
 def get_env(name: str) -> LocomotionEnv:
@@ -106,3 +108,67 @@ def replay_sequence(name: str, root: str | pathlib.Path | None = None):
     return [(segment["start"], segment["end"],
              None if segment["file"] is None else directory / segment["file"])
             for segment in manifest["replay"]]
+
+
+def export_policies(env_name: str, workdir: pathlib.Path, root: pathlib.Path,
+                    window: float = 0.2) -> dict:
+    """Chooses expert/medium/replay snapshots of a ``train_behavior`` run and ships them.
+
+    Reads ``workdir/history.json`` and ``workdir/snapshots/`` and writes ``root/<env>/`` (see
+    ``experiments/train_behavior.py`` for the rules): the expert is the best evaluation in the last
+    ``window`` of training, the medium the first snapshot after warm-up reaching
+    ``MEDIUM_TOLERANCE`` of a third of the expert's return, and the replay sequence the snapshots
+    before the medium.
+    """
+    history = json.loads((workdir / "history.json").read_text())
+    evals = history["evals"]
+    if not evals:
+        raise ValueError(f"{workdir} has no evaluated snapshots; train first")
+    last_step = evals[-1]["step"]
+    late = [e for e in evals if e["step"] >= (1 - window) * last_step]
+    expert = max(late, key=lambda e: e["return"])
+    warmup = history["settings"]["warmup_steps"]
+    # Snapshots up to the end of warm-up are the untrained initial actor: never a "medium".
+    earlier = [e for e in evals if warmup < e["step"] < expert["step"]]
+    if not earlier:
+        raise ValueError(f"{workdir}: no snapshot between the warm-up ({warmup} steps) and "
+                             f"the expert (step {expert['step']}); train longer")
+    # D4RL's medium is an early-stopped policy: the first snapshot that reaches (80% of) a third
+    # of the expert's return; if none does, the one closest to that third.
+    third = expert["return"] / 3
+    reaching = [e for e in earlier if e["return"] >= MEDIUM_TOLERANCE * third]
+    medium = reaching[0] if reaching else min(earlier, key=lambda e: abs(e["return"] - third))
+    target = root / env_name
+    if target.exists():
+        shutil.rmtree(target)
+    (target / "replay").mkdir(parents=True)
+    snapshots = workdir / "snapshots"
+
+    def ship(step: int, relative: str) -> dict:
+        shutil.copyfile(snapshots / f"step_{step:07d}.npz", target / relative)
+        return {"file": relative, "sha256": behavior.file_sha256(target / relative)}
+
+    levels = {}
+    for level, entry in (("expert", expert), ("medium", medium)):
+        levels[level] = {**ship(entry["step"], f"{level}.npz"), "step": entry["step"],
+                         "eval_return": entry["return"], "eval_return_std": entry["return_std"]}
+    snapshot_steps = [e["step"] for e in evals if e["step"] < medium["step"]]
+    replay = [{"start": 0, "end": warmup, "file": None}] if warmup else []
+    boundaries = sorted({s for s in snapshot_steps if s >= warmup} | {medium["step"]})
+    starts = [s for s in snapshot_steps if s < medium["step"]]
+    for start in starts:
+        end = min(b for b in boundaries if b > start)
+        segment_start = max(start, warmup)
+        if segment_start < end:
+            replay.append({"start": segment_start, "end": end,
+                           **ship(start, f"replay/step_{start:07d}.npz")})
+    manifest = {
+        "env_id": history["env"], "seed": history["seed"], "algorithm": "SAC (jaxrl_offline)",
+        "config": history["config"], "settings": history["settings"],
+        "trained_steps": last_step, "levels": levels, "replay": replay,
+        "medium_rule": "first snapshot after warm-up reaching 0.8 * expert/3 (else closest)",
+        "expert_rule": f"best eval return among snapshots in the last {window:.0%} of training",
+        "evals": [[e["step"], round(e["return"], 1)] for e in evals],
+    }
+    (target / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return manifest

@@ -162,8 +162,6 @@ def test_cli_writes_prints_and_refuses_existing(policy_root, tmp_path):
 
 
 def test_export_picks_expert_late_medium_at_a_third_and_the_replay_sequence(tmp_path):
-    from experiments import train_behavior
-
     workdir = tmp_path / "run"
     returns = {10: 5.0, 20: 40.0, 30: 110.0, 40: 200.0, 50: 290.0, 60: 330.0, 70: 300.0}
     for step in returns:
@@ -172,7 +170,7 @@ def test_export_picks_expert_late_medium_at_a_third_and_the_replay_sequence(tmp_
                "evals": [{"step": s, "return": r, "return_std": 1.0} for s, r in returns.items()],
                "episodes": []}
     (workdir / "history.json").write_text(json.dumps(history))
-    manifest = train_behavior.export(ENV, workdir, tmp_path / "policies", window=0.3)
+    manifest = locomotion.export_policies(ENV, workdir, tmp_path / "policies", window=0.3)
     # The last 30% of 70 steps holds 50, 60, 70: the expert is step 60 (330); a third is 110.
     assert manifest["levels"]["expert"]["step"] == 60
     assert manifest["levels"]["medium"]["step"] == 30
