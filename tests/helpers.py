@@ -2,6 +2,7 @@
 
 import flax
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -24,3 +25,26 @@ def without_keys(tree):
         return leaf
 
     return jax.tree.map(convert, tree)
+
+
+POLICY_ACTION = np.float32([0.25, -0.5])  # Every FixedPolicy sample.
+POLICY_LOG_PROB = -1.0  # log pi of every FixedPolicy sample.
+DATA_LOG_PROB = -0.3  # FixedPolicy.log_prob of any other (e.g. dataset) action.
+
+
+class FixedPolicy:
+    """Stands in for a policy distribution over a batch of states (``batch_shape``, the leading
+    dims of obs): every sample is ``POLICY_ACTION`` with log-prob ``POLICY_LOG_PROB``, and any
+    action has log-prob ``DATA_LOG_PROB``."""
+
+    def __init__(self, batch_shape):
+        self.batch_shape = tuple(batch_shape)
+
+    def sample_and_log_prob(self, seed, sample_shape=()):
+        del seed
+        shape = (sample_shape,) if isinstance(sample_shape, int) else tuple(sample_shape)
+        action = jnp.broadcast_to(jnp.asarray(POLICY_ACTION), shape + self.batch_shape + (2,))
+        return action, jnp.full(shape + self.batch_shape, POLICY_LOG_PROB, jnp.float32)
+
+    def log_prob(self, action):
+        return jnp.full(action.shape[:-1], DATA_LOG_PROB, jnp.float32)

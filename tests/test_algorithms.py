@@ -28,7 +28,8 @@ from jaxrl_offline import algorithms, synthetic, training
 from jaxrl_offline.algorithms import ALGORITHMS, bc, cql, iql, td3_bc
 from jaxrl_offline.types import Transition
 
-from helpers import without_keys, zeroed
+from helpers import (DATA_LOG_PROB, POLICY_ACTION, POLICY_LOG_PROB, FixedPolicy, without_keys,
+                     zeroed)
 
 HIDDEN = (16, 16)
 BATCH_SIZE = 8
@@ -460,27 +461,6 @@ def test_iql_update_order_uses_new_value():
 
 # --- CQL ----------------------------------------------------------------------------------------
 
-POLICY_ACTION = np.float32([0.25, -0.5])  # Every FixedPolicy sample.
-POLICY_LOG_PROB = -1.0  # log pi of every FixedPolicy sample.
-DATA_LOG_PROB = -0.3  # FixedPolicy.log_prob of any dataset action.
-
-
-class FixedPolicy:
-    """Stands in for the CQL policy's distribution over a [B, action_dim] batch of states."""
-
-    def __init__(self, batch_size):
-        self.batch_size = batch_size
-
-    def sample_and_log_prob(self, seed, sample_shape=()):
-        del seed
-        shape = (sample_shape,) if isinstance(sample_shape, int) else tuple(sample_shape)
-        action = jnp.broadcast_to(jnp.asarray(POLICY_ACTION), shape + (self.batch_size, 2))
-        return action, jnp.full(shape + (self.batch_size,), POLICY_LOG_PROB, jnp.float32)
-
-    def log_prob(self, action):
-        return jnp.full(action.shape[:-1], DATA_LOG_PROB, jnp.float32)
-
-
 def cql_state(config_overrides=(), log_alpha=np.log(2.0), log_multiplier=np.log(0.5)):
     """CQL state with a FixedPolicy actor, alpha = 2 and critics Q_i(s, a) = w_i . s + c_i.
 
@@ -492,7 +472,7 @@ def cql_state(config_overrides=(), log_alpha=np.log(2.0), log_multiplier=np.log(
     state_weights, target_weights = CRITIC_W.copy(), TARGET_W.copy()
     state_weights[:, 3:] = target_weights[:, 3:] = 0.0
     state = with_critic(state, state_weights, CRITIC_C, target_weights, TARGET_C)
-    actor = state.actor.replace(apply_fn=lambda params, obs: FixedPolicy(obs.shape[0]))
+    actor = state.actor.replace(apply_fn=lambda params, obs: FixedPolicy(obs.shape[:-1]))
     alpha = state.alpha.replace(params={"params": {"log_value": jnp.float32(log_alpha)}})
     state = state.replace(actor=actor, alpha=alpha)
     if config.lagrange:  # alpha' is a Temperature like alpha (saves compiling a Lagrange init).

@@ -28,7 +28,7 @@ from jaxrl_offline.algorithms import cql, misa, rebrac, td3_bc, td3_rkl
 from jaxrl_offline.state import TargetTrainState
 from jaxrl_offline.types import Transition
 
-from helpers import zeroed
+from helpers import DATA_LOG_PROB, POLICY_ACTION, POLICY_LOG_PROB, FixedPolicy, zeroed
 
 _rng = np.random.default_rng(5)
 # B = 4 transitions (obs_dim 3, action_dim 2), terminal in rows 1 and 3.
@@ -286,27 +286,6 @@ def test_rebrac_critic_and_actor_losses(with_next):
 
 
 # --- MISA: hand-computed losses -----------------------------------------------------------------
-
-POLICY_ACTION = np.float32([0.25, -0.5])  # Every FixedPolicy sample.
-POLICY_LOG_PROB = -1.0  # log pi of every FixedPolicy sample.
-DATA_LOG_PROB = -0.3  # FixedPolicy.log_prob of any other action.
-
-
-class FixedPolicy:
-    """Stands in for MISA's policy distribution over a batch of states (leading dims of obs)."""
-
-    def __init__(self, batch_shape):
-        self.batch_shape = batch_shape
-
-    def sample_and_log_prob(self, seed, sample_shape=()):
-        del seed
-        shape = (sample_shape,) if isinstance(sample_shape, int) else tuple(sample_shape)
-        action = jnp.broadcast_to(jnp.asarray(POLICY_ACTION), shape + self.batch_shape + (2,))
-        return action, jnp.full(shape + self.batch_shape, POLICY_LOG_PROB, jnp.float32)
-
-    def log_prob(self, action):
-        return jnp.full(action.shape[:-1], DATA_LOG_PROB, jnp.float32)
-
 
 def misa_fixed_state():
     actor = TrainState.create(apply_fn=lambda params, obs: FixedPolicy(obs.shape[:-1]),
