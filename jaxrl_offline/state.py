@@ -31,15 +31,20 @@ def soft_update(state: TargetTrainState, tau: float) -> TargetTrainState:
 
 
 def make_optimizer(
-    learning_rate: float, cosine_decay_steps: int | None = None, max_grad_norm: float | None = None
+    learning_rate: float,
+    cosine_decay_steps: int | None = None,
+    max_grad_norm: float | None = None,
+    weight_decay: float | None = None,
 ) -> optax.GradientTransformation:
-    """Adam, optionally with cosine learning-rate decay (IQL's actor) and gradient clipping."""
+    """Adam (AdamW when ``weight_decay`` is given), optionally with cosine learning-rate decay
+    (IQL's actor) and gradient clipping."""
     schedule = (
         optax.cosine_decay_schedule(learning_rate, cosine_decay_steps)
         if cosine_decay_steps
         else learning_rate
     )
-    adam = optax.adam(schedule)
+    adam = (optax.adam(schedule) if weight_decay is None
+            else optax.adamw(schedule, weight_decay=weight_decay))
     if max_grad_norm is None:
         return adam
     return optax.chain(optax.clip_by_global_norm(max_grad_norm), adam)

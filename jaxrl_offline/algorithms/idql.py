@@ -32,7 +32,6 @@ import chex
 import jax
 import jax.numpy as jnp
 import ml_collections
-import optax
 from flax import struct
 from flax import linen as nn
 from flax.training.train_state import TrainState
@@ -158,12 +157,11 @@ def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: j
         config.time_hidden_dims, config.actor_dropout_rate, config.actor_layer_norm)
     critic_net = networks.EnsembleCritic(config.hidden_dims, num_critics=config.num_critics)
     value_net = ValueNet(config.hidden_dims, config.value_layer_norm)
-    schedule = (optax.cosine_decay_schedule(config.actor_lr, config.cosine_decay_steps)
-                if config.cosine_decay_steps else config.actor_lr)
     actor = TargetTrainState.create_with_target(
         apply_fn=actor_net.apply,
         params=actor_net.init(actor_key, obs, action, jnp.zeros((1, 1))),
-        tx=optax.adamw(schedule, weight_decay=config.actor_weight_decay),
+        tx=state_lib.make_optimizer(config.actor_lr, config.cosine_decay_steps,
+                                    weight_decay=config.actor_weight_decay),
     )
     critic = TargetTrainState.create_with_target(
         apply_fn=critic_net.apply,
