@@ -33,6 +33,13 @@ flags.DEFINE_integer("chunk", _DEFAULTS.chunk, "Updates per jitted lax.scan call
 flags.DEFINE_integer("max_episode_steps", None, "Cap on evaluation episode length.")
 flags.DEFINE_integer("checkpoint_every", _DEFAULTS.checkpoint_every,
                      "Chunks between checkpoints (0: none; resume needs checkpoints).")
+flags.DEFINE_integer("online_steps", _DEFAULTS.online_steps,
+                     "Env steps of online fine-tuning per seed after the offline phase (0: none; "
+                     "aca, sac_ml, iql, td3_bc).")
+flags.DEFINE_integer("online_eval_every", _DEFAULTS.online_eval_every,
+                     "Env steps between online evaluations (0: at the start and end only).")
+flags.DEFINE_integer("online_update_every", _DEFAULTS.online_update_every,
+                     "Env steps per jitted learning call while fine-tuning (as many updates).")
 flags.DEFINE_string("workdir", None, "Output folder (default: workdir/<sweep name>, or "
                     f"{_DEFAULTS.workdir} for runs given by --algos/--datasets).")
 flags.DEFINE_string("sweep", None, "Sweep file (experiments/sweeps/NAME.py or NAME). Without "

@@ -8,7 +8,8 @@ writes ``jaxrl_offline/<env>/<kind>-v0`` (``<kind>-<N>-v0`` with ``--size``, e.g
 ``~/.minari/datasets``) and prints each id it wrote. An existing id is an error unless
 ``--overwrite`` (replace) or ``--skip_existing`` (keep) is given; nothing is generated before that
 check passes. ``--table=PATH`` writes a markdown table of every requested dataset (size, episode
-return and D4RL-normalized score mean/std). See ``jaxrl_offline/suite.py`` for what each kind is.
+return and D4RL-normalized score mean/std); rows of other datasets already in that file are kept,
+so regenerating a few datasets updates only their rows. See ``jaxrl_offline/suite.py`` for what each kind is.
 """
 
 from __future__ import annotations
@@ -106,6 +107,8 @@ def main(argv):
                 report(future.result())
     if FLAGS.table:
         table = summary_table([dataset_id for *_, dataset_id in plan], root, seconds)
+        if pathlib.Path(FLAGS.table).exists():
+            table = suite.merge_tables(pathlib.Path(FLAGS.table).read_text(), table)
         pathlib.Path(FLAGS.table).parent.mkdir(parents=True, exist_ok=True)
         pathlib.Path(FLAGS.table).write_text(table)
         print(table)

@@ -62,9 +62,9 @@ OVERRIDES: tuple[Override, ...] = (
 
 def d4rl_dataset(env: str, level: str) -> str:
     """Regex for one D4RL dataset in any spec spelling (``hopper-medium-v2.hdf5``,
-    ``mujoco/hopper/medium-v0``, ``D4RL/antmaze/umaze-v1``); ``medium`` does not match
-    ``medium-replay``."""
-    return rf"(^|[^a-z]){env}[-_/]{level.replace('-', '[-_]')}[-_]v\d"
+    ``mujoco/hopper/medium-v0``, ``D4RL/antmaze/umaze-v1``, the local suite's sized
+    ``jaxrl_offline/hopper/medium-100k-v0``); ``medium`` does not match ``medium-replay``."""
+    return rf"(^|[^a-z]){env}[-_/]{level.replace('-', '[-_]')}([-_]\d+(\.\d+)?[km]?)?[-_]v\d"
 
 
 # ReBRAC's per-dataset (beta_actor, beta_critic), the paper's tuned values as shipped in CORL's
@@ -108,6 +108,26 @@ OVERRIDES += (
              "SfBC code model.py MUlQnet"),
     Override("sfbc", f"{KITCHEN}|{ADROIT}|{MAZE2D}", {"num_selected": 1},
              "SfBC paper (top-4 averaging on locomotion only)"),
+)
+
+# ACA's online configs per dataset family (spec §7.3, official configs/online/*.yaml; MuJoCo
+# medium is the Config default). Also for sac_ml, whose buffer seeding follows ACA's. AntMaze's
+# non-squashed Gaussian policy is not implemented (the tanh policy is used).
+OVERRIDES += tuple(
+    Override(algorithm, pattern, values, f"ACA configs/online/{source}")
+    for algorithm in ("aca", "sac_ml")
+    for pattern, values, source in (
+        (r"(^|[^a-z])random([^a-z]|$)",
+         {"interpolation_decay_steps": 10_000, "interpolation_floor": 0.0}, "mjc_r.yaml"),
+        (r"medium[-_]replay",
+         {"online_buffer": "top_trajectories", "online_seed_trajectories": 50}, "mjc_mr.yaml"),
+        (r"medium[-_]expert",
+         {"log_prob_clip_std": 15.0, "interpolation_decay_steps": 100_000,
+          "interpolation_floor": 1.0, "online_buffer": "top_trajectories",
+          "online_seed_trajectories": 50}, "mjc_me.yaml"),
+        (ANTMAZE, {"log_prob_clip_std": 3.0, "interpolation_decay_steps": 200_000,
+                   "target_entropy": -4.0}, "antmaze.yaml (target entropy -0.5 |A|, |A| = 8)"),
+    )
 )
 
 # Config field -> the run setting (``experiments.sweep.SweepSettings`` attribute) it follows.

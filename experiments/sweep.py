@@ -9,7 +9,9 @@ variant's ``config``, ``--config.<field>=value``, and finally derived fields
 
 A sweep file is a Python file defining ``SWEEP = dict(...)`` with any of the
 :class:`SweepSettings` fields; ``variants={"name": {field: value}}`` adds one run per variant
-(records ``<algo>-<name>__<dataset>.json``, table columns ``algo/name``).
+(records ``<algo>-<name>__<dataset>.json``, table columns ``algo/name``). ``online_steps`` adds
+online fine-tuning after the offline phase (``jaxrl_offline.finetune``; algorithms without an
+online definition are refused when the runs are planned).
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jaxrl_offline import experiment, plots
-from jaxrl_offline.algorithms import get_algorithm
+from jaxrl_offline import experiment, finetune, plots
+from jaxrl_offline.algorithms import ALGORITHMS, get_algorithm
 from jaxrl_offline.synthetic import DEFAULT_DATASET
 
-from experiments import overrides, tables
+from experiments import online_tables, overrides, tables
 
 SWEEPS_DIR = pathlib.Path(__file__).parent / "sweeps"
 DEFAULT_SWEEP = "default"
@@ -49,6 +51,9 @@ class SweepSettings:
       chunk: updates per jitted scan.
       max_episode_steps: cap on evaluation episode length (``None``: the env's limit).
       checkpoint_every: chunks between checkpoints (0 = none).
+      online_steps: env steps of online fine-tuning per seed after the offline phase (0 = none).
+      online_eval_every: env steps between online evaluations (0 = at the start and end only).
+      online_update_every: env steps per jitted learning call during fine-tuning.
       config: config overrides for every algorithm that has the field.
       variants: ``{name: {field: value}}``; one run per variant (none: a single plain run).
       workdir: output folder (``runs/``, ``checkpoints/``, ``tables/``, ``plots/``).
@@ -64,6 +69,9 @@ class SweepSettings:
     chunk: int = 1_000
     max_episode_steps: int | None = None
     checkpoint_every: int = 10
+    online_steps: int = 0
+    online_eval_every: int = 0
+    online_update_every: int = 1
     config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     variants: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
     workdir: str = "workdir/main"
@@ -214,15 +222,28 @@ def build_config(algorithm: str, layers: Sequence[tuple[str, Mapping[str, Any]]]
 
 def select_fields(algos: Sequence[str], values: Mapping[str, Any], where: str):
     """``{algo: the part of values whose fields algo's Config has}``; a field that no selected
-    algorithm has raises ``ValueError`` listing the valid fields of each."""
+    algorithm has raises ``ValueError`` listing the valid fields of each.
+
+    An entry keyed by a registered algorithm name with a dict value (``{"sfbc": {"batch_size":
+    1024}}``) applies to that algorithm only, after the shared fields; entries of algorithms not
+    selected are ignored."""
     fields = {algo: {f.name for f in dataclasses.fields(get_algorithm(algo).Config)}
               for algo in algos}
-    unknown = sorted(name for name in values if not any(name in f for f in fields.values()))
+    own = {name: dict(value) for name, value in values.items()
+           if name in ALGORITHMS and isinstance(value, Mapping)}
+    shared = {name: value for name, value in values.items() if name not in own}
+    unknown = sorted(name for name in shared if not any(name in f for f in fields.values()))
     if unknown:
         valid = "; ".join(f"{algo}: {', '.join(sorted(f))}" for algo, f in fields.items())
         raise ValueError(f"{where}: unknown config field(s) {unknown} for {', '.join(algos)}. "
                          f"Valid fields: {valid}.")
-    return {algo: {k: v for k, v in values.items() if k in fields[algo]} for algo in algos}
+    for algo in algos:
+        unknown = sorted(set(own.get(algo, {})) - fields[algo])
+        if unknown:
+            raise ValueError(f"{where}: unknown {algo} config field(s) {unknown}. Valid fields of "
+                             f"{algo}.Config: {', '.join(sorted(fields[algo]))}.")
+    return {algo: {**{k: v for k, v in shared.items() if k in fields[algo]}, **own.get(algo, {})}
+            for algo in algos}
 
 
 # --- Planning and running ------------------------------------------------------------------------
@@ -242,13 +263,18 @@ def plan_runs(settings: SweepSettings, command_line: Mapping[str, str] = ()) -> 
     if settings.num_seeds < 1:
         raise ValueError(f"--num_seeds must be >= 1, got {settings.num_seeds}")
     experiment.check_schedule(settings.steps, settings.chunk, settings.eval_every)
+    finetune.check_online_schedule(settings.online_steps, settings.online_eval_every,
+                                   settings.online_update_every)
     command_line = {name: parse_text(text) for name, text in dict(command_line).items()}
     per_algo_cli = select_fields(settings.algos, command_line, "--config")
     per_algo_sweep = select_fields(settings.algos, settings.config, "sweep config")
     variants = dict(settings.variants) or {"": {}}
     per_algo_variant = {name: select_fields(settings.algos, values, f"variant {name!r}")
                         for name, values in variants.items()}
-    derived = {name: getattr(settings, attr) for name, attr in overrides.DERIVED.items()}
+    # Fine-tuning continues the same optimizers (one update per env step), so schedules derived
+    # from "steps" (IQL's actor cosine decay) span offline updates + online env steps.
+    derived = {name: getattr(settings, attr) + (settings.online_steps if attr == "steps" else 0)
+               for name, attr in overrides.DERIVED.items()}
     seeds = tuple(range(settings.seed, settings.seed + settings.num_seeds))
     runs = []
     for variant in variants:
@@ -259,12 +285,17 @@ def plan_runs(settings: SweepSettings, command_line: Mapping[str, str] = ()) -> 
                           (f"variant {variant}", per_algo_variant[variant][algo]),
                           ("command_line", per_algo_cli[algo])]
                 config, provenance = build_config(algo, layers, derived)
+                if settings.online_steps:
+                    finetune.online_config(get_algorithm(algo), config)  # ValueError if none.
                 runs.append(experiment.RunSpec(
                     algorithm=algo, dataset=dataset, config=config, seeds=seeds,
                     steps=settings.steps, chunk=settings.chunk, eval_every=settings.eval_every,
                     eval_episodes=settings.eval_episodes, overrides=provenance, variant=variant,
                     max_episode_steps=settings.max_episode_steps,
-                    checkpoint_every=settings.checkpoint_every))
+                    checkpoint_every=settings.checkpoint_every,
+                    online_steps=settings.online_steps,
+                    online_eval_every=settings.online_eval_every,
+                    online_update_every=settings.online_update_every))
     names = [run.name for run in runs]
     clashes = sorted({name for name in names if names.count(name) > 1})
     if clashes:
@@ -286,5 +317,6 @@ def run_all(runs: Sequence, workdir: str, *, overwrite: bool = False, progress: 
         experiment.run_experiment(run, workdir, overwrite=overwrite, progress=progress,
                                   command=command)
     markdown = tables.write_tables(workdir, score=score)
+    online_markdown = online_tables.write_online_tables(workdir)
     plots.write_learning_curves(workdir)
-    return markdown
+    return f"{markdown}\n{online_markdown}" if online_markdown else markdown

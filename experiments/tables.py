@@ -1,23 +1,24 @@
 """Score tables from run records: markdown (printed), CSV (with CIs) and LaTeX in ``DIR/tables/``.
 
     python -m experiments.tables --workdir=workdir/default [--score=best] \
-        [--reference=experiments/references/iql_paper_table1.json]
+        [--reference=iql_paper_table1 --reference=corl_last]
+    python -m experiments.tables --sweep=iql_table1     # the sweep's workdir and published tables
 
 Rows are datasets grouped by domain (with a per-domain average row when a domain has several
 datasets), columns are algorithms (``algo/variant`` for sweep variants); cells are mean ± std over
-seeds of the ``last`` (final) or ``best`` (max over evaluations, per seed) score. The last row is
-the IQM over all datasets × seeds with a 95% stratified-bootstrap CI. ``--reference`` adds
-published numbers next to the matching algorithm, labeled with their source and the data they
-were measured on (format in ``experiments/README.md``).
+seeds of the ``last`` (final) or ``best`` (max over evaluations, per seed) score. The last rows
+aggregate over datasets (``jaxrl_offline.aggregate``): IQM, mean, median and optimality gap, each
+with a 95% stratified-bootstrap CI. ``--reference`` (a file, or the name of one in
+``benchmarks/published/``) adds published numbers next to the matching algorithm; a published
+task (``hopper-medium-v2``) matches every dataset id standing for it (``experiments.tasks``), and
+both our columns and the published ones are labeled with the data they were measured on.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
-import fnmatch
 import io
-import json
 import pathlib
 from collections.abc import Sequence
 from typing import Any
@@ -25,55 +26,22 @@ from typing import Any
 import numpy as np
 from absl import app, flags, logging
 
-from jaxrl_offline import results
+from jaxrl_offline import aggregate, results
 
-MARKS = "†‡§¶"
+from experiments import tasks
+# Published scores live in experiments.published; re-exported here for the table API.
+from experiments.published import (MARKS, PUBLISHED_DIR, Reference,  # noqa: F401
+                                   load_reference, resolve_reference)
 
-
-@dataclasses.dataclass(frozen=True)
-class Reference:
-    """Published scores: ``scores[algorithm][dataset] = (mean, std or None)``."""
-
-    name: str
-    data: str
-    citation: str
-    statistic: str
-    scores: dict[str, dict[str, tuple[float, float | None]]]
-    match: dict[str, list[str]]
-    mark: str = MARKS[0]
-
-    def lookup(self, algorithm: str, dataset_id: str) -> tuple[float, float | None] | None:
-        for dataset, value in self.scores.get(algorithm, {}).items():
-            patterns = self.match.get(dataset, [f"*{dataset}*"])
-            if any(fnmatch.fnmatch(dataset_id.lower(), p.lower()) for p in patterns):
-                return value
-        return None
-
-
-def load_reference(path: str | pathlib.Path, mark: str = MARKS[0]) -> Reference:
-    """Reads a reference JSON file (see ``experiments/references/``)."""
-    try:
-        raw = json.loads(pathlib.Path(path).read_text())
-        scores = {algo: {dataset: _mean_std(value) for dataset, value in per_dataset.items()}
-                  for algo, per_dataset in raw["scores"].items()}
-        return Reference(name=raw["name"], data=raw["data"], citation=raw.get("citation", ""),
-                         statistic=raw.get("statistic", "mean"), scores=scores,
-                         match=raw.get("match", {}), mark=mark)
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise ValueError(f"reference file {path} is not valid ({type(err).__name__}: {err}); "
-                         "see experiments/README.md for the format.") from None
-
-
-def _mean_std(value: Any) -> tuple[float, float | None]:
-    if isinstance(value, dict):
-        return float(value["mean"]), (None if value.get("std") is None else float(value["std"]))
-    return float(value), None
+OPTIMALITY_TARGET = 100.0  # D4RL-normalized expert score: the optimality gap's gamma.
 
 
 @dataclasses.dataclass
 class ScoreTable:
     """The numbers of a table. ``cells[(row, column)]`` holds ``results.summarize`` dicts plus
-    ``num_episodes``; rows are dataset ids and ``"<domain> average"``; the IQM row is apart."""
+    ``num_episodes``; rows are dataset ids and ``"<domain> average"``; the aggregate rows are
+    apart: ``aggregates[column][name] = (estimate, ci_low, ci_high)`` for ``aggregate.NAMES``
+    (the optimality gap only when every score is normalized), ``iqm[column]`` the IQM's."""
 
     score: str
     columns: list[str]
@@ -81,10 +49,17 @@ class ScoreTable:
     cells: dict[tuple[str, str], dict]
     iqm: dict[str, tuple[float, float, float]]
     records: list[dict]
+    aggregates: dict[str, dict[str, tuple[float, float, float]]] = dataclasses.field(
+        default_factory=dict)
+
+    @property
+    def aggregate_names(self) -> list[str]:
+        return [name for name in aggregate.NAMES
+                if any(name in values for values in self.aggregates.values())]
 
 
 def score_table(records: Sequence[dict], score: str = "last") -> ScoreTable:
-    """Per-dataset summaries, per-domain averages and IQMs of ``records``."""
+    """Per-dataset summaries, per-domain averages and aggregates (with CIs) of ``records``."""
     if score not in results.SCORES:
         raise ValueError(f"--score must be one of {results.SCORES}, got {score!r}")
     columns = sorted({results.column_label(r) for r in records}, key=results.column_order)
@@ -107,9 +82,13 @@ def score_table(records: Sequence[dict], score: str = "last") -> ScoreTable:
                 means = [cells[(d, column)]["mean"] for d in datasets if (d, column) in cells]
                 if len(means) == len(datasets):
                     cells[(label, column)] = {"mean": float(np.mean(means)), "std": None}
-    iqm = {column: results.iqm_with_ci([v for (d, c), v in per_seed.items() if c == column])
-           for column in columns}
-    return ScoreTable(score, columns, rows, cells, iqm, list(records))
+    names = [name for name in aggregate.NAMES
+             if name != "optimality_gap" or all(r["normalized"] for r in records)]
+    aggregates = {column: aggregate.aggregates_with_ci(
+        [v for (d, c), v in per_seed.items() if c == column], gamma=OPTIMALITY_TARGET,
+        names=names) for column in columns}
+    iqm = {column: aggregates[column]["iqm"] for column in columns}
+    return ScoreTable(score, columns, rows, cells, iqm, list(records), aggregates)
 
 
 def _fmt(mean: float | None, std: float | None = None) -> str:
@@ -127,23 +106,55 @@ def _published_columns(table: ScoreTable, column: str,
     return [ref for ref in references if any(ref.lookup(column, d) for d in datasets)]
 
 
+def _steps_text(steps: int) -> str:
+    for scale, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if steps >= scale and steps % (scale // 10) == 0:
+            return f"{steps / scale:g}{suffix}"
+    return f"{steps:,}"
+
+
+def ours_label(table: ScoreTable, column: str) -> str:
+    """What our column was measured on: data source(s) and update count(s)."""
+    records = [r for r in table.records if results.column_label(r) == column]
+    sources = sorted({tasks.SOURCE_LABELS[tasks.source_of(r["dataset_id"])] for r in records})
+    steps = sorted({r["steps"] for r in records})
+    return f"{', '.join(sources)}, {'/'.join(_steps_text(n) for n in steps)} updates"
+
+
 def _layout(table: ScoreTable, references: Sequence[Reference]) -> tuple[list[str], list[list]]:
-    """Header and body of the table as text cells, published columns next to their algorithm."""
-    header, getters = ["dataset"], []
+    """Header and body of the table as text cells, published columns next to their algorithm.
+
+    With published columns, every column header says which data it was measured on."""
+    header, getters, published = ["dataset"], [], {}
     for column in table.columns:
-        header.append(column)
+        published[column] = _published_columns(table, column, references)
+        header.append(f"{column} ours ({ours_label(table, column)})" if references else column)
         getters.append(lambda row, c=column: _fmt(table.cells.get((row, c), {}).get("mean"),
                                                   table.cells.get((row, c), {}).get("std")))
-        for ref in _published_columns(table, column, references):
-            header.append(f"{column} (published{ref.mark})")
+        for ref in published[column]:
+            header.append(f"{column} published{ref.mark} ({ref.data_label})")
             getters.append(lambda row, c=column, r=ref: _published(table, r, c, row))
     body = [[label, *(get(label) for get in getters)] for _, label in table.rows]
-    iqm_row = ["IQM [95% CI]"]
-    for column in table.columns:
-        value, low, high = table.iqm[column]
-        iqm_row.append(f"{_fmt(value)} [{_fmt(low)}, {_fmt(high)}]")
-        iqm_row += ["–"] * len(_published_columns(table, column, references))
-    return header, body + [iqm_row]
+    for name in table.aggregate_names:
+        row = [f"{aggregate.LABELS[name]} [95% CI]"]
+        for column in table.columns:
+            value, low, high = table.aggregates[column].get(name, (None, None, None))
+            row.append(f"{_fmt(value)} [{_fmt(low)}, {_fmt(high)}]")
+            row += [_published_aggregate(table, ref, column, name) for ref in published[column]]
+        body.append(row)
+    return header, body
+
+
+def _published_aggregate(table: ScoreTable, ref: Reference, column: str, name: str) -> str:
+    """The mean or median over our column's datasets of the published means (when every one of
+    them has a published number); other aggregates need per-seed scores, which papers omit."""
+    datasets = [label for kind, label in table.rows
+                if kind == "dataset" and (label, column) in table.cells]
+    values = [ref.lookup(column, dataset) for dataset in datasets]
+    if name not in ("mean", "median") or not values or not all(values):
+        return "–"
+    reduce = np.mean if name == "mean" else np.median
+    return _fmt(float(reduce([value[0] for value in values])))
 
 
 def _published(table: ScoreTable, ref: Reference, algorithm: str, row: str) -> str:
@@ -169,11 +180,20 @@ def caption(table: ScoreTable, references: Sequence[Reference] = ()) -> str:
     runs = "; ".join(f"{s} seeds × {e} episodes per evaluation, {n:,} updates"
                      for s, e, n in counts)
     text = (f"{' / '.join(labels)} at the {which[table.score]}: mean ± std over seeds (95% "
-            f"bootstrap CIs in the CSV). IQM: interquartile mean over all datasets × seeds with a "
-            f"95% stratified-bootstrap CI. Runs: {runs}.")
+            f"bootstrap CIs in the CSV). Aggregates over each column's datasets: IQM of all "
+            f"datasets × seeds, mean and median of the per-dataset means"
+            + (", optimality gap (100 - mean of min(score, 100) over all runs)"
+               if "optimality_gap" in table.aggregate_names else "")
+            + f", each with a 95% stratified-bootstrap CI (seeds resampled within each dataset, "
+            f"{aggregate.NUM_BOOTSTRAP:,} resamples). Runs: {runs}.")
     diverged = [f"{r['name']} {r['diverged_seeds']}" for r in table.records if r["diverged_seeds"]]
     if diverged:
         text += f" Diverged seeds (left out of the statistics): {'; '.join(diverged)}."
+    if references:
+        text += (" Columns marked ours were measured here on the datasets of the rows; a "
+                 "published number is shown on every row whose dataset stands for the task it "
+                 "was published on, even when the data differ (e.g. the local suite's "
+                 "regenerated datasets against D4RL's).")
     for ref in references:
         used = any(_published_columns(table, column, [ref]) for column in table.columns)
         text += (f" {ref.mark} Published ({ref.statistic}): {ref.name} ({ref.citation}), "
@@ -199,9 +219,11 @@ def to_latex(table: ScoreTable, references: Sequence[Reference] = ()) -> str:
     lines = ["\\begin{table}[t]", "\\centering", f"\\caption{{{tex(caption(table, references))}}}",
              f"\\begin{{tabular}}{{l{'r' * (len(header) - 1)}}}", "\\toprule",
              " & ".join(tex(h) for h in header) + " \\\\", "\\midrule"]
-    lines += [" & ".join(tex(cell) for cell in row) + " \\\\" for row in body[:-1]]
-    lines += ["\\midrule", " & ".join(tex(cell) for cell in body[-1]) + " \\\\", "\\bottomrule",
-              "\\end{tabular}", "\\end{table}"]
+    split = len(table.rows)  # Aggregate rows after a rule.
+    lines += [" & ".join(tex(cell) for cell in row) + " \\\\" for row in body[:split]]
+    lines += ["\\midrule"] + [" & ".join(tex(cell) for cell in row) + " \\\\"
+                               for row in body[split:]]
+    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
     return "\n".join(lines) + "\n"
 
 
@@ -221,10 +243,11 @@ def to_csv(table: ScoreTable, references: Sequence[Reference] = ()) -> str:
                 writer.writerow({"score": table.score, "row": label, "column": column,
                                  "source": "this run", **{k: _csv_num(cell.get(k))
                                                           for k in CSV_FIELDS[4:]}})
-    for column, (value, low, high) in table.iqm.items():
-        writer.writerow({"score": table.score, "row": "IQM", "column": column,
-                         "source": "this run", "mean": _csv_num(value), "ci_low": _csv_num(low),
-                         "ci_high": _csv_num(high)})
+    for column, values in table.aggregates.items():
+        for name, (value, low, high) in values.items():
+            writer.writerow({"score": table.score, "row": aggregate.LABELS[name],
+                             "column": column, "source": "this run", "mean": _csv_num(value),
+                             "ci_low": _csv_num(low), "ci_high": _csv_num(high)})
     for ref in references:
         for kind, label in table.rows:
             for algorithm in sorted({r["algorithm"] for r in table.records}):
@@ -259,6 +282,19 @@ def write_tables(workdir: str | pathlib.Path, score: str = "last",
     return markdown
 
 
+def sweep_tables(sweep: str) -> tuple[str, tuple[str, ...]]:
+    """The workdir of a sweep file and the published tables it names (``PUBLISHED``)."""
+    import importlib.util
+
+    from experiments import sweep as sweep_lib  # Not at the top: sweep imports this module.
+
+    path = sweep_lib.sweep_path(sweep)
+    module_spec = importlib.util.spec_from_file_location(f"_sweep_tables_{path.stem}", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return (sweep_lib.load_sweep(sweep)["workdir"], tuple(getattr(module, "PUBLISHED", ())))
+
+
 FLAGS = flags.FLAGS
 
 
@@ -268,16 +304,29 @@ def main(argv: Sequence[str]) -> None:
     if not FLAGS["verbosity"].present:  # JAX logs backend probing at INFO.
         logging.set_verbosity(logging.WARNING)
     try:
-        print(write_tables(FLAGS.workdir, FLAGS.score, FLAGS.reference or ()))
+        workdir, references = FLAGS.workdir, tuple(FLAGS.reference or ())
+        if FLAGS.sweep:
+            sweep_workdir, published = sweep_tables(FLAGS.sweep)
+            workdir = workdir or sweep_workdir
+            references = published + tuple(r for r in references if r not in published)
+        if not workdir:
+            raise ValueError("give --workdir (or --sweep)")
+        print(write_tables(workdir, FLAGS.score, references))
+        from experiments import online_tables  # Offline -> online tables, if records have them.
+
+        print(online_tables.write_online_tables(workdir))
     except (ValueError, results.RecordError) as err:
         raise SystemExit(f"error: {err}") from None
-    print(f"Tables written to {pathlib.Path(FLAGS.workdir) / 'tables'}/")
+    print(f"Tables written to {pathlib.Path(workdir) / 'tables'}/")
 
 
 if __name__ == "__main__":
-    flags.DEFINE_string("workdir", None, "Folder holding runs/ (records).", required=True)
+    flags.DEFINE_string("workdir", None, "Folder holding runs/ (records); default with --sweep: "
+                        "the sweep's.")
+    flags.DEFINE_string("sweep", None, "Sweep file or name (experiments/sweeps/): its workdir "
+                        "and the published tables it names (PUBLISHED).")
     flags.DEFINE_enum("score", "last", results.SCORES, "last: final evaluation; best: max over "
                       "evaluations per seed.")
-    flags.DEFINE_multi_string("reference", None, "Published-scores JSON file(s) to show beside "
-                              "ours (e.g. experiments/references/iql_paper_table1.json).")
+    flags.DEFINE_multi_string("reference", None, "Published-scores JSON file(s) or names in "
+                              "benchmarks/published/ (e.g. iql_paper_table1) to show beside ours.")
     app.run(main)

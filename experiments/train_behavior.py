@@ -22,6 +22,10 @@ Training writes under ``--workdir`` (default ``workdir/behavior/<env>``):
   of the expert's (D4RL's medium is an early-stopped policy at about a third of the expert);
 * **replay**: the snapshots before medium, which regenerate medium-replay: segment ``[s_k,
   s_{k+1})`` replays snapshot ``s_k``'s sampled actions, and the warm-up segment uniform actions.
+
+``--medium_step=N --medium_reason=...`` overrides the medium rule (recorded in the manifest). The
+shipped Hopper medium uses it: the rule's snapshot stood still for the whole 1,000 steps (return
+1,000 = the alive bonus, no falls), unlike D4RL's medium, which hops and falls.
 """
 
 from __future__ import annotations
@@ -56,6 +60,9 @@ flags.DEFINE_integer("update_every", 10, "Env steps between scanned update burst
 flags.DEFINE_float("max_minutes", None, "Stop (after a checkpoint) once this much time passed.")
 flags.DEFINE_bool("export", False, "Export medium/expert/replay policies from the snapshots.")
 flags.DEFINE_float("expert_window", 0.2, "Fraction of training at its end the expert comes from.")
+flags.DEFINE_integer("medium_step", None, "With --export: ship this snapshot as medium instead "
+                     "of the rule's choice (then say why in --medium_reason).")
+flags.DEFINE_string("medium_reason", "", "With --medium_step: why, recorded in the manifest.")
 flags.DEFINE_string("export_root", str(locomotion.POLICY_ROOT), "Where --export writes.")
 
 
@@ -144,7 +151,8 @@ def main(argv):
     workdir = pathlib.Path(FLAGS.workdir or f"workdir/behavior/{FLAGS.env}")
     if FLAGS.export:
         manifest = locomotion.export_policies(FLAGS.env, workdir, pathlib.Path(FLAGS.export_root),
-                                              FLAGS.expert_window)
+                                              FLAGS.expert_window, FLAGS.medium_step,
+                                              FLAGS.medium_reason)
         levels = manifest["levels"]
         print(f"exported {FLAGS.env}: expert step {levels['expert']['step']} "
               f"({levels['expert']['eval_return']:.0f}), medium step {levels['medium']['step']} "

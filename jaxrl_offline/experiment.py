@@ -6,7 +6,9 @@ chunks (``training.make_multi_seed_chunk``), evaluates every ``eval_every`` upda
 every ``checkpoint_every`` chunks and writes ``<workdir>/runs/<name>.json``
 (``jaxrl_offline.results``). A rerun skips a finished run and resumes an interrupted one from its
 latest checkpoint; since chunk ``k`` folds ``k`` into every seed's data key and evaluation seeds
-depend only on the step, the resumed run ends with the same record (timing aside).
+depend only on the step, the resumed run ends with the same record (timing aside). With
+``online_steps`` the offline phase is followed by fine-tuning in the eval env
+(``jaxrl_offline.finetune``), checkpointed and resumed the same way.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import jax
 import numpy as np
 import tqdm
 
-from jaxrl_offline import checkpoints, data, evaluation, results, suite, training
+from jaxrl_offline import checkpoints, data, evaluation, finetune, results, suite, training
 from jaxrl_offline.algorithms import get_algorithm
 
 
@@ -52,7 +54,13 @@ class RunSpec:
       variant: optional sweep-variant label; runs of one algorithm and dataset with different
         variants get different records and table columns.
       max_episode_steps: cap on evaluation episode length (``None``: the env's own limit).
-      checkpoint_every: save a checkpoint every this many chunks (0 = never).
+      checkpoint_every: save a checkpoint every this many chunks (0 = never); while fine-tuning,
+        every this many online evaluations.
+      online_steps: env steps of online fine-tuning per seed after the offline phase (0 = none;
+        ``jaxrl_offline.finetune``).
+      online_eval_every: env steps between online evaluations (0 = only at the start and end).
+      online_update_every: env steps per jitted learning call (as many updates; 1 = the policy is
+        updated before every env step).
     """
 
     algorithm: str
@@ -67,9 +75,14 @@ class RunSpec:
     variant: str = ""
     max_episode_steps: int | None = None
     checkpoint_every: int = 0
+    online_steps: int = 0
+    online_eval_every: int = 0
+    online_update_every: int = 1
 
     def __post_init__(self):
         check_schedule(self.steps, self.chunk, self.eval_every)
+        finetune.check_online_schedule(self.online_steps, self.online_eval_every,
+                                       self.online_update_every)
         if self.eval_episodes < 1:
             raise ValueError(f"eval_episodes must be >= 1, got {self.eval_episodes}")
         if self.checkpoint_every < 0:
@@ -97,6 +110,9 @@ class RunSpec:
             "steps": self.steps, "chunk": self.chunk, "eval_every": self.eval_every,
             "eval_episodes": self.eval_episodes, "max_episode_steps": self.max_episode_steps,
         }
+        if self.online_steps:  # Offline-only runs keep their hashes (and records) unchanged.
+            fingerprint["online"] = [self.online_steps, self.online_eval_every,
+                                     self.online_update_every]
         text = json.dumps(fingerprint, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -179,7 +195,8 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
       progress: show a tqdm bar (updates/s, ETA, latest score).
       command: the command line to store in the record.
       log: where the one-line summaries go.
-      on_chunk: called with the number of chunks done after each chunk (and its checkpoint).
+      on_chunk: called with the number of chunks done after each chunk (and its checkpoint);
+        during fine-tuning with ``chunks + online evaluations done``.
 
     Returns:
       The complete record, as written to ``record_path(workdir, spec)``.
@@ -194,6 +211,8 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
     algo = get_algorithm(spec.algorithm)
     suite.ensure_local(spec.dataset)  # Generated on first use when the project can make it.
     dataset, info = data.load_dataset(spec.dataset, algorithm=spec.algorithm)
+    if hasattr(algo, "prepare_dataset"):  # e.g. ReBRAC adds the dataset's next actions.
+        dataset = algo.prepare_dataset(spec.config, dataset)
     layout = training.make_seed_layout(spec.seeds)
     start = time.perf_counter()
     carry = (*training.init_seed_states(algo, spec.config, layout, dataset),
@@ -205,15 +224,22 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
     checkpointer = None
     if spec.checkpoint_every or ckpt_dir.exists():
         checkpointer = checkpoints.RunCheckpointer(ckpt_dir, spec.spec_hash)
+    num_chunks = spec.steps // spec.chunk
+    latest = None if checkpointer is None else checkpointer.latest_step()
+    online_resume = latest is not None and latest > num_chunks  # run_online restores it.
     try:
-        if checkpointer is not None and checkpointer.latest_step() is not None:
+        if latest is not None and not online_resume:
             start_chunk, carry, meta = checkpointer.restore(carry)
             record = _resumed_record(meta, checkpointer, start_chunk * spec.chunk)
             log(f"{spec.name}: resuming from the checkpoint at step {start_chunk * spec.chunk}.")
         record["timing"]["compile_s"] += init_s
-        if start_chunk < spec.steps // spec.chunk:
-            _train(spec, algo, info, layout, dataset, carry, record, start_chunk, checkpointer,
-                   progress, on_chunk)
+        if start_chunk < num_chunks and not online_resume:
+            carry = _train(spec, algo, info, layout, dataset, carry, record, start_chunk,
+                           checkpointer, progress, on_chunk)
+        if spec.online_steps:
+            record = finetune.run_online(spec, algo, info, dataset, layout.unpad(carry[0]), record,
+                                         checkpointer, num_chunks, progress=progress, log=log,
+                                         on_block=on_chunk)
     finally:
         if checkpointer is not None:
             checkpointer.close()
@@ -234,8 +260,9 @@ def _resumed_record(meta: dict, checkpointer: checkpoints.RunCheckpointer, step:
 
 
 def _train(spec, algo, info, layout, dataset, carry, record, start_chunk, checkpointer,
-           progress, on_chunk) -> None:
-    """The chunk loop: train, evaluate when due, checkpoint when due; fills ``record``."""
+           progress, on_chunk) -> tuple:
+    """The chunk loop: train, evaluate when due, checkpoint when due; fills ``record`` and
+    returns the final carry."""
     states, data_keys, active = carry
     run_chunk = training.make_multi_seed_chunk(algo, spec.config, spec.chunk, layout)
     start = time.perf_counter()
@@ -266,6 +293,7 @@ def _train(spec, algo, info, layout, dataset, carry, record, start_chunk, checkp
                 checkpointer.save(chunks_done, (states, data_keys, active), {"record": record})
             if on_chunk is not None:
                 on_chunk(chunks_done)
+    return states, data_keys, active
 
 
 def _evaluate(spec, record, policy, layout, states, alive, info, step, metrics) -> float:

@@ -111,14 +111,17 @@ def replay_sequence(name: str, root: str | pathlib.Path | None = None):
 
 
 def export_policies(env_name: str, workdir: pathlib.Path, root: pathlib.Path,
-                    window: float = 0.2) -> dict:
+                    window: float = 0.2, medium_step: int | None = None,
+                    medium_reason: str = "") -> dict:
     """Chooses expert/medium/replay snapshots of a ``train_behavior`` run and ships them.
 
     Reads ``workdir/history.json`` and ``workdir/snapshots/`` and writes ``root/<env>/`` (see
     ``experiments/train_behavior.py`` for the rules): the expert is the best evaluation in the last
     ``window`` of training, the medium the first snapshot after warm-up reaching
     ``MEDIUM_TOLERANCE`` of a third of the expert's return, and the replay sequence the snapshots
-    before the medium.
+    before the medium. ``medium_step`` picks the medium snapshot by hand instead (the rule's
+    choice can be degenerate: Hopper's first snapshot at that level stands still and never
+    falls); ``medium_reason`` is recorded in the manifest beside it.
     """
     history = json.loads((workdir / "history.json").read_text())
     evals = history["evals"]
@@ -138,6 +141,15 @@ def export_policies(env_name: str, workdir: pathlib.Path, root: pathlib.Path,
     third = expert["return"] / 3
     reaching = [e for e in earlier if e["return"] >= MEDIUM_TOLERANCE * third]
     medium = reaching[0] if reaching else min(earlier, key=lambda e: abs(e["return"] - third))
+    medium_rule = "first snapshot after warm-up reaching 0.8 * expert/3 (else closest)"
+    if medium_step is not None:
+        chosen = [e for e in earlier if e["step"] == medium_step]
+        if not chosen:
+            raise ValueError(f"medium_step={medium_step} is not an evaluated snapshot between the "
+                             f"warm-up and the expert (step {expert['step']}); choose one of "
+                             f"{[e['step'] for e in earlier]}")
+        medium = chosen[0]
+        medium_rule = f"chosen by hand (step {medium_step}): {medium_reason or 'no reason given'}"
     target = root / env_name
     if target.exists():
         shutil.rmtree(target)
@@ -166,7 +178,7 @@ def export_policies(env_name: str, workdir: pathlib.Path, root: pathlib.Path,
         "env_id": history["env"], "seed": history["seed"], "algorithm": "SAC (jaxrl_offline)",
         "config": history["config"], "settings": history["settings"],
         "trained_steps": last_step, "levels": levels, "replay": replay,
-        "medium_rule": "first snapshot after warm-up reaching 0.8 * expert/3 (else closest)",
+        "medium_rule": medium_rule,
         "expert_rule": f"best eval return among snapshots in the last {window:.0%} of training",
         "evals": [[e["step"], round(e["return"], 1)] for e in evals],
     }

@@ -1,4 +1,5 @@
-"""Learning curves from run records: one PNG per dataset, mean and 95% bootstrap CI over seeds.
+"""Learning curves from run records: one PNG per dataset, mean and 95% bootstrap CI over seeds
+(plus ``<dataset>_online.png`` fine-tuning curves for runs with online results).
 
 Figures are drawn with matplotlib's object API on the Agg canvas (no pyplot, no global backend
 switch), so this works headless and inside other programs.
@@ -50,5 +51,46 @@ def write_learning_curves(workdir: str | os.PathLike,
     for record in records:
         by_dataset.setdefault(record["dataset_id"], []).append(record)
     out_dir = pathlib.Path(workdir) / "plots"
-    return [plot_dataset(group, out_dir / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', dataset)}.png")
-            for dataset, group in sorted(by_dataset.items())]
+    paths = [plot_dataset(group, out_dir / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', dataset)}.png")
+             for dataset, group in sorted(by_dataset.items())]
+    return paths + write_online_curves(workdir, records)
+
+
+def plot_online_dataset(records: Sequence[dict], path: str | os.PathLike) -> pathlib.Path:
+    """Fine-tuning curves of one dataset: normalized score against online env steps (mean and 95%
+    bootstrap CI over seeds; env step 0 is the offline agent), one curve per table column."""
+    records = sorted(records, key=lambda r: results.column_order(results.column_label(r)))
+    figure = Figure(figsize=(6.0, 4.0), dpi=120)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for record in records:
+        online = record["online"]
+        steps = np.asarray(online["env_steps"])
+        mean, low, high = results.curve_with_ci(online["normalized_scores"])
+        line, = axes.plot(steps, mean, marker="o", markersize=3,
+                          label=f"{results.column_label(record)} ({len(record['seeds'])} seeds)")
+        axes.fill_between(steps, low, high, alpha=0.2, color=line.get_color(), linewidth=0)
+    axes.set_title(f"{records[0]['dataset_id']}: offline → online", fontsize=10)
+    axes.set_xlabel("online env steps (after offline training)")
+    axes.set_ylabel("normalized score" if records[0]["normalized"] else "return")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    return path
+
+
+def write_online_curves(workdir: str | os.PathLike,
+                        records: Sequence[dict] | None = None) -> list[pathlib.Path]:
+    """``<workdir>/plots/<dataset>_online.png`` for each dataset with fine-tuning records."""
+    records = results.load_records(workdir) if records is None else records
+    by_dataset: dict[str, list[dict]] = {}
+    for record in records:
+        if "online" in record:
+            by_dataset.setdefault(record["dataset_id"], []).append(record)
+    out_dir = pathlib.Path(workdir) / "plots"
+    return [plot_online_dataset(
+        group, out_dir / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', dataset)}_online.png")
+        for dataset, group in sorted(by_dataset.items())]

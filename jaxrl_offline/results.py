@@ -132,6 +132,67 @@ def validate_record(record: Any, path: str | os.PathLike = "<record>") -> None:
     for score in SCORES:
         if len(record["final"].get(score, {}).get("per_seed", ())) != num_seeds:
             fail(f"final.{score}.per_seed does not have {num_seeds} entries")
+    if "online" in record:
+        problem = online_record_problem(record)
+        if problem:
+            fail(problem)
+
+
+ONLINE_FIELDS = ("steps", "eval_every", "update_every", "env_steps", "normalized_scores",
+                 "returns", "final", "regret", "buffer", "reward_transform", "train_metrics",
+                 "timing")
+
+
+def online_record_problem(record: dict) -> str | None:
+    """What is wrong with ``record["online"]`` (fine-tuning results), or ``None``."""
+    online = record["online"]
+    if not isinstance(online, dict):
+        return "online is not an object"
+    missing = [name for name in ONLINE_FIELDS if name not in online]
+    if missing:
+        return f"online lacks fields {missing}"
+    num_seeds, steps = len(record["seeds"]), online["env_steps"]
+    if not steps or steps[0] != 0 or steps[-1] != online["steps"] or steps != sorted(set(steps)):
+        return "online.env_steps does not rise from 0 to online.steps"
+    scores = online["normalized_scores"]
+    if len(scores) != len(steps) or any(len(row) != num_seeds for row in scores):
+        return f"online.normalized_scores is not [{len(steps)} evals][{num_seeds} seeds]"
+    if len(online["returns"]) != num_seeds or any(
+            len(row) != record["eval_episodes"] for row in online["returns"]):
+        return f"online.returns is not [{num_seeds} seeds][{record['eval_episodes']} episodes]"
+    for score in SCORES:
+        if len(online["final"].get(score, {}).get("per_seed", ())) != num_seeds:
+            return f"online.final.{score}.per_seed does not have {num_seeds} entries"
+    regret = online["regret"]
+    if record["normalized"] and len((regret or {}).get("per_seed", ())) != num_seeds:
+        return f"online.regret.per_seed does not have {num_seeds} entries"
+    return None
+
+
+def cumulative_regret(env_steps: Sequence[int], normalized_scores: Any) -> np.ndarray:
+    """Cumulative regret of fine-tuning per seed: the time-average of 1 - score / 100 over the
+    online phase, each evaluation standing for the env steps since the previous one.
+
+    regret = sum_{i >= 1} (1 - score_i / 100) (t_i - t_{i-1}) / (t_n - t_0) for evaluations at env
+    steps t_0 = 0 < t_1 < ... < t_n. With evenly spaced evaluations it is the mean of
+    (1 - normalized return) over the evaluations after step 0, Cal-QL's definition (Nakamoto et
+    al. 2023). 0: expert-level throughout; 1: random-level. A seed with a missing (NaN) score gets
+    NaN.
+
+    Args:
+      env_steps: [T] increasing env steps of the evaluations, starting at 0.
+      normalized_scores: [T][S] normalized scores (0-100 scale; ``None`` for NaN).
+
+    Returns:
+      [S] float64 regrets.
+    """
+    steps = np.asarray(env_steps, np.float64)
+    scores = as_array(normalized_scores)
+    if steps.ndim != 1 or steps.size < 2 or scores.shape[0] != steps.size:
+        raise ValueError(f"need >= 2 evaluations with one score row each, got steps {steps.shape}"
+                         f" and scores {scores.shape}")
+    widths = np.diff(steps) / (steps[-1] - steps[0])
+    return np.sum((1.0 - scores[1:] / 100.0) * widths[:, None], axis=0)
 
 
 def as_array(rows: Any) -> np.ndarray:

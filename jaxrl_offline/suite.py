@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import pathlib
 import re
 import time
@@ -179,14 +180,35 @@ def make_dataset(env: str, kind: str, size: int | None = None, *, seed: int = 0,
                      time.perf_counter() - started)
 
 
+def expected_policy_hashes(env: str, kind: str, size: int | None = None,
+                           policy_root: str | None = None) -> dict[str, str]:
+    """The ``policy_sha256`` metadata a dataset generated now from these policies carries."""
+    if kind == "random":
+        return {}
+    levels = locomotion.read_manifest(env, policy_root)["levels"]
+    if kind in ("medium", "expert"):
+        return {kind: levels[kind]["sha256"]}
+    if kind == "medium-expert":
+        return {name: levels[name]["sha256"] for name in ("medium", "expert")}
+    segments = locomotion.replay_sequence(env, policy_root)
+    return {f"replay@{start}": behavior.file_sha256(path)
+            for (start, _, path), length in zip(segments, _replay_lengths(segments, size))
+            if length > 0 and path is not None}
+
+
+def _replay_lengths(segments, size: int | None) -> np.ndarray:
+    """Transitions per replay segment: the segment lengths, scaled to ``size`` if given."""
+    lengths = np.array([end - start for start, end, _ in segments], np.int64)
+    if size is not None:
+        lengths = np.floor(lengths * size / int(lengths.sum())).astype(np.int64)
+        lengths[-1] += size - lengths.sum()
+    return lengths
+
+
 def _medium_replay(env, policy_root, size, collect, random_policy, hashes) -> list[dict]:
     """Replays the checkpoint sequence up to medium, scaled to ``size`` transitions if given."""
     segments = locomotion.replay_sequence(env, policy_root)
-    lengths = np.array([end - start for start, end, _ in segments], np.int64)
-    total = int(lengths.sum())
-    if size is not None:
-        lengths = np.floor(lengths * size / total).astype(np.int64)
-        lengths[-1] += size - lengths.sum()
+    lengths = _replay_lengths(segments, size)
     episodes = []
     for index, ((start, _, path), length) in enumerate(zip(segments, lengths)):
         if length <= 0:
@@ -232,10 +254,22 @@ def ensure_local(spec: str, root: str | None = None) -> None:
 
 def ensure_dataset(env: str, kind: str, size: int | None = None, *, seed: int = 0,
                    root: str | None = None) -> str:
-    """Generates the dataset unless a local dataset with its id exists; returns the id."""
+    """Generates the dataset unless a local dataset with its id exists; returns the id.
+
+    An existing dataset made from other behavior policies than the shipped ones (an older
+    package version) is an error, not silently reused."""
     new_id = dataset_id(env, kind, size)
     base = get_dataset_path() if root is None else root
-    if (pathlib.Path(base) / new_id / "data").is_dir():
+    metadata_path = pathlib.Path(base) / new_id / "data" / "metadata.json"
+    if metadata_path.parent.is_dir():
+        stored = json.loads(metadata_path.read_text()).get("policy_sha256", {})
+        if stored != expected_policy_hashes(env, kind, size):
+            raise DatasetError(
+                f"{new_id} under {base} was generated from other behavior policies than the ones "
+                f"this version of jaxrl_offline ships (policy hashes {stored} != "
+                f"{expected_policy_hashes(env, kind, size)}). Regenerate it: python -m "
+                f"experiments.make_datasets --envs={env} --kinds={kind}"
+                f"{'' if size is None else f' --size={size}'} --overwrite")
         return new_id
     try:
         make_dataset(env, kind, size, seed=seed, root=root)
@@ -248,3 +282,14 @@ def episode_returns(dataset_path: str) -> np.ndarray:
     """Undiscounted returns of every episode of a stored dataset."""
     dataset = minari.MinariDataset(f"{dataset_path}/data")
     return np.array([float(np.sum(episode.rewards)) for episode in dataset.iterate_episodes()])
+
+
+def merge_tables(existing: str, new: str) -> str:
+    """``new``'s rows replace same-dataset rows of ``existing``; other rows keep their place and
+    datasets new to the table are appended."""
+    def rows(text: str) -> list[str]:
+        return [line for line in text.splitlines() if line.startswith("| jaxrl_offline/")]
+
+    fresh = {row.split("|")[1].strip(): row for row in rows(new)}
+    kept = [fresh.pop(row.split("|")[1].strip(), row) for row in rows(existing)]
+    return "\n".join([*new.splitlines()[:2], *kept, *fresh.values()]) + "\n"

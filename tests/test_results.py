@@ -12,7 +12,7 @@ import pytest
 from experiments import tables
 from jaxrl_offline import plots, results
 
-REFERENCE_DIR = pathlib.Path(__file__).parent.parent / "experiments" / "references"
+REFERENCE_DIR = pathlib.Path(__file__).parent.parent / "benchmarks" / "published"
 
 
 def make_record(algorithm, dataset, scores, *, domain="locomotion", variant="", episodes=10,
@@ -179,8 +179,9 @@ def test_reference_side_by_side(tmp_path):
     write(tmp_path, make_record("td3_bc", "d4rl:/data/hopper-medium-v2.hdf5", [[50.0, 50.0]]))
     markdown = tables.write_tables(tmp_path, "last", [str(REFERENCE_DIR / "iql_paper_table1.json"),
                                                       str(REFERENCE_DIR / "corl_last.json")])
-    header = ("| dataset | td3_bc | td3_bc (published†) | td3_bc (published‡) | iql | "
-              "iql (published†) | iql (published‡) |")
+    header = ("| dataset | td3_bc ours (D4RL files, 1k updates) | td3_bc published† (D4RL v2) | "
+              "td3_bc published‡ (D4RL v2) | iql ours (D4RL files, 1k updates) | "
+              "iql published† (D4RL v2) | iql published‡ (D4RL v2) |")
     assert header in markdown
     assert "| 50.0 ± 0.0 | 59.3 | 60.4 ± 3.5 | 65.0 ± 5.0 | 66.3 | 67.5 ± 3.8 |" in markdown
     assert "measured on D4RL v2 locomotion" in markdown and "not run here" in markdown

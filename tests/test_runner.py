@@ -64,7 +64,7 @@ def without_timing(record):
 
 
 def test_plan_errors():
-    with pytest.raises(ValueError, match="Unknown algorithm 'nope'. Registered algorithms: bc"):
+    with pytest.raises(ValueError, match="Unknown algorithm 'nope'. Registered algorithms: .*bc, "):
         plan(algos=("nope",))
     with pytest.raises(ValueError, match=r"unknown config field\(s\) \['expectile'\] for bc. "
                                          r"Valid fields: bc: batch_size, hidden_dims"):
@@ -77,6 +77,19 @@ def test_plan_errors():
         sweep.plan_runs(sweep.SweepSettings(**{**TINY, "algos": ("iql",)}), {"expectile": "abc"})
     with pytest.raises(ValueError, match="num_seeds"):
         plan(num_seeds=0)
+    with pytest.raises(ValueError, match=r"unknown bc config field\(s\) \['expectile'\]"):
+        plan(config={"bc": {"expectile": 0.9}})
+
+
+def test_sweep_config_per_algorithm_entries():
+    both = {**TINY, "algos": ("bc", "iql")}
+    # Shared fields go to every algorithm that has them; an algorithm's own entry wins for it, and
+    # entries of algorithms not selected are ignored.
+    config = {"batch_size": 32, "iql": {"batch_size": 16, "expectile": 0.8}, "cql": {"x": 1}}
+    bc_run, iql_run = sweep.plan_runs(sweep.SweepSettings(**{**both, "config": config}))
+    assert bc_run.config.batch_size == 32
+    assert (iql_run.config.batch_size, iql_run.config.expectile) == (16, 0.8)
+    assert iql_run.overrides["sweep"] == {"batch_size": 16, "expectile": 0.8}
 
 
 def test_override_applies_to_algorithms_that_have_the_field():
@@ -112,6 +125,12 @@ def test_every_table_row_is_a_valid_config():
         sweep.build_config(row.algorithm, [("table", row.values)], {})
     assert overrides.table_layers("iql", "pointmaze/open-v2") == []  # "open" is not "pen"
     assert overrides.table_layers("iql", "D4RL/pen/human-v2")[0][1]["dropout_rate"] == 0.1
+    # ReBRAC's per-dataset coefficients reach the local suite's sized ids, level by level.
+    for dataset_id, coefs in [("jaxrl_offline/hopper/medium-100k-v0", (0.01, 0.01)),
+                              ("jaxrl_offline/hopper/medium-replay-1.5m-v0", (0.05, 0.5)),
+                              ("hopper-medium-expert-v2.hdf5", (0.1, 0.01))]:
+        (_, values), = overrides.table_layers("rebrac", dataset_id)
+        assert (values["actor_bc_coef"], values["critic_bc_coef"]) == coefs
 
 
 def test_settings_default_sweep_flags_and_variants(tmp_path):

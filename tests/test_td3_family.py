@@ -251,6 +251,11 @@ def test_rebrac_with_next_actions_follows_episodes():
     # Episode ends (rows 2 and 4) have no next action in the data: they keep their own.
     np.testing.assert_allclose(out.next_action, [[0.2], [0.3], [0.3], [0.5], [0.5]])
     np.testing.assert_array_equal(out.obs, obs)
+    # The runner's hook gives the same dataset, and batches sampled from it keep next_action.
+    prepared = rebrac.prepare_dataset(rebrac.Config(), data)
+    np.testing.assert_array_equal(prepared.next_action, out.next_action)
+    batch = training.sample_batch(jax.tree.map(jnp.asarray, prepared), jax.random.key(0), 3)
+    assert isinstance(batch, rebrac.TransitionWithNextAction) and batch.next_action.shape == (3, 1)
 
 
 @pytest.mark.parametrize("with_next", [True, False], ids=["dataset_next_action", "fallback"])

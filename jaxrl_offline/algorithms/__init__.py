@@ -14,6 +14,9 @@ Every algorithm is one module exporting:
   [B, action_dim] in [-1, 1];
 * ``get_config()``: an ``ml_collections.ConfigDict`` of the defaults, for the command line.
 
+Optional: ``prepare_dataset(config, dataset) -> dataset``, applied by the runner after loading
+(ReBRAC adds the dataset's next actions; the result must stay a pytree of [N, ...] arrays).
+
 Adding an algorithm means adding one module and one entry in ``ALGORITHMS``.
 """
 
@@ -21,8 +24,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from jaxrl_offline.algorithms import (bc, cql, idql, iql, misa, rebrac, sac, sfbc, td3_bc,
-                                     td3_rkl)
+from jaxrl_offline.algorithms import (aca, bc, cql, idql, iql, misa, rebrac, sac, sac_ml, sfbc,
+                                     td3_bc, td3_rkl)
 
 ALGORITHMS: dict[str, ModuleType] = {
     bc.NAME: bc,
@@ -35,6 +38,8 @@ ALGORITHMS: dict[str, ModuleType] = {
     rebrac.NAME: rebrac,
     idql.NAME: idql,
     sfbc.NAME: sfbc,
+    aca.NAME: aca,
+    sac_ml.NAME: sac_ml,
 }
 
 

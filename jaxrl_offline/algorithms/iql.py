@@ -156,5 +156,19 @@ def act(config: Config, state: AgentState, obs: jax.Array, key: PRNGKey) -> jax.
     return state.actor.apply_fn(state.actor.params, obs).mode()
 
 
+def explore(config: Config, state: AgentState, obs: jax.Array, key: PRNGKey) -> jax.Array:
+    """Online behaviour: a sample of the Gaussian policy clipped to [-1, 1], [B, action_dim]."""
+    del config
+    dist = state.actor.apply_fn(state.actor.params, obs)
+    return jnp.clip(networks.sample_and_log_prob(dist, key)[0], -1.0, 1.0)
+
+
+def online_config(config: Config) -> dict:
+    """Naive fine-tuning (``jaxrl_offline.finetune``; IQL paper §5.3): IQL's own updates continue
+    online, on a replay buffer that starts with the whole offline dataset."""
+    del config
+    return {"buffer": "offline"}
+
+
 def get_config() -> ml_collections.ConfigDict:
     return ml_collections.ConfigDict(dataclasses.asdict(Config()))

@@ -12,9 +12,9 @@ kernels, biases 0.1) and LayerNorm placement (see ``critic_layer_norm``), and th
 moves towards the updated actor (CORL: towards the actor before its step).
 
 The critic penalty needs the dataset's next action, which ``Transition`` does not carry:
-``with_next_actions`` builds a ``TransitionWithNextAction`` dataset (pass it to
-``training.train``); a plain ``Transition`` batch, as the runner samples today, uses
-``next_action_fallback``.
+``with_next_actions`` builds a ``TransitionWithNextAction`` dataset. The runner applies it through
+the module's ``prepare_dataset`` hook (``experiment.run_experiment``); a plain ``Transition`` batch
+(e.g. ``training.train`` on an unprepared dataset) uses ``next_action_fallback``.
 """
 
 from __future__ import annotations
@@ -112,6 +112,12 @@ def with_next_actions(dataset: Transition, atol: float = 1e-6) -> TransitionWith
     next_action = action.copy()
     next_action[:-1][continues] = action[1:][continues]
     return TransitionWithNextAction(*dataset, next_action=jnp.asarray(next_action))
+
+
+def prepare_dataset(config: Config, dataset: Transition) -> TransitionWithNextAction:
+    """Runner hook: the dataset the updates sample from, here with the exact next actions."""
+    del config
+    return with_next_actions(dataset)
 
 
 def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: jax.Array):

@@ -18,6 +18,7 @@ SAC-N baseline of An et al. (2021). Every loss in one ``update`` uses the pre-up
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import chex
 import jax
@@ -31,6 +32,9 @@ from jaxrl_offline.state import TargetTrainState
 from jaxrl_offline.types import Metrics, Params, PRNGKey, Transition
 
 NAME = "sac"
+
+# q_offset(obs [B, obs_dim], action [B, action_dim]) -> [B]: a term added to every critic head.
+QOffset = Callable[[jax.Array, jax.Array], jax.Array]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,32 +113,49 @@ def target_entropy(config: Config, action_dim: int) -> float:
 
 
 def critic_loss(
-    critic_params: Params, state: AgentState, batch: Transition, next_key: PRNGKey, config: Config
+    critic_params: Params, state: AgentState, batch: Transition, next_key: PRNGKey, config: Config,
+    q_offset: QOffset | None = None,
 ):
-    """sum_i mean_B (Q_i(s, a) - y)^2 with the clipped soft target y (SAC Eq. 5, min over Q_i)."""
+    """sum_i mean_B (Q_i(s, a) - y)^2 with the clipped soft target y (SAC Eq. 5, min over Q_i).
+
+    ``q_offset(obs [B, d], action [B, A]) -> [B]``, when given, is added to every Q_i and to the
+    target Q (the critic becomes Q_i = network_i + offset); ACA's fine-tuning uses it for its
+    w * clipped log pi_0(a|s) term.
+    """
     next_dist = state.actor.apply_fn(state.actor.params, batch.next_obs)
     next_action, next_log_prob = networks.sample_and_log_prob(next_dist, next_key)
     next_q = state.critic.apply_fn(state.critic.target_params, batch.next_obs, next_action).min(0)
+    if q_offset is not None:
+        next_q = next_q + q_offset(batch.next_obs, next_action)
     if config.backup_entropy:
         alpha = state.temperature.apply_fn(state.temperature.params)
         next_q = next_q - alpha * next_log_prob
     target = losses.td_target(batch.reward, batch.terminal, config.discount, next_q)
     q = state.critic.apply_fn(critic_params, batch.obs, batch.action)
     chex.assert_shape(q, (config.num_critics, batch.reward.shape[0]))
+    if q_offset is not None:
+        q = q + q_offset(batch.obs, batch.action)[None]
     loss = ((q - target[None]) ** 2).mean(axis=1).sum()
     return loss, {"critic/loss": loss, "critic/q_mean": q.mean(), "critic/target_mean": target.mean()}
 
 
 def actor_loss(actor_params: Params, state: AgentState, batch: Transition, key: PRNGKey,
-               config: Config):
-    """mean_B (alpha log pi(a|s) - min_i Q_i(s, a)), a = tanh(mu + sigma eps) (SAC Eq. 7)."""
+               config: Config, q_offset: QOffset | None = None):
+    """mean_B (alpha log pi(a|s) - min_i Q_i(s, a)), a = tanh(mu + sigma eps) (SAC Eq. 7).
+
+    ``q_offset`` as in :func:`critic_loss` (added to min_i Q_i; gradients flow through its action
+    argument). The metric ``actor/q_abs_mean`` is mean_B |min_i Q_i(s, a)| (ACA's lambda uses it).
+    """
     del config
     dist = state.actor.apply_fn(actor_params, batch.obs)
     action, log_prob = networks.sample_and_log_prob(dist, key)
     q = state.critic.apply_fn(state.critic.params, batch.obs, action).min(0)
+    if q_offset is not None:
+        q = q + q_offset(batch.obs, action)
     alpha = state.temperature.apply_fn(state.temperature.params)
     loss = (alpha * log_prob - q).mean()
-    return loss, {"actor/loss": loss, "actor/entropy": -log_prob.mean()}
+    return loss, {"actor/loss": loss, "actor/entropy": -log_prob.mean(),
+                  "actor/q_abs_mean": jnp.abs(q).mean()}
 
 
 def temperature_loss(temperature_params: Params, state: AgentState, entropy: jax.Array,

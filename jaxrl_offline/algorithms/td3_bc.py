@@ -147,5 +147,23 @@ def act(config: Config, state: AgentState, obs: jax.Array, key: PRNGKey) -> jax.
     return state.actor.apply_fn(state.actor.params, obs)
 
 
+# TD3's Gaussian exploration noise std, in [-1, 1] action units (TD3/TD3+BC main.py expl_noise).
+EXPLORATION_NOISE = 0.1
+
+
+def explore(config: Config, state: AgentState, obs: jax.Array, key: PRNGKey) -> jax.Array:
+    """Online behaviour: clip(pi(s) + N(0, 0.1^2), -1, 1), [B, action_dim] (TD3's exploration)."""
+    del config
+    action = state.actor.apply_fn(state.actor.params, obs)
+    return jnp.clip(action + EXPLORATION_NOISE * jax.random.normal(key, action.shape), -1.0, 1.0)
+
+
+def online_config(config: Config) -> dict:
+    """Naive fine-tuning (``jaxrl_offline.finetune``): TD3+BC's own updates continue online, on a
+    replay buffer that starts with the whole offline dataset."""
+    del config
+    return {"buffer": "offline"}
+
+
 def get_config() -> ml_collections.ConfigDict:
     return ml_collections.ConfigDict(dataclasses.asdict(Config()))

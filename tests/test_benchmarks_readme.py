@@ -1,0 +1,54 @@
+"""The README's results section is generated from the committed records, and is up to date."""
+
+import json
+
+import pytest
+
+from benchmarks import readme
+from jaxrl_offline import results
+
+from test_results import make_record, write
+
+
+def test_readme_results_section_is_up_to_date():
+    text = readme.README.read_text()
+    assert text.count(readme.START) == 1 and text.count(readme.END) == 1
+    assert readme.replace_section(text, readme.render_section()) == text, (
+        "README.md's results section is out of date with benchmarks/results: run "
+        "`python -m benchmarks.readme` and commit the README")
+
+
+def speed_report(name, platform):
+    row = {"num_seeds": 10, "num_devices": 1, "aggregate_updates_per_s": 21_000.0,
+           "updates_per_s_per_seed": 2_100.0, "speedup_vs_loop": 30.0, "compile_s": 3.0}
+    return {
+        "schema": "jaxrl_offline/speed-v1", "name": name, "device": f"1 x {name} ({platform})",
+        "platform": platform, "host_cores": 16, "versions": {"jax": "0.10.2"},
+        "git_commit": "abc", "created": "2026-01-01 00:00 UTC", "command": "python -m x",
+        "wall_s": 60.0, "dataset": {"id": "d", "num_transitions": 10, "obs_dim": 3,
+                                    "action_dim": 1, "eval_env": "E"},
+        "settings": {"hidden_dims": [256, 256], "chunk": 1000, "repeats": 3,
+                     "eval_episodes": 0, "eval_max_steps": None, "seed_counts": [10],
+                     "config": {}},
+        "algorithms": [{"algorithm": "td3_bc", "reduced": False, "load_average": [1.0, 2.0],
+                        "loop": {"updates_per_s": 700.0, "first_call_s": 1.0},
+                        "settings": {}, "vmapped": [row]}],
+    }
+
+
+def test_section_is_built_from_records_only(tmp_path):
+    write(tmp_path / "suite_run", make_record("td3_bc", "jaxrl_offline/hopper/medium-v0",
+                                              [[40.0, 60.0]]))
+    for name, platform in (("cpu-2-cores", "cpu"), ("nvidia-h100", "gpu")):
+        results.dump_json(tmp_path / "speed" / f"{name}.json", speed_report(name, platform))
+    section = readme.render_section(tmp_path)
+    assert section.startswith(readme.START) and section.endswith(readme.END)
+    assert "| jaxrl_offline/hopper/medium-v0 | 50.0 ± 10.0 |" in section
+    assert "Hardware: cpu." in section and "Commit: unknown" in section  # From the record.
+    assert "`bc`" in section and "`td3_bc`" not in section.split("no committed record")[1]
+    assert "| nvidia-h100 | td3_bc | 700 | 21,000 (×30.00) |" in section
+    assert "td3_bc 21,000 upd/s (met)" in section  # GPU target, from the GPU report only.
+    assert section == readme.render_section(tmp_path)  # Deterministic.
+    with pytest.raises(ValueError, match="markers"):
+        readme.replace_section("no markers here", section)
+    assert json.loads((tmp_path / "speed" / "cpu-2-cores.json").read_text())["name"]
