@@ -19,20 +19,23 @@ from matplotlib.figure import Figure
 from jaxrl_offline import results
 
 
-def plot_dataset(records: Sequence[dict], path: str | os.PathLike) -> pathlib.Path:
-    """Draws every record's curve (one per table column) for one dataset into ``path``."""
+def _plot_curves(records: Sequence[dict], path: str | os.PathLike, curve, title: str,
+                 xlabel: str) -> pathlib.Path:
+    """One mean curve with its 95% bootstrap CI band per record (``curve(record) -> (steps,
+    normalized_scores)``), ordered like the table columns, saved to ``path``."""
     records = sorted(records, key=lambda r: results.column_order(results.column_label(r)))
     figure = Figure(figsize=(6.0, 4.0), dpi=120)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     for record in records:
-        steps = np.asarray(record["eval_steps"])
-        mean, low, high = results.curve_with_ci(record["normalized_scores"])
-        line, = axes.plot(steps, mean, marker="o", markersize=3,
+        steps, scores = curve(record)
+        mean, low, high = results.curve_with_ci(scores)
+        line, = axes.plot(np.asarray(steps), mean, marker="o", markersize=3,
                           label=f"{results.column_label(record)} ({len(record['seeds'])} seeds)")
-        axes.fill_between(steps, low, high, alpha=0.2, color=line.get_color(), linewidth=0)
-    axes.set_title(records[0]["dataset_id"], fontsize=10)
-    axes.set_xlabel("updates")
+        axes.fill_between(np.asarray(steps), low, high, alpha=0.2, color=line.get_color(),
+                          linewidth=0)
+    axes.set_title(title, fontsize=10)
+    axes.set_xlabel(xlabel)
     axes.set_ylabel("normalized score" if records[0]["normalized"] else "return")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
@@ -41,6 +44,12 @@ def plot_dataset(records: Sequence[dict], path: str | os.PathLike) -> pathlib.Pa
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
     return path
+
+
+def plot_dataset(records: Sequence[dict], path: str | os.PathLike) -> pathlib.Path:
+    """Draws every record's curve (one per table column) for one dataset into ``path``."""
+    return _plot_curves(records, path, lambda r: (r["eval_steps"], r["normalized_scores"]),
+                        records[0]["dataset_id"], "updates")
 
 
 def write_learning_curves(workdir: str | os.PathLike,
@@ -59,27 +68,9 @@ def write_learning_curves(workdir: str | os.PathLike,
 def plot_online_dataset(records: Sequence[dict], path: str | os.PathLike) -> pathlib.Path:
     """Fine-tuning curves of one dataset: normalized score against online env steps (mean and 95%
     bootstrap CI over seeds; env step 0 is the offline agent), one curve per table column."""
-    records = sorted(records, key=lambda r: results.column_order(results.column_label(r)))
-    figure = Figure(figsize=(6.0, 4.0), dpi=120)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    for record in records:
-        online = record["online"]
-        steps = np.asarray(online["env_steps"])
-        mean, low, high = results.curve_with_ci(online["normalized_scores"])
-        line, = axes.plot(steps, mean, marker="o", markersize=3,
-                          label=f"{results.column_label(record)} ({len(record['seeds'])} seeds)")
-        axes.fill_between(steps, low, high, alpha=0.2, color=line.get_color(), linewidth=0)
-    axes.set_title(f"{records[0]['dataset_id']}: offline → online", fontsize=10)
-    axes.set_xlabel("online env steps (after offline training)")
-    axes.set_ylabel("normalized score" if records[0]["normalized"] else "return")
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=8)
-    figure.tight_layout()
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    return path
+    return _plot_curves(
+        records, path, lambda r: (r["online"]["env_steps"], r["online"]["normalized_scores"]),
+        f"{records[0]['dataset_id']}: offline → online", "online env steps (after offline training)")
 
 
 def write_online_curves(workdir: str | os.PathLike,
