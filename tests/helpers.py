@@ -5,6 +5,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrl_offline.types import Transition
+
 
 def zeroed(params, **overrides):
     """All parameters 0, except ``overrides`` given by '/'-joined path, e.g. ``Dense_0/bias``."""
@@ -48,3 +50,14 @@ class FixedPolicy:
 
     def log_prob(self, action):
         return jnp.full(action.shape[:-1], DATA_LOG_PROB, jnp.float32)
+
+
+def small_sac_batch(obs_dim: int = 3, action_dim: int = 2) -> Transition:
+    """A fixed 4-row batch (one terminal) for the SAC-family hand-computed loss tests."""
+    rng = np.random.default_rng(0)
+    return Transition(
+        obs=jnp.asarray(rng.normal(size=(4, obs_dim)), jnp.float32),
+        action=jnp.asarray(rng.uniform(-0.9, 0.9, (4, action_dim)), jnp.float32),
+        reward=jnp.float32([1.0, -0.5, 0.25, 2.0]),
+        next_obs=jnp.asarray(rng.normal(size=(4, obs_dim)), jnp.float32),
+        terminal=jnp.float32([0.0, 1.0, 0.0, 0.0]))

@@ -19,9 +19,8 @@ import pytest
 
 from jaxrl_offline import networks
 from jaxrl_offline.algorithms import aca, sac, sac_ml
-from jaxrl_offline.types import Transition
 
-from helpers import zeroed
+from helpers import small_sac_batch, zeroed
 
 OBS_DIM, ACTION_DIM, BATCH = 3, 2, 4
 CONFIG = aca.Config(hidden_dims=(8,), batch_size=BATCH)  # One hidden layer: faster compiles.
@@ -30,13 +29,7 @@ HEAD = "VmapStateActionValue_0/Dense_0/bias"  # Each critic head's output bias.
 
 
 def batch():
-    rng = np.random.default_rng(0)
-    return Transition(
-        obs=jnp.asarray(rng.normal(size=(BATCH, OBS_DIM)), jnp.float32),
-        action=jnp.asarray(rng.uniform(-0.9, 0.9, (BATCH, ACTION_DIM)), jnp.float32),
-        reward=jnp.float32([1.0, -0.5, 0.25, 2.0]),
-        next_obs=jnp.asarray(rng.normal(size=(BATCH, OBS_DIM)), jnp.float32),
-        terminal=jnp.float32([0.0, 1.0, 0.0, 0.0]))
+    return small_sac_batch(OBS_DIM, ACTION_DIM)
 
 
 INIT = jax.jit(functools.partial(aca.init, CONFIG))

@@ -18,20 +18,14 @@ from jaxrl_offline import behavior, networks, online, replay_buffer
 from jaxrl_offline.algorithms import sac
 from jaxrl_offline.types import Transition
 
-from helpers import zeroed
+from helpers import small_sac_batch, zeroed
 
 OBS_DIM, ACTION_DIM, BATCH = 3, 2, 4
 CONFIG = sac.Config(hidden_dims=(8, 8), batch_size=BATCH)
 
 
 def batch():
-    rng = np.random.default_rng(0)
-    return Transition(
-        obs=jnp.asarray(rng.normal(size=(BATCH, OBS_DIM)), jnp.float32),
-        action=jnp.asarray(rng.uniform(-0.9, 0.9, (BATCH, ACTION_DIM)), jnp.float32),
-        reward=jnp.float32([1.0, -0.5, 0.25, 2.0]),
-        next_obs=jnp.asarray(rng.normal(size=(BATCH, OBS_DIM)), jnp.float32),
-        terminal=jnp.float32([0.0, 1.0, 0.0, 0.0]))
+    return small_sac_batch(OBS_DIM, ACTION_DIM)
 
 
 def constant_state(critic_bias=(1.5, 0.5), target_bias=(2.0, 3.0), alpha=0.3,
