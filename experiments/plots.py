@@ -15,8 +15,6 @@ from collections.abc import Sequence
 
 import numpy as np
 from absl import app, flags, logging
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from jaxrl_offline import aggregate, plots, results
 
@@ -40,9 +38,7 @@ def plot_performance_profile(records: Sequence[dict], path: str | os.PathLike,
     low = min(0.0, float(finite.min())) if finite.size else 0.0
     high = max(100.0 if normalized else 0.0, float(finite.max())) if finite.size else 100.0
     taus = np.linspace(low, high, num_taus)
-    figure = Figure(figsize=(6.0, 4.0), dpi=120)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
+    figure, axes = plots.new_axes()
     num_datasets = len({record["dataset_id"] for record in records})
     for column, column_groups in groups.items():
         profile, band_low, band_high = aggregate.performance_profile_with_ci(column_groups, taus)
@@ -55,13 +51,7 @@ def plot_performance_profile(records: Sequence[dict], path: str | os.PathLike,
     axes.set_ylabel(f"fraction of runs with {label} > τ")
     axes.set_title(f"Performance profile over {num_datasets} dataset(s)", fontsize=10)
     axes.set_ylim(-0.02, 1.02)
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=8)
-    figure.tight_layout()
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    return path
+    return plots.save_figure(figure, axes, path)
 
 
 def write_plots(workdir: str | os.PathLike, score: str = "last") -> list[pathlib.Path]:

@@ -24,9 +24,7 @@ def _plot_curves(records: Sequence[dict], path: str | os.PathLike, curve, title:
     """One mean curve with its 95% bootstrap CI band per record (``curve(record) -> (steps,
     normalized_scores)``), ordered like the table columns, saved to ``path``."""
     records = sorted(records, key=lambda r: results.column_order(results.column_label(r)))
-    figure = Figure(figsize=(6.0, 4.0), dpi=120)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
+    figure, axes = new_axes()
     for record in records:
         steps, scores = curve(record)
         mean, low, high = results.curve_with_ci(scores)
@@ -37,6 +35,18 @@ def _plot_curves(records: Sequence[dict], path: str | os.PathLike, curve, title:
     axes.set_title(title, fontsize=10)
     axes.set_xlabel(xlabel)
     axes.set_ylabel("normalized score" if records[0]["normalized"] else "return")
+    return save_figure(figure, axes, path)
+
+
+def new_axes():
+    """``(figure, axes)`` of the project's 6 x 4 in, 120 dpi figures (Agg canvas, no display)."""
+    figure = Figure(figsize=(6.0, 4.0), dpi=120)
+    FigureCanvasAgg(figure)
+    return figure, figure.add_subplot()
+
+
+def save_figure(figure, axes, path: str | os.PathLike) -> pathlib.Path:
+    """Adds the grid and legend, lays out and writes ``path`` (folders created)."""
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
     figure.tight_layout()
