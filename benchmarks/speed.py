@@ -145,7 +145,7 @@ def _explicit_flags(flag_values) -> dict[str, Any]:
             ("chunk", "chunk", int), ("repeats", "repeats", int),
             ("eval_episodes", "eval_episodes", int),
             ("eval_max_steps", "eval_max_steps", lambda v: v or None),
-            ("dataset", "dataset", str)):
+            ("dataset", "dataset", str), ("seed_strategy", "seed_strategy", str)):
         if flag_values[flag].present:
             explicit[field] = parse(flag_values[flag].value)
     return explicit
@@ -190,6 +190,8 @@ def define_flags() -> None:
                          "(0: none).")
     flags.DEFINE_integer("eval_max_steps", None, "Cap on evaluation episode length (0: env's).")
     flags.DEFINE_string("dataset", None, f"Dataset spec (default {DATASET}).")
+    flags.DEFINE_enum("seed_strategy", None, ["auto", "vmap", "map"], "How each device runs its "
+                      "seeds (default auto: in turn on CPU, vmapped on accelerators).")
     flags.DEFINE_string("name", None, "Output file stem (default: a slug of the device).")
     flags.DEFINE_string("out_dir", str(OUT_DIR), "Output folder.")
     flags.DEFINE_bool("render", False, "Only regenerate every <name>.md from its <name>.json.")

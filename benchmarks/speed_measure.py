@@ -56,6 +56,9 @@ class Settings:
       eval_episodes: episodes per seed of the timed evaluation (0: no evaluation).
       eval_max_steps: cap on evaluation episode length (``None``: the env's limit).
       config: config overrides for every algorithm that has the field.
+      seed_strategy: how each device runs its seeds (``training.make_multi_seed_chunk``):
+        ``"auto"`` (the runner's default: in turn on CPU, vmapped on accelerators), ``"vmap"``
+        or ``"map"``.
       per_algorithm: ``{algo: {field: value}}`` replacing ``chunk``, ``repeats``, ``loop_steps``,
         ``seed_counts`` or ``config`` for one algorithm (slow algorithms at small settings).
     """
@@ -69,6 +72,7 @@ class Settings:
     eval_episodes: int = 10
     eval_max_steps: int | None = 1000
     config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    seed_strategy: str = "auto"
     per_algorithm: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
     def for_algorithm(self, name: str) -> Settings:
@@ -94,7 +98,8 @@ def make_config(algo, hidden_dims: tuple[int, ...] | None, overrides: Mapping[st
 
 
 def time_vmapped(algo, config, dataset: Transition, num_seeds: int, chunk: int, repeats: int,
-                 between: Callable[[], float] | None = None) -> tuple[dict, Any]:
+                 between: Callable[[], float] | None = None,
+                 seed_strategy: str = "auto") -> tuple[dict, Any]:
     """Times ``make_multi_seed_chunk`` with ``num_seeds`` seeds; returns (row, unpadded states).
 
     ``between`` (if given) runs after every timed call and returns a time of its own (a block of
@@ -106,7 +111,7 @@ def time_vmapped(algo, config, dataset: Transition, num_seeds: int, chunk: int, 
     jax.block_until_ready(states)
     init_s = time.perf_counter() - start
     active, dataset = training.initial_active(layout), training.place_dataset(dataset, layout)
-    run_chunk = training.make_multi_seed_chunk(algo, config, chunk, layout)
+    run_chunk = training.make_multi_seed_chunk(algo, config, chunk, layout, seed_strategy)
     start = time.perf_counter()
     compiled = run_chunk.lower(states, data_keys, active, np.int32(0), dataset).compile()
     compile_s = time.perf_counter() - start
@@ -120,6 +125,7 @@ def time_vmapped(algo, config, dataset: Transition, num_seeds: int, chunk: int, 
             loop_blocks.append(between())
     per_seed = chunk / min(calls[1:])
     row = {"num_seeds": num_seeds, "num_devices": int(layout.mesh.devices.size),
+           "seed_strategy": training.resolve_seed_strategy(seed_strategy, layout),
            "padded_seeds": len(layout.padded_seeds), "init_s": init_s, "compile_s": compile_s,
            "warmup_call_s": calls[0], "call_s": calls[1:], "updates_per_seed": chunk * repeats,
            "updates_per_s_per_seed": per_seed, "aggregate_updates_per_s": per_seed * num_seeds,
@@ -197,7 +203,8 @@ def benchmark_algorithm(name: str, settings: Settings,
     device_data, rows = data.to_device(host_data), []
     for num_seeds in settings.seed_counts:
         row, states = time_vmapped(algo, config, device_data, num_seeds, settings.chunk,
-                                   settings.repeats, between=run_loop_block)
+                                   settings.repeats, between=run_loop_block,
+                                   seed_strategy=settings.seed_strategy)
         row["loop_updates_per_s"] = settings.chunk / min(row["loop_block_s"])
         row["speedup_vs_loop"] = row["aggregate_updates_per_s"] / row["loop_updates_per_s"]
         if settings.eval_episodes:

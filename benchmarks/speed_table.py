@@ -27,6 +27,15 @@ def read_report(path: str | pathlib.Path) -> dict:
     return report
 
 
+def _strategy_text(report: dict) -> str:
+    """How each device ran its seeds (reports before the setting existed always vmapped)."""
+    used = sorted({row.get("seed_strategy", "vmap") for entry in report["algorithms"]
+                   for row in entry["vmapped"]})
+    texts = {"vmap": "each device's seeds vmapped (one batched program)",
+             "map": "each device's seeds run in turn (`lax.map`, unbatched: the default on CPU)"}
+    return "; ".join(texts[name] for name in used)
+
+
 def _num(value: float | None, digits: int = 1) -> str:
     if value is None or not math.isfinite(value):
         return "–"
@@ -66,7 +75,8 @@ def header_lines(report: dict) -> list[str]:
         f"is the algorithm's default unless listed under reduced settings. Vmapped: "
         f"`training.make_multi_seed_chunk` with {settings['chunk']:,} updates per seed per "
         f"call, {settings['repeats']} timed call(s) after one warm-up call, the seed axis "
-        "sharded over the devices. Python loop: one seed, one jitted `update` per Python step "
+        f"sharded over the devices, {_strategy_text(report)}. Python loop: one seed, one jitted "
+        "`update` per Python step "
         f"on numpy batches sampled on the host, a block of {settings['chunk']:,} steps after "
         "each timed call. Rates are those of the fastest call or block (best of the timed ones, "
         "as `timeit` reports; the JSON also has every time and the mean rates).",

@@ -99,6 +99,7 @@ def test_vmapped_seeds(seed_runs):
     check_different_seeds_give_different_params(seed_runs)
     check_same_seeds_twice_identical(seed_runs)
     check_no_retracing_across_chunks(seed_runs)
+    check_vmap_strategy_matches_the_default(seed_runs)
 
 
 def check_vmapped_seed_matches_single_seed_run(seed_runs):
@@ -177,6 +178,25 @@ fake_algo = types.SimpleNamespace(NAME="fake", Config=FakeConfig, AgentState=Fak
                                   init=fake_init, update=fake_update)
 
 
+def check_vmap_strategy_matches_the_default(seed_runs):
+    # On CPU the default runs each device's seeds in turn (lax.map); the batched vmap program must
+    # train the same seeds to the same values up to float rounding.
+    layout = training.make_seed_layout(SEEDS)
+    assert training.resolve_seed_strategy("auto", layout) == "map"
+    states, data_keys = training.init_seed_states(td3_bc, CONFIG, layout, DATASET)
+    run_chunk = training.make_multi_seed_chunk(td3_bc, CONFIG, CHUNK, layout, seed_strategy="vmap")
+    vmapped, metrics, active = run_chunks(run_chunk, layout, states, data_keys)
+    assert active.all()
+    chex.assert_trees_all_close(leaves(vmapped), leaves(seed_runs.states), rtol=1e-5, atol=1e-6)
+    chex.assert_trees_all_close(metrics, seed_runs.metrics, rtol=1e-5, atol=1e-6)
+
+
+def test_seed_strategy_validation():
+    with pytest.raises(ValueError, match="seed_strategy must be one of"):
+        training.make_multi_seed_chunk(td3_bc, CONFIG, CHUNK, training.make_seed_layout([0]),
+                                       seed_strategy="pmap")
+
+
 def sqrt_chain(weight, drift, steps):
     """The fake update applied ``steps`` times in float32."""
     weight = np.float32(weight)
@@ -185,7 +205,8 @@ def sqrt_chain(weight, drift, steps):
     return weight
 
 
-def test_diverging_seed_is_frozen_and_reported():
+@pytest.mark.parametrize("seed_strategy", ["vmap", "map"])
+def test_diverging_seed_is_frozen_and_reported(seed_strategy):
     config, chunk = FakeConfig(), 3
     layout = training.make_seed_layout([0, 1, 2, 3])
     states, data_keys = training.init_seed_states(fake_algo, config, layout, DATASET)
@@ -195,7 +216,7 @@ def test_diverging_seed_is_frozen_and_reported():
     drifts = np.float32([0.0, 0.0, 0.5, 0.0])
     states = states.replace(weight=jax.device_put(weights, layout.seed_sharding),
                             drift=jax.device_put(drifts, layout.seed_sharding))
-    run_chunk = training.make_multi_seed_chunk(fake_algo, config, chunk, layout)
+    run_chunk = training.make_multi_seed_chunk(fake_algo, config, chunk, layout, seed_strategy)
     dataset = training.place_dataset(DATASET, layout)
     active = training.initial_active(layout)
     history = []
