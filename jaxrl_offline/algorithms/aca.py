@@ -45,14 +45,15 @@ NAME = "aca"
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(sac.Config):
     """ACA hyperparameters (official ``configs/{offline,online}/mjc_m.yaml`` and d3rlpy defaults).
+
+    Extends ``sac.Config``; its fields keep SAC's defaults, which are the code's.
 
     Attributes:
       hidden_dims: actor, critic and Z MLP sizes (2 x 256, d3rlpy's default encoder).
       actor_lr: actor Adam step size (3e-4), both phases.
       critic_lr: critic Adam step size (3e-4).
-      value_lr: Adam step size of the baseline Z (3e-4).
       temperature_lr: Adam step size of log alpha (3e-4).
       batch_size: transitions per update (256).
       discount: gamma (0.99).
@@ -63,6 +64,7 @@ class Config:
         -0.5 |A|).
       backup_entropy: subtract alpha log pi(a'|s') in the critic target (True, d3rlpy SAC).
       critic_layer_norm: LayerNorm in critic and Z (False; read by ``sac.init``).
+      value_lr: Adam step size of the baseline Z (3e-4).
       ml_alpha: alpha of lambda = alpha / mean|min_k Q| in the SAC+ML actor loss (30).
       align: build the aligned critic when fine-tuning starts (True: ACA). False gives the
         "SAC+ML without alignment" baseline: online SAC from the offline critic.
@@ -85,19 +87,7 @@ class Config:
         the online run). False keeps the offline moments (the aligned critic takes Z's).
     """
 
-    hidden_dims: tuple[int, ...] = (256, 256)
-    actor_lr: float = 3e-4
-    critic_lr: float = 3e-4
     value_lr: float = 3e-4
-    temperature_lr: float = 3e-4
-    batch_size: int = 256
-    discount: float = 0.99
-    tau: float = 0.005
-    num_critics: int = 2
-    initial_temperature: float = 1.0
-    target_entropy: float | None = None
-    backup_entropy: bool = True
-    critic_layer_norm: bool = False
     ml_alpha: float = 30.0
     align: bool = True
     online_temperature: float = 1.0
