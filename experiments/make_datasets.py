@@ -17,7 +17,6 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import multiprocessing
-import os
 import pathlib
 import sys
 
@@ -35,8 +34,6 @@ flags.DEFINE_bool("overwrite", False, "Replace datasets that already exist.")
 flags.DEFINE_bool("skip_existing", False, "Keep datasets that already exist and go on.")
 flags.DEFINE_integer("num_envs", 16, "Envs stepped in lockstep (speed only, same data).")
 flags.DEFINE_integer("jobs", 1, "Datasets generated in parallel processes (one per core).")
-flags.DEFINE_integer("env_workers", 0, "Processes the envs of one dataset are stepped in (speed "
-                     "only, same data); 0: the cores left per job, cpu_count // jobs.")
 flags.DEFINE_string("root", None, "Minari datasets root (default $MINARI_DATASETS_PATH).")
 flags.DEFINE_string("table", None, "Write a markdown summary table of the datasets here.")
 flags.DEFINE_string("policy_root", None, "Behavior policies folder (default: the shipped ones).")
@@ -66,7 +63,7 @@ def _num_steps(path: pathlib.Path) -> int:
 def _generate(env: str, kind: str, kwargs: dict) -> suite.Generated:
     return suite.make_dataset(env, kind, kwargs["size"], seed=kwargs["seed"], root=kwargs["root"],
                               overwrite=kwargs["overwrite"], num_envs=kwargs["num_envs"],
-                              num_workers=kwargs["num_workers"], policy_root=kwargs["policy_root"])
+                              policy_root=kwargs["policy_root"])
 
 
 def main(argv):
@@ -90,8 +87,7 @@ def main(argv):
         if dataset_id in existing and FLAGS.skip_existing:
             print(f"kept {dataset_id} (exists)", flush=True)
     kwargs = dict(size=FLAGS.size, seed=FLAGS.seed, root=str(root), overwrite=FLAGS.overwrite,
-                  num_envs=FLAGS.num_envs, policy_root=FLAGS.policy_root,
-                  num_workers=FLAGS.env_workers or max(1, (os.cpu_count() or 1) // FLAGS.jobs))
+                  num_envs=FLAGS.num_envs, policy_root=FLAGS.policy_root)
     seconds = {}
 
     def report(generated: suite.Generated) -> None:

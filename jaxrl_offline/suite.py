@@ -101,7 +101,7 @@ def _env_actions(batch_policy, low, high):
 
 def make_dataset(env: str, kind: str, size: int | None = None, *, seed: int = 0,
                  root: str | None = None, overwrite: bool = False, num_envs: int = 16,
-                 num_workers: int = 1, policy_root: str | None = None) -> Generated:
+                 policy_root: str | None = None) -> Generated:
     """Generates one dataset of the suite and stores it as a Minari hdf5 dataset.
 
     Args:
@@ -112,8 +112,6 @@ def make_dataset(env: str, kind: str, size: int | None = None, *, seed: int = 0,
       root: Minari datasets root; defaults to ``$MINARI_DATASETS_PATH`` or ``~/.minari/datasets``.
       overwrite: replace an existing dataset with this id (otherwise it is an error).
       num_envs: envs stepped in lockstep (speed only; the data does not depend on it).
-      num_workers: processes the envs are stepped in (speed only: MuJoCo's physics, most of the
-        time, then uses that many cores; worth it from about 100k transitions).
       policy_root: folder of behavior policies; defaults to the ones shipped with the package.
     """
     started = time.perf_counter()
@@ -129,7 +127,7 @@ def make_dataset(env: str, kind: str, size: int | None = None, *, seed: int = 0,
 
     def collect(part: str, batch_policy, count: int, extra_key: tuple = ()) -> list[dict]:
         return collect_episodes(env_fn, _env_actions(batch_policy, low, high), count,
-                                (seed, _PARTS[part], *extra_key), num_envs, num_workers)
+                                (seed, _PARTS[part], *extra_key), num_envs)
 
     def level(name: str):
         policy, sha = locomotion.load_policy(env, name, policy_root)
