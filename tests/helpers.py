@@ -1,6 +1,7 @@
 """Helpers shared by several test modules."""
 
 import flax
+import gymnasium as gym
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -61,3 +62,17 @@ def small_sac_batch(obs_dim: int = 3, action_dim: int = 2) -> Transition:
         reward=jnp.float32([1.0, -0.5, 0.25, 2.0]),
         next_obs=jnp.asarray(rng.normal(size=(4, obs_dim)), jnp.float32),
         terminal=jnp.float32([0.0, 1.0, 0.0, 0.0]))
+
+
+class Bandit(gym.Env):
+    """One-step probe env, reward -|a - 0.5|: the best action is 0.5."""
+
+    observation_space = gym.spaces.Box(-1, 1, (1,), np.float32)
+    action_space = gym.spaces.Box(-1, 1, (1,), np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(1, np.float32), -float(abs(action[0] - 0.5)), True, False, {}

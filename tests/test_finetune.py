@@ -16,7 +16,6 @@ import functools
 import json
 import types
 
-import gymnasium as gym
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -30,7 +29,7 @@ from jaxrl_offline.algorithms import aca, bc, iql, td3_bc
 from jaxrl_offline.synthetic import make_inverted_pendulum_dataset
 from jaxrl_offline.types import Transition
 
-from helpers import zeroed
+from helpers import Bandit, zeroed
 
 # --- Host pieces ---------------------------------------------------------------------------------
 
@@ -148,20 +147,6 @@ def test_online_table_and_record_validation():
 
 
 # --- The online loop on a bandit -----------------------------------------------------------------
-
-
-class Bandit(gym.Env):
-    """One step, reward -|a - 0.5|: the best action is 0.5."""
-
-    observation_space = gym.spaces.Box(-1, 1, (1,), np.float32)
-    action_space = gym.spaces.Box(-1, 1, (1,), np.float32)
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        return np.zeros(1, np.float32), {}
-
-    def step(self, action):
-        return np.zeros(1, np.float32), -float(abs(action[0] - 0.5)), True, False, {}
 
 
 # Fast learning for a short test: larger steps, a low temperature, w gone after 100 updates.

@@ -18,7 +18,7 @@ from jaxrl_offline import behavior, networks, online, replay_buffer
 from jaxrl_offline.algorithms import sac
 from jaxrl_offline.types import Transition
 
-from helpers import small_sac_batch, zeroed
+from helpers import Bandit, small_sac_batch, zeroed
 
 OBS_DIM, ACTION_DIM, BATCH = 3, 2, 4
 CONFIG = sac.Config(hidden_dims=(8, 8), batch_size=BATCH)
@@ -213,18 +213,6 @@ def test_numpy_actor_matches_flax_and_round_trips(tmp_path):
 
 def test_sac_learns_a_one_step_bandit():
     """Online SAC on a probe env whose reward is -|a - 0.5|: the mean action moves to 0.5."""
-
-    class Bandit(gym.Env):
-        observation_space = gym.spaces.Box(-1, 1, (1,), np.float32)
-        action_space = gym.spaces.Box(-1, 1, (1,), np.float32)
-
-        def reset(self, *, seed=None, options=None):
-            super().reset(seed=seed)
-            return np.zeros(1, np.float32), {}
-
-        def step(self, action):
-            return np.zeros(1, np.float32), -float(abs(action[0] - 0.5)), True, False, {}
-
     config = dataclasses.replace(CONFIG, batch_size=32, actor_lr=3e-3, critic_lr=3e-3,
                                  temperature_lr=3e-3, initial_temperature=0.1)
     settings = online.OnlineSettings(num_envs=4, warmup_steps=20, update_every=20,
