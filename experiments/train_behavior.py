@@ -3,14 +3,18 @@ r"""Trains the SAC behavior policies of the local D4RL-style suite, resumably, a
     python -m experiments.train_behavior --env=hopper --steps=1000000      # train (resumes)
     python -m experiments.train_behavior --env=hopper --export             # ship the policies
 
-Training writes under ``--workdir`` (default ``workdir/behavior/<env>``):
+Training writes under ``--workdir`` (default ``$JAXRL_OFFLINE_STATE/behavior/<env>``, where
+``JAXRL_OFFLINE_STATE`` defaults to ``~/.jaxrl_offline``: outside the repository, so a checkout,
+``git clean`` or CI never touches hours of training):
 
 * ``checkpoint/``: the full online state (agent, replay buffer, keys) every
   ``--checkpoint_every`` env steps and at the end of every invocation, so a run killed or stopped
   by ``--max_minutes`` continues where it was (the episodes in progress restart);
 * ``snapshots/step_<N>.npz``: the actor every ``--snapshot_every`` steps (``behavior.save``);
 * ``history.json``: deterministic evaluation returns (``--eval_episodes`` episodes) per snapshot,
-  and the training episode returns.
+  and the training episode returns. It is also mirrored after every evaluation to
+  ``--history_copy`` (default ``benchmarks/results/behavior/<env>_history.json``, committed), so
+  the learning curve survives a lost machine even when the checkpoint does not.
 
 ``--steps`` is the total to reach; rerunning with a larger value extends a finished run.
 ``--export`` chooses the levels from ``history.json`` and copies them into
@@ -51,7 +55,10 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("env", "hopper", "Env of the suite: " + ", ".join(locomotion.ENVS))
 flags.DEFINE_integer("steps", 1_000_000, "Total env steps to reach (the run resumes below it).")
 flags.DEFINE_integer("seed", 0, "Seed of the run (agent, replay sampling, env resets).")
-flags.DEFINE_string("workdir", None, "Run folder; default workdir/behavior/<env>.")
+flags.DEFINE_string("workdir", None, "Run folder; default $JAXRL_OFFLINE_STATE/behavior/<env> "
+                    "(JAXRL_OFFLINE_STATE defaults to ~/.jaxrl_offline).")
+flags.DEFINE_string("history_copy", None, "Where history.json is mirrored after every evaluation; "
+                    "default benchmarks/results/behavior/<env>_history.json ('' turns it off).")
 flags.DEFINE_integer("snapshot_every", 10_000, "Env steps between actor snapshots + evaluations.")
 flags.DEFINE_integer("checkpoint_every", 50_000, "Env steps between full checkpoints.")
 flags.DEFINE_integer("eval_episodes", 10, "Deterministic evaluation episodes per snapshot.")
@@ -78,7 +85,13 @@ def spec_hash(env: str, seed: int, config, settings) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def train(env_name: str, total_steps: int, seed: int, workdir: pathlib.Path) -> None:
+def state_root() -> pathlib.Path:
+    """Where long-running state (behavior-policy training) lives: outside the repository."""
+    return pathlib.Path(os.environ.get("JAXRL_OFFLINE_STATE", "~/.jaxrl_offline")).expanduser()
+
+
+def train(env_name: str, total_steps: int, seed: int, workdir: pathlib.Path,
+          history_copy: pathlib.Path | None = None) -> None:
     env = locomotion.get_env(env_name)
     config, settings = run_settings(FLAGS.warmup_steps, FLAGS.update_every)
     if FLAGS.snapshot_every % settings.update_every or FLAGS.checkpoint_every % FLAGS.snapshot_every:
@@ -125,6 +138,8 @@ def train(env_name: str, total_steps: int, seed: int, workdir: pathlib.Path) -> 
               f"alpha {float(metrics.get('alpha/value', [np.nan])[0]):.3f}, "
               f"{speed:5.0f} steps/s", flush=True)
         _write_json(history_path, history)
+        if history_copy is not None:
+            _write_json(history_copy, history)
         out_of_time = FLAGS.max_minutes is not None and (
             time.monotonic() - started > 60 * FLAGS.max_minutes)
         if step % FLAGS.checkpoint_every == 0 or step >= total_steps or out_of_time:
@@ -148,7 +163,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     locomotion.get_env(FLAGS.env)
-    workdir = pathlib.Path(FLAGS.workdir or f"workdir/behavior/{FLAGS.env}")
+    workdir = pathlib.Path(FLAGS.workdir or state_root() / "behavior" / FLAGS.env)
     if FLAGS.export:
         manifest = locomotion.export_policies(FLAGS.env, workdir, pathlib.Path(FLAGS.export_root),
                                               FLAGS.expert_window, FLAGS.medium_step,
@@ -159,7 +174,10 @@ def main(argv):
               f"({levels['medium']['eval_return']:.0f}), {len(manifest['replay'])} replay "
               f"segments -> {FLAGS.export_root}/{FLAGS.env}")
     else:
-        train(FLAGS.env, FLAGS.steps, FLAGS.seed, workdir)
+        history_copy = (f"benchmarks/results/behavior/{FLAGS.env}_history.json"
+                        if FLAGS.history_copy is None else FLAGS.history_copy)
+        train(FLAGS.env, FLAGS.steps, FLAGS.seed, workdir,
+              pathlib.Path(history_copy) if history_copy else None)
 
 
 if __name__ == "__main__":
