@@ -12,9 +12,25 @@ Training writes under ``--workdir`` (default ``$JAXRL_OFFLINE_STATE/behavior/<en
   by ``--max_minutes`` continues where it was (the episodes in progress restart);
 * ``snapshots/step_<N>.npz``: the actor every ``--snapshot_every`` steps (``behavior.save``);
 * ``history.json``: deterministic evaluation returns (``--eval_episodes`` episodes) per snapshot,
-  and the training episode returns. It is also mirrored after every evaluation to
-  ``--history_copy`` (default ``benchmarks/results/behavior/<env>_history.json``, committed), so
-  the learning curve survives a lost machine even when the checkpoint does not.
+  and the training episode returns.
+
+The full checkpoint holds a replay buffer of up to 1M rows (over 100 MB), too big to commit, and
+the workdir is lost with the machine. So that training survives a lost machine, the run also keeps
+a small **mirror** in the repository (``--mirror``, default
+``benchmarks/results/behavior/<env>/``, committed with the project):
+
+* ``history.json``, rewritten after every evaluation;
+* ``agent.npz``: the agent alone (networks, optimizer states, temperature, keys; about 4 MB),
+  written with every full checkpoint;
+* ``snapshots/step_<N>.npz``: the actor snapshots that ``--export`` may still need: every one up to
+  ``--mirror_snapshots_until`` (the medium and the medium-replay segments come from there) and,
+  after it, each one that sets a new best evaluation (expert candidates).
+
+Started with no full checkpoint but with a mirror, the run **resumes from the mirror**: the agent
+and keys are restored and the replay buffer, which is not kept, is refilled with
+``--refill_steps`` env steps of the restored policy's exploration before learning continues. Those
+steps are not counted in the training steps; ``history["refills"]`` records each refill. This is
+a warm restart, not a bit-exact resume (a run resumed from its full checkpoint is).
 
 ``--steps`` is the total to reach; rerunning with a larger value extends a finished run.
 ``--export`` chooses the levels from ``history.json`` and copies them into
@@ -39,6 +55,7 @@ import hashlib
 import json
 import os
 import pathlib
+import shutil
 import sys
 import time
 
@@ -49,7 +66,8 @@ import numpy as np  # noqa: E402
 
 from jaxrl_offline import behavior, evaluation, locomotion, online  # noqa: E402
 from jaxrl_offline.algorithms import sac  # noqa: E402
-from jaxrl_offline.checkpoints import RunCheckpointer  # noqa: E402
+from jaxrl_offline.checkpoints import (RunCheckpointer, digest, flatten_arrays,  # noqa: E402
+                                       unflatten_arrays)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("env", "hopper", "Env of the suite: " + ", ".join(locomotion.ENVS))
@@ -57,8 +75,12 @@ flags.DEFINE_integer("steps", 1_000_000, "Total env steps to reach (the run resu
 flags.DEFINE_integer("seed", 0, "Seed of the run (agent, replay sampling, env resets).")
 flags.DEFINE_string("workdir", None, "Run folder; default $JAXRL_OFFLINE_STATE/behavior/<env> "
                     "(JAXRL_OFFLINE_STATE defaults to ~/.jaxrl_offline).")
-flags.DEFINE_string("history_copy", None, "Where history.json is mirrored after every evaluation; "
-                    "default benchmarks/results/behavior/<env>_history.json ('' turns it off).")
+flags.DEFINE_string("mirror", None, "Committed mirror of the run (history, agent, snapshots); "
+                    "default benchmarks/results/behavior/<env> ('' turns it off).")
+flags.DEFINE_integer("mirror_snapshots_until", 200_000, "Mirror every snapshot up to this step; "
+                     "after it only those setting a new best evaluation.")
+flags.DEFINE_integer("refill_steps", 100_000, "Env steps of the restored policy that refill the "
+                     "replay buffer when resuming from the mirror (no full checkpoint).")
 flags.DEFINE_integer("snapshot_every", 10_000, "Env steps between actor snapshots + evaluations.")
 flags.DEFINE_integer("checkpoint_every", 50_000, "Env steps between full checkpoints.")
 flags.DEFINE_integer("eval_episodes", 10, "Deterministic evaluation episodes per snapshot.")
@@ -90,8 +112,40 @@ def state_root() -> pathlib.Path:
     return pathlib.Path(os.environ.get("JAXRL_OFFLINE_STATE", "~/.jaxrl_offline")).expanduser()
 
 
+def save_agent(path: pathlib.Path, step: int, state: online.LoopState, run_hash: str) -> None:
+    """The agent and keys of ``state`` (no replay buffer) as one compressed npz, atomically."""
+    arrays = flatten_arrays({"agent": state.agent, "act_key": state.act_key,
+                             "data_key": state.data_key})
+    host = {name: np.asarray(jax.device_get(value)) for name, value in arrays.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(temporary, **host, __step__=np.int64(step),
+                        __spec_hash__=np.array(run_hash), __digest__=np.array(digest(host)))
+    os.replace(temporary, path)
+
+
+def load_agent(path: pathlib.Path, state: online.LoopState,
+               run_hash: str) -> tuple[int, online.LoopState]:
+    """Inverse of :func:`save_agent` into ``state`` (whose buffer is kept as it is)."""
+    with np.load(path) as stored:
+        arrays = {name: stored[name] for name in stored.files if not name.startswith("__")}
+        step, stored_hash = int(stored["__step__"]), str(stored["__spec_hash__"])
+        stored_digest = str(stored["__digest__"])
+    if stored_hash != run_hash:
+        raise ValueError(f"{path} was written by a run with other settings (spec hash "
+                         f"{stored_hash}, this run {run_hash}); pass --mirror='' or another "
+                         "--mirror to start over")
+    if digest(arrays) != stored_digest:
+        raise ValueError(f"{path} is corrupt (its arrays do not match their digest); delete it "
+                         "to start over, or restore it from git")
+    template = {"agent": state.agent, "act_key": state.act_key, "data_key": state.data_key}
+    restored = unflatten_arrays(arrays, template)
+    return step, state.replace(agent=restored["agent"], act_key=restored["act_key"],
+                               data_key=restored["data_key"])
+
+
 def train(env_name: str, total_steps: int, seed: int, workdir: pathlib.Path,
-          history_copy: pathlib.Path | None = None) -> None:
+          mirror: pathlib.Path | None = None) -> None:
     env = locomotion.get_env(env_name)
     config, settings = run_settings(FLAGS.warmup_steps, FLAGS.update_every)
     if FLAGS.snapshot_every % settings.update_every or FLAGS.checkpoint_every % FLAGS.snapshot_every:
@@ -104,18 +158,39 @@ def train(env_name: str, total_steps: int, seed: int, workdir: pathlib.Path,
     history = {"env": env.env_id, "seed": seed, "config": dataclasses.asdict(config),
                "settings": dataclasses.asdict(settings), "evals": [], "episodes": []}
     step = 0
-    checkpointer = RunCheckpointer(workdir / "checkpoint", spec_hash(env_name, seed, config,
-                                                                     settings))
+    run_hash = spec_hash(env_name, seed, config, settings)
+    checkpointer = RunCheckpointer(workdir / "checkpoint", run_hash)
+    refill_from = None
     if checkpointer.latest_step() is not None:
         step, state, meta = checkpointer.restore(state)
         history = meta["history"]
         print(f"resumed {env_name} at step {step}", flush=True)
+    elif mirror is not None and (mirror / "agent.npz").exists():
+        step, state = load_agent(mirror / "agent.npz", state, run_hash)
+        history = json.loads((mirror / "history.json").read_text())
+        history["evals"] = [e for e in history["evals"] if e["step"] <= step]
+        history["episodes"] = [e for e in history["episodes"] if e[0] <= step]
+        refill_from = step
+        print(f"resumed {env_name} at step {step} from the mirror {mirror} (no full checkpoint: "
+              f"refilling the replay buffer with {FLAGS.refill_steps} policy steps)", flush=True)
     policy = evaluation.make_batched_policy(sac, config)
     info = locomotion.eval_info(env_name)
     started = time.monotonic()
 
     def on_episode(at_step, _seed_index, episode_return, length):
         history["episodes"].append([at_step, round(episode_return, 2), length])
+
+    if refill_from is not None and FLAGS.refill_steps:
+        refill = FLAGS.refill_steps - FLAGS.refill_steps % settings.update_every
+        refill_started = time.monotonic()
+        # Steps counted from past the warm-up so that the policy (not uniform noise) acts.
+        state, _ = loop.run(state, settings.warmup_steps, refill, learn=False)
+        history.setdefault("refills", []).append(
+            {"at_step": step, "env_steps": refill,
+             "seconds": round(time.monotonic() - refill_started, 1),
+             "why": "resumed from the mirror's agent.npz; the replay buffer is not mirrored"})
+        print(f"refilled the replay buffer with {refill} steps", flush=True)
+    best_return = max((e["return"] for e in history["evals"]), default=-np.inf)
 
     while step < total_steps:
         chunk_start = time.monotonic()
@@ -138,12 +213,19 @@ def train(env_name: str, total_steps: int, seed: int, workdir: pathlib.Path,
               f"alpha {float(metrics.get('alpha/value', [np.nan])[0]):.3f}, "
               f"{speed:5.0f} steps/s", flush=True)
         _write_json(history_path, history)
-        if history_copy is not None:
-            _write_json(history_copy, history)
+        if mirror is not None:
+            _write_json(mirror / "history.json", history)
+            if step <= FLAGS.mirror_snapshots_until or mean_return > best_return:
+                (mirror / "snapshots").mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(workdir / "snapshots" / f"step_{step:07d}.npz",
+                                mirror / "snapshots" / f"step_{step:07d}.npz")
+        best_return = max(best_return, mean_return)
         out_of_time = FLAGS.max_minutes is not None and (
             time.monotonic() - started > 60 * FLAGS.max_minutes)
         if step % FLAGS.checkpoint_every == 0 or step >= total_steps or out_of_time:
             checkpointer.save(step, state, {"history": history})
+            if mirror is not None:
+                save_agent(mirror / "agent.npz", step, state, run_hash)
         if out_of_time:
             print(f"stopping after --max_minutes={FLAGS.max_minutes}; rerun to continue",
                   flush=True)
@@ -159,6 +241,12 @@ def _write_json(path: pathlib.Path, payload: dict) -> None:
     os.replace(temporary, path)
 
 
+def mirror_dir(env_name: str) -> pathlib.Path | None:
+    if FLAGS.mirror == "":
+        return None
+    return pathlib.Path(FLAGS.mirror or f"benchmarks/results/behavior/{env_name}")
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -167,17 +255,14 @@ def main(argv):
     if FLAGS.export:
         manifest = locomotion.export_policies(FLAGS.env, workdir, pathlib.Path(FLAGS.export_root),
                                               FLAGS.expert_window, FLAGS.medium_step,
-                                              FLAGS.medium_reason)
+                                              FLAGS.medium_reason, mirror_dir(FLAGS.env))
         levels = manifest["levels"]
         print(f"exported {FLAGS.env}: expert step {levels['expert']['step']} "
               f"({levels['expert']['eval_return']:.0f}), medium step {levels['medium']['step']} "
               f"({levels['medium']['eval_return']:.0f}), {len(manifest['replay'])} replay "
               f"segments -> {FLAGS.export_root}/{FLAGS.env}")
     else:
-        history_copy = (f"benchmarks/results/behavior/{FLAGS.env}_history.json"
-                        if FLAGS.history_copy is None else FLAGS.history_copy)
-        train(FLAGS.env, FLAGS.steps, FLAGS.seed, workdir,
-              pathlib.Path(history_copy) if history_copy else None)
+        train(FLAGS.env, FLAGS.steps, FLAGS.seed, workdir, mirror_dir(FLAGS.env))
 
 
 if __name__ == "__main__":

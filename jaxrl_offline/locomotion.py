@@ -112,7 +112,7 @@ def replay_sequence(name: str, root: str | pathlib.Path | None = None):
 
 def export_policies(env_name: str, workdir: pathlib.Path, root: pathlib.Path,
                     window: float = 0.2, medium_step: int | None = None,
-                    medium_reason: str = "") -> dict:
+                    medium_reason: str = "", mirror: pathlib.Path | None = None) -> dict:
     """Chooses expert/medium/replay snapshots of a ``train_behavior`` run and ships them.
 
     Reads ``workdir/history.json`` and ``workdir/snapshots/`` and writes ``root/<env>/`` (see
@@ -122,13 +122,33 @@ def export_policies(env_name: str, workdir: pathlib.Path, root: pathlib.Path,
     before the medium. ``medium_step`` picks the medium snapshot by hand instead (the rule's
     choice can be degenerate: Hopper's first snapshot at that level stands still and never
     falls); ``medium_reason`` is recorded in the manifest beside it.
+
+    ``mirror`` is the run's committed mirror (``train_behavior --mirror``): its ``history.json`` is
+    used when the workdir has none, and snapshots missing from the workdir are taken from it. The
+    mirror keeps only some snapshots late in training, so the expert is the best *available*
+    snapshot of the window.
     """
-    history = json.loads((workdir / "history.json").read_text())
+    folders = [folder for folder in (workdir, mirror) if folder is not None]
+    histories = [folder / "history.json" for folder in folders if (folder / "history.json").exists()]
+    if not histories:
+        raise ValueError(f"no history.json in {' or '.join(map(str, folders))}; train first")
+    history = json.loads(histories[0].read_text())
     evals = history["evals"]
     if not evals:
-        raise ValueError(f"{workdir} has no evaluated snapshots; train first")
+        raise ValueError(f"{histories[0]} has no evaluated snapshots; train first")
+
+    def snapshot_path(step: int) -> pathlib.Path | None:
+        for folder in folders:
+            if (folder / "snapshots" / f"step_{step:07d}.npz").exists():
+                return folder / "snapshots" / f"step_{step:07d}.npz"
+        return None
+
     last_step = evals[-1]["step"]
-    late = [e for e in evals if e["step"] >= (1 - window) * last_step]
+    late = [e for e in evals if e["step"] >= (1 - window) * last_step
+            and snapshot_path(e["step"]) is not None]
+    if not late:
+        raise ValueError(f"no snapshot of the last {window:.0%} of training (steps >= "
+                         f"{(1 - window) * last_step:.0f}) in {' or '.join(map(str, folders))}")
     expert = max(late, key=lambda e: e["return"])
     warmup = history["settings"]["warmup_steps"]
     # Snapshots up to the end of warm-up are the untrained initial actor: never a "medium".
@@ -154,10 +174,13 @@ def export_policies(env_name: str, workdir: pathlib.Path, root: pathlib.Path,
     if target.exists():
         shutil.rmtree(target)
     (target / "replay").mkdir(parents=True)
-    snapshots = workdir / "snapshots"
 
     def ship(step: int, relative: str) -> dict:
-        shutil.copyfile(snapshots / f"step_{step:07d}.npz", target / relative)
+        source = snapshot_path(step)
+        if source is None:
+            raise ValueError(f"snapshot step_{step:07d}.npz is in neither "
+                             f"{' nor '.join(map(str, folders))}")
+        shutil.copyfile(source, target / relative)
         return {"file": relative, "sha256": behavior.file_sha256(target / relative)}
 
     levels = {}
@@ -179,7 +202,8 @@ def export_policies(env_name: str, workdir: pathlib.Path, root: pathlib.Path,
         "config": history["config"], "settings": history["settings"],
         "trained_steps": last_step, "levels": levels, "replay": replay,
         "medium_rule": medium_rule,
-        "expert_rule": f"best eval return among snapshots in the last {window:.0%} of training",
+        "expert_rule": f"best eval return among available snapshots in the last {window:.0%} "
+                       "of training",
         "evals": [[e["step"], round(e["return"], 1)] for e in evals],
     }
     (target / "manifest.json").write_text(json.dumps(manifest, indent=1))

@@ -276,11 +276,14 @@ class OnlineLoop:
         return self.envs.action_dim
 
     def run(self, loop_state: LoopState, start_step: int, num_steps: int,
-            on_episode: Callable[[int, int, float, int], None] | None = None):
+            on_episode: Callable[[int, int, float, int], None] | None = None,
+            learn: bool = True):
         """Advances every env by ``num_steps`` env steps starting at global step ``start_step``.
 
         ``start_step`` and ``num_steps`` must be multiples of ``update_every``. ``on_episode(step,
-        seed_index, return, length)`` is called for each finished training episode.
+        seed_index, return, length)`` is called for each finished training episode. With
+        ``learn=False`` the transitions only fill the buffers (e.g. refilling the buffer of an
+        agent restored without one).
 
         Returns:
           ``(loop_state, metrics)``: metrics of the last learning call (``{}`` if none ran).
@@ -312,7 +315,7 @@ class OnlineLoop:
                     self.envs.shape[0], every * self.envs.shape[1],
                     *block[0][name].shape[2:])
                 for name in Transition._fields})
-            if block_start + every > warmup:
+            if learn and block_start + every > warmup:
                 loop_state, metrics = self._learn(loop_state, stacked)
             else:  # Warm-up: store only.
                 loop_state = loop_state.replace(buffer=self._fill(loop_state.buffer, stacked))

@@ -6,6 +6,7 @@ policies are not needed) and datasets of a few dozen transitions.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -212,3 +213,28 @@ def test_ensure_dataset_refuses_data_of_other_policies(tmp_path):
     metadata_path.write_text(json.dumps(metadata))
     with pytest.raises(DatasetError, match="--kinds=medium-replay --size=40 --overwrite"):
         suite.ensure_dataset("hopper", "medium-replay", 40, root=str(tmp_path))
+
+
+def test_train_behavior_resumes_from_the_committed_mirror_and_exports_from_it(tmp_path):
+    """A lost workdir (machine) costs only the replay buffer: the run restarts from the mirror's
+    agent, refills the buffer with policy steps, and export finds the snapshots in the mirror."""
+    workdir, mirror = tmp_path / "state", tmp_path / "mirror"
+    command = [sys.executable, "-m", "experiments.train_behavior", "--env=hopper",
+               "--warmup_steps=10", "--snapshot_every=20", "--checkpoint_every=20",
+               "--update_every=10", "--eval_episodes=1", "--refill_steps=30",
+               "--mirror_snapshots_until=40", f"--workdir={workdir}", f"--mirror={mirror}"]
+    done = subprocess.run(command + ["--steps=40"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (mirror / "agent.npz").exists() and (mirror / "snapshots" / "step_0000020.npz").exists()
+    shutil.rmtree(workdir)
+    done = subprocess.run(command + ["--steps=60"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "from the mirror" in done.stdout and "refilled the replay buffer with 30" in done.stdout
+    history = json.loads((mirror / "history.json").read_text())
+    assert [e["step"] for e in history["evals"]] == [20, 40, 60]
+    assert [(r["at_step"], r["env_steps"]) for r in history["refills"]] == [(40, 30)]
+    shutil.rmtree(workdir)
+    manifest = locomotion.export_policies("hopper", workdir, tmp_path / "policies", window=0.5,
+                                          mirror=mirror)
+    assert manifest["levels"]["expert"]["step"] in {
+        int(p.stem.split("_")[1]) for p in (mirror / "snapshots").glob("*.npz")}
