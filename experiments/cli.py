@@ -17,7 +17,7 @@ from absl import app, flags, logging
 from jaxrl_offline import checkpoints, experiment, results
 from jaxrl_offline.synthetic import DEFAULT_DATASET
 
-from experiments import sweep
+from experiments import sweep, tables
 
 _DEFAULTS = sweep.SweepSettings()
 flags.DEFINE_list("algos", None, "Algorithms (registry names), e.g. bc,td3_bc,iql.")
@@ -117,8 +117,9 @@ def main(args: Args) -> None:
         raise app.UsageError(str(err)) from None
     command = " ".join(["python -m experiments.run", *map(shlex.quote, sys.argv[1:])])
     try:
-        markdown = sweep.run_all(runs, settings.workdir, overwrite=FLAGS.overwrite,
-                                 progress=FLAGS.progress, command=command, score=FLAGS.score)
+        sweep.run_all(runs, settings.workdir, overwrite=FLAGS.overwrite,
+                      progress=FLAGS.progress, command=command)
+        markdown = tables.write_reports(settings.workdir, score=FLAGS.score)
     except (results.RecordError, checkpoints.CheckpointError,
             experiment.RunConflictError) as err:
         raise SystemExit(f"error: {err}") from None

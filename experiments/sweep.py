@@ -25,11 +25,11 @@ import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jaxrl_offline import experiment, finetune, plots
+from jaxrl_offline import experiment, finetune
 from jaxrl_offline.algorithms import ALGORITHMS, get_algorithm
 from jaxrl_offline.synthetic import DEFAULT_DATASET
 
-from experiments import online_tables, overrides, tables
+from experiments import overrides
 
 SWEEPS_DIR = pathlib.Path(__file__).parent / "sweeps"
 DEFAULT_SWEEP = "default"
@@ -304,8 +304,9 @@ def plan_runs(settings: SweepSettings, command_line: Mapping[str, str] = ()) -> 
 
 
 def run_all(runs: Sequence, workdir: str, *, overwrite: bool = False, progress: bool = True,
-            command: str | None = None, score: str = "last") -> str:
-    """Runs (skips, resumes) every run, then writes tables and plots; returns the markdown table.
+            command: str | None = None) -> None:
+    """Runs (skips, resumes) every run; the caller then writes the reports
+    (``experiments.tables.write_reports``, which imports this module, not the reverse).
 
     Every existing record is checked before anything trains, so a conflict or a corrupt record
     stops the sweep at once rather than after hours.
@@ -316,7 +317,3 @@ def run_all(runs: Sequence, workdir: str, *, overwrite: bool = False, progress: 
     for run in runs:
         experiment.run_experiment(run, workdir, overwrite=overwrite, progress=progress,
                                   command=command)
-    markdown = tables.write_tables(workdir, score=score)
-    online_markdown = online_tables.write_online_tables(workdir)
-    plots.write_learning_curves(workdir)
-    return f"{markdown}\n{online_markdown}" if online_markdown else markdown
