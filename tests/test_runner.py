@@ -21,10 +21,11 @@ from jaxrl_offline.synthetic import make_inverted_pendulum_dataset
 DATASET = "test/invpend/medium-v0"
 TINY = dict(algos=("bc",), datasets=(DATASET,), num_seeds=2, steps=200, chunk=50, eval_every=100,
             eval_episodes=1, max_episode_steps=50, checkpoint_every=1,
-            config={"hidden_dims": (32, 32), "batch_size": 32})
+            config={"actor_hidden_dims": (32, 32), "batch_size": 32})
 TINY_FLAGS = ["--algos=bc", f"--datasets={DATASET}", "--num_seeds=2", "--steps=200", "--chunk=50",
               "--eval_every=100", "--eval_episodes=1", "--max_episode_steps=50",
-              "--checkpoint_every=1", "--config.hidden_dims=(32, 32)", "--config.batch_size", "32",
+              "--checkpoint_every=1", "--config.actor_hidden_dims=(32, 32)", "--config.batch_size",
+              "32",
               "--progress=false"]
 
 
@@ -67,7 +68,7 @@ def test_plan_errors():
     with pytest.raises(ValueError, match="Unknown algorithm 'nope'. Registered algorithms: .*bc, "):
         plan(algos=("nope",))
     with pytest.raises(ValueError, match=r"unknown config field\(s\) \['expectile'\] for bc. "
-                                         r"Valid fields: bc: batch_size, hidden_dims"):
+                                         r"Valid fields: bc: actor_hidden_dims, batch_size"):
         sweep.plan_runs(sweep.SweepSettings(**TINY), {"expectile": "0.9"})
     with pytest.raises(ValueError, match="--steps=210 is not a multiple of --chunk=50"):
         plan(steps=210)
@@ -94,22 +95,22 @@ def test_sweep_config_per_algorithm_entries():
 
 def test_override_applies_to_algorithms_that_have_the_field():
     bc_run, iql_run = sweep.plan_runs(sweep.SweepSettings(**{**TINY, "algos": ("bc", "iql")}),
-                                      {"expectile": "0.8", "hidden_dims": "64,64"})
+                                      {"expectile": "0.8", "actor_hidden_dims": "64,64"})
     assert iql_run.config.expectile == 0.8
-    assert iql_run.overrides["command_line"] == {"expectile": 0.8, "hidden_dims": (64, 64)}
-    assert bc_run.overrides["command_line"] == {"hidden_dims": (64, 64)}
-    assert bc_run.config.hidden_dims == (64, 64) and bc_run.config.batch_size == 32
+    assert iql_run.overrides["command_line"] == {"expectile": 0.8, "actor_hidden_dims": (64, 64)}
+    assert bc_run.overrides["command_line"] == {"actor_hidden_dims": (64, 64)}
+    assert bc_run.config.actor_hidden_dims == (64, 64) and bc_run.config.batch_size == 32
 
 
 def test_dataset_table_sweep_command_line_and_derived_layers():
     settings = sweep.SweepSettings(**{**TINY, "algos": ("iql",),
                                       "datasets": ("D4RL/antmaze/umaze-v1",)})
-    (run_spec,) = sweep.plan_runs(settings, {"temperature": "5"})
+    (run_spec,) = sweep.plan_runs(settings, {"awr_temperature": "5"})
     config, provenance = run_spec.config, run_spec.overrides
-    assert (config.expectile, config.temperature) == (0.9, 5.0)  # table, then command line
+    assert (config.expectile, config.awr_temperature) == (0.9, 5.0)  # table, then command line
     assert provenance["table: IQL configs/antmaze_config.py"] == {"expectile": 0.9,
-                                                                  "temperature": 10.0}
-    assert provenance["command_line"] == {"temperature": 5.0}
+                                                                  "awr_temperature": 10.0}
+    assert provenance["command_line"] == {"awr_temperature": 5.0}
     assert config.cosine_decay_steps == 200 and provenance["derived"] == {
         "cosine_decay_steps": 200}
     (explicit,) = sweep.plan_runs(settings, {"cosine_decay_steps": "None"})
@@ -160,9 +161,9 @@ def test_parse_text_and_split_config_args():
     assert sweep.parse_text("0.9") == 0.9 and sweep.parse_text("false") is False
     assert sweep.parse_text("None") is None and sweep.parse_text("-inf") == "-inf"
     rest, config = cli.split_config_args(
-        ["run", "--algos=iql", "--config.expectile=0.9", "--config.hidden_dims", "(8, 8)"])
+        ["run", "--algos=iql", "--config.expectile=0.9", "--config.actor_hidden_dims", "(8, 8)"])
     assert rest == ["run", "--algos=iql"]
-    assert config == {"expectile": "0.9", "hidden_dims": "(8, 8)"}
+    assert config == {"expectile": "0.9", "actor_hidden_dims": "(8, 8)"}
     with pytest.raises(flags.Error, match="needs a value"):
         cli.split_config_args(["run", "--config.expectile"])
 
@@ -204,8 +205,9 @@ def test_record_schema(finished):
     assert record["eval_steps"] == [100, 200]
     assert [len(row) for row in record["normalized_scores"]] == [2, 2]  # [evals][seeds]
     assert [len(row) for row in record["returns"]] == [1, 1]  # [seeds][episodes]
-    assert record["config"] == {"hidden_dims": [32, 32], "learning_rate": 3e-4, "batch_size": 32}
-    assert record["overrides"] == {"sweep": {"hidden_dims": [32, 32], "batch_size": 32}}
+    assert record["config"] == {"actor_hidden_dims": [32, 32], "learning_rate": 3e-4,
+                                "batch_size": 32}
+    assert record["overrides"] == {"sweep": {"actor_hidden_dims": [32, 32], "batch_size": 32}}
     assert record["transforms"]["source"].startswith("TRANSFORM_TABLE")
     assert record["normalized"] and record["score_label"].startswith("normalized score")
     for score in ("last", "best"):
