@@ -1,8 +1,10 @@
 """Flags and ``main`` of ``python -m experiments.run`` (the entry point is ``experiments/run.py``).
 
-``--config.<field>=value`` arguments are taken out of argv before absl parses the rest (absl
-cannot define them up front: which fields exist depends on ``--algos``); they are checked against
-the selected algorithms' ``Config`` fields when the runs are planned (``experiments/sweep.py``).
+``--config.<field>=value`` and ``--config.<algorithm>.<field>=value`` arguments are taken out of
+argv before absl parses the rest (absl cannot define them up front: which fields exist depends on
+``--algos``); they are checked against the selected algorithms' ``Config`` fields (every selected
+algorithm must have a plain ``<field>``), types and ranges when the runs are planned
+(``experiments/sweep.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from absl import app, flags, logging
 from jaxrl_offline import checkpoints, experiment, results
 from jaxrl_offline.synthetic import DEFAULT_DATASET
 
-from experiments import sweep
+from experiments import sweep, tables
 
 _DEFAULTS = sweep.SweepSettings()
 flags.DEFINE_list("algos", None, "Algorithms (registry names), e.g. bc,td3_bc,iql.")
@@ -77,8 +79,10 @@ def split_config_args(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
             if not args:
                 raise flags.Error(f"{arg} needs a value: {arg}=VALUE")
             value = args.pop(0)
-        if not name.isidentifier():
-            raise flags.Error(f"bad config override {arg!r}; use --config.<field>=VALUE")
+        parts = name.split(".")
+        if len(parts) > 2 or not all(part.isidentifier() for part in parts):
+            raise flags.Error(f"bad config override {arg!r}; use --config.<field>=VALUE or "
+                              "--config.<algorithm>.<field>=VALUE")
         config[name] = value
     return rest, config
 
@@ -117,8 +121,9 @@ def main(args: Args) -> None:
         raise app.UsageError(str(err)) from None
     command = " ".join(["python -m experiments.run", *map(shlex.quote, sys.argv[1:])])
     try:
-        markdown = sweep.run_all(runs, settings.workdir, overwrite=FLAGS.overwrite,
-                                 progress=FLAGS.progress, command=command, score=FLAGS.score)
+        sweep.run_all(runs, settings.workdir, overwrite=FLAGS.overwrite,
+                      progress=FLAGS.progress, command=command)
+        markdown = tables.write_reports(settings.workdir, score=FLAGS.score)
     except (results.RecordError, checkpoints.CheckpointError,
             experiment.RunConflictError) as err:
         raise SystemExit(f"error: {err}") from None

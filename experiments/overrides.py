@@ -38,11 +38,11 @@ class Override:
 
 
 OVERRIDES: tuple[Override, ...] = (
-    Override("iql", ANTMAZE, {"expectile": 0.9, "temperature": 10.0},
+    Override("iql", ANTMAZE, {"expectile": 0.9, "awr_temperature": 10.0},
              "IQL configs/antmaze_config.py"),
-    Override("iql", KITCHEN, {"expectile": 0.7, "temperature": 0.5, "dropout_rate": 0.1},
+    Override("iql", KITCHEN, {"expectile": 0.7, "awr_temperature": 0.5, "dropout_rate": 0.1},
              "IQL configs/kitchen_config.py"),
-    Override("iql", ADROIT, {"expectile": 0.7, "temperature": 0.5, "dropout_rate": 0.1},
+    Override("iql", ADROIT, {"expectile": 0.7, "awr_temperature": 0.5, "dropout_rate": 0.1},
              "IQL configs/adroit_config.py"),
     Override("cql", ANTMAZE, {"actor_lr": 1e-4, "cql_alpha": 5.0, "lagrange": True,
                               "target_action_gap": 0.8, "max_target_backup": True,

@@ -2,11 +2,12 @@
 
     python -m experiments.run                      # the embedded default sweep (a few minutes)
     python -m experiments.run --algos=iql --datasets=mujoco/hopper/medium-v0 --num_seeds=5
-        --steps=1000000 --config.expectile=0.8
+        --steps=1000000 --config.iql.expectile=0.8
     python -m experiments.run --sweep=experiments/sweeps/default.py --num_seeds=5
 
---config.<field>=VALUE sets a Config field of every selected algorithm that has it (a Python
-literal: 0.9, '(64, 64)', None, true); an unknown field is an error listing the valid ones.
+--config.<field>=VALUE sets a Config field of every selected algorithm, each of which must have it
+(a Python literal: 0.9, '(64, 64)', None, true); --config.<algorithm>.<field>=VALUE sets it for one.
+A field some selected algorithm lacks, a wrong type or an out-of-range value is an error.
 
 See experiments/README.md for every flag, the record schema and the tables.
 """

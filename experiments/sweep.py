@@ -25,11 +25,11 @@ import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jaxrl_offline import experiment, finetune, plots
+from jaxrl_offline import experiment, finetune
 from jaxrl_offline.algorithms import ALGORITHMS, get_algorithm
 from jaxrl_offline.synthetic import DEFAULT_DATASET
 
-from experiments import online_tables, overrides, tables
+from experiments import field_rules, migrations, overrides
 
 SWEEPS_DIR = pathlib.Path(__file__).parent / "sweeps"
 DEFAULT_SWEEP = "default"
@@ -132,15 +132,41 @@ def parse_text(text: str) -> Any:
         return {"true": True, "false": False, "none": None, "null": None}.get(lowered, text)
 
 
+def setting_name(where: str, name: str, value: Any) -> str:
+    """How the user wrote a value: ``--config.<name>=<value>`` for the command line, else
+    ``<layer>: <name>=<value>``."""
+    if where == "command_line":
+        return f"--config.{name}={value!r}"
+    return f"{where}: {name}={value!r}"
+
+
 def coerce_value(config_cls: type, name: str, value: Any, where: str) -> Any:
-    """``value`` converted to the type of ``config_cls.<name>``, or ``ValueError``."""
+    """``value`` converted to the type of ``config_cls.<name>`` and range-checked
+    (``field_rules``), or a ``ValueError`` naming the setting, what is wrong and what to do."""
     hint = typing.get_type_hints(config_cls)[name]
+    default = getattr(config_cls(), name)
+    algo = config_cls.__module__.rsplit(".", 1)[-1]
     try:
-        return _coerce(value, hint)
+        coerced = _coerce(value, hint)
     except (TypeError, ValueError):
+        why = (f" (a bare {type(value).__name__} for a tuple of layer sizes would silently build "
+               "other layers; one layer is '(64,)')"
+               if _is_tuple(hint) and not isinstance(value, (list, tuple)) else "")
         raise ValueError(
-            f"{where}: {name}={value!r} is not a valid {_hint_name(hint)} for "
-            f"{config_cls.__module__}.Config.{name}.") from None
+            f"{setting_name(where, name, value)} is not a valid {_hint_name(hint)} for "
+            f"{algo}.Config.{name}{why}. Give a {_hint_name(hint)} like the default, "
+            f"{name}={default!r}.") from None
+    problem = field_rules.range_error(name, coerced)
+    if problem:
+        raise ValueError(f"{setting_name(where, name, value)}: {algo}.Config.{name} {problem} "
+                         f"(default {default!r}); give a value in that range.")
+    return coerced
+
+
+def _is_tuple(hint: Any) -> bool:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_is_tuple(arg) for arg in typing.get_args(hint))
+    return typing.get_origin(hint) is tuple
 
 
 def _coerce(value: Any, hint: Any) -> Any:
@@ -156,7 +182,9 @@ def _coerce(value: Any, hint: Any) -> Any:
                     pass
         raise TypeError(value)
     if origin is tuple:
-        items = value if isinstance(value, (list, tuple)) else (value,)
+        if not isinstance(value, (list, tuple)):  # A bare 64 is not the network (64,).
+            raise TypeError(value)
+        items = value
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_coerce(item, args[0]) for item in items)
         if len(items) != len(args):
@@ -220,13 +248,27 @@ def build_config(algorithm: str, layers: Sequence[tuple[str, Mapping[str, Any]]]
     return config_cls(**values, **computed), provenance
 
 
-def select_fields(algos: Sequence[str], values: Mapping[str, Any], where: str):
-    """``{algo: the part of values whose fields algo's Config has}``; a field that no selected
-    algorithm has raises ``ValueError`` listing the valid fields of each.
+def _renamed_hint(algos: Sequence[str], name: str) -> str:
+    """`` (renamed: ...)`` for an old field name (``experiments/migrations.py``), else ``""``."""
+    new = {algo: migrations.renamed(algo, name) for algo in algos if migrations.renamed(algo, name)}
+    if not new:
+        return ""
+    parts = "; ".join(f"{algo}: {', '.join(names)}" for algo, names in new.items())
+    return f" {name!r} was renamed (README, migration note): {parts}."
 
-    An entry keyed by a registered algorithm name with a dict value (``{"sfbc": {"batch_size":
-    1024}}``) applies to that algorithm only, after the shared fields; entries of algorithms not
-    selected are ignored."""
+
+def select_fields(algos: Sequence[str], values: Mapping[str, Any], where: str, *,
+                  strict_algorithms: bool = False):
+    """``{algo: the part of values that applies to algo}``, or ``ValueError``.
+
+    A plain entry ``{field: value}`` applies to every selected algorithm, so each of them must
+    have the field: one that some lack is an error naming them (a name never means different
+    things in two algorithms, but a value meant for one must not silently skip another). An entry
+    keyed by a registered algorithm name with a dict value (``{"sfbc": {"batch_size": 1024}}``,
+    on the command line ``--config.sfbc.batch_size=1024``) applies to that algorithm only, after
+    the shared fields; entries of algorithms not selected are ignored, or an error with
+    ``strict_algorithms`` (the command line).
+    """
     fields = {algo: {f.name for f in dataclasses.fields(get_algorithm(algo).Config)}
               for algo in algos}
     own = {name: dict(value) for name, value in values.items()
@@ -235,18 +277,51 @@ def select_fields(algos: Sequence[str], values: Mapping[str, Any], where: str):
     unknown = sorted(name for name in shared if not any(name in f for f in fields.values()))
     if unknown:
         valid = "; ".join(f"{algo}: {', '.join(sorted(f))}" for algo, f in fields.items())
+        hints = "".join(_renamed_hint(algos, name) for name in unknown)
         raise ValueError(f"{where}: unknown config field(s) {unknown} for {', '.join(algos)}. "
-                         f"Valid fields: {valid}.")
+                         f"Valid fields: {valid}.{hints}")
+    for name in shared:
+        lacking = [algo for algo in algos if name not in fields[algo]]
+        if lacking:
+            having = [algo for algo in algos if algo not in lacking]
+            example = (f"--config.{having[0]}.{name}=..." if where == "--config"
+                       else f"{{{having[0]!r}: {{{name!r}: ...}}}}")
+            raise ValueError(
+                f"{where}: config field {name!r} is not a field of {', '.join(lacking)} (only "
+                f"of {', '.join(having)}){_renamed_hint(lacking, name)}. Set it per algorithm, "
+                f"e.g. {example}, or select only algorithms that have it.")
+    unselected = sorted(set(own) - set(algos))
+    if strict_algorithms and unselected:
+        raise ValueError(f"{where}: {', '.join(unselected)} not among the selected algorithms "
+                         f"({', '.join(algos)}); its per-algorithm settings would do nothing.")
     for algo in algos:
         unknown = sorted(set(own.get(algo, {})) - fields[algo])
         if unknown:
-            raise ValueError(f"{where}: unknown {algo} config field(s) {unknown}. Valid fields of "
-                             f"{algo}.Config: {', '.join(sorted(fields[algo]))}.")
-    return {algo: {**{k: v for k, v in shared.items() if k in fields[algo]}, **own.get(algo, {})}
-            for algo in algos}
+            hints = "".join(_renamed_hint([algo], name) for name in unknown)
+            raise ValueError(f"{where}: unknown {algo} config field(s) {unknown}{hints}. Valid "
+                             f"fields of {algo}.Config: {', '.join(sorted(fields[algo]))}.")
+    return {algo: {**shared, **own.get(algo, {})} for algo in algos}
 
 
 # --- Planning and running ------------------------------------------------------------------------
+
+
+def parse_command_line(command_line: Mapping[str, str]) -> dict[str, Any]:
+    """``{"field": text, "algo.field": text}`` from ``--config.*`` to ``{"field": value, "algo":
+    {"field": value}}``; ``ValueError`` for an ``algo.`` prefix that is not a registered
+    algorithm."""
+    values: dict[str, Any] = {}
+    for key, text in dict(command_line).items():
+        algo, dot, name = key.rpartition(".")
+        if not dot:
+            values[name] = parse_text(text)
+            continue
+        if algo not in ALGORITHMS:
+            raise ValueError(f"--config.{key}: {algo!r} is not a registered algorithm; write "
+                             f"--config.<field>=VALUE or --config.<algorithm>.<field>=VALUE "
+                             f"(algorithms: {', '.join(sorted(ALGORITHMS))}).")
+        values.setdefault(algo, {})[name] = parse_text(text)
+    return values
 
 
 def plan_runs(settings: SweepSettings, command_line: Mapping[str, str] = ()) -> list:
@@ -265,8 +340,8 @@ def plan_runs(settings: SweepSettings, command_line: Mapping[str, str] = ()) -> 
     experiment.check_schedule(settings.steps, settings.chunk, settings.eval_every)
     finetune.check_online_schedule(settings.online_steps, settings.online_eval_every,
                                    settings.online_update_every)
-    command_line = {name: parse_text(text) for name, text in dict(command_line).items()}
-    per_algo_cli = select_fields(settings.algos, command_line, "--config")
+    per_algo_cli = select_fields(settings.algos, parse_command_line(command_line), "--config",
+                                 strict_algorithms=True)
     per_algo_sweep = select_fields(settings.algos, settings.config, "sweep config")
     variants = dict(settings.variants) or {"": {}}
     per_algo_variant = {name: select_fields(settings.algos, values, f"variant {name!r}")
@@ -304,8 +379,9 @@ def plan_runs(settings: SweepSettings, command_line: Mapping[str, str] = ()) -> 
 
 
 def run_all(runs: Sequence, workdir: str, *, overwrite: bool = False, progress: bool = True,
-            command: str | None = None, score: str = "last") -> str:
-    """Runs (skips, resumes) every run, then writes tables and plots; returns the markdown table.
+            command: str | None = None) -> None:
+    """Runs (skips, resumes) every run; the caller then writes the reports
+    (``experiments.tables.write_reports``, which imports this module, not the reverse).
 
     Every existing record is checked before anything trains, so a conflict or a corrupt record
     stops the sweep at once rather than after hours.
@@ -316,7 +392,3 @@ def run_all(runs: Sequence, workdir: str, *, overwrite: bool = False, progress: 
     for run in runs:
         experiment.run_experiment(run, workdir, overwrite=overwrite, progress=progress,
                                   command=command)
-    markdown = tables.write_tables(workdir, score=score)
-    online_markdown = online_tables.write_online_tables(workdir)
-    plots.write_learning_curves(workdir)
-    return f"{markdown}\n{online_markdown}" if online_markdown else markdown

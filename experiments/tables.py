@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 from absl import app, flags, logging
 
-from jaxrl_offline import aggregate, results
+from jaxrl_offline import aggregate, plots, results
 
-from experiments import tasks
+from experiments import online_tables, sweep as sweep_lib, tasks
 # Published scores live in experiments.published; re-exported here for the table API.
 from experiments.published import (MARKS, PUBLISHED_DIR, Reference,  # noqa: F401
                                    load_reference, resolve_reference)
@@ -282,11 +282,18 @@ def write_tables(workdir: str | pathlib.Path, score: str = "last",
     return markdown
 
 
+def write_reports(workdir: str, score: str = "last") -> str:
+    """Score tables, offline -> online tables (if records have them) and learning curves of a
+    workdir (after ``sweep.run_all``); returns the markdown of the tables."""
+    markdown = write_tables(workdir, score=score)
+    online_markdown = online_tables.write_online_tables(workdir)
+    plots.write_learning_curves(workdir)
+    return f"{markdown}\n{online_markdown}" if online_markdown else markdown
+
+
 def sweep_tables(sweep: str) -> tuple[str, tuple[str, ...]]:
     """The workdir of a sweep file and the published tables it names (``PUBLISHED``)."""
     import importlib.util
-
-    from experiments import sweep as sweep_lib  # Not at the top: sweep imports this module.
 
     path = sweep_lib.sweep_path(sweep)
     module_spec = importlib.util.spec_from_file_location(f"_sweep_tables_{path.stem}", path)
@@ -312,9 +319,7 @@ def main(argv: Sequence[str]) -> None:
         if not workdir:
             raise ValueError("give --workdir (or --sweep)")
         print(write_tables(workdir, FLAGS.score, references))
-        from experiments import online_tables  # Offline -> online tables, if records have them.
-
-        print(online_tables.write_online_tables(workdir))
+        print(online_tables.write_online_tables(workdir))  # If records have online phases.
     except (ValueError, results.RecordError) as err:
         raise SystemExit(f"error: {err}") from None
     print(f"Tables written to {pathlib.Path(workdir) / 'tables'}/")

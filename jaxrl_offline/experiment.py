@@ -104,17 +104,22 @@ class RunSpec:
     @property
     def spec_hash(self) -> str:
         """Hash of every setting that changes the result (not ``checkpoint_every``)."""
-        fingerprint = {
-            "algorithm": self.algorithm, "variant": self.variant, "dataset": self.dataset,
-            "config": config_to_json(self.config), "seeds": list(self.seeds),
-            "steps": self.steps, "chunk": self.chunk, "eval_every": self.eval_every,
-            "eval_episodes": self.eval_episodes, "max_episode_steps": self.max_episode_steps,
-        }
+        online = None
         if self.online_steps:  # Offline-only runs keep their hashes (and records) unchanged.
-            fingerprint["online"] = [self.online_steps, self.online_eval_every,
-                                     self.online_update_every]
-        text = json.dumps(fingerprint, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+            online = [self.online_steps, self.online_eval_every, self.online_update_every]
+        return spec_hash_of(
+            algorithm=self.algorithm, variant=self.variant, dataset=self.dataset,
+            config=config_to_json(self.config), seeds=list(self.seeds), steps=self.steps,
+            chunk=self.chunk, eval_every=self.eval_every, eval_episodes=self.eval_episodes,
+            max_episode_steps=self.max_episode_steps, online=online)
+
+
+def spec_hash_of(*, online: list[int] | None, **fingerprint: Any) -> str:
+    """``RunSpec.spec_hash`` of its fields as JSON values (also recomputed from records)."""
+    if online is not None:
+        fingerprint["online"] = online
+    text = json.dumps(fingerprint, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def config_to_json(value: Any) -> Any:

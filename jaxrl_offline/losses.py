@@ -102,3 +102,56 @@ def reverse_kl_estimate(policy_log_prob: jax.Array, behavior_log_prob: jax.Array
     """
     chex.assert_equal_shape([policy_log_prob, behavior_log_prob])
     return jnp.mean(policy_log_prob - behavior_log_prob, axis=0)
+
+
+def ensemble_td_loss(q: jax.Array, target: jax.Array) -> jax.Array:
+    """TD regression of a critic ensemble: sum_i mean_B (Q_i(s, a) - y)^2 (each head its own loss).
+
+    Args:
+      q: [num_critics, B] Q_i(s, a) of every head.
+      target: [B] regression targets y, shared by the heads (detach them where the target must not
+        train; TD3/SAC targets come from target networks and are constants already).
+
+    Returns:
+      [] the loss. IDQL's code averages over the heads instead: divide by num_critics.
+    """
+    chex.assert_rank(q, 2)
+    chex.assert_shape(target, q.shape[1:])
+    return ((q - target[None]) ** 2).mean(axis=1).sum()
+
+
+def smoothed_target_action(action: jax.Array, key: jax.Array, noise_std: float,
+                           noise_clip: float) -> jax.Array:
+    """TD3's target policy smoothing: clip(a' + clip(N(0, noise_std^2), -c, c), -1, 1) (TD3 Eq. 14).
+
+    Args:
+      action: [B, A] the target actor's action at s'.
+      key: noise key.
+      noise_std: sigma, in [-1, 1] action units (TD3: 0.2).
+      noise_clip: c (TD3: 0.5).
+
+    Returns:
+      [B, A] the smoothed action, inside [-1, 1].
+    """
+    noise = jnp.clip(noise_std * jax.random.normal(key, action.shape), -noise_clip, noise_clip)
+    return jnp.clip(action + noise, -1.0, 1.0)
+
+
+def sac_target_entropy(target_entropy: float | None, action_dim: int) -> float:
+    """SAC's entropy target: the configured value, or the heuristic -|A| when it is ``None``."""
+    return -float(action_dim) if target_entropy is None else target_entropy
+
+
+def log_alpha_temperature_loss(log_alpha: jax.Array, log_prob: jax.Array, target_entropy: float):
+    """SAC's temperature loss on log alpha: -mean_B log(alpha) (log pi(a|s) + target_entropy).
+
+    The form of SAC's reference code and of CQL/MISA (gradient through log alpha; the log-probs
+    of a ~ pi are constants). Args: log_alpha [] ; log_prob [B].
+    """
+    return -(log_alpha * jax.lax.stop_gradient(log_prob + target_entropy)).mean()
+
+
+def alpha_temperature_loss(alpha: jax.Array, entropy: jax.Array, target_entropy: float):
+    """SAC's temperature loss on alpha: alpha (H - target_entropy) (SAC Eq. 18), H the batch
+    entropy estimate -mean_B log pi(a|s) (a constant). Args: alpha [], entropy []."""
+    return alpha * (jax.lax.stop_gradient(entropy) - target_entropy)

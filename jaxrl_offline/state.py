@@ -1,7 +1,14 @@
-"""Train-state utilities: a TrainState with target parameters, soft updates, optimizers."""
+"""Train-state utilities: a TrainState with target parameters, building and stepping train
+states, soft updates, the delayed (every-k-steps) update, optimizers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
 import optax
 from flax import struct
 from flax.training import train_state
@@ -48,3 +55,96 @@ def make_optimizer(
     if max_grad_norm is None:
         return adam
     return optax.chain(optax.clip_by_global_norm(max_grad_norm), adam)
+
+
+def create_train_state(network: nn.Module, key: jax.Array, example_inputs: Sequence[Any],
+                       optimizer: optax.GradientTransformation, *, with_target: bool = False):
+    """A ``TrainState`` (or, ``with_target``, a ``TargetTrainState``) of a freshly initialized net.
+
+    Args:
+      network: the Flax module; its ``apply`` becomes the state's ``apply_fn``.
+      key: init key.
+      example_inputs: positional ``network.init`` inputs with a leading batch axis of 1 (e.g.
+        ``(obs[None], action[None])``; ``()`` for ``networks.Temperature``).
+      optimizer: e.g. ``make_optimizer(lr)``.
+      with_target: also carry ``target_params``, starting as an exact copy (TD3/SAC targets).
+    """
+    params = network.init(key, *example_inputs)
+    if with_target:
+        return TargetTrainState.create_with_target(apply_fn=network.apply, params=params,
+                                                   tx=optimizer)
+    return train_state.TrainState.create(apply_fn=network.apply, params=params, tx=optimizer)
+
+
+def create_critic(network: nn.Module, key: jax.Array, obs: jax.Array, action: jax.Array,
+                  learning_rate: float) -> TargetTrainState:
+    """A Q network's train state as every algorithm builds it: Adam at ``learning_rate`` and
+    ``target_params`` starting as a copy. ``obs`` [1, obs_dim], ``action`` [1, action_dim]."""
+    return create_train_state(network, key, (obs, action), make_optimizer(learning_rate),
+                              with_target=True)
+
+
+def gradient_step(loss_fn: Callable, state: train_state.TrainState, *loss_args, **loss_kwargs):
+    """One optimizer step on ``loss_fn(state.params, *loss_args, **loss_kwargs) -> (loss, aux)``.
+
+    Returns:
+      ``(state after apply_gradients, aux)``.
+    """
+    grads, aux = jax.grad(loss_fn, has_aux=True)(state.params, *loss_args, **loss_kwargs)
+    return state.apply_gradients(grads=grads), aux
+
+
+def delayed_update(update_fn: Callable, state, *, step: jax.Array, period: int, phase: int,
+                   enabled: jax.Array | bool = True):
+    """``update_fn(state) -> (state, metrics)`` on the updates with ``step % period == phase``.
+
+    On other updates the state passes through and every metric is NaN (the trainer averages
+    metrics with nanmean). ``step`` counts updates from 0, before this update's increment.
+
+    TD3's policy delay uses ``phase = period - 1``: Fujimoto's ``TD3.train`` increments
+    ``total_it`` first and updates the actor when ``total_it % policy_freq == 0``, so with
+    ``step = total_it - 1`` the actor steps on updates ``period - 1, 2 period - 1, ...``, after
+    ``period`` critic steps (IDQL's critic schedule reuses the same phase).
+
+    Under vmap over seeds the predicate is batched and ``lax.cond`` lowers to a select, so both
+    branches run and the update stays one traced function for every seed. ``state.key`` is taken
+    out while the cond runs (as a select operand it would count as a second use of the key for
+    ``jax_debug_key_reuse``) and put back afterwards; ``update_fn`` must not use it.
+
+    Args:
+      update_fn: the delayed update; closes over the batch, config and any key it needs.
+      state: an ``AgentState`` (a pytree with a ``key`` field).
+      step: [] int, the update counter.
+      period: updates per delayed update (a Python int).
+      phase: which residue of ``step % period`` runs the update, in [0, period).
+      enabled: [] bool, an extra condition (e.g. a warm-up).
+
+    Returns:
+      ``(state, metrics)``.
+    """
+    if not 0 <= phase < period:
+        raise ValueError(f"phase must be in [0, period={period}), got {phase}")
+    key = state.key
+    if period == 1 and enabled is True:
+        new_state, metrics = update_fn(state.replace(key=None))
+        return new_state.replace(key=key), metrics
+
+    def skip(current):
+        _, metrics = jax.eval_shape(update_fn, current)
+        return current, jax.tree.map(lambda m: jnp.full(m.shape, jnp.nan, m.dtype), metrics)
+
+    run = (step % period == phase) & enabled
+    new_state, metrics = jax.lax.cond(run, update_fn, skip, state.replace(key=None))
+    return new_state.replace(key=key), metrics
+
+
+def actor_and_targets_step(actor_loss: Callable, state, tau: float, **loss_kwargs):
+    """TD3's delayed step: one actor step on ``actor_loss(actor_params, state, **loss_kwargs)``,
+    then Polyak updates of both targets (actor and critic), as in TD3's ``train``.
+
+    Returns:
+      ``(state, actor metrics)``; ``state`` has ``actor`` and ``critic`` ``TargetTrainState``s.
+    """
+    actor, metrics = gradient_step(actor_loss, state.actor, state, **loss_kwargs)
+    return state.replace(actor=soft_update(actor, tau),
+                         critic=soft_update(state.critic, tau)), metrics

@@ -23,7 +23,7 @@ from jaxrl_offline.algorithms import aca, sac, sac_ml
 from helpers import small_sac_batch, zeroed
 
 OBS_DIM, ACTION_DIM, BATCH = 3, 2, 4
-CONFIG = aca.Config(hidden_dims=(8,), batch_size=BATCH)  # One hidden layer: faster compiles.
+CONFIG = aca.Config(actor_hidden_dims=(8,), critic_hidden_dims=(8,), batch_size=BATCH)  # One hidden layer: faster compiles.
 MEAN, LOG_STD = np.float32([0.2, -0.4]), np.float32([-1.0, -0.5])
 HEAD = "VmapStateActionValue_0/Dense_0/bias"  # Each critic head's output bias.
 
@@ -204,7 +204,8 @@ def _alignment_outputs(offline):
     q = jax.vmap(lambda a: aca.online_q(CONFIG, online, obs_mode, a).min(0))(candidates)
     return {
         "online": online,
-        "unaligned": sac_ml.start_online(sac_ml.Config(hidden_dims=(8,)), offline),
+        "unaligned": sac_ml.start_online(
+            sac_ml.Config(actor_hidden_dims=(8,), critic_hidden_dims=(8,)), offline),
         "critic": critic, "target": target,
         "z": aca.baseline(offline.value.params, offline, obs, ACTION_DIM),
         "q_gap": q_gap, "log_prob_gap": dist.log_prob(first) - dist.log_prob(second),

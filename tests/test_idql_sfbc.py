@@ -23,7 +23,8 @@ from jaxrl_offline.algorithms import idql, iql, sfbc
 from jaxrl_offline.state import TargetTrainState
 from jaxrl_offline.types import Transition
 
-TINY = dict(actor_hidden_dims=(8, 8), time_features=4, time_hidden_dims=(8,), hidden_dims=(8, 8))
+TINY = dict(denoiser_hidden_dims=(8, 8), time_features=4, time_hidden_dims=(8,),
+            critic_hidden_dims=(8, 8), value_hidden_dims=(8, 8))
 U = np.float32([-2.0, -0.5, 0.5, 2.0])  # u = Qbar - V.
 
 
@@ -222,7 +223,7 @@ def test_sfbc_selection_logits_and_picks():
 
 def test_sfbc_phase_switch_freezes_and_restarts_the_critic():
     # total_steps 4, K = 2: phase 1 starts at update 2.
-    config = sfbc.Config(behavior_hidden_dims=(8,), critic_hidden_dims=(8,), total_steps=4)
+    config = sfbc.Config(score_unet_hidden_dims=(8,), critic_hidden_dims=(8,), total_steps=4)
     np.testing.assert_array_equal([sfbc.planning_phase(jnp.int32(s), config) for s in range(5)],
                                   [0, 0, 1, 1, 1])
     initial = init_state(sfbc, config)
@@ -301,12 +302,13 @@ def train_and_act(algo, config, num_steps):
 
 
 BIMODAL_IDQL = idql.Config(
-    actor_hidden_dims=(32, 32), time_features=16, time_hidden_dims=(32,), hidden_dims=(32, 32),
+    denoiser_hidden_dims=(32, 32), time_features=16, time_hidden_dims=(32,),
+    critic_hidden_dims=(32, 32), value_hidden_dims=(32, 32),
     batch_size=128, critic_every=1, actor_lr=2e-3, critic_lr=1e-3, value_lr=1e-3,
     cosine_decay_steps=None, num_candidates=32,
     actor_tau=0.05)  # The default EMA rate (0.001) would lag far behind 600 updates.
 BIMODAL_SFBC = sfbc.Config(
-    behavior_hidden_dims=(32, 32), behavior_lr=1e-3, batch_size=128, critic_hidden_dims=(32, 32),
+    score_unet_hidden_dims=(32, 32), behavior_lr=1e-3, batch_size=128, critic_hidden_dims=(32, 32),
     critic_batch_size=16, num_value_samples=1, planning_iterations=1, planning_backup="next_state",
     total_steps=600,
     num_selected=1)  # Averaging SfBC's 4 locomotion picks could mix the two modes.
@@ -329,6 +331,7 @@ def test_diffusion_policies_act_at_a_mode(algo, config, num_steps):
 
 
 def test_unimodal_gaussian_policy_lands_between_the_modes():
-    config = iql.Config(hidden_dims=(32, 32), batch_size=128, cosine_decay_steps=None)
+    config = iql.Config(actor_hidden_dims=(32, 32), critic_hidden_dims=(32, 32),
+                        value_hidden_dims=(32, 32), batch_size=128, cosine_decay_steps=None)
     action, _ = train_and_act(iql, config, num_steps=500)
     assert np.abs(action).mean() < 0.3, np.sort(action[:, 0])

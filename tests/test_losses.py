@@ -201,3 +201,39 @@ def test_gaussian_log_prob_clipped_is_log_prob_inside(variant):
         lambda m, s, a: losses.gaussian_log_prob_clipped(_tanh_normal(m, s), a), mean, std, action
     )
     np.testing.assert_allclose(log_prob, _tanh_normal_log_prob(action, mean, std), rtol=1e-5)
+
+
+def test_ensemble_td_loss_sums_the_heads_mean_squared_errors(variant):
+    # Heads Q_1 = (1, 2), Q_2 = (0, 4), targets y = (1, 1):
+    #   head 1: ((1-1)^2 + (2-1)^2) / 2 = 0.5;  head 2: ((0-1)^2 + (4-1)^2) / 2 = 5;  sum 5.5.
+    q, target = jnp.float32([[1.0, 2.0], [0.0, 4.0]]), f32(1.0, 1.0)
+    np.testing.assert_allclose(variant(losses.ensemble_td_loss, q, target), 5.5, rtol=1e-6)
+    with pytest.raises(AssertionError):
+        losses.ensemble_td_loss(q, f32(1.0, 1.0, 1.0))
+
+
+def test_smoothed_target_action_clips_noise_then_action():
+    # Noise std 1e4 makes (for this key) every draw exceed the clip c = 0.5 in size, so
+    # a' + clip(noise) is a' +- 0.5, then clipped to [-1, 1]: 0.9 + 0.5 -> 1.0, 0.9 - 0.5 -> 0.4.
+    action = jnp.float32([[0.9, -0.9, 0.0]] * 64)
+    smoothed = jax.jit(lambda a, k: losses.smoothed_target_action(a, k, 1e4, 0.5))(
+        action, jax.random.key(0))
+    for column, (high, low) in enumerate(((1.0, 0.4), (-0.4, -1.0), (0.5, -0.5))):
+        values = np.asarray(smoothed[:, column])
+        assert np.all(np.isclose(values, high) | np.isclose(values, low))
+        assert np.any(np.isclose(values, high)) and np.any(np.isclose(values, low))
+    # Zero noise std leaves the action unchanged.
+    np.testing.assert_array_equal(
+        losses.smoothed_target_action(action, jax.random.key(1), 0.0, 0.5), action)
+
+
+def test_sac_temperature_pieces_hand_computed(variant):
+    assert losses.sac_target_entropy(None, 6) == -6.0 and losses.sac_target_entropy(-1.5, 6) == -1.5
+    # log alpha form: -mean(log alpha (log pi + target)) = -log 2 * mean(-1 - 2, 1 - 2) = 2 log 2.
+    loss = variant(lambda la, lp: losses.log_alpha_temperature_loss(la, lp, -2.0),
+                   jnp.log(jnp.float32(2.0)), f32(-1.0, 1.0))
+    np.testing.assert_allclose(loss, 2.0 * np.log(2.0), rtol=1e-6)
+    # alpha form: alpha (H - target) = 2 (1 - (-2)) = 6; the gradient in alpha is H - target = 3.
+    loss, grad = jax.value_and_grad(losses.alpha_temperature_loss)(
+        jnp.float32(2.0), jnp.float32(1.0), -2.0)
+    np.testing.assert_allclose((loss, grad), (6.0, 3.0), rtol=1e-6)

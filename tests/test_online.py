@@ -21,7 +21,7 @@ from jaxrl_offline.types import Transition
 from helpers import Bandit, small_sac_batch, zeroed
 
 OBS_DIM, ACTION_DIM, BATCH = 3, 2, 4
-CONFIG = sac.Config(hidden_dims=(8, 8), batch_size=BATCH)
+CONFIG = sac.Config(actor_hidden_dims=(8, 8), critic_hidden_dims=(8, 8), batch_size=BATCH)
 
 
 def batch():

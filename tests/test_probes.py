@@ -34,7 +34,7 @@ def train(algo, config, dataset):
 def test_bandit_probe_critic_learns_reward():
     dataset = synthetic.bandit_probe(1024, seed=0)
     config = dataclasses.replace(
-        td3_bc.Config(), hidden_dims=(32, 32), batch_size=64, critic_lr=1e-3
+        td3_bc.Config(), actor_hidden_dims=(32, 32), critic_hidden_dims=(32, 32), batch_size=64, critic_lr=1e-3
     )
     reward = dataset.reward  # In [-4, 4], std ~1.2.
     for state in train(td3_bc, config, dataset):
@@ -51,7 +51,8 @@ def test_bandit_probe_critic_learns_reward():
 def test_chain_probe_value_and_critic_bootstrap():
     dataset = synthetic.chain_probe(256, seed=0)  # Rows alternate s0, s1.
     config = dataclasses.replace(
-        iql.Config(), hidden_dims=(32, 32), batch_size=64, critic_lr=1e-3, value_lr=1e-3, tau=0.05
+        iql.Config(), actor_hidden_dims=(32, 32), critic_hidden_dims=(32, 32),
+        value_hidden_dims=(32, 32), batch_size=64, critic_lr=1e-3, value_lr=1e-3, tau=0.05
     )
     expected = np.tile(np.float32([1.0 + 0.99 * 2.0, 2.0]), 128)
     for state in train(iql, config, dataset):
@@ -64,7 +65,7 @@ def test_chain_probe_value_and_critic_bootstrap():
 def test_bc_recovers_deterministic_expert():
     dataset = synthetic.expert_probe(2048, seed=0)
     config = dataclasses.replace(
-        bc.Config(), hidden_dims=(64, 64), batch_size=128, learning_rate=1e-3
+        bc.Config(), actor_hidden_dims=(64, 64), batch_size=128, learning_rate=1e-3
     )
     held_out = synthetic.expert_probe(512, seed=1)  # Expert actions: variance ~0.5 per dim.
     for state in train(bc, config, dataset):

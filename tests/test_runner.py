@@ -14,17 +14,18 @@ import pytest
 from absl import app, flags
 from flax import struct
 
-from experiments import cli, overrides, run, sweep
+from experiments import cli, field_rules, overrides, run, sweep
 from jaxrl_offline import algorithms, experiment, results, training
 from jaxrl_offline.synthetic import make_inverted_pendulum_dataset
 
 DATASET = "test/invpend/medium-v0"
 TINY = dict(algos=("bc",), datasets=(DATASET,), num_seeds=2, steps=200, chunk=50, eval_every=100,
             eval_episodes=1, max_episode_steps=50, checkpoint_every=1,
-            config={"hidden_dims": (32, 32), "batch_size": 32})
+            config={"actor_hidden_dims": (32, 32), "batch_size": 32})
 TINY_FLAGS = ["--algos=bc", f"--datasets={DATASET}", "--num_seeds=2", "--steps=200", "--chunk=50",
               "--eval_every=100", "--eval_episodes=1", "--max_episode_steps=50",
-              "--checkpoint_every=1", "--config.hidden_dims=(32, 32)", "--config.batch_size", "32",
+              "--checkpoint_every=1", "--config.actor_hidden_dims=(32, 32)", "--config.batch_size",
+              "32",
               "--progress=false"]
 
 
@@ -67,7 +68,7 @@ def test_plan_errors():
     with pytest.raises(ValueError, match="Unknown algorithm 'nope'. Registered algorithms: .*bc, "):
         plan(algos=("nope",))
     with pytest.raises(ValueError, match=r"unknown config field\(s\) \['expectile'\] for bc. "
-                                         r"Valid fields: bc: batch_size, hidden_dims"):
+                                         r"Valid fields: bc: actor_hidden_dims, batch_size"):
         sweep.plan_runs(sweep.SweepSettings(**TINY), {"expectile": "0.9"})
     with pytest.raises(ValueError, match="--steps=210 is not a multiple of --chunk=50"):
         plan(steps=210)
@@ -92,24 +93,31 @@ def test_sweep_config_per_algorithm_entries():
     assert iql_run.overrides["sweep"] == {"batch_size": 16, "expectile": 0.8}
 
 
-def test_override_applies_to_algorithms_that_have_the_field():
-    bc_run, iql_run = sweep.plan_runs(sweep.SweepSettings(**{**TINY, "algos": ("bc", "iql")}),
-                                      {"expectile": "0.8", "hidden_dims": "64,64"})
+def test_override_must_apply_to_every_selected_algorithm_unless_per_algorithm():
+    settings = sweep.SweepSettings(**{**TINY, "algos": ("bc", "iql")})
+    # expectile is IQL's only: written plainly, it is an error naming bc (issue 18).
+    with pytest.raises(ValueError, match=r"--config: config field 'expectile' is not a field of "
+                                         r"bc \(only of iql\)\. Set it per algorithm, e\.g\. "
+                                         r"--config\.iql\.expectile=\.\.\."):
+        sweep.plan_runs(settings, {"expectile": "0.8"})
+    bc_run, iql_run = sweep.plan_runs(settings, {"iql.expectile": "0.8",
+                                                 "actor_hidden_dims": "64,64"})
     assert iql_run.config.expectile == 0.8
-    assert iql_run.overrides["command_line"] == {"expectile": 0.8, "hidden_dims": (64, 64)}
-    assert bc_run.overrides["command_line"] == {"hidden_dims": (64, 64)}
-    assert bc_run.config.hidden_dims == (64, 64) and bc_run.config.batch_size == 32
+    assert iql_run.overrides["command_line"] == {"expectile": 0.8, "actor_hidden_dims": (64, 64)}
+    assert bc_run.overrides["command_line"] == {"actor_hidden_dims": (64, 64)}
+    assert bc_run.config.actor_hidden_dims == (64, 64) and bc_run.config.batch_size == 32
+    assert iql_run.config.critic_hidden_dims == (256, 256)  # Only the field named changes.
 
 
 def test_dataset_table_sweep_command_line_and_derived_layers():
     settings = sweep.SweepSettings(**{**TINY, "algos": ("iql",),
                                       "datasets": ("D4RL/antmaze/umaze-v1",)})
-    (run_spec,) = sweep.plan_runs(settings, {"temperature": "5"})
+    (run_spec,) = sweep.plan_runs(settings, {"awr_temperature": "5"})
     config, provenance = run_spec.config, run_spec.overrides
-    assert (config.expectile, config.temperature) == (0.9, 5.0)  # table, then command line
+    assert (config.expectile, config.awr_temperature) == (0.9, 5.0)  # table, then command line
     assert provenance["table: IQL configs/antmaze_config.py"] == {"expectile": 0.9,
-                                                                  "temperature": 10.0}
-    assert provenance["command_line"] == {"temperature": 5.0}
+                                                                  "awr_temperature": 10.0}
+    assert provenance["command_line"] == {"awr_temperature": 5.0}
     assert config.cosine_decay_steps == 200 and provenance["derived"] == {
         "cosine_decay_steps": 200}
     (explicit,) = sweep.plan_runs(settings, {"cosine_decay_steps": "None"})
@@ -160,9 +168,10 @@ def test_parse_text_and_split_config_args():
     assert sweep.parse_text("0.9") == 0.9 and sweep.parse_text("false") is False
     assert sweep.parse_text("None") is None and sweep.parse_text("-inf") == "-inf"
     rest, config = cli.split_config_args(
-        ["run", "--algos=iql", "--config.expectile=0.9", "--config.hidden_dims", "(8, 8)"])
+        ["run", "--algos=iql", "--config.expectile=0.9", "--config.iql.actor_hidden_dims",
+         "(8, 8)"])
     assert rest == ["run", "--algos=iql"]
-    assert config == {"expectile": "0.9", "hidden_dims": "(8, 8)"}
+    assert config == {"expectile": "0.9", "iql.actor_hidden_dims": "(8, 8)"}
     with pytest.raises(flags.Error, match="needs a value"):
         cli.split_config_args(["run", "--config.expectile"])
 
@@ -204,8 +213,9 @@ def test_record_schema(finished):
     assert record["eval_steps"] == [100, 200]
     assert [len(row) for row in record["normalized_scores"]] == [2, 2]  # [evals][seeds]
     assert [len(row) for row in record["returns"]] == [1, 1]  # [seeds][episodes]
-    assert record["config"] == {"hidden_dims": [32, 32], "learning_rate": 3e-4, "batch_size": 32}
-    assert record["overrides"] == {"sweep": {"hidden_dims": [32, 32], "batch_size": 32}}
+    assert record["config"] == {"actor_hidden_dims": [32, 32], "learning_rate": 3e-4,
+                                "batch_size": 32}
+    assert record["overrides"] == {"sweep": {"actor_hidden_dims": [32, 32], "batch_size": 32}}
     assert record["transforms"]["source"].startswith("TRANSFORM_TABLE")
     assert record["normalized"] and record["score_label"].startswith("normalized score")
     for score in ("last", "best"):
@@ -341,3 +351,58 @@ def test_diverging_seed_is_flagged_without_stopping_the_others(probe_algorithm, 
     assert [row[1] for row in record["normalized_scores"]] == [None, None]
     assert all(row[0] is not None for row in record["normalized_scores"])
     assert record["final"]["last"]["num_seeds"] == 1
+
+
+# --- Config names, types and ranges (issue 18) ---------------------------------------------------
+
+
+def test_old_field_names_are_refused_with_the_new_ones():
+    settings = sweep.SweepSettings(**{**TINY, "algos": ("td3_bc", "iql"), "config": {}})
+    with pytest.raises(ValueError, match=r"unknown config field\(s\) \['hidden_dims'\].* "
+                                         r"'hidden_dims' was renamed .*td3_bc: actor_hidden_dims, "
+                                         r"critic_hidden_dims; iql: actor_hidden_dims, "
+                                         r"critic_hidden_dims, value_hidden_dims"):
+        sweep.plan_runs(settings, {"hidden_dims": "(64, 64)"})
+    with pytest.raises(ValueError, match=r"'temperature' was renamed .*iql: awr_temperature"):
+        sweep.plan_runs(settings, {"iql.temperature": "3"})
+    # value_hidden_dims is IQL's only: the error names td3_bc and the per-algorithm spelling.
+    with pytest.raises(ValueError, match=r"'value_hidden_dims' is not a field of td3_bc \(only of "
+                                         r"iql\).*--config\.iql\.value_hidden_dims=\.\.\."):
+        sweep.plan_runs(settings, {"value_hidden_dims": "(64, 64)"})
+
+
+def test_per_algorithm_flags_must_name_selected_registered_algorithms():
+    with pytest.raises(ValueError, match=r"--config\.nope\.batch_size: 'nope' is not a registered"):
+        sweep.plan_runs(sweep.SweepSettings(**TINY), {"nope.batch_size": "8"})
+    with pytest.raises(ValueError, match=r"--config: iql not among the selected algorithms \(bc\)"):
+        sweep.plan_runs(sweep.SweepSettings(**TINY), {"iql.awr_temperature": "3"})
+    with pytest.raises(flags.Error, match="--config.<algorithm>.<field>"):
+        cli.split_config_args(["run", "--config.a.b.c=1"])
+
+
+@pytest.mark.parametrize("field, text, message", [
+    ("batch_size", "0", r"--config\.batch_size=0: bc\.Config\.batch_size must be an integer >= 1 "
+                        r"\(default 256\)"),
+    ("actor_hidden_dims", "64",
+     r"--config\.actor_hidden_dims=64 is not a valid tuple\[int, \.\.\.\] for "
+     r"bc\.Config\.actor_hidden_dims \(a bare int for a tuple"),
+    ("actor_hidden_dims", "(64, 0)", r"must be a non-empty tuple of layer sizes >= 1"),
+    ("learning_rate", "-1e-3", r"learning_rate must be a finite number > 0"),
+    ("learning_rate", "fast", r"learning_rate='fast' is not a valid float for bc\.Config"),
+])
+def test_config_values_are_type_and_range_checked(field, text, message):
+    with pytest.raises(ValueError, match=message):
+        sweep.plan_runs(sweep.SweepSettings(**TINY), {field: text})
+
+
+def test_range_checks_reach_every_layer_and_accept_every_default():
+    settings = sweep.SweepSettings(**{**TINY, "algos": ("iql",)})
+    with pytest.raises(ValueError, match=r"variant x: discount=1\.5: iql\.Config\.discount must "
+                                         r"be in \[0, 1\]"):
+        sweep.plan_runs(dataclasses.replace(settings, config={}, variants={"x": {"discount": 1.5}}))
+    with pytest.raises(ValueError, match=r"sweep: expectile=1\.0: .* strictly between 0 and 1"):
+        sweep.plan_runs(dataclasses.replace(settings, config={"expectile": 1.0}))
+    for name, algo in algorithms.ALGORITHMS.items():
+        for field in dataclasses.fields(algo.Config):
+            value = getattr(algo.Config(), field.name)
+            assert field_rules.range_error(field.name, value) is None, (name, field.name, value)

@@ -45,7 +45,9 @@ def run_all():
         layout = training.make_seed_layout(seeds)
         facts["layouts"][str(len(seeds))] = [len(layout.padded_seeds), layout.mesh.devices.size]
     for name, algo, seeds in RUNS:
-        config = dataclasses.replace(algo.Config(), hidden_dims=(16, 16), batch_size=8)
+        sizes = {f.name: (16, 16) for f in dataclasses.fields(algo.Config)
+                 if f.name.endswith("hidden_dims")}
+        config = dataclasses.replace(algo.Config(), **sizes, batch_size=8)
         layout = training.make_seed_layout(seeds)
         states, data_keys = training.init_seed_states(algo, config, layout, dataset)
         placed = training.place_dataset(dataset, layout)

@@ -25,7 +25,7 @@ def test_benchmark_writes_json_and_markdown(report, tmp_path):
     assert data["schema"] == "jaxrl_offline/speed-v1" and data["name"] == "test-device"
     assert data["platform"] == "cpu" and data["versions"]["jax"] and "git_commit" in data
     (entry,) = data["algorithms"]
-    assert entry["algorithm"] == "bc" and entry["config"]["hidden_dims"] == [16, 16]
+    assert entry["algorithm"] == "bc" and entry["config"]["actor_hidden_dims"] == [16, 16]
     assert entry["config"]["batch_size"] == 8 and entry["reduced"]
     assert entry["loop"]["steps_per_block"] == 5 and entry["loop"]["first_call_s"] > 0
     assert [row["num_seeds"] for row in entry["vmapped"]] == [2]

@@ -34,7 +34,8 @@ def make_dataset():
 
 
 DATASET = make_dataset()
-CONFIG = dataclasses.replace(td3_bc.Config(), hidden_dims=(16, 16), batch_size=8)
+CONFIG = dataclasses.replace(td3_bc.Config(), actor_hidden_dims=(16, 16),
+                             critic_hidden_dims=(16, 16), batch_size=8)
 
 
 # --- Vmapped seeds vs single-seed runs ----------------------------------------------------------

@@ -19,5 +19,7 @@ SWEEP = dict(
     eval_episodes=5,
     chunk=1_000,
     checkpoint_every=5,
-    config={"hidden_dims": (64, 64)},
+    config={"actor_hidden_dims": (64, 64),
+            "td3_bc": {"critic_hidden_dims": (64, 64)},
+            "iql": {"critic_hidden_dims": (64, 64), "value_hidden_dims": (64, 64)}},
 )

@@ -29,7 +29,7 @@ SWEEP = dict(
     config=dict(
         batch_size=256,
         idql=dict(num_candidates=32),
-        sfbc=dict(behavior_hidden_dims=(256, 128, 64), sampling_steps=5, num_value_samples=4,
+        sfbc=dict(score_unet_hidden_dims=(256, 128, 64), sampling_steps=5, num_value_samples=4,
                   critic_batch_size=128),
     ),
 )

@@ -30,5 +30,6 @@ SWEEP = dict(
     online_steps=5_000,
     online_eval_every=1_000,
     online_update_every=10,
-    config={"hidden_dims": (64, 64)},
+    config={"actor_hidden_dims": (64, 64), "critic_hidden_dims": (64, 64),
+            "iql": {"value_hidden_dims": (64, 64)}},
 )

@@ -51,7 +51,9 @@ class Config(sac.Config):
     Extends ``sac.Config``; its fields keep SAC's defaults, which are the code's.
 
     Attributes:
-      hidden_dims: actor, critic and Z MLP sizes (2 x 256, d3rlpy's default encoder).
+      actor_hidden_dims: actor MLP sizes (2 x 256, d3rlpy's default encoder).
+      critic_hidden_dims: MLP sizes of each critic head and of Z (2 x 256; alignment copies Z
+        into the critic, so they share it).
       actor_lr: actor Adam step size (3e-4), both phases.
       critic_lr: critic Adam step size (3e-4).
       temperature_lr: Adam step size of log alpha (3e-4).
@@ -124,12 +126,11 @@ def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: j
     sac_key, value_key = jax.random.split(key)
     sac_state = sac.init(config, sac_key, example_obs, example_action)
     value_net = networks.EnsembleCritic(  # The critic's architecture (alignment copies it).
-        config.hidden_dims, num_critics=config.num_critics, layer_norm=config.critic_layer_norm)
-    value = TrainState.create(
-        apply_fn=value_net.apply,
-        params=value_net.init(value_key, example_obs[None], jnp.zeros_like(example_action)[None]),
-        tx=state_lib.make_optimizer(config.value_lr),
-    )
+        config.critic_hidden_dims, num_critics=config.num_critics,
+        layer_norm=config.critic_layer_norm)
+    value = state_lib.create_train_state(
+        value_net, value_key, (example_obs[None], jnp.zeros_like(example_action)[None]),
+        state_lib.make_optimizer(config.value_lr))
     return AgentState(actor=sac_state.actor, critic=sac_state.critic, value=value,
                       temperature=sac_state.temperature, key=sac_state.key, step=sac_state.step,
                       online_step=jnp.zeros((), jnp.int32))
@@ -161,7 +162,7 @@ def value_loss(value_params: Params, state: AgentState, batch: Transition, key: 
         state.actor.apply_fn(state.actor.params, batch.obs), batch.action))
     z = baseline(value_params, state, batch.obs, action_dim)
     chex.assert_shape(z, (config.num_critics, batch.reward.shape[0]))
-    loss = ((log_prob[None] + z - target[None]) ** 2).mean(axis=1).sum()
+    loss = losses.ensemble_td_loss(log_prob[None] + z, target)
     return loss, {"value/loss": loss, "value/z_mean": z.mean()}
 
 
@@ -184,9 +185,9 @@ def temperature_step(config: Config, state: AgentState, obs: jax.Array, key: PRN
     _, log_prob = networks.sample_and_log_prob(dist, key)
     entropy = jax.lax.stop_gradient(-log_prob.mean())
     target = sac.target_entropy(config, dist.event_shape[-1])
-    grads, metrics = jax.grad(sac.temperature_loss, has_aux=True)(
-        state.temperature.params, state, entropy, target)
-    return state.replace(temperature=state.temperature.apply_gradients(grads=grads)), metrics
+    temperature, metrics = state_lib.gradient_step(
+        sac.temperature_loss, state.temperature, state, entropy, target)
+    return state.replace(temperature=temperature), metrics
 
 
 def update(config: Config, state: AgentState, batch: Transition) -> tuple[AgentState, Metrics]:
@@ -195,20 +196,19 @@ def update(config: Config, state: AgentState, batch: Transition) -> tuple[AgentS
     state, temperature_metrics = temperature_step(config, state, batch.obs, entropy_key)
 
     # --- Critic (SAC) ---
-    grads, critic_metrics = jax.grad(sac.critic_loss, has_aux=True)(
-        state.critic.params, state, batch, next_key, config)
-    state = state.replace(critic=state.critic.apply_gradients(grads=grads))
+    critic, critic_metrics = state_lib.gradient_step(
+        sac.critic_loss, state.critic, state, batch, next_key, config)
+    state = state.replace(critic=critic)
 
     # --- Baseline Z ---
-    grads, value_metrics = jax.grad(value_loss, has_aux=True)(
-        state.value.params, state, batch, value_key, config)
-    state = state.replace(value=state.value.apply_gradients(grads=grads))
+    value, value_metrics = state_lib.gradient_step(
+        value_loss, state.value, state, batch, value_key, config)
+    state = state.replace(value=value)
 
     # --- Actor (SAC + maximum likelihood) and target critic ---
-    grads, actor_metrics = jax.grad(actor_loss, has_aux=True)(
-        state.actor.params, state, batch, actor_key, config)
-    state = state.replace(actor=state.actor.apply_gradients(grads=grads),
-                          critic=state_lib.soft_update(state.critic, config.tau),
+    actor, actor_metrics = state_lib.gradient_step(
+        actor_loss, state.actor, state, batch, actor_key, config)
+    state = state.replace(actor=actor, critic=state_lib.soft_update(state.critic, config.tau),
                           key=key, step=state.step + 1)
     return state, {**temperature_metrics, **critic_metrics, **value_metrics, **actor_metrics}
 
@@ -315,14 +315,13 @@ def online_update(config: Config, state: AgentState,
     key, entropy_key, next_key, actor_key = jax.random.split(state.key, 4)
     state, temperature_metrics = temperature_step(config, state, batch.obs, entropy_key)
     q_offset = log_prob_term(config, state)  # w at this step; the term never trains.
-    grads, critic_metrics = jax.grad(sac.critic_loss, has_aux=True)(
-        state.critic.params, state, batch, next_key, config, q_offset)
-    state = state.replace(critic=state.critic.apply_gradients(grads=grads))
-    grads, actor_metrics = jax.grad(sac.actor_loss, has_aux=True)(
-        state.actor.params, state, batch, actor_key, config, q_offset)
-    state = state.replace(actor=state.actor.apply_gradients(grads=grads),
-                          critic=state_lib.soft_update(state.critic, config.tau), key=key,
-                          step=state.step + 1, online_step=state.online_step + 1)
+    critic, critic_metrics = state_lib.gradient_step(
+        sac.critic_loss, state.critic, state, batch, next_key, config, q_offset)
+    state = state.replace(critic=critic)
+    actor, actor_metrics = state_lib.gradient_step(
+        sac.actor_loss, state.actor, state, batch, actor_key, config, q_offset)
+    state = state.replace(actor=actor, critic=state_lib.soft_update(state.critic, config.tau),
+                          key=key, step=state.step + 1, online_step=state.online_step + 1)
     weight = interpolation_weight(config, state.online_step - 1) if config.align else 0.0
     metrics = {**temperature_metrics, **critic_metrics, **actor_metrics,
                "critic/interpolation_weight": jnp.asarray(weight, jnp.float32)}

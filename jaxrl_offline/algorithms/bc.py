@@ -26,12 +26,12 @@ class Config:
     """BC hyperparameters (CORL defaults).
 
     Attributes:
-      hidden_dims: actor MLP sizes (CORL: 2 x 256).
+      actor_hidden_dims: actor MLP sizes (CORL: 2 x 256).
       learning_rate: Adam step size (3e-4).
       batch_size: transitions per update (256).
     """
 
-    hidden_dims: tuple[int, ...] = (256, 256)
+    actor_hidden_dims: tuple[int, ...] = (256, 256)
     learning_rate: float = 3e-4
     batch_size: int = 256
 
@@ -45,12 +45,9 @@ class AgentState(struct.PyTreeNode):
 def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: jax.Array):
     """Builds the agent for observations [obs_dim] and actions [action_dim]."""
     actor_key, state_key = jax.random.split(key)
-    actor_net = networks.DeterministicActor(config.hidden_dims, example_action.shape[-1])
-    actor = TrainState.create(
-        apply_fn=actor_net.apply,
-        params=actor_net.init(actor_key, example_obs[None]),
-        tx=state_lib.make_optimizer(config.learning_rate),
-    )
+    actor_net = networks.DeterministicActor(config.actor_hidden_dims, example_action.shape[-1])
+    actor = state_lib.create_train_state(actor_net, actor_key, (example_obs[None],),
+                                         state_lib.make_optimizer(config.learning_rate))
     return AgentState(actor=actor, key=state_key, step=jnp.zeros((), jnp.int32))
 
 
@@ -64,8 +61,7 @@ def actor_loss(actor_params: Params, state: AgentState, batch: Transition, confi
 
 
 def update(config: Config, state: AgentState, batch: Transition) -> tuple[AgentState, Metrics]:
-    grads, metrics = jax.grad(actor_loss, has_aux=True)(state.actor.params, state, batch, config)
-    actor = state.actor.apply_gradients(grads=grads)
+    actor, metrics = state_lib.gradient_step(actor_loss, state.actor, state, batch, config)
     return state.replace(actor=actor, step=state.step + 1), metrics
 
 

@@ -88,35 +88,22 @@ def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: j
     actor_net = networks.TanhGaussianActor(config.actor_hidden_dims, example_action.shape[-1])
     critic_net = networks.EnsembleCritic(config.critic_hidden_dims, num_critics=2)
     alpha_net = networks.Temperature(1.0)
-    actor = TrainState.create(
-        apply_fn=actor_net.apply,
-        params=actor_net.init(actor_key, obs),
-        tx=state_lib.make_optimizer(config.actor_lr),
-    )
-    critic = TargetTrainState.create_with_target(
-        apply_fn=critic_net.apply,
-        params=critic_net.init(critic_key, obs, action),
-        tx=state_lib.make_optimizer(config.critic_lr),
-    )
-    alpha = TrainState.create(
-        apply_fn=alpha_net.apply,
-        params=alpha_net.init(alpha_key),
-        tx=state_lib.make_optimizer(config.alpha_lr),
-    )
+    actor = state_lib.create_train_state(actor_net, actor_key, (obs,),
+                                         state_lib.make_optimizer(config.actor_lr))
+    critic = state_lib.create_critic(critic_net, critic_key, obs, action, config.critic_lr)
+    alpha = state_lib.create_train_state(alpha_net, alpha_key, (),
+                                         state_lib.make_optimizer(config.alpha_lr))
     cql_alpha = None
-    if config.lagrange:
-        cql_alpha = TrainState.create(
-            apply_fn=alpha_net.apply,
-            params=alpha_net.init(alpha_key),
-            tx=state_lib.make_optimizer(config.critic_lr),
-        )
+    if config.lagrange:  # The multiplier starts as alpha does (same net and key).
+        cql_alpha = state_lib.create_train_state(alpha_net, alpha_key, (),
+                                                 state_lib.make_optimizer(config.critic_lr))
     return AgentState(actor, critic, alpha, cql_alpha, state_key, jnp.zeros((), jnp.int32))
 
 
 def alpha_loss(alpha_params: Params, state: AgentState, log_prob: jax.Array, target: float):
     """-log(alpha) * (log pi(a|s) + target_entropy), a ~ pi (SAC's automatic temperature)."""
     log_alpha = jnp.log(state.alpha.apply_fn(alpha_params))
-    loss = -(log_alpha * jax.lax.stop_gradient(log_prob + target)).mean()
+    loss = losses.log_alpha_temperature_loss(log_alpha, log_prob, target)
     return loss, {"alpha/loss": loss, "alpha/value": jnp.exp(log_alpha)}
 
 
@@ -135,10 +122,49 @@ def actor_loss(
     return loss, {"actor/loss": loss, "actor/entropy": -log_prob.mean(), "actor/log_prob": log_prob}
 
 
-def _q_on_samples(critic_params, state: AgentState, obs: jax.Array, actions: jax.Array):
-    """Q of K sampled actions per state: obs [B, obs_dim], actions [K, B, A] -> [2, B, K]."""
+def q_on_samples(critic_params, state: AgentState, obs: jax.Array, actions: jax.Array):
+    """Q of K sampled actions per state: obs [B, obs_dim], actions [K, B, A] -> [2, B, K].
+
+    ``state`` is any agent state with a ``critic`` (MISA's too)."""
     tiled_obs = jnp.broadcast_to(obs[None], actions.shape[:2] + obs.shape[-1:])
     return jnp.swapaxes(state.critic.apply_fn(critic_params, tiled_obs, actions), 1, 2)
+
+
+def importance_sampled_q(critic_params, state: AgentState, obs: jax.Array, random_key: PRNGKey,
+                         next_samples, current_samples):
+    """CQL(H)'s sampled actions at s with their proposal log-densities (CQL App. F).
+
+    K uniform actions, then the policy's K actions at s' and K at s (``next_samples``,
+    ``current_samples``: ([K, B, A] actions, [K, B] log-probs)), all scored at s.
+
+    Returns:
+      (Q [2, B, 3K], log mu(a|s) [B, 3K] detached: log 0.5^A for the uniform actions).
+    """
+    next_actions, next_log_prob = next_samples
+    current_actions, current_log_prob = current_samples
+    num, batch_size, action_dim = current_actions.shape
+    random_actions = jax.random.uniform(random_key, (num, batch_size, action_dim), minval=-1,
+                                        maxval=1)
+    sampled_q = jnp.concatenate([q_on_samples(critic_params, state, obs, actions) for actions in
+                                 (random_actions, next_actions, current_actions)], axis=-1)
+    uniform_log_density = jnp.full((batch_size, num), action_dim * jnp.log(0.5))
+    log_density = jnp.concatenate([uniform_log_density, next_log_prob.T, current_log_prob.T],
+                                  axis=-1)
+    return sampled_q, jax.lax.stop_gradient(log_density)
+
+
+def action_gap(sampled_q: jax.Array, log_density: jax.Array, q_data: jax.Array,
+               temperature: float, clip_min: float = -jnp.inf, clip_max: float = jnp.inf):
+    """CQL(H)'s regularizer per critic: mean_B clip(T lse_k (Q_i(s, a_k) - log mu_k) / T
+    - Q_i(s, a_data)), [2] (CQL Eq. 4; the clip is CORL's ``cql_clip_diff_min/max``).
+
+    Args:
+      sampled_q: [2, B, K]; log_density: [B, K] (shared by the critics); q_data: [2, B].
+    """
+    log_density = jnp.broadcast_to(log_density[None], sampled_q.shape)
+    soft_max_q = losses.cql_logsumexp(sampled_q, log_density, temperature)
+    chex.assert_equal_shape([soft_max_q, q_data])
+    return jnp.clip(soft_max_q - q_data, clip_min, clip_max).mean(axis=1)
 
 
 def critic_loss(
@@ -146,7 +172,6 @@ def critic_loss(
 ):
     """TD loss of both critics plus alpha_cql * (logsumexp Q - Q(s, a_data)) (CQL(H))."""
     next_key, random_key, current_key, cql_next_key = jax.random.split(key, 4)
-    batch_size, action_dim = batch.action.shape
     num = config.cql_num_actions
     alpha = state.alpha.apply_fn(state.alpha.params)
 
@@ -154,7 +179,7 @@ def critic_loss(
     next_dist = state.actor.apply_fn(state.actor.params, batch.next_obs)
     if config.max_target_backup:
         next_actions, next_log_prob = networks.sample_and_log_prob(next_dist, next_key, num)
-        next_q = _q_on_samples(state.critic.target_params, state, batch.next_obs, next_actions)
+        next_q = q_on_samples(state.critic.target_params, state, batch.next_obs, next_actions)
         best = next_q.min(0).argmax(-1)
         next_q = jnp.take_along_axis(next_q.min(0), best[:, None], -1)[:, 0]
         next_log_prob = jnp.take_along_axis(next_log_prob.T, best[:, None], -1)[:, 0]
@@ -168,32 +193,16 @@ def critic_loss(
         losses.td_target(batch.reward, batch.terminal, config.discount, next_q)
     )
     q_data = state.critic.apply_fn(critic_params, batch.obs, batch.action)
-    chex.assert_shape(q_data, (2, batch_size))
-    td_loss = ((q_data - target[None]) ** 2).mean(axis=1).sum()
+    td_loss = losses.ensemble_td_loss(q_data, target)
 
     # --- CQL penalty: importance-sampled logsumexp over uniform and policy actions ---
-    random_actions = jax.random.uniform(random_key, (num, batch_size, action_dim), minval=-1, maxval=1)
     current_dist = state.actor.apply_fn(state.actor.params, batch.obs)
-    current_actions, current_log_prob = networks.sample_and_log_prob(current_dist, current_key, num)
-    cql_next_actions, cql_next_log_prob = networks.sample_and_log_prob(
-        next_dist, cql_next_key, num
-    )
-    sampled_q = jnp.concatenate(
-        [
-            _q_on_samples(critic_params, state, batch.obs, random_actions),
-            _q_on_samples(critic_params, state, batch.obs, cql_next_actions),
-            _q_on_samples(critic_params, state, batch.obs, current_actions),
-        ],
-        axis=-1,
-    )
-    uniform_log_density = jnp.full((batch_size, num), action_dim * jnp.log(0.5))
-    log_density = jax.lax.stop_gradient(
-        jnp.concatenate([uniform_log_density, cql_next_log_prob.T, current_log_prob.T], axis=-1)
-    )
-    log_density = jnp.broadcast_to(log_density[None], sampled_q.shape)
-    soft_max_q = losses.cql_logsumexp(sampled_q, log_density, config.cql_temperature)
-    gap = jnp.clip(soft_max_q - q_data, config.cql_clip_diff_min, config.cql_clip_diff_max)
-    gap = gap.mean(axis=1)  # [2]
+    sampled_q, log_density = importance_sampled_q(
+        critic_params, state, batch.obs, random_key,
+        networks.sample_and_log_prob(next_dist, cql_next_key, num),
+        networks.sample_and_log_prob(current_dist, current_key, num))
+    gap = action_gap(sampled_q, log_density, q_data, config.cql_temperature,
+                     config.cql_clip_diff_min, config.cql_clip_diff_max)
     if config.lagrange:
         multiplier = jnp.clip(state.cql_alpha.apply_fn(state.cql_alpha.params), 0.0, 1e6)
         penalty = jax.lax.stop_gradient(multiplier) * config.cql_alpha * (gap - config.target_action_gap)
@@ -224,8 +233,7 @@ def update(config: Config, state: AgentState, batch: Transition) -> tuple[AgentS
         state.actor.params, state, batch, actor_key, config
     )
     log_prob = actor_metrics.pop("actor/log_prob")
-    action_dim = batch.action.shape[-1]
-    target_entropy = -action_dim if config.target_entropy is None else config.target_entropy
+    target_entropy = losses.sac_target_entropy(config.target_entropy, batch.action.shape[-1])
     alpha_grads, alpha_metrics = jax.grad(alpha_loss, has_aux=True)(
         state.alpha.params, state, log_prob, target_entropy
     )

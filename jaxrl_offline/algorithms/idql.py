@@ -27,6 +27,7 @@ per env step, one jitted call.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import chex
 import jax
@@ -53,13 +54,14 @@ class Config:
     """IDQL hyperparameters (paper App. E "IDQL-A"/"-1" and the official ``ddpm_iql_simple``).
 
     Attributes:
-      actor_hidden_dims: width of each LN-ResNet residual block (3 blocks of 256; each block
-        expands to 4x inside).
+      denoiser_hidden_dims: width of each residual block of the LN-ResNet denoiser (3 blocks of
+        256; each block expands to 4x inside).
       time_features: learnable Fourier time features (128, ``ddpm_iql_simple``).
       time_hidden_dims: MLP on the time features (256, 256), swish, no final activation.
       actor_dropout_rate: dropout in each residual block (0.1).
       actor_layer_norm: LayerNorm in each residual block (True).
-      hidden_dims: Q and V MLP sizes (2 x 256, ReLU).
+      critic_hidden_dims: MLP sizes of each Q head (2 x 256, ReLU).
+      value_hidden_dims: V MLP sizes (2 x 256, ReLU).
       value_layer_norm: one LayerNorm on the value net's input (True, code ``value_layer_norm``).
       num_critics: Q heads; targets use their minimum (2).
       actor_lr: diffusion model step size (3e-4), cosine-decayed over ``cosine_decay_steps``.
@@ -91,12 +93,13 @@ class Config:
         proportional to the value loss's implied weight w(s, a).
     """
 
-    actor_hidden_dims: tuple[int, ...] = (256, 256, 256)
+    denoiser_hidden_dims: tuple[int, ...] = (256, 256, 256)
     time_features: int = 128
     time_hidden_dims: tuple[int, ...] = (256, 256)
     actor_dropout_rate: float | None = 0.1
     actor_layer_norm: bool = True
-    hidden_dims: tuple[int, ...] = (256, 256)
+    critic_hidden_dims: tuple[int, ...] = (256, 256)
+    value_hidden_dims: tuple[int, ...] = (256, 256)
     value_layer_norm: bool = True
     num_critics: int = 2
     actor_lr: float = 3e-4
@@ -153,26 +156,17 @@ def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: j
     actor_key, critic_key, value_key, state_key = jax.random.split(key, 4)
     obs, action = example_obs[None], example_action[None]
     actor_net = diffusion.LNResNetDenoiser(
-        example_action.shape[-1], config.actor_hidden_dims, config.time_features,
+        example_action.shape[-1], config.denoiser_hidden_dims, config.time_features,
         config.time_hidden_dims, config.actor_dropout_rate, config.actor_layer_norm)
-    critic_net = networks.EnsembleCritic(config.hidden_dims, num_critics=config.num_critics)
-    value_net = ValueNet(config.hidden_dims, config.value_layer_norm)
-    actor = TargetTrainState.create_with_target(
-        apply_fn=actor_net.apply,
-        params=actor_net.init(actor_key, obs, action, jnp.zeros((1, 1))),
-        tx=state_lib.make_optimizer(config.actor_lr, config.cosine_decay_steps,
-                                    weight_decay=config.actor_weight_decay),
-    )
-    critic = TargetTrainState.create_with_target(
-        apply_fn=critic_net.apply,
-        params=critic_net.init(critic_key, obs, action),
-        tx=state_lib.make_optimizer(config.critic_lr),
-    )
-    value = TrainState.create(
-        apply_fn=value_net.apply,
-        params=value_net.init(value_key, obs),
-        tx=state_lib.make_optimizer(config.value_lr),
-    )
+    critic_net = networks.EnsembleCritic(config.critic_hidden_dims, num_critics=config.num_critics)
+    value_net = ValueNet(config.value_hidden_dims, config.value_layer_norm)
+    actor_tx = state_lib.make_optimizer(config.actor_lr, config.cosine_decay_steps,
+                                        weight_decay=config.actor_weight_decay)
+    actor = state_lib.create_train_state(actor_net, actor_key, (obs, action, jnp.zeros((1, 1))),
+                                         actor_tx, with_target=True)
+    critic = state_lib.create_critic(critic_net, critic_key, obs, action, config.critic_lr)
+    value = state_lib.create_train_state(value_net, value_key, (obs,),
+                                         state_lib.make_optimizer(config.value_lr))
     return AgentState(actor, critic, value, key=state_key, step=jnp.zeros((), jnp.int32))
 
 
@@ -236,46 +230,34 @@ def critic_loss(critic_params: Params, state: AgentState, batch: Transition, con
     target = losses.td_target(batch.reward, batch.terminal, config.discount, next_v)
     q = state.critic.apply_fn(critic_params, batch.obs, batch.action)
     chex.assert_shape(q, (config.num_critics, batch.reward.shape[0]))
-    loss = ((q - target[None]) ** 2).mean()
+    loss = losses.ensemble_td_loss(q, target) / config.num_critics  # The code's mean over heads.
     return loss, {"critic/loss": loss, "critic/q_mean": q.mean()}
 
 
 def critic_step(state: AgentState, batch: Transition, config: Config):
     """V step against the target Q, then Q step against the new V, then the Polyak target."""
-    grads, value_metrics = jax.grad(value_loss, has_aux=True)(state.value.params, state, batch, config)
-    state = state.replace(value=state.value.apply_gradients(grads=grads))
-    grads, critic_metrics = jax.grad(critic_loss, has_aux=True)(
-        state.critic.params, state, batch, config)
-    critic = state_lib.soft_update(state.critic.apply_gradients(grads=grads), config.tau)
-    return state.replace(critic=critic), {**value_metrics, **critic_metrics}
+    value, value_metrics = state_lib.gradient_step(value_loss, state.value, state, batch, config)
+    state = state.replace(value=value)
+    critic, critic_metrics = state_lib.gradient_step(
+        critic_loss, state.critic, state, batch, config)
+    return (state.replace(critic=state_lib.soft_update(critic, config.tau)),
+            {**value_metrics, **critic_metrics})
 
 
 def update(config: Config, state: AgentState, batch: Transition) -> tuple[AgentState, Metrics]:
     key, actor_key = jax.random.split(state.key)
 
     # --- Actor (diffusion) step and EMA of the sampling weights ---
-    grads, actor_metrics = jax.grad(actor_loss, has_aux=True)(
-        state.actor.params, state, batch, actor_key, config)
-    actor = state_lib.soft_update(state.actor.apply_gradients(grads=grads), config.actor_tau)
-    state = state.replace(actor=actor)
+    actor, actor_metrics = state_lib.gradient_step(
+        actor_loss, state.actor, state, batch, actor_key, config)
+    state = state.replace(actor=state_lib.soft_update(actor, config.actor_tau))
 
-    # --- V and Q steps on the critic rows, every ``critic_every`` updates ---
+    # --- V and Q steps on the critic rows, every ``critic_every`` updates (TD3's phase) ---
     rows = min(config.critic_batch_size, config.batch_size)
     critic_batch = jax.tree.map(lambda field: field[:rows], batch)
-    if config.critic_every == 1:
-        state, critic_metrics = critic_step(state, critic_batch, config)
-    else:
-        def skip(current: AgentState):
-            nan = jnp.full((), jnp.nan, jnp.float32)  # The trainer averages with nanmean.
-            names = ("value/loss", "value/v_mean", "critic/loss", "critic/q_mean")
-            return current, {name: nan for name in names}
-
-        # Under vmap over seeds the cond is a select (both branches run). The key stays outside
-        # the cond: as a select it would count as a second use for jax_debug_key_reuse.
-        state, critic_metrics = jax.lax.cond(
-            state.step % config.critic_every == config.critic_every - 1,
-            lambda current: critic_step(current, critic_batch, config), skip,
-            state.replace(key=None))
+    state, critic_metrics = state_lib.delayed_update(
+        functools.partial(critic_step, batch=critic_batch, config=config), state,
+        step=state.step, period=config.critic_every, phase=config.critic_every - 1)
     return state.replace(key=key, step=state.step + 1), {**actor_metrics, **critic_metrics}
 
 

@@ -30,7 +30,9 @@ class Config:
     """IQL hyperparameters (official locomotion config).
 
     Attributes:
-      hidden_dims: MLP sizes of actor, critics and value (2 x 256).
+      actor_hidden_dims: actor MLP sizes (2 x 256).
+      critic_hidden_dims: MLP sizes of each critic (2 x 256).
+      value_hidden_dims: V MLP sizes (2 x 256).
       actor_lr: actor Adam step size (3e-4), cosine-decayed over ``cosine_decay_steps``.
       critic_lr: Q Adam step size (3e-4).
       value_lr: V Adam step size (3e-4).
@@ -40,12 +42,15 @@ class Config:
       discount: gamma (0.99).
       tau: Polyak rate of the target critic (0.005).
       expectile: tau of the expectile value loss (0.7 locomotion, 0.9 AntMaze).
-      temperature: inverse AWR temperature beta (3.0 locomotion, 10.0 AntMaze, 0.5 Kitchen/Adroit).
-      max_weight: clip of the AWR weights exp(beta A) (100).
+      awr_temperature: inverse AWR temperature beta (3.0 locomotion, 10.0 AntMaze, 0.5
+        Kitchen/Adroit).
+      awr_max_weight: clip of the AWR weights exp(beta A) (100).
       dropout_rate: actor dropout (``None``; 0.1 on Kitchen/Adroit).
     """
 
-    hidden_dims: tuple[int, ...] = (256, 256)
+    actor_hidden_dims: tuple[int, ...] = (256, 256)
+    critic_hidden_dims: tuple[int, ...] = (256, 256)
+    value_hidden_dims: tuple[int, ...] = (256, 256)
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4
     value_lr: float = 3e-4
@@ -54,8 +59,8 @@ class Config:
     discount: float = 0.99
     tau: float = 0.005
     expectile: float = 0.7
-    temperature: float = 3.0
-    max_weight: float = 100.0
+    awr_temperature: float = 3.0
+    awr_max_weight: float = 100.0
     dropout_rate: float | None = None
 
 
@@ -71,25 +76,16 @@ def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: j
     actor_key, critic_key, value_key, state_key = jax.random.split(key, 4)
     obs, action = example_obs[None], example_action[None]
     actor_net = networks.GaussianActor(
-        config.hidden_dims, example_action.shape[-1], dropout_rate=config.dropout_rate
+        config.actor_hidden_dims, example_action.shape[-1], dropout_rate=config.dropout_rate
     )
-    critic_net = networks.EnsembleCritic(config.hidden_dims, num_critics=2)
-    value_net = networks.StateValue(config.hidden_dims)
-    actor = TrainState.create(
-        apply_fn=actor_net.apply,
-        params=actor_net.init(actor_key, obs),
-        tx=state_lib.make_optimizer(config.actor_lr, config.cosine_decay_steps),
-    )
-    critic = TargetTrainState.create_with_target(
-        apply_fn=critic_net.apply,
-        params=critic_net.init(critic_key, obs, action),
-        tx=state_lib.make_optimizer(config.critic_lr),
-    )
-    value = TrainState.create(
-        apply_fn=value_net.apply,
-        params=value_net.init(value_key, obs),
-        tx=state_lib.make_optimizer(config.value_lr),
-    )
+    critic_net = networks.EnsembleCritic(config.critic_hidden_dims, num_critics=2)
+    value_net = networks.StateValue(config.value_hidden_dims)
+    actor = state_lib.create_train_state(
+        actor_net, actor_key, (obs,),
+        state_lib.make_optimizer(config.actor_lr, config.cosine_decay_steps))
+    critic = state_lib.create_critic(critic_net, critic_key, obs, action, config.critic_lr)
+    value = state_lib.create_train_state(value_net, value_key, (obs,),
+                                         state_lib.make_optimizer(config.value_lr))
     return AgentState(actor, critic, value, key=state_key, step=jnp.zeros((), jnp.int32))
 
 
@@ -108,7 +104,7 @@ def actor_loss(
     """-mean_B min(exp(beta (Q_targ(s, a) - V(s))), 100) log pi(a|s) (IQL Eq. 7)."""
     target_q = state.critic.apply_fn(state.critic.target_params, batch.obs, batch.action).min(0)
     v = state.value.apply_fn(state.value.params, batch.obs)
-    weights = losses.awr_weights(target_q - v, config.temperature, config.max_weight)
+    weights = losses.awr_weights(target_q - v, config.awr_temperature, config.awr_max_weight)
     dist = state.actor.apply_fn(
         actor_params, batch.obs, training=True, rngs={"dropout": dropout_key}
     )
@@ -123,8 +119,7 @@ def critic_loss(critic_params: Params, state: AgentState, batch: Transition, con
     next_v = state.value.apply_fn(state.value.params, batch.next_obs)
     target = losses.td_target(batch.reward, batch.terminal, config.discount, next_v)
     q = state.critic.apply_fn(critic_params, batch.obs, batch.action)
-    chex.assert_shape(q, (2, batch.reward.shape[0]))
-    loss = ((q - target[None]) ** 2).mean(axis=1).sum()
+    loss = losses.ensemble_td_loss(q, target)
     return loss, {"critic/loss": loss, "critic/q_mean": q.mean()}
 
 
@@ -132,21 +127,19 @@ def update(config: Config, state: AgentState, batch: Transition) -> tuple[AgentS
     key, dropout_key = jax.random.split(state.key)
 
     # --- Value update ---
-    grads, value_metrics = jax.grad(value_loss, has_aux=True)(state.value.params, state, batch, config)
-    state = state.replace(value=state.value.apply_gradients(grads=grads))
+    value, value_metrics = state_lib.gradient_step(value_loss, state.value, state, batch, config)
+    state = state.replace(value=value)
 
     # --- Actor update (AWR against the new V) ---
-    grads, actor_metrics = jax.grad(actor_loss, has_aux=True)(
-        state.actor.params, state, batch, dropout_key, config
-    )
-    state = state.replace(actor=state.actor.apply_gradients(grads=grads))
+    actor, actor_metrics = state_lib.gradient_step(
+        actor_loss, state.actor, state, batch, dropout_key, config)
+    state = state.replace(actor=actor)
 
     # --- Critic update (bootstraps from the new V) and target update ---
-    grads, critic_metrics = jax.grad(critic_loss, has_aux=True)(
-        state.critic.params, state, batch, config
-    )
-    critic = state_lib.soft_update(state.critic.apply_gradients(grads=grads), config.tau)
-    state = state.replace(critic=critic, key=key, step=state.step + 1)
+    critic, critic_metrics = state_lib.gradient_step(
+        critic_loss, state.critic, state, batch, config)
+    state = state.replace(critic=state_lib.soft_update(critic, config.tau), key=key,
+                          step=state.step + 1)
     return state, {**value_metrics, **actor_metrics, **critic_metrics}
 
 

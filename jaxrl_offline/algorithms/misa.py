@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -31,6 +30,7 @@ from flax import struct
 from flax.training.train_state import TrainState
 
 from jaxrl_offline import losses, mcmc, networks, state as state_lib
+from jaxrl_offline.algorithms import cql
 from jaxrl_offline.state import TargetTrainState
 from jaxrl_offline.types import Metrics, Params, PRNGKey, Transition
 
@@ -68,7 +68,7 @@ class Config:
         policy actions at s and s' (code ``misa=False``).
       num_actions: N, sampled actions per state and source in the log-sum-exp (50).
       min_q_weight: weight of the critic regularizer (5.0).
-      temperature: log-sum-exp temperature (1.0).
+      logsumexp_temperature: temperature T of the critic regularizer's log-sum-exp (1.0).
       log_k_norm: subtract log(batch_size) inside the log-sum-exp, as the code does (a constant).
       bc_mode: ``"mle"``: -log pi(a_data|s) (code); ``"mse"``: mean (a_pi - a_data)^2.
       bc_weight: weight of the BC term (0.5, code ``bc_weight_misa``).
@@ -106,7 +106,7 @@ class Config:
     critic_regularizer: str = "misa"
     num_actions: int = 50
     min_q_weight: float = 5.0
-    temperature: float = 1.0
+    logsumexp_temperature: float = 1.0
     log_k_norm: bool = True
     bc_mode: str = "mle"
     bc_weight: float = 0.5
@@ -158,32 +158,18 @@ def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: j
     critic_net = networks.EnsembleCritic(
         config.critic_hidden_dims, activation=ACTIVATIONS[config.critic_activation]
     )
-    actor = TrainState.create(apply_fn=actor_net.apply, params=actor_net.init(actor_key, obs),
-                              tx=state_lib.make_optimizer(config.actor_lr))
-    critic = TargetTrainState.create_with_target(
-        apply_fn=critic_net.apply,
-        params=critic_net.init(critic_key, obs, action),
-        tx=state_lib.make_optimizer(config.critic_lr),
-    )
+    actor = state_lib.create_train_state(actor_net, actor_key, (obs,),
+                                         state_lib.make_optimizer(config.actor_lr))
+    critic = state_lib.create_critic(critic_net, critic_key, obs, action, config.critic_lr)
     alpha = None
-    if config.policy == "tanh_gaussian":
-        alpha_net = networks.Temperature(1.0)  # log alpha starts at 0 (code).
-        alpha = TrainState.create(apply_fn=alpha_net.apply, params=alpha_net.init(alpha_key),
-                                  tx=state_lib.make_optimizer(config.alpha_lr))
+    if config.policy == "tanh_gaussian":  # log alpha starts at 0 (code).
+        alpha = state_lib.create_train_state(networks.Temperature(1.0), alpha_key, (),
+                                             state_lib.make_optimizer(config.alpha_lr))
     return AgentState(actor, critic, alpha, state_key, jnp.zeros((), jnp.int32))
 
 
-def alpha_loss(alpha_params: Params, state: AgentState, log_prob: jax.Array, target: float):
-    """-log(alpha) * (log pi(a~|s) + target_entropy), a~ ~ pi (SAC's automatic temperature)."""
-    log_alpha = jnp.log(state.alpha.apply_fn(alpha_params))
-    loss = -(log_alpha * jax.lax.stop_gradient(log_prob + target)).mean()
-    return loss, {"alpha/loss": loss, "alpha/value": jnp.exp(log_alpha)}
-
-
-def _q_on_samples(critic_params, state: AgentState, obs: jax.Array, actions: jax.Array):
-    """Q of K actions per state: obs [B, obs_dim], actions [K, B, A] -> [2, B, K]."""
-    tiled_obs = jnp.broadcast_to(obs[None], actions.shape[:2] + obs.shape[-1:])
-    return jnp.swapaxes(state.critic.apply_fn(critic_params, tiled_obs, actions), 1, 2)
+# -log(alpha) (log pi(a~|s) + target_entropy), a~ ~ pi: SAC's automatic temperature, as CQL's.
+alpha_loss = cql.alpha_loss
 
 
 def _policy_actions(config: Config, state: AgentState, obs: jax.Array, key: PRNGKey, num: int):
@@ -197,22 +183,15 @@ def _policy_actions(config: Config, state: AgentState, obs: jax.Array, key: PRNG
 def _regularizer_terms(critic_params, state, batch, keys, config: Config):
     """Q [2, B, K] of the sampled actions and their log proposal densities [B, K]."""
     random_key, current_key, next_key = keys
-    batch_size, action_dim = batch.action.shape
-    num = config.num_actions
-    current_actions, current_log_prob = _policy_actions(config, state, batch.obs, current_key, num)
+    batch_size, num = batch.action.shape[0], config.num_actions
+    current_samples = _policy_actions(config, state, batch.obs, current_key, num)
     if config.critic_regularizer == "misa":
-        sampled_q = _q_on_samples(critic_params, state, batch.obs, current_actions)
+        sampled_q = cql.q_on_samples(critic_params, state, batch.obs, current_samples[0])
         log_density = jnp.zeros((batch_size, num))
-    else:  # CQL(H), in cql.critic_loss's order: uniform, policy at s', policy at s.
-        random_actions = jax.random.uniform(random_key, (num, batch_size, action_dim), minval=-1,
-                                            maxval=1)
-        next_actions, next_log_prob = _policy_actions(config, state, batch.next_obs, next_key, num)
-        sampled_q = jnp.concatenate(
-            [_q_on_samples(critic_params, state, batch.obs, actions)
-             for actions in (random_actions, next_actions, current_actions)], axis=-1)
-        uniform_log_density = jnp.full((batch_size, num), action_dim * jnp.log(0.5))
-        log_density = jnp.concatenate(
-            [uniform_log_density, next_log_prob.T, current_log_prob.T], axis=-1)
+    else:  # CQL(H), cql.importance_sampled_q: uniform, policy at s', policy at s.
+        sampled_q, log_density = cql.importance_sampled_q(
+            critic_params, state, batch.obs, random_key,
+            _policy_actions(config, state, batch.next_obs, next_key, num), current_samples)
     if config.log_k_norm:
         log_density = log_density + jnp.log(batch_size)
     return sampled_q, jax.lax.stop_gradient(log_density)
@@ -227,24 +206,20 @@ def critic_loss(critic_params: Params, state: AgentState, batch: Transition, key
     next_key, random_key, current_key, cql_next_key = jax.random.split(key, 4)  # As cql.py.
     next_output = state.actor.apply_fn(state.actor.params, batch.next_obs)
     if config.policy == "deterministic":  # TD3 target smoothing.
-        noise = jnp.clip(config.policy_noise * jax.random.normal(next_key, next_output.shape),
-                         -config.noise_clip, config.noise_clip)
-        next_action = jnp.clip(next_output + noise, -1.0, 1.0)
+        next_action = losses.smoothed_target_action(next_output, next_key, config.policy_noise,
+                                                    config.noise_clip)
     else:
         next_action, _ = networks.sample_and_log_prob(next_output, next_key)
     next_q = state.critic.apply_fn(state.critic.target_params, batch.next_obs, next_action).min(0)
     target = jax.lax.stop_gradient(
         losses.td_target(batch.reward, batch.terminal, config.discount, next_q))
     q_data = state.critic.apply_fn(critic_params, batch.obs, batch.action)
-    chex.assert_shape(q_data, (2, batch.reward.shape[0]))
-    td_loss = ((q_data - target[None]) ** 2).mean(axis=1).sum()
+    td_loss = losses.ensemble_td_loss(q_data, target)
     loss, metrics = td_loss, {"critic/td_loss": td_loss, "critic/q_mean": q_data.mean()}
     if config.min_q_weight:
         sampled_q, log_density = _regularizer_terms(
             critic_params, state, batch, (random_key, current_key, cql_next_key), config)
-        log_density = jnp.broadcast_to(log_density[None], sampled_q.shape)
-        soft_max_q = losses.cql_logsumexp(sampled_q, log_density, config.temperature)
-        gap = (soft_max_q - q_data).mean(axis=1)  # [2]
+        gap = cql.action_gap(sampled_q, log_density, q_data, config.logsumexp_temperature)  # [2]
         loss = loss + config.min_q_weight * gap.sum()
         metrics["critic/mi_gap"] = gap.mean()
     return loss, {**metrics, "critic/loss": loss}
@@ -325,8 +300,7 @@ def update(config: Config, state: AgentState, batch: Transition) -> tuple[AgentS
     )
     alpha = state.alpha
     if config.policy == "tanh_gaussian":
-        action_dim = batch.action.shape[-1]
-        target_entropy = -action_dim if config.target_entropy is None else config.target_entropy
+        target_entropy = losses.sac_target_entropy(config.target_entropy, batch.action.shape[-1])
         alpha_grads, alpha_metrics = jax.grad(alpha_loss, has_aux=True)(
             state.alpha.params, state, actor_metrics.pop("actor/log_prob"), target_entropy
         )

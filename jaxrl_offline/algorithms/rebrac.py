@@ -8,8 +8,9 @@ action, a'_data the dataset's next action). Follows CORL's ``algorithms/offline/
 per-dataset beta_actor / beta_critic and learning rates come from CORL's
 ``configs/offline/rebrac/*`` (in ``experiments/overrides.py``). The spec has no ReBRAC section.
 Differences from CORL: the library's orthogonal initialization (CORL: PyTorch-style uniform
-kernels, biases 0.1) and LayerNorm placement (see ``critic_layer_norm``), and the actor target
-moves towards the updated actor (CORL: towards the actor before its step).
+kernels, biases 0.1) and LayerNorm placement (see ``critic_layer_norm``), the actor target
+moves towards the updated actor (CORL: towards the actor before its step), and the actor steps
+in TD3's phase, on updates 1, 3, ... (CORL: 0, 2, ...; ``state.delayed_update``).
 
 The critic penalty needs the dataset's next action, which ``Transition`` does not carry:
 ``with_next_actions`` builds a ``TransitionWithNextAction`` dataset. The runner applies it through
@@ -27,10 +28,9 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from flax import struct
 
 from jaxrl_offline import losses, networks, state as state_lib
-from jaxrl_offline.state import TargetTrainState
+from jaxrl_offline.algorithms import td3_bc
 from jaxrl_offline.types import Metrics, Params, PRNGKey, Transition
 
 NAME = "rebrac"
@@ -53,7 +53,8 @@ class Config:
       tau: Polyak rate of the target networks (0.005).
       policy_noise: std of the target policy smoothing noise (0.2).
       noise_clip: clip of the smoothing noise (0.5).
-      policy_freq: critic updates per actor/target update (2; the actor steps on updates 0, 2, ...).
+      policy_freq: critic updates per actor/target update (2; the actor steps on updates 1, 3,
+        ..., TD3's phase as in TD3+BC; CORL steps it on updates 0, 2, ...).
       actor_bc_coef: beta_actor on sum_i (pi(s)_i - a_i)^2 (per dataset, 0.001-0.1; default 0.01,
         the most common locomotion value in CORL's configs).
       critic_bc_coef: beta_critic on sum_i (a'_i - a'_data,i)^2 in the target (per dataset,
@@ -93,13 +94,6 @@ class TransitionWithNextAction(NamedTuple):
     next_action: Any
 
 
-class AgentState(struct.PyTreeNode):
-    actor: TargetTrainState
-    critic: TargetTrainState
-    key: PRNGKey
-    step: jax.Array
-
-
 def with_next_actions(dataset: Transition, atol: float = 1e-6) -> TransitionWithNextAction:
     """Adds the dataset's next actions: action[i + 1] where row i + 1 continues row i's episode.
 
@@ -114,6 +108,9 @@ def with_next_actions(dataset: Transition, atol: float = 1e-6) -> TransitionWith
     return TransitionWithNextAction(*dataset, next_action=jnp.asarray(next_action))
 
 
+AgentState = td3_bc.AgentState  # TD3+BC's networks: actor and twin critics, both with targets.
+
+
 def prepare_dataset(config: Config, dataset: Transition) -> TransitionWithNextAction:
     """Runner hook: the dataset the updates sample from, here with the exact next actions."""
     del config
@@ -125,22 +122,15 @@ def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: j
         raise ValueError(f"next_action_fallback must be 'current_action' or 'error', got "
                          f"{config.next_action_fallback!r}")
     actor_key, critic_key, state_key = jax.random.split(key, 3)
+    obs, action = example_obs[None], example_action[None]
     actor_net = networks.DeterministicActor(
-        config.actor_hidden_dims, example_action.shape[-1], layer_norm=config.actor_layer_norm
-    )
+        config.actor_hidden_dims, example_action.shape[-1], layer_norm=config.actor_layer_norm)
     critic_net = networks.EnsembleCritic(
-        config.critic_hidden_dims, num_critics=2, layer_norm=config.critic_layer_norm
-    )
-    actor = TargetTrainState.create_with_target(
-        apply_fn=actor_net.apply,
-        params=actor_net.init(actor_key, example_obs[None]),
-        tx=state_lib.make_optimizer(config.actor_lr),
-    )
-    critic = TargetTrainState.create_with_target(
-        apply_fn=critic_net.apply,
-        params=critic_net.init(critic_key, example_obs[None], example_action[None]),
-        tx=state_lib.make_optimizer(config.critic_lr),
-    )
+        config.critic_hidden_dims, num_critics=2, layer_norm=config.critic_layer_norm)
+    actor = state_lib.create_train_state(actor_net, actor_key, (obs,),
+                                         state_lib.make_optimizer(config.actor_lr),
+                                         with_target=True)  # TD3's actor has a target.
+    critic = state_lib.create_critic(critic_net, critic_key, obs, action, config.critic_lr)
     return AgentState(actor=actor, critic=critic, key=state_key, step=jnp.zeros((), jnp.int32))
 
 
@@ -160,20 +150,16 @@ def critic_loss(critic_params: Params, state: AgentState, batch, noise_key: PRNG
 
     y = r + gamma (1 - d) (min_i Q'_i(s', a') - beta_critic ||a' - a'_data||^2).
     """
-    next_action = state.actor.apply_fn(state.actor.target_params, batch.next_obs)
-    noise = jnp.clip(
-        config.policy_noise * jax.random.normal(noise_key, next_action.shape),
-        -config.noise_clip,
-        config.noise_clip,
-    )
-    next_action = jnp.clip(next_action + noise, -1.0, 1.0)
+    next_action = losses.smoothed_target_action(
+        state.actor.apply_fn(state.actor.target_params, batch.next_obs), noise_key,
+        config.policy_noise, config.noise_clip)
     penalty = losses.bc_mse(next_action, dataset_next_action(batch, config))
     next_q = state.critic.apply_fn(state.critic.target_params, batch.next_obs, next_action).min(0)
     next_value = next_q - config.critic_bc_coef * penalty
     target = losses.td_target(batch.reward, batch.terminal, config.discount, next_value)
     q = state.critic.apply_fn(critic_params, batch.obs, batch.action)
     chex.assert_shape(q, (2, batch.reward.shape[0]))
-    loss = ((q - target[None]) ** 2).mean(axis=1).sum()
+    loss = losses.ensemble_td_loss(q, target)
     metrics = {"critic/loss": loss, "critic/q_mean": q.mean(), "critic/target_mean": target.mean(),
                "critic/bc_penalty": penalty.mean()}
     return loss, metrics
@@ -190,37 +176,13 @@ def actor_loss(actor_params: Params, state: AgentState, batch, config: Config):
 
 
 def update(config: Config, state: AgentState, batch) -> tuple[AgentState, Metrics]:
+    """TD3+BC's schedule (``td3_bc.td3_step``, as CORL's update_td3) with ReBRAC's losses."""
     key, noise_key = jax.random.split(state.key)
-
-    # --- Critic update (every step) ---
-    critic_grads, critic_metrics = jax.grad(critic_loss, has_aux=True)(
-        state.critic.params, state, batch, noise_key, config
-    )
-    state = state.replace(critic=state.critic.apply_gradients(grads=critic_grads))
-
-    # --- Delayed actor and target update, with the new critic (CORL update_td3) ---
-    def delayed_update(current: AgentState):
-        actor_grads, metrics = jax.grad(actor_loss, has_aux=True)(
-            current.actor.params, current, batch, config
-        )
-        actor = state_lib.soft_update(current.actor.apply_gradients(grads=actor_grads), config.tau)
-        critic = state_lib.soft_update(current.critic, config.tau)
-        return current.replace(actor=actor, critic=critic), metrics
-
-    def skip(current: AgentState):
-        skipped = jnp.full((), jnp.nan, jnp.float32)
-        return current, {"actor/loss": skipped, "actor/bc_mse": skipped, "actor/lambda": skipped}
-
-    state, actor_metrics = jax.lax.cond(
-        state.step % config.policy_freq == 0, delayed_update, skip, state.replace(key=None)
-    )
-    return state.replace(key=key, step=state.step + 1), {**critic_metrics, **actor_metrics}
+    state, metrics = td3_bc.td3_step(config, state, batch, noise_key, critic_loss, actor_loss)
+    return state.replace(key=key, step=state.step + 1), metrics
 
 
-def act(config: Config, state: AgentState, obs: jax.Array, key: PRNGKey) -> jax.Array:
-    """Deterministic action pi(s) for obs [B, obs_dim] -> [B, action_dim]."""
-    del config, key
-    return state.actor.apply_fn(state.actor.params, obs)
+act = td3_bc.act  # Deterministic action pi(s) for obs [B, obs_dim] -> [B, action_dim].
 
 
 def get_config() -> ml_collections.ConfigDict:

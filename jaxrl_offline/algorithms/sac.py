@@ -42,7 +42,8 @@ class Config:
     """SAC hyperparameters (Haarnoja et al. 2018, Table 1, with automatic temperature).
 
     Attributes:
-      hidden_dims: actor and critic MLP sizes (2 x 256).
+      actor_hidden_dims: actor MLP sizes (2 x 256).
+      critic_hidden_dims: MLP sizes of each critic (2 x 256).
       actor_lr: actor Adam step size (3e-4).
       critic_lr: critic Adam step size (3e-4).
       temperature_lr: Adam step size of log alpha (3e-4).
@@ -57,7 +58,8 @@ class Config:
       critic_layer_norm: LayerNorm in the critic MLPs (False; RLPD/ReBRAC-style critics use it).
     """
 
-    hidden_dims: tuple[int, ...] = (256, 256)
+    actor_hidden_dims: tuple[int, ...] = (256, 256)
+    critic_hidden_dims: tuple[int, ...] = (256, 256)
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4
     temperature_lr: float = 3e-4
@@ -81,26 +83,18 @@ class AgentState(struct.PyTreeNode):
 
 def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: jax.Array):
     actor_key, critic_key, temperature_key, state_key = jax.random.split(key, 4)
-    actor_net = networks.TanhGaussianActor(config.hidden_dims, example_action.shape[-1])
+    actor_net = networks.TanhGaussianActor(config.actor_hidden_dims, example_action.shape[-1])
     critic_net = networks.EnsembleCritic(
-        config.hidden_dims, num_critics=config.num_critics, layer_norm=config.critic_layer_norm
+        config.critic_hidden_dims, num_critics=config.num_critics,
+        layer_norm=config.critic_layer_norm
     )
     temperature_net = networks.Temperature(config.initial_temperature)
-    actor = TrainState.create(
-        apply_fn=actor_net.apply,
-        params=actor_net.init(actor_key, example_obs[None]),
-        tx=state_lib.make_optimizer(config.actor_lr),
-    )
-    critic = TargetTrainState.create_with_target(
-        apply_fn=critic_net.apply,
-        params=critic_net.init(critic_key, example_obs[None], example_action[None]),
-        tx=state_lib.make_optimizer(config.critic_lr),
-    )
-    temperature = TrainState.create(
-        apply_fn=temperature_net.apply,
-        params=temperature_net.init(temperature_key),
-        tx=state_lib.make_optimizer(config.temperature_lr),
-    )
+    obs, action = example_obs[None], example_action[None]
+    actor = state_lib.create_train_state(actor_net, actor_key, (obs,),
+                                         state_lib.make_optimizer(config.actor_lr))
+    critic = state_lib.create_critic(critic_net, critic_key, obs, action, config.critic_lr)
+    temperature = state_lib.create_train_state(temperature_net, temperature_key, (),
+                                               state_lib.make_optimizer(config.temperature_lr))
     return AgentState(
         actor=actor, critic=critic, temperature=temperature, key=state_key,
         step=jnp.zeros((), jnp.int32),
@@ -109,7 +103,7 @@ def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: j
 
 def target_entropy(config: Config, action_dim: int) -> float:
     """The temperature loss's entropy target: ``config.target_entropy`` or -|A|."""
-    return -float(action_dim) if config.target_entropy is None else config.target_entropy
+    return losses.sac_target_entropy(config.target_entropy, action_dim)
 
 
 def critic_loss(
@@ -135,7 +129,7 @@ def critic_loss(
     chex.assert_shape(q, (config.num_critics, batch.reward.shape[0]))
     if q_offset is not None:
         q = q + q_offset(batch.obs, batch.action)[None]
-    loss = ((q - target[None]) ** 2).mean(axis=1).sum()
+    loss = losses.ensemble_td_loss(q, target)
     return loss, {"critic/loss": loss, "critic/q_mean": q.mean(), "critic/target_mean": target.mean()}
 
 
@@ -162,7 +156,7 @@ def temperature_loss(temperature_params: Params, state: AgentState, entropy: jax
                      target: float):
     """-alpha (target_entropy - H) with H the actor's batch entropy estimate (SAC Eq. 18)."""
     alpha = state.temperature.apply_fn(temperature_params)
-    loss = alpha * (entropy - target)
+    loss = losses.alpha_temperature_loss(alpha, entropy, target)
     return loss, {"alpha/loss": loss, "alpha/value": alpha}
 
 

@@ -67,7 +67,7 @@ class Config:
     """SfBC hyperparameters (paper App. B.1 and the official code).
 
     Attributes:
-      behavior_hidden_dims: ScoreNet U-Net down-path widths (512, 256, 128).
+      score_unet_hidden_dims: the behavior model's ScoreNet U-Net down-path widths (512, 256, 128).
       behavior_lr: behavior model Adam step size (1e-4).
       batch_size: behavior batch (4096).
       beta_min: VP-SDE beta_min (0.1).
@@ -97,7 +97,7 @@ class Config:
       num_selected: picks averaged, without replacement (4 locomotion, 1 others).
     """
 
-    behavior_hidden_dims: tuple[int, ...] = (512, 256, 128)
+    score_unet_hidden_dims: tuple[int, ...] = (512, 256, 128)
     behavior_lr: float = 1e-4
     batch_size: int = 4096
     beta_min: float = 0.1
@@ -154,14 +154,12 @@ class Critic(nn.Module):
 def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: jax.Array):
     behavior_key, critic_key, state_key = jax.random.split(key, 3)
     obs, action = example_obs[None], example_action[None]
-    behavior_net = diffusion.ScoreUNet(example_action.shape[-1], config.behavior_hidden_dims)
+    behavior_net = diffusion.ScoreUNet(example_action.shape[-1], config.score_unet_hidden_dims)
     critic_net = Critic(config.critic_hidden_dims)
     critic_params = critic_net.init(critic_key, obs, action)
-    behavior = TrainState.create(
-        apply_fn=behavior_net.apply,
-        params=behavior_net.init(behavior_key, obs, action, jnp.zeros((1, 1))),
-        tx=state_lib.make_optimizer(config.behavior_lr),
-    )
+    behavior = state_lib.create_train_state(behavior_net, behavior_key,
+                                            (obs, action, jnp.zeros((1, 1))),
+                                            state_lib.make_optimizer(config.behavior_lr))
     critic = TargetTrainState.create_with_target(
         apply_fn=critic_net.apply, params=critic_params,
         tx=state_lib.make_optimizer(config.critic_lr))
@@ -278,18 +276,18 @@ def update(config: Config, state: AgentState, batch: Transition) -> tuple[AgentS
     key, behavior_key, sample_key = jax.random.split(state.key, 3)
 
     # --- Behavior model step ---
-    grads, behavior_metrics = jax.grad(behavior_loss, has_aux=True)(
-        state.behavior.params, state, batch, behavior_key, config)
-    state = state.replace(behavior=state.behavior.apply_gradients(grads=grads))
+    behavior, behavior_metrics = state_lib.gradient_step(
+        behavior_loss, state.behavior, state, batch, behavior_key, config)
+    state = state.replace(behavior=behavior)
 
     # --- Planning phase bookkeeping, then a critic step on the critic rows ---
     state = start_phase(state, config)
     rows = min(config.critic_batch_size, config.batch_size)
     critic_batch = jax.tree.map(lambda field: field[:rows], batch)
     target, target_metrics = critic_targets(state, critic_batch, sample_key, config)
-    grads, critic_metrics = jax.grad(critic_loss, has_aux=True)(
-        state.critic.params, state, critic_batch, target)
-    critic = state_lib.soft_update(state.critic.apply_gradients(grads=grads), config.tau)
+    critic, critic_metrics = state_lib.gradient_step(
+        critic_loss, state.critic, state, critic_batch, target)
+    critic = state_lib.soft_update(critic, config.tau)
     return_std = ((1.0 - config.return_std_rate) * state.return_std
                   + config.return_std_rate * target.std())
     state = state.replace(critic=critic, return_std=return_std, key=key, step=state.step + 1)

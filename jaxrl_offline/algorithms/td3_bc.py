@@ -9,6 +9,7 @@ steps. Spec: ``algorithms.md`` §2.2.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import chex
 import jax
@@ -28,7 +29,8 @@ class Config:
     """TD3+BC hyperparameters (paper Table 4 / official code).
 
     Attributes:
-      hidden_dims: actor and critic MLP sizes (2 x 256).
+      actor_hidden_dims: actor MLP sizes (2 x 256).
+      critic_hidden_dims: MLP sizes of each critic (2 x 256).
       actor_lr: actor Adam step size (3e-4).
       critic_lr: critic Adam step size (3e-4).
       batch_size: transitions per update (256).
@@ -36,11 +38,13 @@ class Config:
       tau: Polyak rate of the target networks (0.005).
       policy_noise: std of target policy smoothing noise, in [-1, 1] action units (0.2).
       noise_clip: clip of the smoothing noise (0.5).
-      policy_freq: critic updates per actor/target update (d = 2).
+      policy_freq: critic updates per actor/target update (d = 2; the actor steps on updates
+        1, 3, ..., TD3's phase, ``state.delayed_update``).
       alpha: BC trade-off alpha in lambda = alpha / mean|Q| (2.5).
     """
 
-    hidden_dims: tuple[int, ...] = (256, 256)
+    actor_hidden_dims: tuple[int, ...] = (256, 256)
+    critic_hidden_dims: tuple[int, ...] = (256, 256)
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4
     batch_size: int = 256
@@ -61,37 +65,32 @@ class AgentState(struct.PyTreeNode):
 
 def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: jax.Array):
     actor_key, critic_key, state_key = jax.random.split(key, 3)
-    actor_net = networks.DeterministicActor(config.hidden_dims, example_action.shape[-1])
-    critic_net = networks.EnsembleCritic(config.hidden_dims, num_critics=2)
-    actor = TargetTrainState.create_with_target(
-        apply_fn=actor_net.apply,
-        params=actor_net.init(actor_key, example_obs[None]),
-        tx=state_lib.make_optimizer(config.actor_lr),
-    )
-    critic = TargetTrainState.create_with_target(
-        apply_fn=critic_net.apply,
-        params=critic_net.init(critic_key, example_obs[None], example_action[None]),
-        tx=state_lib.make_optimizer(config.critic_lr),
-    )
+    obs, action = example_obs[None], example_action[None]
+    actor_net = networks.DeterministicActor(config.actor_hidden_dims, example_action.shape[-1])
+    critic_net = networks.EnsembleCritic(config.critic_hidden_dims, num_critics=2)
+    actor = state_lib.create_train_state(actor_net, actor_key, (obs,),
+                                         state_lib.make_optimizer(config.actor_lr),
+                                         with_target=True)  # TD3's actor has a target.
+    critic = state_lib.create_critic(critic_net, critic_key, obs, action, config.critic_lr)
     return AgentState(actor=actor, critic=critic, key=state_key, step=jnp.zeros((), jnp.int32))
 
 
-def critic_loss(
-    critic_params: Params, state: AgentState, batch: Transition, noise_key: PRNGKey, config: Config
-):
-    """sum_i mean_B (Q_i(s, a) - y)^2 with y from the clipped double-Q target (TD3 Eq. 10)."""
-    next_action = state.actor.apply_fn(state.actor.target_params, batch.next_obs)
-    noise = jnp.clip(
-        config.policy_noise * jax.random.normal(noise_key, next_action.shape),
-        -config.noise_clip,
-        config.noise_clip,
-    )
-    next_action = jnp.clip(next_action + noise, -1.0, 1.0)
+def critic_loss(critic_params: Params, state: AgentState, batch: Transition, noise_key: PRNGKey,
+                config: Config, next_action: jax.Array | None = None):
+    """sum_i mean_B (Q_i(s, a) - y)^2 with y from the clipped double-Q target (TD3 Eq. 10).
+
+    ``next_action`` [B, A] is the target actor's action at s' before smoothing (default: the
+    deterministic target actor, pi'(s'); TD3-RKL passes its Gaussian actor's mean action).
+    """
+    if next_action is None:
+        next_action = state.actor.apply_fn(state.actor.target_params, batch.next_obs)
+    next_action = losses.smoothed_target_action(next_action, noise_key, config.policy_noise,
+                                                config.noise_clip)
     next_q = state.critic.apply_fn(state.critic.target_params, batch.next_obs, next_action).min(0)
     target = losses.td_target(batch.reward, batch.terminal, config.discount, next_q)
     q = state.critic.apply_fn(critic_params, batch.obs, batch.action)
     chex.assert_shape(q, (2, batch.reward.shape[0]))
-    loss = ((q - target[None]) ** 2).mean(axis=1).sum()
+    loss = losses.ensemble_td_loss(q, target)
     return loss, {"critic/loss": loss, "critic/q_mean": q.mean(), "critic/target_mean": target.mean()}
 
 
@@ -105,40 +104,32 @@ def actor_loss(actor_params: Params, state: AgentState, batch: Transition, confi
     return loss, {"actor/loss": loss, "actor/bc_mse": bc, "actor/lambda": lmbda}
 
 
+def td3_step(config, state, batch, noise_key: PRNGKey, critic_loss_fn=None, actor_loss_fn=None,
+             actor_enabled: jax.Array | bool = True, **actor_loss_kwargs):
+    """TD3's schedule, shared by the TD3 family (ReBRAC, TD3-RKL): a critic step on
+    ``critic_loss_fn(critic_params, state, batch, noise_key, config)`` every update, then, in TD3's
+    phase (``state.delayed_update``: updates policy_freq - 1, 2 policy_freq - 1, ...), an actor
+    step on ``actor_loss_fn(actor_params, state, batch=, config=, **actor_loss_kwargs)`` (with the
+    new critic) and Polyak updates of both targets. The losses default to TD3+BC's.
+
+    Returns:
+      ``(state, metrics)``; the caller advances ``key`` and ``step``.
+    """
+    critic, critic_metrics = state_lib.gradient_step(
+        critic_loss_fn or critic_loss, state.critic, state, batch, noise_key, config)
+    state = state.replace(critic=critic)
+    actor_step = functools.partial(state_lib.actor_and_targets_step, actor_loss_fn or actor_loss,
+                                   tau=config.tau, batch=batch, config=config, **actor_loss_kwargs)
+    state, actor_metrics = state_lib.delayed_update(
+        actor_step, state, step=state.step, period=config.policy_freq,
+        phase=config.policy_freq - 1, enabled=actor_enabled)
+    return state, {**critic_metrics, **actor_metrics}
+
+
 def update(config: Config, state: AgentState, batch: Transition) -> tuple[AgentState, Metrics]:
     key, noise_key = jax.random.split(state.key)
-
-    # --- Critic update (every step) ---
-    critic_grads, critic_metrics = jax.grad(critic_loss, has_aux=True)(
-        state.critic.params, state, batch, noise_key, config
-    )
-    state = state.replace(critic=state.critic.apply_gradients(grads=critic_grads))
-
-    # --- Delayed actor and target update ---
-    # Under vmap over seeds the predicate is batched, so lax.cond lowers to a select; both
-    # branches run, which keeps the update a single traced function for every seed.
-    def delayed_update(current: AgentState):
-        actor_grads, metrics = jax.grad(actor_loss, has_aux=True)(
-            current.actor.params, current, batch, config
-        )
-        actor = state_lib.soft_update(current.actor.apply_gradients(grads=actor_grads), config.tau)
-        critic = state_lib.soft_update(current.critic, config.tau)
-        return current.replace(actor=actor, critic=critic), metrics
-
-    def skip(current: AgentState):
-        # NaN marks "no actor step here"; the trainer averages metrics with nanmean.
-        skipped = jnp.full((), jnp.nan, jnp.float32)
-        return current, {"actor/loss": skipped, "actor/bc_mse": skipped, "actor/lambda": skipped}
-
-    # The (already split) key stays out of the cond: as a select, it would count as a second use
-    # of state.key for jax_debug_key_reuse.
-    state, actor_metrics = jax.lax.cond(
-        state.step % config.policy_freq == config.policy_freq - 1,
-        delayed_update,
-        skip,
-        state.replace(key=None),
-    )
-    return state.replace(key=key, step=state.step + 1), {**critic_metrics, **actor_metrics}
+    state, metrics = td3_step(config, state, batch, noise_key)
+    return state.replace(key=key, step=state.step + 1), metrics
 
 
 def act(config: Config, state: AgentState, obs: jax.Array, key: PRNGKey) -> jax.Array:

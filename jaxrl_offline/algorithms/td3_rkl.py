@@ -23,6 +23,7 @@ from flax import struct
 from flax.training.train_state import TrainState
 
 from jaxrl_offline import losses, mixture, networks, state as state_lib
+from jaxrl_offline.algorithms import td3_bc
 from jaxrl_offline.state import TargetTrainState
 from jaxrl_offline.types import Metrics, Params, PRNGKey, Transition
 
@@ -31,21 +32,18 @@ ACTOR_TYPES = ("gaussian", "deterministic")
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """TD3-RKL hyperparameters: TD3+BC's (§2.2) plus the reconstructed regularizer (§3.3).
+class Config(td3_bc.Config):
+    """TD3-RKL hyperparameters: TD3+BC's (§2.2, ``td3_bc.Config``, whose defaults it keeps) plus
+    the reconstructed regularizer (§3.3).
+
+    TD3+BC's fields, as documented there, with its defaults: actor_hidden_dims: 2 x 256;
+    critic_hidden_dims: 2 x 256; actor_lr: 3e-4; critic_lr: 3e-4; batch_size: 256; discount: 0.99;
+    tau: 0.005; policy_noise: 0.2; noise_clip: 0.5; policy_freq: 2 (the actor steps on updates 1,
+    3, ..., TD3's phase).
 
     Attributes:
-      hidden_dims: actor and critic MLP sizes (2 x 256, TD3+BC).
-      actor_lr: actor Adam step size (3e-4, TD3+BC).
-      critic_lr: critic Adam step size (3e-4, TD3+BC).
-      batch_size: transitions per update (256, TD3+BC).
-      discount: gamma (0.99).
-      tau: Polyak rate of the target networks (0.005).
-      policy_noise: std of the target policy smoothing noise (0.2).
-      noise_clip: clip of the smoothing noise (0.5).
-      policy_freq: critic updates per actor/target update (2).
-      alpha: alpha of lambda = alpha / mean|Q1| (2.5, TD3+BC's; [INFERRED], spec: tune in {1, 2.5,
-        5} since -log beta and MSE differ in scale).
+      alpha: (TD3+BC's field) alpha of lambda = alpha / mean|Q1| (2.5, TD3+BC's; [INFERRED],
+        spec: tune in {1, 2.5, 5} since -log beta and MSE differ in scale).
       actor_type: [INFERRED] ``"gaussian"``: tanh-Gaussian actor, KL(pi || beta) by reparameterized
         Monte Carlo; ``"deterministic"``: TD3 actor, regularizer -log beta(pi(s)|s) (the KL with
         pi's infinite entropy constant dropped).
@@ -69,21 +67,11 @@ class Config:
       coverage_weight: [INFERRED] per-state weight w(s) (``mixture.coverage_weights``):
         ``"inverse_std"`` (1 / mean std of beta(.|s)), ``"exp_neg_entropy"`` (exp(-H(beta(.|s)) /
         action_dim)) or ``"none"``; batch-mean 1, detached.
-      max_weight: [INFERRED] clip of w(s) after normalization (10); ``None`` for no clip.
+      coverage_max_weight: [INFERRED] clip of w(s) after normalization (10); ``None`` for no clip.
       actor_start_step: [INFERRED] first update with an actor step (0: the actor trains while beta
         is being fitted; ``behavior_steps`` gives strict pretrain-then-train).
     """
 
-    hidden_dims: tuple[int, ...] = (256, 256)
-    actor_lr: float = 3e-4
-    critic_lr: float = 3e-4
-    batch_size: int = 256
-    discount: float = 0.99
-    tau: float = 0.005
-    policy_noise: float = 0.2
-    noise_clip: float = 0.5
-    policy_freq: int = 2
-    alpha: float = 2.5
     actor_type: str = "gaussian"
     num_kl_samples: int = 10
     actor_q_action: str = "mean"
@@ -97,7 +85,7 @@ class Config:
     behavior_log_std_max: float = 2.0
     behavior_squash: bool = False
     coverage_weight: str = "inverse_std"
-    max_weight: float | None = 10.0
+    coverage_max_weight: float | None = 10.0
     actor_start_step: int = 0
 
 
@@ -123,30 +111,22 @@ def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: j
     action_dim = example_action.shape[-1]
     if config.actor_type == "gaussian":
         actor_net = networks.TanhGaussianActor(
-            config.hidden_dims, action_dim, config.actor_log_std_min, config.actor_log_std_max
+            config.actor_hidden_dims, action_dim, config.actor_log_std_min,
+            config.actor_log_std_max
         )
     else:
-        actor_net = networks.DeterministicActor(config.hidden_dims, action_dim)
-    critic_net = networks.EnsembleCritic(config.hidden_dims, num_critics=2)
+        actor_net = networks.DeterministicActor(config.actor_hidden_dims, action_dim)
+    critic_net = networks.EnsembleCritic(config.critic_hidden_dims, num_critics=2)
     behavior_net = mixture.GaussianMixturePolicy(
         config.behavior_hidden_dims, action_dim, config.behavior_num_components,
         config.behavior_log_std_min, config.behavior_log_std_max,
     )
-    actor = TargetTrainState.create_with_target(
-        apply_fn=actor_net.apply,
-        params=actor_net.init(actor_key, obs),
-        tx=state_lib.make_optimizer(config.actor_lr),
-    )
-    critic = TargetTrainState.create_with_target(
-        apply_fn=critic_net.apply,
-        params=critic_net.init(critic_key, obs, action),
-        tx=state_lib.make_optimizer(config.critic_lr),
-    )
-    behavior = TrainState.create(
-        apply_fn=behavior_net.apply,
-        params=behavior_net.init(behavior_key, obs),
-        tx=state_lib.make_optimizer(config.behavior_lr),
-    )
+    actor = state_lib.create_train_state(actor_net, actor_key, (obs,),
+                                         state_lib.make_optimizer(config.actor_lr),
+                                         with_target=True)  # TD3's actor has a target.
+    critic = state_lib.create_critic(critic_net, critic_key, obs, action, config.critic_lr)
+    behavior = state_lib.create_train_state(behavior_net, behavior_key, (obs,),
+                                            state_lib.make_optimizer(config.behavior_lr))
     return AgentState(actor, critic, behavior, state_key, jnp.zeros((), jnp.int32))
 
 
@@ -174,21 +154,10 @@ def behavior_loss(behavior_params: Params, state: AgentState, batch: Transition,
 def critic_loss(
     critic_params: Params, state: AgentState, batch: Transition, noise_key: PRNGKey, config: Config
 ):
-    """sum_i mean_B (Q_i(s, a) - y)^2, y from the clipped double-Q target with smoothing (TD3)."""
+    """TD3+BC's critic loss (clipped double Q with target smoothing), the target actor's action
+    being its deterministic one (``mean_action``)."""
     next_action = mean_action(config, state.actor, state.actor.target_params, batch.next_obs)
-    noise = jnp.clip(
-        config.policy_noise * jax.random.normal(noise_key, next_action.shape),
-        -config.noise_clip,
-        config.noise_clip,
-    )
-    next_action = jnp.clip(next_action + noise, -1.0, 1.0)
-    next_q = state.critic.apply_fn(state.critic.target_params, batch.next_obs, next_action).min(0)
-    target = losses.td_target(batch.reward, batch.terminal, config.discount, next_q)
-    q = state.critic.apply_fn(critic_params, batch.obs, batch.action)
-    chex.assert_shape(q, (2, batch.reward.shape[0]))
-    loss = ((q - target[None]) ** 2).mean(axis=1).sum()
-    return loss, {"critic/loss": loss, "critic/q_mean": q.mean(),
-                  "critic/target_mean": target.mean()}
+    return td3_bc.critic_loss(critic_params, state, batch, noise_key, config, next_action)
 
 
 def reverse_kl(config: Config, actor_output, behavior: mixture.MixtureParams, key: PRNGKey):
@@ -220,7 +189,7 @@ def actor_loss(
     chex.assert_equal_shape([q1, kl, batch.reward])
     lmbda = losses.td3_bc_lambda(q1, config.alpha)
     weights = mixture.coverage_weights(behavior, config.coverage_weight, weight_key,
-                                       config.num_kl_samples, config.max_weight)
+                                       config.num_kl_samples, config.coverage_max_weight)
     regularizer = (weights * kl).mean()
     loss = -lmbda * q1.mean() + regularizer
     return loss, {"actor/loss": loss, "actor/reverse_kl": kl.mean(), "actor/lambda": lmbda,
@@ -242,35 +211,11 @@ def update(config: Config, state: AgentState, batch: Transition) -> tuple[AgentS
     )
     state = state.replace(behavior=behavior)
 
-    # --- Critic update (every step) ---
-    critic_grads, critic_metrics = jax.grad(critic_loss, has_aux=True)(
-        state.critic.params, state, batch, noise_key, config
-    )
-    state = state.replace(critic=state.critic.apply_gradients(grads=critic_grads))
-
-    # --- Delayed actor and target update (as in td3_bc.update) ---
-    def delayed_update(current: AgentState, actor_key: PRNGKey):
-        actor_grads, metrics = jax.grad(actor_loss, has_aux=True)(
-            current.actor.params, current, batch, actor_key, config
-        )
-        actor = state_lib.soft_update(current.actor.apply_gradients(grads=actor_grads), config.tau)
-        critic = state_lib.soft_update(current.critic, config.tau)
-        return current.replace(actor=actor, critic=critic), metrics
-
-    def skip(current: AgentState, actor_key: PRNGKey):
-        del actor_key
-        skipped = jnp.full((), jnp.nan, jnp.float32)
-        names = ("actor/loss", "actor/reverse_kl", "actor/lambda", "actor/weight_max")
-        return current, {name: skipped for name in names}
-
-    is_actor_step = (state.step % config.policy_freq == config.policy_freq - 1) & (
-        state.step >= config.actor_start_step
-    )
-    state, actor_metrics = jax.lax.cond(
-        is_actor_step, delayed_update, skip, state.replace(key=None), kl_key
-    )
-    metrics = {**behavior_metrics, **critic_metrics, **actor_metrics}
-    return state.replace(key=key, step=state.step + 1), metrics
+    # --- TD3+BC's critic and delayed actor/target steps, the actor from actor_start_step ---
+    state, td3_metrics = td3_bc.td3_step(
+        config, state, batch, noise_key, critic_loss, actor_loss,
+        actor_enabled=state.step >= config.actor_start_step, kl_key=kl_key)
+    return state.replace(key=key, step=state.step + 1), {**behavior_metrics, **td3_metrics}
 
 
 def act(config: Config, state: AgentState, obs: jax.Array, key: PRNGKey) -> jax.Array:
