@@ -102,7 +102,17 @@ def run_settings(warmup_steps: int, update_every: int) -> tuple[sac.Config, onli
 
 
 def spec_hash(env: str, seed: int, config, settings) -> str:
-    spec = {"env": env, "seed": seed, "config": dataclasses.asdict(config),
+    """Hash of what determines the run, for its checkpoints and mirror.
+
+    The SAC config is hashed in the spelling the first behavior runs were started with (one
+    ``hidden_dims`` when the actor's and critic's sizes agree; SAC's fields were renamed to
+    ``actor_hidden_dims``/``critic_hidden_dims`` later), so those runs still resume.
+    """
+    config_fields = dataclasses.asdict(config)
+    if config_fields.get("actor_hidden_dims") == config_fields.get("critic_hidden_dims"):
+        config_fields["hidden_dims"] = config_fields.pop("actor_hidden_dims")
+        del config_fields["critic_hidden_dims"]
+    spec = {"env": env, "seed": seed, "config": config_fields,
             "settings": dataclasses.asdict(settings)}
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
