@@ -15,7 +15,9 @@ python="${1:-python}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 start=$SECONDS
-step() { echo "--- [check_wheel $((SECONDS - start))s] $*"; }
+step() {  # Wall time, and CPU time (user + system) of the commands so far.
+    echo "--- [check_wheel $((SECONDS - start)) s wall, cpu $(times | tail -n 1)] $*"
+}
 
 step "build sdist and wheel"
 "$python" -m pip install --quiet build
@@ -23,6 +25,14 @@ step "build sdist and wheel"
     || { cat "$tmp/build.log"; exit 1; }
 ls "$tmp/dist"
 wheel=("$tmp"/dist/*.whl)
+"$python" - "${wheel[0]}" <<'EOF'
+import collections, pathlib, sys, zipfile
+names = zipfile.ZipFile(sys.argv[1]).namelist()
+kinds = collections.Counter(f"{name.split('/')[0]}/*{pathlib.PurePosixPath(name).suffix}"
+                            for name in names)
+print("wheel:", ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items())))
+assert not [name for name in names if name.startswith(("benchmarks/", "tests/", "docs/"))]
+EOF
 
 step "install the wheel into a fresh virtual environment"
 "$python" -m venv "$tmp/venv"
