@@ -15,8 +15,9 @@ python="${1:-python}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 start=$SECONDS
-step() {  # Wall time, and CPU time (user + system) of the commands so far.
-    echo "--- [check_wheel $((SECONDS - start)) s wall, cpu $(times | tail -n 1)] $*"
+step() {  # Wall time, and CPU time (user, system) of the commands so far.
+    times > "$tmp/times"  # Not in $(...): a subshell would report its own, zero, times.
+    echo "--- [check_wheel $((SECONDS - start)) s wall, cpu $(tail -n 1 "$tmp/times")] $*"
 }
 
 step "build sdist and wheel"
