@@ -79,7 +79,7 @@ step "a tiny run of the default sweep (sweep file and behavior policies are pack
 
 step "a table beside a published one (published tables are package data)"
 "$venv_python" -m experiments.tables --workdir=runs --reference=iql_paper_table1 | tee table.md
-grep -q "published" table.md
+grep -q "bc published" table.md  # The paper's BC column beside ours.
 
 step "the records came from the wheel"
 "$venv_python" - <<'EOF'
