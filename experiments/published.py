@@ -1,5 +1,5 @@
-"""Published scores (``benchmarks/published/*.json``): loading them and matching them to our
-dataset ids. Format and the shipped files: ``benchmarks/README.md``."""
+"""Published scores (``experiments/published_tables/*.json``, package data): loading them and
+matching them to our dataset ids. Format and the shipped files: ``benchmarks/README.md``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from typing import Any
 from experiments import tasks
 
 MARKS = "†‡§¶"
-PUBLISHED_DIR = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "published"
+# Package data (setup.cfg), so an installed wheel finds it without the source tree.
+PUBLISHED_DIR = pathlib.Path(__file__).resolve().parent / "published_tables"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Reference:
 
 
 def resolve_reference(spec: str | pathlib.Path) -> pathlib.Path:
-    """A reference file path, or the name of a file in ``benchmarks/published/``."""
+    """A reference file path, or the name of a file in ``experiments/published_tables/``."""
     path = pathlib.Path(spec)
     if path.is_file():
         return path

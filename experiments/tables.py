@@ -9,9 +9,10 @@ datasets), columns are algorithms (``algo/variant`` for sweep variants); cells a
 seeds of the ``last`` (final) or ``best`` (max over evaluations, per seed) score. The last rows
 aggregate over datasets (``jaxrl_offline.aggregate``): IQM, mean, median and optimality gap, each
 with a 95% stratified-bootstrap CI. ``--reference`` (a file, or the name of one in
-``benchmarks/published/``) adds published numbers next to the matching algorithm; a published
-task (``hopper-medium-v2``) matches every dataset id standing for it (``experiments.tasks``), and
-both our columns and the published ones are labeled with the data they were measured on.
+``experiments/published_tables/``) adds published numbers next to the matching algorithm; a
+published task (``hopper-medium-v2``) matches every dataset id standing for it
+(``experiments.tasks``), and both our columns and the published ones are labeled with the data
+they were measured on.
 """
 
 from __future__ import annotations
@@ -333,5 +334,6 @@ if __name__ == "__main__":
     flags.DEFINE_enum("score", "last", results.SCORES, "last: final evaluation; best: max over "
                       "evaluations per seed.")
     flags.DEFINE_multi_string("reference", None, "Published-scores JSON file(s) or names in "
-                              "benchmarks/published/ (e.g. iql_paper_table1) to show beside ours.")
+                              "experiments/published_tables/ (e.g. iql_paper_table1) to show "
+                              "beside ours.")
     app.run(main)

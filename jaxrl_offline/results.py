@@ -333,8 +333,13 @@ def versions() -> dict[str, str | None]:
 
 
 def git_commit() -> str | None:
-    """HEAD of the repository this package lives in (``+dirty`` with local changes), or None."""
+    """HEAD of the repository this package lives in (``+dirty`` with local changes), or None.
+
+    None for an installed wheel: ``site-packages`` is no checkout, even inside some other
+    repository (a virtual environment in a project folder), whose commit would be wrong."""
     repo = pathlib.Path(__file__).resolve().parent.parent
+    if not (repo / ".git").exists():  # A worktree's .git is a file.
+        return None
     try:
         head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
                               text=True, timeout=10, check=True).stdout.strip()

@@ -1,4 +1,4 @@
-"""The papers' tables as data (``benchmarks/published/*.json``), task matching, and the
+"""The papers' tables as data (``experiments/published_tables/*.json``), task matching, and the
 paper-table sweep files."""
 
 import json

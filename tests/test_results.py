@@ -12,7 +12,7 @@ import pytest
 from experiments import tables
 from jaxrl_offline import plots, results
 
-REFERENCE_DIR = pathlib.Path(__file__).parent.parent / "benchmarks" / "published"
+REFERENCE_DIR = pathlib.Path(__file__).parent.parent / "experiments" / "published_tables"
 
 
 def make_record(algorithm, dataset, scores, *, domain="locomotion", variant="", episodes=10,

@@ -1,5 +1,5 @@
 """ACA paper: the datasets of its offline-to-online experiments (the paper reports learning
-curves, not a score table; ``benchmarks/published/aca_paper.json``).
+curves, not a score table; ``experiments/published_tables/aca_paper.json``).
 
 Offline stage: 500k SAC+ML updates on halfcheetah / hopper / walker2d x random, medium,
 medium-replay, medium-expert (and AntMaze off the local suite); the online stage (100k

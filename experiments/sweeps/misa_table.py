@@ -4,7 +4,7 @@ on the nine D4RL locomotion tasks.
 The official code trains 1.2M updates and evaluates 10 deterministic episodes every 10k; the
 paper's seed count is not known (5 here, the spec's default). The published MISA means are
 recalled, not read from the paper (their sum matches the abstract's 742.9; see
-``benchmarks/published/misa_paper.json``). Data source and workdir: see ``iql_table1.py``
+``experiments/published_tables/misa_paper.json``). Data source and workdir: see ``iql_table1.py``
 (``JAXRL_OFFLINE_DATA``). Published numbers beside ours: ``python -m experiments.tables
 --sweep=misa_table``.
 
