@@ -6,7 +6,8 @@ chunks (``training.make_multi_seed_chunk``), evaluates every ``eval_every`` upda
 every ``checkpoint_every`` chunks and writes ``<workdir>/runs/<name>.json``
 (``jaxrl_offline.results``). A rerun skips a finished run and resumes an interrupted one from its
 latest checkpoint; since chunk ``k`` folds ``k`` into every seed's data key and evaluation seeds
-depend only on the step, the resumed run ends with the same record (timing aside). With
+depend only on the step and each seed's own value, the resumed run ends with the same record
+(timing aside), and seed ``i`` of a multi-seed run scores as a run of seed ``i`` alone. With
 ``online_steps`` the offline phase is followed by fine-tuning in the eval env
 (``jaxrl_offline.finetune``), checkpointed and resumed the same way.
 """
@@ -298,10 +299,11 @@ def _train(spec, algo, info, layout, dataset, carry, record, start_chunk, checkp
 
 def _evaluate(spec, record, policy, layout, states, alive, info, step, metrics) -> float:
     """Evaluates all seeds at ``step``; appends scores and train metrics to ``record``."""
-    eval_seed = int(np.random.SeedSequence([spec.seeds[0], step]).generate_state(1)[0])
+    # Keys and reset seeds come from (step, each seed's own value): a seed scores the same in any
+    # run that trains it, alone or with others.
     result = evaluation.evaluate(
-        policy, layout.unpad(states), info, num_episodes=spec.eval_episodes, seed=eval_seed,
-        active=alive, max_episode_steps=spec.max_episode_steps)
+        policy, layout.unpad(states), info, num_episodes=spec.eval_episodes, seed=step,
+        seed_values=spec.seeds, active=alive, max_episode_steps=spec.max_episode_steps)
     record["timing"]["eval_s"] += result.wall_s
     _note_diverged(record, ~result.nonfinite_action, step)
     per_seed = [float(np.mean(row)) if np.isfinite(row).all() else None

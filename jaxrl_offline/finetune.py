@@ -379,10 +379,10 @@ def _evaluate(spec, online_record: dict, policy, agents, info: DatasetInfo, env_
     for seed, ok in zip(spec.seeds, finite):
         if not ok:
             online_record["diverged_at_env_step"].setdefault(str(seed), env_step)
-    eval_seed = int(np.random.SeedSequence([spec.seeds[0], spec.steps, env_step, _ONLINE_KEY_TAG])
+    eval_seed = int(np.random.SeedSequence([spec.steps, env_step, _ONLINE_KEY_TAG])
                     .generate_state(1)[0])
     result = evaluation.evaluate(policy, agents, info, num_episodes=spec.eval_episodes,
-                                 seed=eval_seed, active=finite,
+                                 seed=eval_seed, seed_values=spec.seeds, active=finite,
                                  max_episode_steps=spec.max_episode_steps)
     online_record["timing"]["eval_s"] += result.wall_s
     per_seed = [float(np.mean(row)) if np.isfinite(row).all() else None

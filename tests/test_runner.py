@@ -223,6 +223,21 @@ def test_record_schema(finished):
     assert record["spec_hash"] == spec.spec_hash
 
 
+def test_seed_of_a_multi_seed_run_equals_that_seed_alone(finished, data_env, tmp_path):
+    """Training and evaluation of seed 1 do not depend on seed 0 running beside it."""
+    _, _, both = finished
+    (alone_spec,) = plan(seed=1, num_seeds=1)
+    alone = experiment.run_experiment(alone_spec, tmp_path, progress=False, log=lambda line: None)
+    assert alone["seeds"] == [1]
+    for name, values in both["train_metrics"].items():
+        if name != "steps":
+            assert [row[1] for row in values] == pytest.approx(
+                [row[0] for row in alone["train_metrics"][name]], rel=1e-5, abs=1e-6), name
+    assert [row[1] for row in both["normalized_scores"]] == pytest.approx(
+        [row[0] for row in alone["normalized_scores"]], rel=1e-6)
+    assert both["returns"][1] == pytest.approx(alone["returns"][0], rel=1e-6)
+
+
 def test_resume_after_interruption_equals_uninterrupted_run(finished, data_env, tmp_path):
     _, spec, reference = finished
     spec = dataclasses.replace(spec, checkpoint_every=2)  # chunk 3 is lost and redone
