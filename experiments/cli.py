@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from absl import app, flags, logging
 
-from jaxrl_offline import checkpoints, experiment, results
+from jaxrl_offline import checkpoints, data, experiment, results
 from jaxrl_offline.synthetic import DEFAULT_DATASET
 
 from experiments import sweep
@@ -119,8 +119,8 @@ def main(args: Args) -> None:
     try:
         markdown = sweep.run_all(runs, settings.workdir, overwrite=FLAGS.overwrite,
                                  progress=FLAGS.progress, command=command, score=FLAGS.score)
-    except (results.RecordError, checkpoints.CheckpointError,
-            experiment.RunConflictError) as err:
+    except (results.RecordError, checkpoints.CheckpointError, experiment.RunConflictError,
+            data.DatasetError) as err:
         raise SystemExit(f"error: {err}") from None
     print(f"\n{markdown}\nRecords: {settings.workdir}/runs/  tables: {settings.workdir}/tables/  "
           f"plots: {settings.workdir}/plots/")

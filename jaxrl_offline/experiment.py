@@ -30,6 +30,7 @@ import numpy as np
 import tqdm
 
 from jaxrl_offline import checkpoints, data, evaluation, finetune, results, suite, training
+from jaxrl_offline import validation
 from jaxrl_offline.algorithms import get_algorithm
 
 
@@ -212,6 +213,7 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
     algo = get_algorithm(spec.algorithm)
     suite.ensure_local(spec.dataset)  # Generated on first use when the project can make it.
     dataset, info = data.load_dataset(spec.dataset, algorithm=spec.algorithm)
+    warnings = check_dataset_info(info, log)  # Before any update: refuse data that cannot work.
     if hasattr(algo, "prepare_dataset"):  # e.g. ReBRAC adds the dataset's next actions.
         dataset = algo.prepare_dataset(spec.config, dataset)
     layout = training.make_seed_layout(spec.seeds)
@@ -221,6 +223,7 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
     init_s = time.perf_counter() - start
     dataset = training.place_dataset(dataset, layout)
     record, start_chunk = new_record(spec, info, layout, command), 0
+    record["warnings"] = warnings
     ckpt_dir = checkpoint_dir(workdir, spec)
     checkpointer = None
     if spec.checkpoint_every or ckpt_dir.exists():
@@ -232,6 +235,7 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
         if latest is not None and not online_resume:
             start_chunk, carry, meta = checkpointer.restore(carry)
             record = _resumed_record(meta, checkpointer, start_chunk * spec.chunk)
+            record["warnings"] = warnings
             log(f"{spec.name}: resuming from the checkpoint at step {start_chunk * spec.chunk}.")
         record["timing"]["compile_s"] += init_s
         if start_chunk < num_chunks and not online_resume:
@@ -248,6 +252,26 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
     results.write_record(record_path(workdir, spec), record)
     log(summary_line(record))
     return record
+
+
+def check_dataset(spec: RunSpec, log: Callable[[str], None] = print) -> list[str]:
+    """Loads ``spec``'s dataset on the host (generating it on first use) and validates it.
+
+    Raises ``data.DatasetError`` naming the dataset for data that cannot be trained on or
+    evaluated (see ``jaxrl_offline.validation``); returns the warnings (also logged).
+    """
+    suite.ensure_local(spec.dataset)
+    _, info = data.load_numpy(spec.dataset, algorithm=spec.algorithm)
+    return check_dataset_info(info, log)
+
+
+def check_dataset_info(info, log: Callable[[str], None] = print) -> list[str]:
+    """``validation.check_eval_env`` plus the dataset's warnings, logged and returned."""
+    validation.check_eval_env(info)
+    warnings = validation.dataset_warnings(info)
+    for warning in warnings:
+        log(f"warning: {warning}")
+    return warnings
 
 
 def _resumed_record(meta: dict, checkpointer: checkpoints.RunCheckpointer, step: int) -> dict:
@@ -344,7 +368,7 @@ def new_record(spec: RunSpec, info, layout: training.SeedLayout, command: str | 
                    "resumed_at_step": []},
         "versions": results.versions(), "git_commit": results.git_commit(),
         "device": results.device_description(layout.mesh.devices.ravel().tolist()),
-        "spec_hash": spec.spec_hash, "command": command,
+        "spec_hash": spec.spec_hash, "command": command, "warnings": [],
     }
 
 
