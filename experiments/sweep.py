@@ -330,33 +330,47 @@ def plan_runs(settings: SweepSettings, command_line: Mapping[str, str] = ()) -> 
 
 
 def run_all(runs: Sequence, workdir: str, *, overwrite: bool = False, progress: bool = True,
-            command: str | None = None, score: str = "last") -> str:
+            command: str | None = None, score: str = "last", redo: Sequence[str] = ()) -> str:
     """Runs (skips, resumes) every run, then writes tables and plots; returns the markdown table.
 
     Every existing record, and the dataset of every run still to do, is checked before anything
     trains, so a conflict, a corrupt record or bad data stops the sweep at once rather than after
-    hours.
+    hours. Runs named in ``redo`` (``--redo``) lose their record and checkpoints and train again;
+    the others are skipped or resumed as usual.
     """
-    if not overwrite:
-        for run in runs:
-            experiment.finished_record(run, workdir)
-    check_datasets(runs, workdir, overwrite=overwrite)
+    redo = check_redo(runs, redo)
     for run in runs:
-        experiment.run_experiment(run, workdir, overwrite=overwrite, progress=progress,
-                                  command=command)
+        if not (overwrite or run.name in redo):
+            experiment.finished_record(run, workdir)
+    check_datasets(runs, workdir, overwrite=overwrite, redo=redo)
+    for run in runs:
+        experiment.run_experiment(run, workdir, overwrite=overwrite or run.name in redo,
+                                  progress=progress, command=command)
     markdown = tables.write_tables(workdir, score=score)
     online_markdown = online_tables.write_online_tables(workdir)
     plots.write_learning_curves(workdir)
     return f"{markdown}\n{online_markdown}" if online_markdown else markdown
 
 
-def check_datasets(runs: Sequence, workdir: str, *, overwrite: bool = False) -> None:
+def check_redo(runs: Sequence, redo: Sequence[str]) -> set[str]:
+    """The ``--redo`` run names as a set; ``ValueError`` listing the run names for an unknown one."""
+    names = [run.name for run in runs]
+    unknown = sorted(set(redo) - set(names))
+    if unknown:
+        raise ValueError(f"--redo={','.join(unknown)}: no such run in this sweep. Its runs are: "
+                         f"{', '.join(names)} (the record file names without .json).")
+    return set(redo)
+
+
+def check_datasets(runs: Sequence, workdir: str, *, overwrite: bool = False,
+                   redo: Sequence[str] = ()) -> None:
     """Loads and validates (``experiment.check_dataset``) each dataset of the runs still to do,
     once per dataset; raises ``DatasetError`` for the first bad one."""
     checked = set()
     for run in runs:
+        redone = overwrite or run.name in redo
         if run.dataset in checked or (
-                not overwrite and experiment.record_path(workdir, run).exists()):
+                not redone and experiment.record_path(workdir, run).exists()):
             continue
         experiment.check_dataset(run, log=lambda line: None)  # Warnings print when it runs.
         checked.add(run.dataset)

@@ -189,6 +189,10 @@ def caption(table: ScoreTable, references: Sequence[Reference] = ()) -> str:
     diverged = [f"{r['name']} {r['diverged_seeds']}" for r in table.records if r["diverged_seeds"]]
     if diverged:
         text += f" Diverged seeds (left out of the statistics): {'; '.join(diverged)}."
+    legacy = [r["name"] for r in table.records if results.is_legacy(r)]
+    if legacy:
+        text += (f" Records written before score digests, accepted unchecked, legacy (no score "
+                 f"digest): {', '.join(legacy)} (python -m experiments.stamp_digests stamps them).")
     if references:
         text += (" Columns marked ours were measured here on the datasets of the rows; a "
                  "published number is shown on every row whose dataset stands for the task it "

@@ -157,22 +157,39 @@ def checkpoint_dir(workdir: str | os.PathLike, spec: RunSpec) -> pathlib.Path:
     return pathlib.Path(workdir) / "checkpoints" / spec.name
 
 
-def finished_record(spec: RunSpec, workdir: str | os.PathLike) -> dict | None:
+def finished_record(spec: RunSpec, workdir: str | os.PathLike,
+                    log: Callable[[str], None] | None = None) -> dict | None:
     """The record of an already finished identical run, ``None`` if there is none.
 
-    Raises ``RecordError`` for an unreadable record and :class:`RunConflictError` for a record of
-    this name made with other settings.
+    A damaged record (unreadable, invalid, or with scores not matching its digest) of a run whose
+    final checkpoint exists also gives ``None``: :func:`run_experiment` then rebuilds the record
+    from that checkpoint without training. Otherwise raises ``RecordError`` for a damaged record,
+    and :class:`RunConflictError` for a record of this name made with other settings.
     """
     path = record_path(workdir, spec)
     if not path.exists():
         return None
-    record = results.read_record(path)
+    try:
+        record = results.read_record(path)
+    except results.RecordError as err:
+        if not has_final_checkpoint(spec, workdir):
+            raise
+        if log is not None:
+            log(f"{spec.name}: {path} is damaged ({str(err).split('. ')[0]}); rebuilding it from "
+                "the run's final checkpoint.")
+        return None
     if record["spec_hash"] != spec.spec_hash:
         raise RunConflictError(
             f"{path} holds a finished run of {spec.algorithm} on {record['dataset_id']} made with "
-            "other settings (steps, seeds, config, ...). Rerun with --overwrite to replace it, or "
-            "use another --workdir.")
+            f"other settings (steps, seeds, config, ...). Rerun with --redo={spec.name} to replace "
+            "just this run, or use another --workdir.")
     return record
+
+
+def has_final_checkpoint(spec: RunSpec, workdir: str | os.PathLike) -> bool:
+    """Whether an offline run's checkpoint after its last chunk exists (it holds every score)."""
+    final = checkpoint_dir(workdir, spec) / str(spec.steps // spec.chunk)
+    return not spec.online_steps and final.is_dir()
 
 
 def remove_run(spec: RunSpec, workdir: str | os.PathLike) -> None:
@@ -205,10 +222,10 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
     """
     if overwrite:
         remove_run(spec, workdir)
-    done = finished_record(spec, workdir)
+    done = finished_record(spec, workdir, log)
     if done is not None:
         log(f"{spec.name}: already finished ({record_path(workdir, spec)}), skipped; "
-            "--overwrite redoes it.")
+            f"--redo={spec.name} redoes it.")
         return done
     algo = get_algorithm(spec.algorithm)
     suite.ensure_local(spec.dataset)  # Generated on first use when the project can make it.
@@ -278,8 +295,9 @@ def _resumed_record(meta: dict, checkpointer: checkpoints.RunCheckpointer, step:
     record = meta.get("record")
     if not isinstance(record, dict) or not isinstance(record.get("timing"), dict):
         raise checkpoints.CheckpointError(
-            f"checkpoint {checkpointer.directory} holds no partial run record; delete it (or "
-            "rerun with --overwrite) to start this run over.")
+            f"checkpoint {checkpointer.directory} holds no partial run record; delete only that "
+            f"folder (or rerun with --redo={checkpointer.directory.name}) to start just this run "
+            "over.")
     record["timing"]["resumed_at_step"].append(step)
     return record
 
@@ -373,7 +391,8 @@ def new_record(spec: RunSpec, info, layout: training.SeedLayout, command: str | 
 
 
 def finish_record(record: dict) -> dict:
-    """Adds ``final``, ``diverged_seeds`` and ``updates_per_s``; marks the record complete."""
+    """Adds ``final``, ``diverged_seeds``, ``updates_per_s`` and ``scores_digest``; marks the
+    record complete."""
     record = dict(record)
     record["final"] = results.final_summary(record["normalized_scores"])
     record["diverged_seeds"] = sorted(int(seed) for seed in record["diverged_at_step"])
@@ -381,7 +400,9 @@ def finish_record(record: dict) -> dict:
     record["timing"] = {**record["timing"],
                         "updates_per_s": record["steps"] / train_s if train_s else None}
     record["status"] = "complete"
-    return results.to_jsonable(record)
+    record = results.to_jsonable(record)
+    record["scores_digest"] = results.scores_digest(record)
+    return record
 
 
 def summary_line(record: dict) -> str:

@@ -117,7 +117,7 @@ def test_corrupt_record_is_reported(tmp_path, damage, message):
     path.write_text(damage(path.read_text(), record))
     with pytest.raises(results.RecordError, match=message) as info:
         results.load_records(tmp_path)
-    assert str(path) in str(info.value) and "--overwrite" in str(info.value)
+    assert str(path) in str(info.value) and "--redo=" in str(info.value)
 
 
 # --- Tables --------------------------------------------------------------------------------------

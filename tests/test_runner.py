@@ -6,6 +6,7 @@ Training runs use a 2,000-transition InvertedPendulum dataset, BC with 32 x 32 n
 
 import dataclasses
 import json
+import shutil
 import types
 
 import jax
@@ -14,7 +15,7 @@ import pytest
 from absl import app, flags
 from flax import struct
 
-from experiments import cli, overrides, run, sweep
+from experiments import cli, overrides, run, stamp_digests, sweep, tables
 from jaxrl_offline import algorithms, experiment, results, training
 from jaxrl_offline.synthetic import make_inverted_pendulum_dataset
 
@@ -267,7 +268,7 @@ def test_finished_run_is_skipped_and_conflicts_are_reported(finished, tmp_path):
                                       on_chunk=pytest.fail)
     assert again == record and "already finished" in logs[0]
     other = dataclasses.replace(spec, steps=100, eval_every=50)
-    with pytest.raises(experiment.RunConflictError, match="--overwrite"):
+    with pytest.raises(experiment.RunConflictError, match=f"--redo={spec.name} to replace just"):
         experiment.run_experiment(other, workdir, progress=False)
     copy = tmp_path / "runs" / experiment.record_path(workdir, spec).name
     copy.parent.mkdir()
@@ -356,3 +357,76 @@ def test_diverging_seed_is_flagged_without_stopping_the_others(probe_algorithm, 
     assert [row[1] for row in record["normalized_scores"]] == [None, None]
     assert all(row[0] is not None for row in record["normalized_scores"])
     assert record["final"]["last"]["num_seeds"] == 1
+
+
+# --- Recovering one run: damaged records, digests, --redo -----------------------------------------
+
+
+def test_damaged_record_is_rebuilt_from_the_final_checkpoint(finished, data_env, tmp_path):
+    workdir, spec, reference = finished
+    shutil.copytree(workdir, tmp_path, dirs_exist_ok=True)
+    path = experiment.record_path(tmp_path, spec)
+
+    def edit_score(text):
+        record = json.loads(text)
+        record["normalized_scores"][-1][0] = 99.0
+        return json.dumps(record)
+
+    for damage in (lambda text: text[:100], edit_score):  # Half-written; a hand-edited score.
+        path.write_text(damage(path.read_text()))
+        with pytest.raises(results.RecordError, match=rf"{path}"):
+            results.read_record(path)
+        logs = []
+        rebuilt = experiment.run_experiment(spec, tmp_path, progress=False, log=logs.append,
+                                            on_chunk=pytest.fail)  # nothing trains
+        assert "rebuilding it from the run's final checkpoint" in logs[0]
+        assert without_timing(rebuilt) == without_timing(reference)
+        assert results.read_record(path) == rebuilt
+
+
+def test_edited_score_without_checkpoint_names_the_file_to_delete(finished, tmp_path):
+    workdir, spec, reference = finished
+    path = tmp_path / "runs" / experiment.record_path(workdir, spec).name
+    path.parent.mkdir()
+    record = json.loads(experiment.record_path(workdir, spec).read_text())
+    assert record["scores_digest"] == results.scores_digest(record)
+    record["normalized_scores"][0][0] += 1.0
+    path.write_text(json.dumps(record))
+    message = (rf"run record {path} is invalid: its scores do not match its scores_digest.*"
+               rf"Delete only this file \({path}\).*--redo={spec.name} to retrain just this run")
+    with pytest.raises(results.RecordError, match=message):
+        experiment.run_experiment(spec, tmp_path, progress=False)
+    with pytest.raises(results.RecordError, match=message):
+        tables.write_tables(tmp_path)
+
+
+def test_legacy_records_are_accepted_marked_and_stamped(finished, tmp_path):
+    workdir, spec, _ = finished
+    path = tmp_path / "runs" / experiment.record_path(workdir, spec).name
+    path.parent.mkdir()
+    record = json.loads(experiment.record_path(workdir, spec).read_text())
+    del record["scores_digest"]
+    path.write_text(json.dumps(record))
+    assert results.is_legacy(results.read_record(path))
+    assert "legacy (no score digest): " + spec.name in tables.write_tables(tmp_path)
+    stamp_digests.main(["stamp_digests", str(tmp_path)])
+    stamped = results.read_record(path)
+    assert stamped["scores_digest"] == results.scores_digest(record)
+    assert not results.stamp_digest(path)  # Already stamped: left alone.
+    assert "legacy" not in tables.write_tables(tmp_path)
+
+
+def test_redo_retrains_only_the_named_run(probe_algorithm, data_env, tmp_path, monkeypatch):
+    first, second = probe_spec((0,)), probe_spec((0,), variant="b")
+    sweep.run_all([first, second], str(tmp_path), progress=False)
+    untouched = experiment.record_path(tmp_path, first).read_bytes()
+    trained = []
+    original_train = experiment._train
+    monkeypatch.setattr(experiment, "_train",
+                        lambda spec, *args: trained.append(spec.name) or original_train(spec,
+                                                                                        *args))
+    with pytest.raises(ValueError, match=rf"--redo=nope: no such run.*{first.name}"):
+        sweep.run_all([first, second], str(tmp_path), progress=False, redo=["nope"])
+    sweep.run_all([first, second], str(tmp_path), progress=False, redo=[second.name])
+    assert trained == [second.name]
+    assert experiment.record_path(tmp_path, first).read_bytes() == untouched
