@@ -412,11 +412,13 @@ def summary_line(record: dict) -> str:
         return (f"{score} {_num(final['mean'])} ± {_num(final['std'])} "
                 f"[{_num(final['ci_low'])}, {_num(final['ci_high'])}]")
     timing = record["timing"]
-    diverged = (f", diverged seeds {record['diverged_seeds']}"
+    diverged = (f"; DIVERGED seeds {record['diverged_seeds']} left out of the scores"
                 if record["diverged_seeds"] else "")
     kind = "normalized score" if record["normalized"] else "raw return"
+    budget = results.budget_note(record["steps"])
     return (f"{record['name']}: {fmt('last')}, {fmt('best')} ({kind}, "
-            f"{len(record['seeds'])} seeds x {record['eval_episodes']} episodes{diverged}) | "
+            f"{results.seeds_text(record)} x {record['eval_episodes']} episodes{diverged})"
+            + (f" | budget: {budget}" if budget else "") + " | "
             f"{_num(timing['updates_per_s'], 0)} upd/s, compile {_num(timing['compile_s'])} s, "
             f"train {_num(timing['train_s'])} s, eval {_num(timing['eval_s'])} s")
 

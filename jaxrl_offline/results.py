@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 SCHEMA_VERSION = 1
+PROTOCOL_UPDATES = 1_000_000  # The papers' training budget (D4RL protocol: 1M gradient updates).
 NUM_BOOTSTRAP = 2000
 CI_LEVEL = 0.95
 SCORES = ("last", "best")
@@ -271,6 +272,42 @@ def column_order(label: str) -> tuple[int, str]:
     order = list(ALGORITHMS)
     algorithm = label.split("/")[0]
     return (order.index(algorithm) if algorithm in order else len(order), label)
+
+
+def updates_text(steps: int) -> str:
+    """``20000`` -> ``"20k"``, ``1000000`` -> ``"1M"``, other counts with separators."""
+    for scale, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if steps >= scale and steps % (scale // 10) == 0:
+            return f"{steps / scale:g}{suffix}"
+    return f"{steps:,}"
+
+
+def budget_note(steps: int) -> str | None:
+    """``"20k updates, 2% of the 1M-update protocol"`` when ``steps`` is short of the papers'
+    budget, else ``None``."""
+    if steps >= PROTOCOL_UPDATES:
+        return None
+    share = 100 * steps / PROTOCOL_UPDATES
+    share_text = f"{share:.2g}%" if share < 10 else f"{share:.0f}%"
+    return (f"{updates_text(steps)} updates, {share_text} of the {updates_text(PROTOCOL_UPDATES)}-"
+            "update protocol")
+
+
+def seed_counts(record: dict, per_seed: Any = None) -> tuple[int, int, int]:
+    """``(seeds with a finite score, seeds, diverged seeds)`` of a record; the finite count is of
+    ``per_seed`` ([S] scores) when given, else of the last evaluation."""
+    scores = as_array(record["normalized_scores"])[-1] if per_seed is None else per_seed
+    return (int(np.isfinite(np.asarray(scores, np.float64)).sum()), len(record["seeds"]),
+            len(record["diverged_seeds"]))
+
+
+def seeds_text(record: dict, per_seed: Any = None) -> str:
+    """``"4 seeds"``, or with diverged seeds ``"1/4 seeds, 3 diverged"`` (``"0/4 seeds, all
+    diverged"``): how many seeds a score stands for, for legends and summaries."""
+    finite, total, diverged = seed_counts(record, per_seed)
+    if not diverged:
+        return f"{total} seeds"
+    return f"{finite}/{total} seeds, {'all' if diverged == total else diverged} diverged"
 
 
 # --- Statistics ----------------------------------------------------------------------------------
