@@ -351,8 +351,8 @@ def _make_loop(spec, algo: ModuleType, info: DatasetInfo, scale: float, shift: f
                                      buffer_capacity=loop_state.buffer.data.reward.shape[1])
     return online.OnlineLoop(online_view(algo), spec.config,
                              make_env_fn(info, scale, shift, spec.max_episode_steps),
-                             num_seeds=len(spec.seeds), seed=spec.seeds[0], settings=settings,
-                             normalize_obs=info.normalize_obs)
+                             num_seeds=len(spec.seeds), seed=_ONLINE_KEY_TAG, settings=settings,
+                             normalize_obs=info.normalize_obs, seed_values=spec.seeds)
 
 
 def new_online_record(spec, config: OnlineConfig, scale: float, shift: float,

@@ -138,15 +138,18 @@ def check_magnitude(values: np.ndarray, name: str, where: str,
     values = np.asarray(values)
     if not values.size or not np.issubdtype(values.dtype, np.number):
         return
-    magnitude = np.abs(values.astype(np.float64, copy=False))
-    largest = float(np.nanmax(magnitude)) if np.isfinite(magnitude).any() else 0.0
+    magnitude = np.abs(values if np.issubdtype(values.dtype, np.floating)
+                       else values.astype(np.float64))
+    # Non-finite values have their own message (check_transition).
+    magnitude = np.where(np.isfinite(magnitude), magnitude, 0)
+    largest = float(magnitude.max())
     if largest > limit:
-        row = int(np.unravel_index(np.nanargmax(magnitude), values.shape)[0])
+        row = int(np.unravel_index(np.argmax(magnitude), values.shape)[0])
         count = int((np.any(magnitude > limit, axis=tuple(range(1, values.ndim)))
                      if values.ndim > 1 else magnitude > limit).sum())
         raise DatasetError(
             f"Dataset {where!r} field {name!r} (dtype {values.dtype}) holds values up to "
-            f"{largest:.3g} in magnitude (first at row {row}; {count} of {values.shape[0]} rows "
+            f"{largest:.3g} in magnitude (largest at row {row}; {count} of {values.shape[0]} rows "
             f"above {limit:.0e}). No environment state is that large: the file is probably "
             "corrupt (random bytes read as numbers). Regenerate or re-download it.")
 

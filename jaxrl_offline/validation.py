@@ -10,8 +10,8 @@ outside the env's bounds, clipped); the runner prints each and stores them in th
 
 from __future__ import annotations
 
-import numpy as np
 import gymnasium as gym
+import numpy as np
 
 from jaxrl_offline import evaluation
 from jaxrl_offline.raw_data import DatasetError, env_id_of

@@ -108,7 +108,7 @@ def test_bad_values_are_refused_with_what_was_found(tmp_path, episodes, no_train
     obs[3, 1] = 2e34  # What random bytes read as float32 look like.
     garbage = write(tmp_path / "garbage.hdf5", **{**good, "observations": obs})
     with pytest.raises(DatasetError, match=r"'observations' \(dtype float32\) holds values up to "
-                                           r"2e\+34 in magnitude \(first at row 3; 1 of"):
+                                           r"2e\+34 in magnitude \(largest at row 3; 1 of"):
         run_sweep(tmp_path, garbage + INVPEND)
     assert_nothing_written(tmp_path)
 
