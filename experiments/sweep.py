@@ -275,7 +275,6 @@ def check_numbers(settings: SweepSettings) -> None:
                              f"Use e.g. --{name}={max(low, getattr(SweepSettings, name) or low)}.")
 
 
-
 def plan_runs(settings: SweepSettings, command_line: Mapping[str, str] = ()) -> list:
     """One ``experiment.RunSpec`` per (variant, algorithm, dataset); ``ValueError`` on bad input.
 
@@ -353,7 +352,7 @@ def run_all(runs: Sequence, workdir: str, *, overwrite: bool = False, progress: 
 
 
 def check_redo(runs: Sequence, redo: Sequence[str]) -> set[str]:
-    """The ``--redo`` run names as a set; ``ValueError`` listing the run names for an unknown one."""
+    """The ``--redo`` run names as a set; ``ValueError`` listing the runs for an unknown one."""
     names = [run.name for run in runs]
     unknown = sorted(set(redo) - set(names))
     if unknown:

@@ -117,7 +117,8 @@ def test_truncated_files_are_named(tmp_path, minari_root, episodes, no_training)
     path = pathlib.Path(write(tmp_path / "cut.hdf5", **columns(episodes))[len("d4rl:"):])
     path.write_bytes(path.read_bytes()[:3000])
     with pytest.raises(DatasetError, match=rf"D4RL file '{path}' \(dataset 'd4rl:{path}"
-                                           rf"\?env=InvertedPendulum-v5'\) cannot be read by h5py .*truncated"):
+                                           r"\?env=InvertedPendulum-v5'\) cannot be read by "
+                                           r"h5py .*truncated"):
         run_sweep(tmp_path, f"d4rl:{path}{INVPEND}")
     make_inverted_pendulum_dataset("test/cut/medium-v0", kind="medium", num_transitions=300,
                                    seed=0, root=str(minari_root), num_envs=2)
