@@ -178,7 +178,8 @@ def time_evaluation(algo, config, states, info, num_episodes: int,
     num_seeds = jax.tree.leaves(states)[0].shape[0]
     obs = np.zeros((num_seeds, num_episodes, info.obs_dim), np.float32)
     start = time.perf_counter()
-    jax.block_until_ready(policy(states, obs, jax.random.key(1)))
+    keys = evaluation.policy_keys(1, range(num_seeds))
+    jax.block_until_ready(policy(states, obs, keys, np.int32(0)))
     compile_s = time.perf_counter() - start
     result = evaluation.evaluate(policy, states, info, num_episodes=num_episodes, seed=0,
                                  max_episode_steps=max_steps)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from absl import app, flags, logging
 
-from jaxrl_offline import checkpoints, experiment, results
+from jaxrl_offline import checkpoints, data, experiment, results
 from jaxrl_offline.synthetic import DEFAULT_DATASET
 
 from experiments import sweep, tables
@@ -48,6 +48,9 @@ flags.DEFINE_string("sweep", None, "Sweep file (experiments/sweeps/NAME.py or NA
                     "--sweep, --algos and --datasets the embedded 'default' sweep runs; flags "
                     "given explicitly override the sweep's values.")
 flags.DEFINE_bool("overwrite", False, "Redo finished runs and discard their checkpoints.")
+flags.DEFINE_list("redo", [], "Runs to redo from scratch (their record and checkpoints are "
+                  "deleted), by name, e.g. bc__jaxrl_offline_invpend_mixed-v0 (a record's file "
+                  "name without .json); the sweep's other runs are skipped or resumed as usual.")
 flags.DEFINE_bool("progress", True, "Show a progress bar per run.")
 flags.DEFINE_enum("score", "last", results.SCORES, "Score of the final table.")
 
@@ -117,15 +120,16 @@ def main(args: Args) -> None:
     try:
         settings = settings_from_flags()
         runs = sweep.plan_runs(settings, args.config)
+        sweep.check_redo(runs, FLAGS.redo)
     except ValueError as err:
         raise app.UsageError(str(err)) from None
     command = " ".join(["python -m experiments.run", *map(shlex.quote, sys.argv[1:])])
     try:
         sweep.run_all(runs, settings.workdir, overwrite=FLAGS.overwrite,
-                      progress=FLAGS.progress, command=command)
+                      progress=FLAGS.progress, command=command, redo=FLAGS.redo)
         markdown = tables.write_reports(settings.workdir, score=FLAGS.score)
-    except (results.RecordError, checkpoints.CheckpointError,
-            experiment.RunConflictError) as err:
+    except (results.RecordError, checkpoints.CheckpointError, experiment.RunConflictError,
+            data.DatasetError) as err:
         raise SystemExit(f"error: {err}") from None
     print(f"\n{markdown}\nRecords: {settings.workdir}/runs/  tables: {settings.workdir}/tables/  "
           f"plots: {settings.workdir}/plots/")

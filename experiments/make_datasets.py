@@ -66,9 +66,22 @@ def _generate(env: str, kind: str, kwargs: dict) -> suite.Generated:
                               policy_root=kwargs["policy_root"])
 
 
+def check_numbers(num_envs: int, jobs: int, size: int | None, seed: int) -> None:
+    """``app.UsageError`` naming the flag when a number is out of range (before any work)."""
+    limits = (("num_envs", num_envs, 1, "envs stepped in lockstep", 16),
+              ("jobs", jobs, 1, "parallel generation processes", 1),
+              ("size", size, 1, "transitions per dataset", 10_000),
+              ("seed", seed, 0, "the generation seed", 0))
+    for name, value, low, meaning, example in limits:
+        if value is not None and value < low:
+            raise app.UsageError(f"--{name}={value} is out of range: {meaning} must be >= {low} "
+                                 f"(e.g. --{name}={example}); nothing was generated.")
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    check_numbers(FLAGS.num_envs, FLAGS.jobs, FLAGS.size, FLAGS.seed)
     if FLAGS.overwrite and FLAGS.skip_existing:
         raise app.UsageError("--overwrite and --skip_existing exclude each other")
     for env in FLAGS.envs:

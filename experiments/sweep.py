@@ -305,6 +305,32 @@ def select_fields(algos: Sequence[str], values: Mapping[str, Any], where: str, *
 
 # --- Planning and running ------------------------------------------------------------------------
 
+# (setting, smallest allowed value, what it is): checked before anything is loaded or trained.
+NUMBER_LIMITS = (
+    ("num_seeds", 1, "seeds per run"), ("seed", 0, "the first seed"),
+    ("steps", 1, "updates per seed"), ("chunk", 1, "updates per jitted scan"),
+    ("eval_every", 0, "updates between evaluations (0: final only)"),
+    ("eval_episodes", 1, "episodes per seed and evaluation"),
+    ("max_episode_steps", 1, "the cap on evaluation episode length"),
+    ("checkpoint_every", 0, "chunks between checkpoints (0: none)"),
+    ("online_steps", 0, "env steps of fine-tuning (0: none)"),
+    ("online_eval_every", 0, "env steps between online evaluations"),
+    ("online_update_every", 1, "env steps per learning call"),
+)
+
+
+def check_numbers(settings: SweepSettings) -> None:
+    """``ValueError`` naming the flag for a numeric setting of the wrong type or range."""
+    for name, low, meaning in NUMBER_LIMITS:
+        value = getattr(settings, name)
+        if value is None and name == "max_episode_steps":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"--{name}={value!r} must be a whole number ({meaning}).")
+        if value < low:
+            raise ValueError(f"--{name}={value} is out of range: {meaning} must be >= {low}. "
+                             f"Use e.g. --{name}={max(low, getattr(SweepSettings, name) or low)}.")
+
 
 def parse_command_line(command_line: Mapping[str, str]) -> dict[str, Any]:
     """``{"field": text, "algo.field": text}`` from ``--config.*`` to ``{"field": value, "algo":
@@ -335,8 +361,7 @@ def plan_runs(settings: SweepSettings, command_line: Mapping[str, str] = ()) -> 
         raise ValueError("give at least one algorithm (--algos) and one dataset (--datasets)")
     for algo in settings.algos:
         get_algorithm(algo)  # ValueError listing the registered algorithms.
-    if settings.num_seeds < 1:
-        raise ValueError(f"--num_seeds must be >= 1, got {settings.num_seeds}")
+    check_numbers(settings)
     experiment.check_schedule(settings.steps, settings.chunk, settings.eval_every)
     finetune.check_online_schedule(settings.online_steps, settings.online_eval_every,
                                    settings.online_update_every)
@@ -379,16 +404,44 @@ def plan_runs(settings: SweepSettings, command_line: Mapping[str, str] = ()) -> 
 
 
 def run_all(runs: Sequence, workdir: str, *, overwrite: bool = False, progress: bool = True,
-            command: str | None = None) -> None:
+            command: str | None = None, redo: Sequence[str] = ()) -> None:
     """Runs (skips, resumes) every run; the caller then writes the reports
     (``experiments.tables.write_reports``, which imports this module, not the reverse).
 
-    Every existing record is checked before anything trains, so a conflict or a corrupt record
-    stops the sweep at once rather than after hours.
+    Every existing record, and the dataset of every run still to do, is checked before anything
+    trains, so a conflict, a corrupt record or bad data stops the sweep at once rather than after
+    hours. Runs named in ``redo`` (``--redo``) lose their record and checkpoints and train again;
+    the others are skipped or resumed as usual.
     """
-    if not overwrite:
-        for run in runs:
-            experiment.finished_record(run, workdir)
+    redo = check_redo(runs, redo)
     for run in runs:
-        experiment.run_experiment(run, workdir, overwrite=overwrite, progress=progress,
-                                  command=command)
+        if not (overwrite or run.name in redo):
+            experiment.finished_record(run, workdir)
+    check_datasets(runs, workdir, overwrite=overwrite, redo=redo)
+    for run in runs:
+        experiment.run_experiment(run, workdir, overwrite=overwrite or run.name in redo,
+                                  progress=progress, command=command)
+
+
+def check_redo(runs: Sequence, redo: Sequence[str]) -> set[str]:
+    """The ``--redo`` run names as a set; ``ValueError`` listing the runs for an unknown one."""
+    names = [run.name for run in runs]
+    unknown = sorted(set(redo) - set(names))
+    if unknown:
+        raise ValueError(f"--redo={','.join(unknown)}: no such run in this sweep. Its runs are: "
+                         f"{', '.join(names)} (the record file names without .json).")
+    return set(redo)
+
+
+def check_datasets(runs: Sequence, workdir: str, *, overwrite: bool = False,
+                   redo: Sequence[str] = ()) -> None:
+    """Loads and validates (``experiment.check_dataset``) each dataset of the runs still to do,
+    once per dataset; raises ``DatasetError`` for the first bad one."""
+    checked = set()
+    for run in runs:
+        redone = overwrite or run.name in redo
+        if run.dataset in checked or (
+                not redone and experiment.record_path(workdir, run).exists()):
+            continue
+        experiment.check_dataset(run, log=lambda line: None)  # Warnings print when it runs.
+        checked.add(run.dataset)

@@ -70,7 +70,9 @@ def score_table(records: Sequence[dict], score: str = "last") -> ScoreTable:
         if key in cells:
             raise ValueError(f"two records for {key}: remove one from runs/")
         per_seed[key] = results.per_seed_scores(record["normalized_scores"], score)
-        cells[key] = {**results.summarize(per_seed[key]), "num_episodes": record["eval_episodes"]}
+        cells[key] = {**results.summarize(per_seed[key]), "num_episodes": record["eval_episodes"],
+                      "total_seeds": len(record["seeds"]),
+                      "num_diverged": len(record["diverged_seeds"])}
         domains.setdefault(record["domain"], set()).add(record["dataset_id"])
     rows = []
     for domain in sorted(domains):
@@ -98,6 +100,20 @@ def _fmt(mean: float | None, std: float | None = None) -> str:
     return f"{mean:.1f}" if std is None or not np.isfinite(std) else f"{mean:.1f} ± {std:.1f}"
 
 
+def _cell(cell: dict | None) -> str:
+    """A score cell: ``mean ± std``, marked ``(1/4 seeds, 3 diverged)`` when seeds diverged and
+    ``diverged (0/4 seeds)`` when none is left; ``–`` means not run."""
+    if cell is None:
+        return "–"
+    text = _fmt(cell.get("mean"), cell.get("std"))
+    if not cell.get("num_diverged"):
+        return text
+    counted, total = cell["num_seeds"], cell["total_seeds"]
+    if not counted:
+        return f"diverged (0/{total} seeds)"
+    return f"{text} ({counted}/{total} seeds, {cell['num_diverged']} diverged)"
+
+
 def _published_columns(table: ScoreTable, column: str,
                        references: Sequence[Reference]) -> list[Reference]:
     """The references with a number for ``column``'s algorithm on some dataset of the table."""
@@ -107,11 +123,7 @@ def _published_columns(table: ScoreTable, column: str,
     return [ref for ref in references if any(ref.lookup(column, d) for d in datasets)]
 
 
-def _steps_text(steps: int) -> str:
-    for scale, suffix in ((1_000_000, "M"), (1_000, "k")):
-        if steps >= scale and steps % (scale // 10) == 0:
-            return f"{steps / scale:g}{suffix}"
-    return f"{steps:,}"
+_steps_text = results.updates_text
 
 
 def ours_label(table: ScoreTable, column: str) -> str:
@@ -130,8 +142,7 @@ def _layout(table: ScoreTable, references: Sequence[Reference]) -> tuple[list[st
     for column in table.columns:
         published[column] = _published_columns(table, column, references)
         header.append(f"{column} ours ({ours_label(table, column)})" if references else column)
-        getters.append(lambda row, c=column: _fmt(table.cells.get((row, c), {}).get("mean"),
-                                                  table.cells.get((row, c), {}).get("std")))
+        getters.append(lambda row, c=column: _cell(table.cells.get((row, c))))
         for ref in published[column]:
             header.append(f"{column} published{ref.mark} ({ref.data_label})")
             getters.append(lambda row, c=column, r=ref: _published(table, r, c, row))
@@ -189,7 +200,13 @@ def caption(table: ScoreTable, references: Sequence[Reference] = ()) -> str:
             f"{aggregate.NUM_BOOTSTRAP:,} resamples). Runs: {runs}.")
     diverged = [f"{r['name']} {r['diverged_seeds']}" for r in table.records if r["diverged_seeds"]]
     if diverged:
-        text += f" Diverged seeds (left out of the statistics): {'; '.join(diverged)}."
+        text += (f" Diverged seeds (left out of the statistics): {'; '.join(diverged)}; a cell "
+                 "marked (n/m seeds, k diverged) stands for n of its m seeds, one reading "
+                 "'diverged (0/m seeds)' lost them all, and – means not run.")
+    legacy = [r["name"] for r in table.records if results.is_legacy(r)]
+    if legacy:
+        text += (f" Records written before score digests, accepted unchecked, legacy (no score "
+                 f"digest): {', '.join(legacy)} (python -m experiments.stamp_digests stamps them).")
     if references:
         text += (" Columns marked ours were measured here on the datasets of the rows; a "
                  "published number is shown on every row whose dataset stands for the task it "
@@ -203,9 +220,22 @@ def caption(table: ScoreTable, references: Sequence[Reference] = ()) -> str:
     return text
 
 
+def budget_warning(table: ScoreTable) -> str | None:
+    """A line saying the runs trained for less than the papers' protocol, or ``None``."""
+    notes = sorted({(r["steps"], results.budget_note(r["steps"])) for r in table.records
+                    if results.budget_note(r["steps"])})
+    if not notes:
+        return None
+    return (f"Short budget: {'; '.join(note for _, note in notes)} of the papers. These scores "
+            "are far from converged and not comparable to published ones (algorithms that learn "
+            "slowly rank low).")
+
+
 def to_markdown(table: ScoreTable, references: Sequence[Reference] = ()) -> str:
     header, body = _layout(table, references)
-    lines = [f"**Scores ({table.score}).** {caption(table, references)}", "",
+    budget = budget_warning(table)
+    lines = [*([f"**{budget}**", ""] if budget else []),
+             f"**Scores ({table.score}).** {caption(table, references)}", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in body]
     return "\n".join(lines) + "\n"
@@ -217,7 +247,10 @@ def to_latex(table: ScoreTable, references: Sequence[Reference] = ()) -> str:
         for char in "\\&%$#_{}":
             text = text.replace(char, "\\" + char)
         return text.replace("±", "$\\pm$").replace("–", "--").replace("×", "$\\times$")
-    lines = ["\\begin{table}[t]", "\\centering", f"\\caption{{{tex(caption(table, references))}}}",
+    text = caption(table, references)
+    if budget_warning(table):
+        text = f"{budget_warning(table)} {text}"
+    lines = ["\\begin{table}[t]", "\\centering", f"\\caption{{{tex(text)}}}",
              f"\\begin{{tabular}}{{l{'r' * (len(header) - 1)}}}", "\\toprule",
              " & ".join(tex(h) for h in header) + " \\\\", "\\midrule"]
     split = len(table.rows)  # Aggregate rows after a rule.
@@ -229,7 +262,7 @@ def to_latex(table: ScoreTable, references: Sequence[Reference] = ()) -> str:
 
 
 CSV_FIELDS = ("score", "row", "column", "source", "mean", "std", "ci_low", "ci_high",
-              "num_seeds", "num_episodes")
+              "num_seeds", "num_episodes", "total_seeds", "num_diverged")
 
 
 def to_csv(table: ScoreTable, references: Sequence[Reference] = ()) -> str:

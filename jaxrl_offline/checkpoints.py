@@ -122,7 +122,9 @@ class RunCheckpointer:
         ``template``; returns ``(step, tree, metadata)``."""
         step = self.latest_step()
         where = self.directory / str(step)
-        advice = (f"Delete {self.directory} (or rerun with --overwrite) to start this run over.")
+        advice = (f"Delete only {self.directory} (this run's checkpoints), or rerun with "
+                  f"--redo={self.directory.name}, to start just this run over; other runs keep "
+                  "their results.")
         meta, error = self._restore(step, **{_META: ocp.args.JsonRestore()})
         if error is None and not (isinstance(meta, dict) and {"spec_hash", "digest"} <= set(meta)):
             error = "its metadata lacks spec_hash/digest"

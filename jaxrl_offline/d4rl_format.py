@@ -19,7 +19,7 @@ import re
 
 import numpy as np
 
-from jaxrl_offline.raw_data import DatasetError, RawDataset
+from jaxrl_offline.raw_data import DatasetError, RawDataset, check_magnitude, check_terminals
 from jaxrl_offline.types import Transition
 
 REQUIRED_KEYS = ("observations", "actions", "rewards", "terminals", "timeouts")
@@ -160,16 +160,34 @@ def _read_arrays(path: str, spec: str) -> dict[str, np.ndarray]:
             f"D4RL file {path!r} (from spec {spec!r}) does not exist. Give the path of a D4RL hdf5 "
             "file, e.g. 'd4rl:~/.d4rl/datasets/hopper_medium-v2.hdf5'."
         )
-    with h5py.File(path, "r") as file:
-        missing = [key for key in REQUIRED_KEYS if key not in file]
-        if missing:
+    try:
+        with h5py.File(path, "r") as file:
+            missing = [key for key in REQUIRED_KEYS if key not in file]
+            if missing:
+                raise DatasetError(
+                    f"D4RL file {path!r} lacks the keys {missing} (it has {sorted(file.keys())}). "
+                    f"A legacy D4RL file needs {list(REQUIRED_KEYS)} (plus optional "
+                    "next_observations); rewrite it with jaxrl_offline.synthetic.write_d4rl_hdf5 "
+                    "or convert it to Minari."
+                )
+            keys = REQUIRED_KEYS + (("next_observations",) if "next_observations" in file else ())
+            arrays = {key: file[key][()] for key in keys}
+    except OSError as err:  # h5py's error for truncated or damaged files names neither.
+        raise DatasetError(
+            f"D4RL file {path!r} (dataset {spec!r}) cannot be read by h5py ({err}); it is "
+            "truncated or corrupt (an interrupted download or copy?). Re-download or regenerate "
+            "it."
+        ) from None
+    for key, value in arrays.items():
+        if not np.issubdtype(value.dtype, np.number) and value.dtype != bool:
             raise DatasetError(
-                f"D4RL file {path!r} lacks the keys {missing} (it has {sorted(file.keys())}). A "
-                f"legacy D4RL file needs {list(REQUIRED_KEYS)} (plus optional next_observations); "
-                "rewrite it with jaxrl_offline.synthetic.write_d4rl_hdf5 or convert it to Minari."
-            )
-        keys = REQUIRED_KEYS + (("next_observations",) if "next_observations" in file else ())
-        arrays = {key: file[key][()] for key in keys}
+                f"D4RL file {path!r} (dataset {spec!r}): {key!r} has dtype {value.dtype}, not "
+                "numbers. The file is corrupt or not a D4RL dataset; regenerate it.")
+    for key in ("terminals", "timeouts"):
+        check_terminals(arrays[key], key, f"{spec} ({path})")
+    for key in ("observations", "next_observations"):
+        if key in arrays:
+            check_magnitude(arrays[key], key, f"{spec} ({path})")
     lengths = {key: len(value) for key, value in arrays.items()}
     if len(set(lengths.values())) != 1:
         raise DatasetError(

@@ -11,21 +11,24 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
+from collections.abc import Sequence
 from typing import Any, Callable
 
 import gymnasium as gym
 import jax
+import jax.numpy as jnp
 import numpy as np
 from gymnasium.envs.registration import EnvSpec
 
 from jaxrl_offline.minari_format import flatten_observation
 from jaxrl_offline.types import DatasetInfo
 
-# policy(states, obs [S, E, obs_dim], key) -> actions [S, E, action_dim] in [-1, 1].
-BatchedPolicy = Callable[[Any, jax.Array, jax.Array], jax.Array]
+# policy(states, obs [S, E, obs_dim], seed_keys [S], step) -> actions [S, E, action_dim] in [-1, 1].
+BatchedPolicy = Callable[[Any, jax.Array, jax.Array, Any], jax.Array]
 
-# Eager fold_in costs ~340 us per call on CPU (op-by-op dispatch), jitted ~30 us; it runs per step.
-_fold_in = jax.jit(jax.random.fold_in)
+# Entropy tags keeping reset seeds ([seed, value, 0, episode]) and policy keys ([seed, value, 1])
+# apart; SeedSequence ignores trailing zeros, so the tag sits before the episode index.
+_RESET_TAG, _POLICY_TAG = 0, 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,15 +64,16 @@ def make_batched_policy(algo: Any, config: Any) -> BatchedPolicy:
       config: the algorithm's static config, bound with ``functools.partial`` (never traced).
 
     Returns:
-      ``policy(states, obs, key) -> actions`` with states carrying a leading seed axis S on every
-      leaf, obs [S, E, obs_dim] float32 and actions [S, E, action_dim]. The key is split into S
-      per-seed keys inside, so stochastic samplers draw independent noise per seed.
+      ``policy(states, obs, seed_keys, step) -> actions`` with states carrying a leading seed axis
+      S on every leaf, obs [S, E, obs_dim] float32, seed_keys [S] (one key per seed, derived from
+      the seed's own value) and actions [S, E, action_dim]. ``step`` is folded into each seed's
+      key, so every env step draws fresh noise and a seed's noise never depends on the others.
     """
     act = functools.partial(algo.act, config)
 
-    def policy(states: Any, obs: jax.Array, key: jax.Array) -> jax.Array:
-        seed_keys = jax.random.split(key, obs.shape[0])
-        return jax.vmap(act)(states, obs, seed_keys)
+    def policy(states: Any, obs: jax.Array, seed_keys: jax.Array, step: Any) -> jax.Array:
+        step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(seed_keys, step)
+        return jax.vmap(act)(states, obs, step_keys)
 
     return jax.jit(policy)
 
@@ -113,13 +117,25 @@ def _make_vector_env(
     raise ValueError(f"unknown vector_mode {mode!r}; expected 'sync' or 'async'")
 
 
-def reset_seeds(seed: int, num_seeds: int, num_episodes: int) -> list[int]:
-    """Env reset seeds [S * E] (seed-major), each derived from (seed, seed index, episode index)."""
+def reset_seeds(seed: int, seed_values: Sequence[int], num_episodes: int) -> list[int]:
+    """Env reset seeds [S * E] (seed-major), each derived from (seed, seed value, episode index).
+
+    ``seed_values`` are the seeds' own values (a run's training seeds), never their positions, so
+    a seed's episodes are the same whichever other seeds it is evaluated with.
+    """
     return [
-        int(np.random.SeedSequence([seed, s, e]).generate_state(1)[0])
-        for s in range(num_seeds)
+        int(np.random.SeedSequence([seed, value, _RESET_TAG, e]).generate_state(1)[0])
+        for value in seed_values
         for e in range(num_episodes)
     ]
+
+
+def policy_keys(seed: int, seed_values: Sequence[int]) -> jax.Array:
+    """[S] policy keys, seed ``i``'s derived from ``(seed, seed_values[i])`` alone."""
+    return jnp.stack([
+        jax.random.key(int(np.random.SeedSequence([seed, value, _POLICY_TAG]).generate_state(1)[0]))
+        for value in seed_values
+    ])
 
 
 def evaluate(
@@ -129,6 +145,7 @@ def evaluate(
     *,
     num_episodes: int,
     seed: int,
+    seed_values: Sequence[int] | None = None,
     active: np.ndarray | None = None,
     max_episode_steps: int | None = None,
     env_fn: Callable[[], gym.Env] | None = None,
@@ -147,7 +164,11 @@ def evaluate(
       states: agent states with a leading seed axis S on every leaf.
       info: dataset metadata (eval env, observation normalisation, action bounds, reference scores).
       num_episodes: E, episodes per seed.
-      seed: evaluation seed; fixes env reset seeds (per seed index and episode) and policy keys.
+      seed: evaluation seed (e.g. the training step); with ``seed_values`` it fixes every env
+        reset seed (per seed value and episode) and every policy key (per seed value).
+      seed_values: [S] the seeds' own values (a run's training seeds). Seed ``i``'s episodes and
+        policy noise depend only on ``(seed, seed_values[i])``, so a seed evaluated with others
+        scores as it does alone. Defaults to ``range(S)`` (positions).
       active: [S] bool, False for seeds to skip (e.g. diverged params): NaN returns, no policy
         actions sent. Defaults to all True.
       max_episode_steps: overrides the env's time limit when given.
@@ -167,6 +188,9 @@ def evaluate(
     active = np.ones(num_seeds, bool) if active is None else np.asarray(active, bool)
     if active.shape != (num_seeds,):
         raise ValueError(f"active must have shape ({num_seeds},), got {active.shape}")
+    seed_values = list(range(num_seeds)) if seed_values is None else [int(v) for v in seed_values]
+    if len(seed_values) != num_seeds:
+        raise ValueError(f"seed_values must have {num_seeds} entries, got {len(seed_values)}")
     if env_fn is None:
         env_fn = make_env_fn(info.eval_env_spec, max_episode_steps)
     elif max_episode_steps is not None:
@@ -175,7 +199,8 @@ def evaluate(
     envs = _make_vector_env(env_fn, num_envs, vector_mode)
     try:
         returns, lengths, nonfinite, num_calls = _rollout(
-            policy, states, info, envs, reset_seeds(seed, num_seeds, num_episodes), active, seed
+            policy, states, info, envs, reset_seeds(seed, seed_values, num_episodes), active,
+            policy_keys(seed, seed_values)
         )
     finally:
         envs.close()
@@ -204,7 +229,7 @@ def _rollout(
     envs: gym.vector.VectorEnv,
     seeds: list[int],
     active: np.ndarray,
-    seed: int,
+    seed_keys: jax.Array,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """The lockstep loop; returns flat [S*E] returns and lengths, [S] nonfinite flags, #calls."""
     num_seeds, num_envs = len(active), len(seeds)
@@ -214,15 +239,14 @@ def _rollout(
     nonfinite = np.zeros(num_seeds, bool)
     live = np.repeat(active, num_episodes)  # inactive seeds count as finished from the start
     midpoint = info.to_env_action(np.zeros(info.action_dim))
-    key = jax.random.key(seed)
     obs, _ = envs.reset(seed=seeds)
     num_calls = 0
     while live.any():
         flat_obs = info.normalize_obs(flatten_obs(obs))
         if flat_obs.shape != (num_envs, info.obs_dim):
             raise ValueError(f"env obs flatten to {flat_obs.shape[1:]}, dataset has {info.obs_dim}")
-        step_key = _fold_in(key, num_calls)  # a fresh key per step, no reuse
-        action = policy(states, flat_obs.reshape(num_seeds, num_episodes, -1), step_key)
+        obs_batch = flat_obs.reshape(num_seeds, num_episodes, -1)
+        action = policy(states, obs_batch, seed_keys, np.int32(num_calls))  # fresh keys per step
         if action.shape != (num_seeds, num_episodes, info.action_dim):
             raise ValueError(f"policy returned actions of shape {action.shape}")
         action = np.asarray(action, np.float64).reshape(num_envs, info.action_dim)

@@ -6,7 +6,8 @@ chunks (``training.make_multi_seed_chunk``), evaluates every ``eval_every`` upda
 every ``checkpoint_every`` chunks and writes ``<workdir>/runs/<name>.json``
 (``jaxrl_offline.results``). A rerun skips a finished run and resumes an interrupted one from its
 latest checkpoint; since chunk ``k`` folds ``k`` into every seed's data key and evaluation seeds
-depend only on the step, the resumed run ends with the same record (timing aside). With
+depend only on the step and each seed's own value, the resumed run ends with the same record
+(timing aside), and seed ``i`` of a multi-seed run scores as a run of seed ``i`` alone. With
 ``online_steps`` the offline phase is followed by fine-tuning in the eval env
 (``jaxrl_offline.finetune``), checkpointed and resumed the same way.
 """
@@ -29,6 +30,7 @@ import numpy as np
 import tqdm
 
 from jaxrl_offline import checkpoints, data, evaluation, finetune, results, suite, training
+from jaxrl_offline import validation
 from jaxrl_offline.algorithms import get_algorithm
 
 
@@ -160,22 +162,39 @@ def checkpoint_dir(workdir: str | os.PathLike, spec: RunSpec) -> pathlib.Path:
     return pathlib.Path(workdir) / "checkpoints" / spec.name
 
 
-def finished_record(spec: RunSpec, workdir: str | os.PathLike) -> dict | None:
+def finished_record(spec: RunSpec, workdir: str | os.PathLike,
+                    log: Callable[[str], None] | None = None) -> dict | None:
     """The record of an already finished identical run, ``None`` if there is none.
 
-    Raises ``RecordError`` for an unreadable record and :class:`RunConflictError` for a record of
-    this name made with other settings.
+    A damaged record (unreadable, invalid, or with scores not matching its digest) of a run whose
+    final checkpoint exists also gives ``None``: :func:`run_experiment` then rebuilds the record
+    from that checkpoint without training. Otherwise raises ``RecordError`` for a damaged record,
+    and :class:`RunConflictError` for a record of this name made with other settings.
     """
     path = record_path(workdir, spec)
     if not path.exists():
         return None
-    record = results.read_record(path)
+    try:
+        record = results.read_record(path)
+    except results.RecordError as err:
+        if not has_final_checkpoint(spec, workdir):
+            raise
+        if log is not None:
+            log(f"{spec.name}: {path} is damaged ({str(err).split('. ')[0]}); rebuilding it from "
+                "the run's final checkpoint.")
+        return None
     if record["spec_hash"] != spec.spec_hash:
         raise RunConflictError(
             f"{path} holds a finished run of {spec.algorithm} on {record['dataset_id']} made with "
-            "other settings (steps, seeds, config, ...). Rerun with --overwrite to replace it, or "
-            "use another --workdir.")
+            f"other settings (steps, seeds, config, ...). Rerun with --redo={spec.name} to replace "
+            "just this run, or use another --workdir.")
     return record
+
+
+def has_final_checkpoint(spec: RunSpec, workdir: str | os.PathLike) -> bool:
+    """Whether an offline run's checkpoint after its last chunk exists (it holds every score)."""
+    final = checkpoint_dir(workdir, spec) / str(spec.steps // spec.chunk)
+    return not spec.online_steps and final.is_dir()
 
 
 def remove_run(spec: RunSpec, workdir: str | os.PathLike) -> None:
@@ -208,14 +227,15 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
     """
     if overwrite:
         remove_run(spec, workdir)
-    done = finished_record(spec, workdir)
+    done = finished_record(spec, workdir, log)
     if done is not None:
         log(f"{spec.name}: already finished ({record_path(workdir, spec)}), skipped; "
-            "--overwrite redoes it.")
+            f"--redo={spec.name} redoes it.")
         return done
     algo = get_algorithm(spec.algorithm)
     suite.ensure_local(spec.dataset)  # Generated on first use when the project can make it.
     dataset, info = data.load_dataset(spec.dataset, algorithm=spec.algorithm)
+    warnings = check_dataset_info(info, log)  # Before any update: refuse data that cannot work.
     if hasattr(algo, "prepare_dataset"):  # e.g. ReBRAC adds the dataset's next actions.
         dataset = algo.prepare_dataset(spec.config, dataset)
     layout = training.make_seed_layout(spec.seeds)
@@ -225,6 +245,7 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
     init_s = time.perf_counter() - start
     dataset = training.place_dataset(dataset, layout)
     record, start_chunk = new_record(spec, info, layout, command), 0
+    record["warnings"] = warnings
     ckpt_dir = checkpoint_dir(workdir, spec)
     checkpointer = None
     if spec.checkpoint_every or ckpt_dir.exists():
@@ -236,6 +257,7 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
         if latest is not None and not online_resume:
             start_chunk, carry, meta = checkpointer.restore(carry)
             record = _resumed_record(meta, checkpointer, start_chunk * spec.chunk)
+            record["warnings"] = warnings
             log(f"{spec.name}: resuming from the checkpoint at step {start_chunk * spec.chunk}.")
         record["timing"]["compile_s"] += init_s
         if start_chunk < num_chunks and not online_resume:
@@ -254,12 +276,33 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
     return record
 
 
+def check_dataset(spec: RunSpec, log: Callable[[str], None] = print) -> list[str]:
+    """Loads ``spec``'s dataset on the host (generating it on first use) and validates it.
+
+    Raises ``data.DatasetError`` naming the dataset for data that cannot be trained on or
+    evaluated (see ``jaxrl_offline.validation``); returns the warnings (also logged).
+    """
+    suite.ensure_local(spec.dataset)
+    _, info = data.load_numpy(spec.dataset, algorithm=spec.algorithm)
+    return check_dataset_info(info, log)
+
+
+def check_dataset_info(info, log: Callable[[str], None] = print) -> list[str]:
+    """``validation.check_eval_env`` plus the dataset's warnings, logged and returned."""
+    validation.check_eval_env(info)
+    warnings = validation.dataset_warnings(info)
+    for warning in warnings:
+        log(f"warning: {warning}")
+    return warnings
+
+
 def _resumed_record(meta: dict, checkpointer: checkpoints.RunCheckpointer, step: int) -> dict:
     record = meta.get("record")
     if not isinstance(record, dict) or not isinstance(record.get("timing"), dict):
         raise checkpoints.CheckpointError(
-            f"checkpoint {checkpointer.directory} holds no partial run record; delete it (or "
-            "rerun with --overwrite) to start this run over.")
+            f"checkpoint {checkpointer.directory} holds no partial run record; delete only that "
+            f"folder (or rerun with --redo={checkpointer.directory.name}) to start just this run "
+            "over.")
     record["timing"]["resumed_at_step"].append(step)
     return record
 
@@ -303,10 +346,11 @@ def _train(spec, algo, info, layout, dataset, carry, record, start_chunk, checkp
 
 def _evaluate(spec, record, policy, layout, states, alive, info, step, metrics) -> float:
     """Evaluates all seeds at ``step``; appends scores and train metrics to ``record``."""
-    eval_seed = int(np.random.SeedSequence([spec.seeds[0], step]).generate_state(1)[0])
+    # Keys and reset seeds come from (step, each seed's own value): a seed scores the same in any
+    # run that trains it, alone or with others.
     result = evaluation.evaluate(
-        policy, layout.unpad(states), info, num_episodes=spec.eval_episodes, seed=eval_seed,
-        active=alive, max_episode_steps=spec.max_episode_steps)
+        policy, layout.unpad(states), info, num_episodes=spec.eval_episodes, seed=step,
+        seed_values=spec.seeds, active=alive, max_episode_steps=spec.max_episode_steps)
     record["timing"]["eval_s"] += result.wall_s
     _note_diverged(record, ~result.nonfinite_action, step)
     per_seed = [float(np.mean(row)) if np.isfinite(row).all() else None
@@ -347,12 +391,13 @@ def new_record(spec: RunSpec, info, layout: training.SeedLayout, command: str | 
                    "resumed_at_step": []},
         "versions": results.versions(), "git_commit": results.git_commit(),
         "device": results.device_description(layout.mesh.devices.ravel().tolist()),
-        "spec_hash": spec.spec_hash, "command": command,
+        "spec_hash": spec.spec_hash, "command": command, "warnings": [],
     }
 
 
 def finish_record(record: dict) -> dict:
-    """Adds ``final``, ``diverged_seeds`` and ``updates_per_s``; marks the record complete."""
+    """Adds ``final``, ``diverged_seeds``, ``updates_per_s`` and ``scores_digest``; marks the
+    record complete."""
     record = dict(record)
     record["final"] = results.final_summary(record["normalized_scores"])
     record["diverged_seeds"] = sorted(int(seed) for seed in record["diverged_at_step"])
@@ -360,7 +405,9 @@ def finish_record(record: dict) -> dict:
     record["timing"] = {**record["timing"],
                         "updates_per_s": record["steps"] / train_s if train_s else None}
     record["status"] = "complete"
-    return results.to_jsonable(record)
+    record = results.to_jsonable(record)
+    record["scores_digest"] = results.scores_digest(record)
+    return record
 
 
 def summary_line(record: dict) -> str:
@@ -370,11 +417,13 @@ def summary_line(record: dict) -> str:
         return (f"{score} {_num(final['mean'])} ± {_num(final['std'])} "
                 f"[{_num(final['ci_low'])}, {_num(final['ci_high'])}]")
     timing = record["timing"]
-    diverged = (f", diverged seeds {record['diverged_seeds']}"
+    diverged = (f"; DIVERGED seeds {record['diverged_seeds']} left out of the scores"
                 if record["diverged_seeds"] else "")
     kind = "normalized score" if record["normalized"] else "raw return"
+    budget = results.budget_note(record["steps"])
     return (f"{record['name']}: {fmt('last')}, {fmt('best')} ({kind}, "
-            f"{len(record['seeds'])} seeds x {record['eval_episodes']} episodes{diverged}) | "
+            f"{results.seeds_text(record)} x {record['eval_episodes']} episodes{diverged})"
+            + (f" | budget: {budget}" if budget else "") + " | "
             f"{_num(timing['updates_per_s'], 0)} upd/s, compile {_num(timing['compile_s'])} s, "
             f"train {_num(timing['train_s'])} s, eval {_num(timing['eval_s'])} s")
 

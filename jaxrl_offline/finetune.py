@@ -351,8 +351,8 @@ def _make_loop(spec, algo: ModuleType, info: DatasetInfo, scale: float, shift: f
                                      buffer_capacity=loop_state.buffer.data.reward.shape[1])
     return online.OnlineLoop(online_view(algo), spec.config,
                              make_env_fn(info, scale, shift, spec.max_episode_steps),
-                             num_seeds=len(spec.seeds), seed=spec.seeds[0], settings=settings,
-                             normalize_obs=info.normalize_obs)
+                             num_seeds=len(spec.seeds), seed=_ONLINE_KEY_TAG, settings=settings,
+                             normalize_obs=info.normalize_obs, seed_values=spec.seeds)
 
 
 def new_online_record(spec, config: OnlineConfig, scale: float, shift: float,
@@ -379,10 +379,10 @@ def _evaluate(spec, online_record: dict, policy, agents, info: DatasetInfo, env_
     for seed, ok in zip(spec.seeds, finite):
         if not ok:
             online_record["diverged_at_env_step"].setdefault(str(seed), env_step)
-    eval_seed = int(np.random.SeedSequence([spec.seeds[0], spec.steps, env_step, _ONLINE_KEY_TAG])
+    eval_seed = int(np.random.SeedSequence([spec.steps, env_step, _ONLINE_KEY_TAG])
                     .generate_state(1)[0])
     result = evaluation.evaluate(policy, agents, info, num_episodes=spec.eval_episodes,
-                                 seed=eval_seed, active=finite,
+                                 seed=eval_seed, seed_values=spec.seeds, active=finite,
                                  max_episode_steps=spec.max_episode_steps)
     online_record["timing"]["eval_s"] += result.wall_s
     per_seed = [float(np.mean(row)) if np.isfinite(row).all() else None

@@ -117,10 +117,26 @@ def _episodes(dataset: minari.MinariDataset, flatten: Callable) -> Iterator[tupl
             yield (episode.id, flatten(episode.observations), episode.actions, episode.rewards,
                    episode.terminations, episode.truncations)
         return
-    with h5py.File(hdf5_path, "r") as file:
-        for index in dataset.episode_indices:
-            group = h5py.h5g.open(file.id, f"episode_{index}".encode())
-            yield (index, *(_read_h5(group, key) for key in _EPISODE_KEYS))
+    try:
+        with h5py.File(hdf5_path, "r") as file:
+            for index in dataset.episode_indices:
+                try:
+                    group = h5py.h5g.open(file.id, f"episode_{index}".encode())
+                    episode = tuple(_read_h5(group, key) for key in _EPISODE_KEYS)
+                except (OSError, KeyError) as err:
+                    raise DatasetError(_truncated_message(dataset, hdf5_path, err,
+                                                          f"episode_{index}")) from None
+                yield (index, *episode)
+    except OSError as err:
+        raise DatasetError(_truncated_message(dataset, hdf5_path, err)) from None
+
+
+def _truncated_message(dataset, hdf5_path: str, err: Exception, part: str = "") -> str:
+    where = f" ({part})" if part else ""
+    return (f"Dataset {dataset.spec.dataset_id!r}: its file {hdf5_path}{where} cannot be read by "
+            f"h5py ({err}); it is truncated or corrupt (an interrupted generation, download or "
+            f"copy?). Delete the dataset (minari delete {dataset.spec.dataset_id}) and regenerate "
+            "or re-download it.")
 
 
 def _read_h5(group, key: bytes) -> np.ndarray:

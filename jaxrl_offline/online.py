@@ -9,7 +9,9 @@ runs ``update_every * updates_per_step`` scanned updates per seed (vmapped over 
 
 Episodes end with ``terminal = terminated`` only; a time-limit truncation keeps ``terminal = 0`` and
 its true final observation as ``next_obs``. Each env's episodes are reset with seeds derived from
-(run seed, seed index, env index, episode count), so a run is deterministic given its seed.
+(run seed, seed index, env index, episode count), so a run is deterministic given its seed; with
+``seed_values`` the seed's own value replaces its index, so a seed's episodes do not depend on the
+seeds beside it.
 A run resumed from a checkpoint restarts its envs' current episodes (env state is not saved).
 """
 
@@ -91,8 +93,12 @@ class EnvGroup:
     """
 
     def __init__(self, env_fn: Callable[[], gym.Env], num_seeds: int, num_envs: int, seed: int,
-                 normalize_obs: Callable[[np.ndarray], np.ndarray] | None = None):
+                 normalize_obs: Callable[[np.ndarray], np.ndarray] | None = None,
+                 seed_values: Sequence[int] | None = None):
         self.shape = (num_seeds, num_envs)
+        self.seed_values = list(range(num_seeds)) if seed_values is None else list(seed_values)
+        if len(self.seed_values) != num_seeds:
+            raise ValueError(f"seed_values must have {num_seeds} entries, got {seed_values}")
         self.envs = [env_fn() for _ in range(num_seeds * num_envs)]
         space = self.envs[0].action_space
         if not isinstance(space, gym.spaces.Box):
@@ -109,7 +115,8 @@ class EnvGroup:
 
     def _reset(self, index: int) -> np.ndarray:
         seed_index, env_index = divmod(index, self.shape[1])
-        entropy = [self.seed, seed_index, env_index, int(self.episode_counts[index])]
+        entropy = [self.seed, self.seed_values[seed_index], env_index,
+                   int(self.episode_counts[index])]
         reset_seed = int(np.random.SeedSequence(entropy).generate_state(1)[0])
         obs, _ = self.envs[index].reset(seed=reset_seed)
         return flatten_observation(obs)
@@ -255,13 +262,17 @@ class OnlineLoop:
       seed: the run seed for env resets (per-seed agent keys live in the ``LoopState``).
       settings: :class:`OnlineSettings`.
       normalize_obs: maps raw [..., obs_dim] env observations to the agent's inputs.
+      seed_values: [S] the seeds' own values; env resets then depend on ``(seed, value)`` rather
+        than the seed's index (default: indices).
     """
 
     def __init__(self, algo: ModuleType, config: Any, env_fn: Callable[[], gym.Env],
                  num_seeds: int, seed: int, settings: OnlineSettings,
-                 normalize_obs: Callable[[np.ndarray], np.ndarray] | None = None):
+                 normalize_obs: Callable[[np.ndarray], np.ndarray] | None = None,
+                 seed_values: Sequence[int] | None = None):
         self.settings = settings
-        self.envs = EnvGroup(env_fn, num_seeds, settings.num_envs, seed, normalize_obs)
+        self.envs = EnvGroup(env_fn, num_seeds, settings.num_envs, seed, normalize_obs,
+                             seed_values)
         self._act = make_act(algo, config)
         per_call = settings.update_every * settings.updates_per_step
         self._learn = make_learn(algo, config, per_call)

@@ -29,7 +29,7 @@ def _plot_curves(records: Sequence[dict], path: str | os.PathLike, curve, title:
         steps, scores = curve(record)
         mean, low, high = results.curve_with_ci(scores)
         line, = axes.plot(np.asarray(steps), mean, marker="o", markersize=3,
-                          label=f"{results.column_label(record)} ({len(record['seeds'])} seeds)")
+                          label=f"{results.column_label(record)} ({results.seeds_text(record)})")
         axes.fill_between(np.asarray(steps), low, high, alpha=0.2, color=line.get_color(),
                           linewidth=0)
     axes.set_title(title, fontsize=10)

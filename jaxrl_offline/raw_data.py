@@ -21,6 +21,11 @@ class DatasetError(ValueError):
     """A dataset could not be loaded; the message says what was wrong and what to do."""
 
 
+# Observations beyond this magnitude are not a real environment's state: they are what random
+# bytes inside an hdf5 file look like once read as floats (values up to ~1e34 were seen).
+OBS_MAGNITUDE_LIMIT = 1e6
+
+
 @dataclasses.dataclass
 class RawDataset:
     """Untransformed transitions on the host.
@@ -94,6 +99,10 @@ def check_transition(transition: Transition, where: str, episode_ends: np.ndarra
             "jaxrl_offline.synthetic.ensure_dataset for jaxrl_offline/ ids), or pick another id."
         )
     for name, value in transition._asdict().items():
+        if not np.issubdtype(np.asarray(value).dtype, np.number):
+            raise DatasetError(
+                f"Dataset {where!r} field {name!r} has dtype {np.asarray(value).dtype}, not a "
+                "number type. The file is corrupt or not an RL dataset: regenerate it.")
         finite = np.isfinite(value)
         if not finite.all():
             bad_rows = np.unique(np.nonzero(~finite)[0])
@@ -103,6 +112,46 @@ def check_transition(transition: Transition, where: str, episode_ends: np.ndarra
                 f"{bad_rows[:5].tolist()}). Clean or filter those transitions (or regenerate the "
                 "dataset) before training; the loader does not silently drop them."
             )
+    check_terminals(transition.terminal, "terminal", where)
+    for name in ("obs", "next_obs"):
+        check_magnitude(getattr(transition, name), name, where)
+
+
+def check_terminals(values: np.ndarray, name: str, where: str) -> None:
+    """Raises ``DatasetError`` unless every entry of a termination flag array is 0 or 1."""
+    values = np.asarray(values)
+    if values.dtype == bool:
+        return
+    bad = ~np.isin(values, (0, 1))
+    if bad.any():
+        found = np.unique(values[bad])
+        raise DatasetError(
+            f"Dataset {where!r} field {name!r} has {int(bad.sum())} of {values.size} entries that "
+            f"are not 0 or 1 (dtype {values.dtype}, e.g. {found[:5].tolist()}). A termination "
+            "flag must be 0/1 (or bool): a fractional value would be read as a termination. Fix "
+            "the file (e.g. terminals = terminals > 0.5 if that is what it means) and reload.")
+
+
+def check_magnitude(values: np.ndarray, name: str, where: str,
+                    limit: float = OBS_MAGNITUDE_LIMIT) -> None:
+    """Raises ``DatasetError`` when ``|values|`` exceeds ``limit`` anywhere (corrupt data)."""
+    values = np.asarray(values)
+    if not values.size or not np.issubdtype(values.dtype, np.number):
+        return
+    magnitude = np.abs(values if np.issubdtype(values.dtype, np.floating)
+                       else values.astype(np.float64))
+    # Non-finite values have their own message (check_transition).
+    magnitude = np.where(np.isfinite(magnitude), magnitude, 0)
+    largest = float(magnitude.max())
+    if largest > limit:
+        row = int(np.unravel_index(np.argmax(magnitude), values.shape)[0])
+        count = int((np.any(magnitude > limit, axis=tuple(range(1, values.ndim)))
+                     if values.ndim > 1 else magnitude > limit).sum())
+        raise DatasetError(
+            f"Dataset {where!r} field {name!r} (dtype {values.dtype}) holds values up to "
+            f"{largest:.3g} in magnitude (largest at row {row}; {count} of {values.shape[0]} rows "
+            f"above {limit:.0e}). No environment state is that large: the file is probably "
+            "corrupt (random bytes read as numbers). Regenerate or re-download it.")
 
 
 def concatenate(parts: list[RawDataset]) -> tuple[Transition, np.ndarray, int]:

@@ -3,8 +3,8 @@
 A record is a plain JSON object (schema in ``experiments/README.md``; ``REQUIRED_FIELDS`` below)
 holding the final config, the overrides that produced it, per-seed and per-episode scores and the
 environment the run came from. Records are written atomically (temporary file + ``os.replace``)
-and validated when read: a half-written or hand-damaged file raises :class:`RecordError` naming the
-file, it is never used silently.
+and validated when read: a half-written or hand-damaged file, or one whose scores no longer match
+its ``scores_digest``, raises :class:`RecordError` naming the file; it is never used silently.
 
 Statistics follow rliable (Agarwal et al., 2021): percentile bootstrap confidence intervals over
 seeds, and the interquartile mean (IQM, the 25%-trimmed mean of all runs) with a *stratified*
@@ -14,6 +14,7 @@ are reproducible.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import json
 import math
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 
 SCHEMA_VERSION = 1
+PROTOCOL_UPDATES = 1_000_000  # The papers' training budget (D4RL protocol: 1M gradient updates).
 NUM_BOOTSTRAP = 2000
 CI_LEVEL = 0.95
 SCORES = ("last", "best")
@@ -98,18 +100,63 @@ def read_record(path: str | os.PathLike) -> dict:
         record = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise RecordError(
-            f"run record {path} cannot be read ({err}); it is half-written or corrupt. Delete it "
-            "(or rerun with --overwrite) to redo this run."
+            f"run record {path} cannot be read ({err}); it is half-written or corrupt. "
+            f"{redo_advice(path)}"
         ) from None
     validate_record(record, path)
     return record
 
 
+def redo_advice(path: str | os.PathLike) -> str:
+    """What to do about one bad record: delete that file alone (other runs keep their results)."""
+    name = pathlib.Path(path).stem
+    return (f"Delete only this file ({path}) and rerun the same command (the record is rebuilt "
+            f"from the run's final checkpoint if there is one), or rerun with --redo={name} to "
+            "retrain just this run; other runs keep their results (--overwrite would retrain them "
+            "all).")
+
+
+# --- Score digest --------------------------------------------------------------------------------
+# A record carries ``scores_digest``, a SHA-256 of its scores, checked whenever it is read (tables
+# included): a hand-edited or corrupted score is an error naming the file. Records written before
+# digests existed have none; they are accepted and listed as "legacy (no score digest)" under the
+# tables until :func:`stamp_digest` (``python -m experiments.stamp_digests``) adds one.
+
+DIGEST_FIELDS = ("seeds", "eval_steps", "normalized_scores", "returns", "final", "diverged_seeds")
+ONLINE_DIGEST_FIELDS = ("env_steps", "normalized_scores", "returns", "final", "regret")
+
+
+def scores_digest(record: dict) -> str:
+    """SHA-256 (hex) of the record's scores: ``DIGEST_FIELDS`` plus fine-tuning scores."""
+    payload = {name: record.get(name) for name in DIGEST_FIELDS}
+    if isinstance(record.get("online"), dict):
+        payload["online"] = {name: record["online"].get(name) for name in ONLINE_DIGEST_FIELDS}
+    text = json.dumps(to_jsonable(payload), sort_keys=True, allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def is_legacy(record: dict) -> bool:
+    """True for a record written before score digests (accepted, marked legacy in tables)."""
+    return "scores_digest" not in record
+
+
+def stamp_digest(path: str | os.PathLike) -> bool:
+    """Adds ``scores_digest`` to a valid record lacking one; returns whether it wrote the file.
+
+    A record that already has a digest is left alone (a wrong digest stays an error).
+    """
+    record = read_record(path)
+    if not is_legacy(record):
+        return False
+    dump_json(path, {**record, "scores_digest": scores_digest(record)})
+    return True
+
+
 def validate_record(record: Any, path: str | os.PathLike = "<record>") -> None:
-    """Checks fields and array shapes of a record; raises :class:`RecordError` on any problem."""
+    """Checks fields, array shapes and the score digest of a record; raises :class:`RecordError`
+    on any problem."""
     def fail(problem: str):
-        raise RecordError(f"run record {path} is invalid: {problem}. Delete it (or rerun with "
-                          "--overwrite) to redo this run.")
+        raise RecordError(f"run record {path} is invalid: {problem}. {redo_advice(path)}")
 
     if not isinstance(record, dict):
         fail("not a JSON object")
@@ -136,6 +183,9 @@ def validate_record(record: Any, path: str | os.PathLike = "<record>") -> None:
         problem = online_record_problem(record)
         if problem:
             fail(problem)
+    if not is_legacy(record) and record["scores_digest"] != scores_digest(record):
+        fail("its scores do not match its scores_digest, so they were edited by hand or "
+             "corrupted")
 
 
 ONLINE_FIELDS = ("steps", "eval_every", "update_every", "env_steps", "normalized_scores",
@@ -222,6 +272,42 @@ def column_order(label: str) -> tuple[int, str]:
     order = list(ALGORITHMS)
     algorithm = label.split("/")[0]
     return (order.index(algorithm) if algorithm in order else len(order), label)
+
+
+def updates_text(steps: int) -> str:
+    """``20000`` -> ``"20k"``, ``1000000`` -> ``"1M"``, other counts with separators."""
+    for scale, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if steps >= scale and steps % (scale // 10) == 0:
+            return f"{steps / scale:g}{suffix}"
+    return f"{steps:,}"
+
+
+def budget_note(steps: int) -> str | None:
+    """``"20k updates, 2% of the 1M-update protocol"`` when ``steps`` is short of the papers'
+    budget, else ``None``."""
+    if steps >= PROTOCOL_UPDATES:
+        return None
+    share = 100 * steps / PROTOCOL_UPDATES
+    share_text = f"{share:.2g}%" if share < 10 else f"{share:.0f}%"
+    return (f"{updates_text(steps)} updates, {share_text} of the {updates_text(PROTOCOL_UPDATES)}-"
+            "update protocol")
+
+
+def seed_counts(record: dict, per_seed: Any = None) -> tuple[int, int, int]:
+    """``(seeds with a finite score, seeds, diverged seeds)`` of a record; the finite count is of
+    ``per_seed`` ([S] scores) when given, else of the last evaluation."""
+    scores = as_array(record["normalized_scores"])[-1] if per_seed is None else per_seed
+    return (int(np.isfinite(np.asarray(scores, np.float64)).sum()), len(record["seeds"]),
+            len(record["diverged_seeds"]))
+
+
+def seeds_text(record: dict, per_seed: Any = None) -> str:
+    """``"4 seeds"``, or with diverged seeds ``"1/4 seeds, 3 diverged"`` (``"0/4 seeds, all
+    diverged"``): how many seeds a score stands for, for legends and summaries."""
+    finite, total, diverged = seed_counts(record, per_seed)
+    if not diverged:
+        return f"{total} seeds"
+    return f"{finite}/{total} seeds, {'all' if diverged == total else diverged} diverged"
 
 
 # --- Statistics ----------------------------------------------------------------------------------

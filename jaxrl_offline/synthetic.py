@@ -21,7 +21,9 @@ import contextlib
 import os
 import pathlib
 import shutil
+import socket
 import tempfile
+import time
 
 import gymnasium as gym
 import minari
@@ -72,6 +74,8 @@ SYNTHETIC_DATASETS = {
 }
 DEFAULT_DATASET = "jaxrl_offline/invpend/mixed-v0"
 _TMP_PREFIX = ".jaxrl_offline-tmp-"
+_OWNER_FILE = "owner"  # "<hostname> <pid>" of the generation writing a staging folder.
+_UNOWNED_STAGING_S = 3600.0
 
 
 def ensure_dataset(dataset_id: str = DEFAULT_DATASET, root: str | None = None) -> str:
@@ -191,6 +195,40 @@ def _minari_root(path: pathlib.Path):
             os.environ["MINARI_DATASETS_PATH"] = previous
 
 
+def remove_stale_staging(root: pathlib.Path) -> list[pathlib.Path]:
+    """Deletes staging folders (``.jaxrl_offline-tmp-*``) left under ``root`` by killed
+    generations; returns them.
+
+    A folder is stale when its owner file names a process of this host that no longer runs, or,
+    lacking one (killed before writing it), when it is over an hour old. Folders of live
+    generations, here or on other hosts sharing the folder, are kept.
+    """
+    removed = []
+    for staging in pathlib.Path(root).glob(f"{_TMP_PREFIX}*"):
+        try:
+            host, pid = (staging / _OWNER_FILE).read_text().split()
+            stale = host == socket.gethostname() and not _process_alive(int(pid))
+        except (OSError, ValueError):
+            try:
+                stale = time.time() - staging.stat().st_mtime > _UNOWNED_STAGING_S
+            except OSError:
+                continue
+        if stale:
+            shutil.rmtree(staging, ignore_errors=True)
+            removed.append(staging)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # Exists, owned by another user.
+        return True
+    return True
+
+
 def create_atomically(dataset_id, buffers, root, overwrite, extra_metadata=None,
                       **create_kwargs) -> pathlib.Path:
     """``minari.create_dataset_from_buffers`` into a hidden temp root, then a rename into place.
@@ -204,8 +242,10 @@ def create_atomically(dataset_id, buffers, root, overwrite, extra_metadata=None,
     if final.exists() and not overwrite:
         raise DatasetError(f"Dataset {dataset_id!r} already exists under {root_path}; pass "
                            "overwrite=True to replace it, or use a new -vN version.")
+    remove_stale_staging(root_path)
     # Hidden (dot) directories are skipped by Minari's listing, so nothing half-written shows.
     staging = pathlib.Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=root_path))
+    (staging / _OWNER_FILE).write_text(f"{socket.gethostname()} {os.getpid()}\n")
     try:
         with _minari_root(staging):  # All optional metadata is passed, so Minari does not warn.
             dataset = minari.create_dataset_from_buffers(dataset_id, buffers, **create_kwargs)

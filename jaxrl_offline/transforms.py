@@ -239,6 +239,12 @@ def apply_transforms(transition: Transition, episode_ends, action_low, action_hi
     description: dict[str, Any] = {}
     action, description["action_rescale"] = rescale_actions(
         transition.action, action_low, action_high)
+    outside = (transition.action < action_low) | (transition.action > action_high)
+    if outside.any():  # Surfaced as a console warning and in the run record (validation.py).
+        description["actions_outside_bounds"] = (
+            f"{int(outside.sum())} of {outside.size} action entries lie outside the env bounds "
+            f"[{_fmt(np.asarray(action_low))}, {_fmt(np.asarray(action_high))}] (largest "
+            f"|action| {float(np.abs(transition.action).max()):.3g}) and were clipped to them")
     if transforms.clip_actions is not None:
         action = np.clip(action, -transforms.clip_actions, transforms.clip_actions)
         description["action_clip"] = transforms.clip_actions

@@ -74,7 +74,7 @@ def test_corrupt_metadata_is_reported(tmp_path):
     with checkpoints.RunCheckpointer(tmp_path, "h") as ckpt:
         with pytest.raises(checkpoints.CheckpointError, match="unreadable metadata") as info:
             ckpt.restore(make_carry())
-    assert str(tmp_path / "4") in str(info.value) and "--overwrite" in str(info.value)
+    assert str(tmp_path / "4") in str(info.value) and "--redo=" in str(info.value)
 
 
 def test_arrays_not_matching_their_digest_are_reported(tmp_path):
@@ -91,7 +91,7 @@ def test_arrays_not_matching_their_digest_are_reported(tmp_path):
     with checkpoints.RunCheckpointer(tmp_path / "a", "h") as ckpt:
         with pytest.raises(checkpoints.CheckpointError, match="do not match the digest") as info:
             ckpt.restore(make_carry())
-    assert str(tmp_path / "a" / "1") in str(info.value) and "--overwrite" in str(info.value)
+    assert str(tmp_path / "a" / "1") in str(info.value) and "--redo=" in str(info.value)
 
 
 def test_digest_detects_silent_change():

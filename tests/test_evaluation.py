@@ -266,7 +266,22 @@ def test_dict_observation_env(policy):
 
 
 def test_reset_seeds_distinct_and_deterministic():
-    seeds = evaluation.reset_seeds(0, 3, 4)
+    seeds = evaluation.reset_seeds(0, [0, 1, 2], 4)
     assert len(set(seeds)) == 12
-    assert seeds == evaluation.reset_seeds(0, 3, 4)
-    assert set(seeds).isdisjoint(evaluation.reset_seeds(1, 3, 4))
+    assert seeds == evaluation.reset_seeds(0, [0, 1, 2], 4)
+    assert set(seeds).isdisjoint(evaluation.reset_seeds(1, [0, 1, 2], 4))
+    # A seed's reset seeds depend on its value, not its position.
+    assert evaluation.reset_seeds(0, [7, 2], 4)[4:] == evaluation.reset_seeds(0, [2], 4)
+
+
+def test_a_seed_scores_the_same_alone_and_with_others(noisy_policy):
+    """Seed 5 evaluated after seed 9 equals seed 5 evaluated alone (episodes and policy noise)."""
+    kwargs = dict(info=make_info(), num_episodes=2, seed=3, max_episode_steps=100)
+    both = evaluation.evaluate(noisy_policy, make_states(ZERO_GAIN, ZERO_GAIN),
+                               seed_values=[9, 5], **kwargs)
+    alone = evaluation.evaluate(noisy_policy, make_states(ZERO_GAIN), seed_values=[5], **kwargs)
+    np.testing.assert_array_equal(both.returns[1], alone.returns[0])
+    np.testing.assert_array_equal(both.lengths[1], alone.lengths[0])
+    with pytest.raises(ValueError, match="seed_values must have 2 entries"):
+        evaluation.evaluate(noisy_policy, make_states(ZERO_GAIN, ZERO_GAIN), seed_values=[1],
+                            **kwargs)

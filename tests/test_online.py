@@ -225,3 +225,12 @@ def test_sac_learns_a_one_step_bandit():
     mean_action = jax.vmap(act)(state.agent, jnp.zeros((1, 1, 1)), jax.random.split(
         jax.random.key(0), 1))
     assert abs(float(mean_action[0, 0, 0]) - 0.5) < 0.15
+
+
+def test_env_resets_follow_the_seed_value_not_its_position():
+    both = online.EnvGroup(short_pendulum, num_seeds=2, num_envs=2, seed=1, seed_values=[9, 5])
+    alone = online.EnvGroup(short_pendulum, num_seeds=1, num_envs=2, seed=1, seed_values=[5])
+    np.testing.assert_array_equal(both.observations()[1], alone.observations()[0])
+    assert not np.array_equal(both.observations()[0], both.observations()[1])
+    with pytest.raises(ValueError, match="seed_values must have 2 entries"):
+        online.EnvGroup(short_pendulum, num_seeds=2, num_envs=1, seed=1, seed_values=[5])

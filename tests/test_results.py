@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from experiments import tables
-from jaxrl_offline import plots, results
+from jaxrl_offline import experiment, plots, results
 
 REFERENCE_DIR = pathlib.Path(__file__).parent.parent / "experiments" / "published_tables"
 
@@ -117,7 +117,7 @@ def test_corrupt_record_is_reported(tmp_path, damage, message):
     path.write_text(damage(path.read_text(), record))
     with pytest.raises(results.RecordError, match=message) as info:
         results.load_records(tmp_path)
-    assert str(path) in str(info.value) and "--overwrite" in str(info.value)
+    assert str(path) in str(info.value) and "--redo=" in str(info.value)
 
 
 # --- Tables --------------------------------------------------------------------------------------
@@ -157,7 +157,7 @@ def test_score_table_numbers(workdir):
 def test_write_tables_markdown_csv_latex(workdir):
     markdown = tables.write_tables(workdir, "last")
     assert "| dataset | bc | iql |" in markdown
-    assert "| loco/a-v0 | 20.0 ± 8.2 | 70.0 ± 10.0 |" in markdown
+    assert "| loco/a-v0 | 20.0 ± 8.2 | 70.0 ± 10.0 (2/3 seeds, 1 diverged) |" in markdown
     assert "| locomotion average | 30.0 | – |" in markdown
     assert "IQM [95% CI] | 22.5 [" in markdown
     assert "3 seeds × 10 episodes" in markdown and "2 seeds × 100 episodes" in markdown
@@ -169,9 +169,53 @@ def test_write_tables_markdown_csv_latex(workdir):
     assert float(row["mean"]) == pytest.approx(20.0)
     assert float(row["ci_low"]) <= 20.0 <= float(row["ci_high"])
     assert row["num_seeds"] == "3" and row["num_episodes"] == "10"
+    iql = next(r for r in rows if r["row"] == "loco/a-v0" and r["column"] == "iql")
+    assert (iql["num_seeds"], iql["total_seeds"], iql["num_diverged"]) == ("2", "3", "1")
     latex = (out / "scores_last.tex").read_text()
-    assert "loco/a-v0 & 20.0 $\\pm$ 8.2 & 70.0 $\\pm$ 10.0 \\\\" in latex
+    assert ("loco/a-v0 & 20.0 $\\pm$ 8.2 & 70.0 $\\pm$ 10.0 (2/3 seeds, 1 diverged) \\\\"
+            in latex)
     assert "\\toprule" in latex and "95\\%" in latex
+
+
+def test_diverged_seeds_are_marked_in_cells_legends_and_summaries(tmp_path, monkeypatch):
+    write(tmp_path, make_record("bc", "loco/a-v0", [[1.0, 2.0, 3.0, 4.0],
+                                                    [-0.3, None, None, None]], diverged=[1, 2, 3]))
+    write(tmp_path, make_record("iql", "loco/a-v0", [[5.0, 6.0], [None, None]], diverged=[0, 1]))
+    write(tmp_path, make_record("iql", "loco/b-v0", [[5.0, 6.0], [7.0, 8.0]]))
+    markdown = tables.write_tables(tmp_path, "last")
+    # 3 of 4 seeds diverged; all of iql's seeds diverged; bc never ran on loco/b-v0.
+    assert "| loco/a-v0 | -0.3 ± 0.0 (1/4 seeds, 3 diverged) | diverged (0/2 seeds) |" in markdown
+    assert "| loco/b-v0 | – | 7.5 ± 0.5 |" in markdown
+    assert "'diverged (0/m seeds)' lost them all, and – means not run" in markdown
+    labels = {}
+    monkeypatch.setattr(plots, "save_figure",
+                        lambda figure, axes, path: labels.update(
+                            {path.name: axes.get_legend_handles_labels()[1]}) or path)
+    plots.write_learning_curves(tmp_path)
+    assert labels["loco_a-v0.png"] == ["bc (1/4 seeds, 3 diverged)",
+                                       "iql (0/2 seeds, all diverged)"]
+    assert labels["loco_b-v0.png"] == ["iql (2 seeds)"]
+    record = results.load_records(tmp_path)[0]
+    line = experiment.summary_line({**record, "timing": {
+        "updates_per_s": 1.0, "compile_s": 0.0, "train_s": 1.0, "eval_s": 0.0}})
+    assert "(normalized score, 1/4 seeds, 3 diverged x 10 episodes; DIVERGED seeds [1, 2, 3]" \
+        in line
+
+
+def test_budget_short_of_the_protocol_is_stated(tmp_path):
+    assert results.budget_note(20_000) == "20k updates, 2% of the 1M-update protocol"
+    assert results.budget_note(1_000_000) is None
+    write(tmp_path, make_record("bc", "loco/a-v0", [[1.0, 2.0]], eval_every=20_000))
+    markdown = tables.write_tables(tmp_path, "last")
+    assert markdown.startswith("**Short budget: 20k updates, 2% of the 1M-update protocol of the "
+                               "papers. These scores are far from converged")
+    assert "Short budget: 20k updates" in (tmp_path / "tables" / "scores_last.tex").read_text()
+    record = results.load_records(tmp_path)[0]
+    line = experiment.summary_line({**record, "timing": {
+        "updates_per_s": 1.0, "compile_s": 0.0, "train_s": 1.0, "eval_s": 0.0}})
+    assert "| budget: 20k updates, 2% of the 1M-update protocol |" in line
+    write(tmp_path, make_record("bc", "loco/a-v0", [[1.0, 2.0]], eval_every=1_000_000))
+    assert "budget" not in tables.write_tables(tmp_path, "last")
 
 
 def test_reference_side_by_side(tmp_path):

@@ -6,6 +6,7 @@ Training runs use a 2,000-transition InvertedPendulum dataset, BC with 32 x 32 n
 
 import dataclasses
 import json
+import shutil
 import types
 
 import jax
@@ -14,7 +15,7 @@ import pytest
 from absl import app, flags
 from flax import struct
 
-from experiments import cli, field_rules, overrides, run, sweep
+from experiments import cli, field_rules, overrides, run, stamp_digests, sweep, tables
 from jaxrl_offline import algorithms, experiment, results, training
 from jaxrl_offline.synthetic import make_inverted_pendulum_dataset
 
@@ -233,6 +234,21 @@ def test_record_schema(finished):
     assert record["spec_hash"] == spec.spec_hash
 
 
+def test_seed_of_a_multi_seed_run_equals_that_seed_alone(finished, data_env, tmp_path):
+    """Training and evaluation of seed 1 do not depend on seed 0 running beside it."""
+    _, _, both = finished
+    (alone_spec,) = plan(seed=1, num_seeds=1)
+    alone = experiment.run_experiment(alone_spec, tmp_path, progress=False, log=lambda line: None)
+    assert alone["seeds"] == [1]
+    for name, values in both["train_metrics"].items():
+        if name != "steps":
+            assert [row[1] for row in values] == pytest.approx(
+                [row[0] for row in alone["train_metrics"][name]], rel=1e-5, abs=1e-6), name
+    assert [row[1] for row in both["normalized_scores"]] == pytest.approx(
+        [row[0] for row in alone["normalized_scores"]], rel=1e-6)
+    assert both["returns"][1] == pytest.approx(alone["returns"][0], rel=1e-6)
+
+
 def test_resume_after_interruption_equals_uninterrupted_run(finished, data_env, tmp_path):
     _, spec, reference = finished
     spec = dataclasses.replace(spec, checkpoint_every=2)  # chunk 3 is lost and redone
@@ -262,7 +278,7 @@ def test_finished_run_is_skipped_and_conflicts_are_reported(finished, tmp_path):
                                       on_chunk=pytest.fail)
     assert again == record and "already finished" in logs[0]
     other = dataclasses.replace(spec, steps=100, eval_every=50)
-    with pytest.raises(experiment.RunConflictError, match="--overwrite"):
+    with pytest.raises(experiment.RunConflictError, match=f"--redo={spec.name} to replace just"):
         experiment.run_experiment(other, workdir, progress=False)
     copy = tmp_path / "runs" / experiment.record_path(workdir, spec).name
     copy.parent.mkdir()
@@ -406,3 +422,76 @@ def test_range_checks_reach_every_layer_and_accept_every_default():
         for field in dataclasses.fields(algo.Config):
             value = getattr(algo.Config(), field.name)
             assert field_rules.range_error(field.name, value) is None, (name, field.name, value)
+
+
+# --- Recovering one run: damaged records, digests, --redo -----------------------------------------
+
+
+def test_damaged_record_is_rebuilt_from_the_final_checkpoint(finished, data_env, tmp_path):
+    workdir, spec, reference = finished
+    shutil.copytree(workdir, tmp_path, dirs_exist_ok=True)
+    path = experiment.record_path(tmp_path, spec)
+
+    def edit_score(text):
+        record = json.loads(text)
+        record["normalized_scores"][-1][0] = 99.0
+        return json.dumps(record)
+
+    for damage in (lambda text: text[:100], edit_score):  # Half-written; a hand-edited score.
+        path.write_text(damage(path.read_text()))
+        with pytest.raises(results.RecordError, match=rf"{path}"):
+            results.read_record(path)
+        logs = []
+        rebuilt = experiment.run_experiment(spec, tmp_path, progress=False, log=logs.append,
+                                            on_chunk=pytest.fail)  # nothing trains
+        assert "rebuilding it from the run's final checkpoint" in logs[0]
+        assert without_timing(rebuilt) == without_timing(reference)
+        assert results.read_record(path) == rebuilt
+
+
+def test_edited_score_without_checkpoint_names_the_file_to_delete(finished, tmp_path):
+    workdir, spec, reference = finished
+    path = tmp_path / "runs" / experiment.record_path(workdir, spec).name
+    path.parent.mkdir()
+    record = json.loads(experiment.record_path(workdir, spec).read_text())
+    assert record["scores_digest"] == results.scores_digest(record)
+    record["normalized_scores"][0][0] += 1.0
+    path.write_text(json.dumps(record))
+    message = (rf"run record {path} is invalid: its scores do not match its scores_digest.*"
+               rf"Delete only this file \({path}\).*--redo={spec.name} to retrain just this run")
+    with pytest.raises(results.RecordError, match=message):
+        experiment.run_experiment(spec, tmp_path, progress=False)
+    with pytest.raises(results.RecordError, match=message):
+        tables.write_tables(tmp_path)
+
+
+def test_legacy_records_are_accepted_marked_and_stamped(finished, tmp_path):
+    workdir, spec, _ = finished
+    path = tmp_path / "runs" / experiment.record_path(workdir, spec).name
+    path.parent.mkdir()
+    record = json.loads(experiment.record_path(workdir, spec).read_text())
+    del record["scores_digest"]
+    path.write_text(json.dumps(record))
+    assert results.is_legacy(results.read_record(path))
+    assert "legacy (no score digest): " + spec.name in tables.write_tables(tmp_path)
+    stamp_digests.main(["stamp_digests", str(tmp_path)])
+    stamped = results.read_record(path)
+    assert stamped["scores_digest"] == results.scores_digest(record)
+    assert not results.stamp_digest(path)  # Already stamped: left alone.
+    assert "legacy" not in tables.write_tables(tmp_path)
+
+
+def test_redo_retrains_only_the_named_run(probe_algorithm, data_env, tmp_path, monkeypatch):
+    first, second = probe_spec((0,)), probe_spec((0,), variant="b")
+    sweep.run_all([first, second], str(tmp_path), progress=False)
+    untouched = experiment.record_path(tmp_path, first).read_bytes()
+    trained = []
+    original_train = experiment._train
+    monkeypatch.setattr(experiment, "_train",
+                        lambda spec, *args: trained.append(spec.name) or original_train(spec,
+                                                                                        *args))
+    with pytest.raises(ValueError, match=rf"--redo=nope: no such run.*{first.name}"):
+        sweep.run_all([first, second], str(tmp_path), progress=False, redo=["nope"])
+    sweep.run_all([first, second], str(tmp_path), progress=False, redo=[second.name])
+    assert trained == [second.name]
+    assert experiment.record_path(tmp_path, first).read_bytes() == untouched

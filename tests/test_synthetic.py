@@ -1,5 +1,11 @@
 """Tests for jaxrl_offline.synthetic: generated Minari datasets and probes with known answers."""
 
+import os
+import socket
+import subprocess
+import sys
+import time
+
 import h5py
 import minari
 import numpy as np
@@ -82,6 +88,26 @@ def test_generation_is_atomic(minari_root, monkeypatch):
     assert not [p for p in minari_root.iterdir() if p.name.startswith(".")]  # Staging removed.
     with pytest.raises(DatasetError, match="not in the local Minari store"):
         load_numpy("test/invpend/expert-v0")
+
+
+def test_staging_left_by_killed_generations_is_removed_by_the_next(minari_root):
+    # A kill -9 skips the finally that removes staging; the next generation cleans up what dead
+    # generations left and keeps what live ones (this process) are writing.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    host = socket.gethostname()
+    owned = {"dead": f"{host} {dead.stdout.strip()}", "live": f"{host} {os.getpid()}",
+             "other_host": f"elsewhere {dead.stdout.strip()}"}
+    for name, owner in owned.items():
+        (minari_root / f".jaxrl_offline-tmp-{name}").mkdir()
+        (minari_root / f".jaxrl_offline-tmp-{name}" / "owner").write_text(owner)
+    for name, age_s in (("unowned_old", 7200), ("unowned_new", 0)):  # Killed before the owner.
+        (minari_root / f".jaxrl_offline-tmp-{name}").mkdir()
+        os.utime(minari_root / f".jaxrl_offline-tmp-{name}", (time.time() - age_s,) * 2)
+    synthetic.make_inverted_pendulum_dataset("test/invpend/random-v0", "random", 100, seed=0)
+    left = sorted(p.name for p in minari_root.iterdir() if p.name.startswith("."))
+    assert left == [".jaxrl_offline-tmp-live", ".jaxrl_offline-tmp-other_host",
+                    ".jaxrl_offline-tmp-unowned_new"]
 
 
 def test_overwrite_and_existing_ids(minari_root):
