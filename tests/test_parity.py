@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from minari.data_collector.episode_buffer import EpisodeBuffer
 
-from benchmarks.parity import d4rl_arrays, harness, records, references, shims
+from benchmarks.parity import d4rl_arrays, harness, records, references, shims, tables
 from jaxrl_offline import data, results
 from jaxrl_offline.synthetic import create_atomically
 from jaxrl_offline.transforms import Transforms
@@ -210,3 +210,37 @@ def test_run_seed_and_reference_record(parity_dataset, tmp_path):
     path = records.write(tmp_path / "parity", record)
     assert results.read_record(path) == record
     assert results.column_label(record) == "td3_bc/fake"
+
+
+def test_difference_ci():
+    # Means 2 and 0: difference 2; resampling {1, 3} gives means 1, 2 or 3, so the CI is in [1, 3].
+    difference, low, high = tables.difference_ci([1.0, 3.0], [0.0, 0.0])
+    assert difference == 2.0 and 1.0 <= low <= high <= 3.0
+    difference, low, high = tables.difference_ci([5.0], [1.0, 2.0])
+    assert difference == 3.5 and np.isnan(low) and np.isnan(high)
+
+
+def test_tables_pair_ours_with_reference(tmp_path):
+    def record(name, seeds, scores, reference=None):
+        rows = np.asarray(scores, np.float64).tolist()
+        entry = {"name": name, "algorithm": "td3_bc", "variant": "corl" if reference else "",
+                 "dataset_id": "test/data-v0", "seeds": seeds, "steps": 20, "eval_every": 10,
+                 "eval_episodes": 1, "eval_steps": [10, 20], "normalized_scores": rows,
+                 "returns": [[0.0] for _ in seeds], "final": results.final_summary(rows),
+                 "normalized": True, "command": f"make {name}"}
+        entry.update({field: None for field in results.REQUIRED_FIELDS if field not in entry},
+                     schema_version=results.SCHEMA_VERSION, status="complete")
+        if reference:
+            entry["reference"] = reference
+        results.write_record(tmp_path / "runs" / f"{name}.json", entry)
+
+    record("ours", [0, 1], [[10.0, 12.0], [20.0, 22.0]])
+    record("ref", [0, 1], [[11.0, 11.0], [30.0, 30.0]], reference={
+        "repository": "example/ref", "commit": "abcdef0123", "script": "algo.py",
+        "name": "test/ref"})
+    paths = tables.write(tmp_path)
+    readme = paths[0].read_text()
+    assert "| 10 | 11.0 ± 1.0 (n=2) | 11.0 ± 0.0 (n=2) | +0.0 [" in readme
+    assert "| 20 | 21.0 ± 1.0 (n=2) | 30.0 ± 0.0 (n=2) | -9.0 [" in readme
+    assert "example/ref@abcdef0" in readme and "not measured" in readme
+    assert paths[1].name == "td3_bc__test_data-v0.png" and paths[1].stat().st_size > 0
