@@ -244,3 +244,22 @@ def test_tables_pair_ours_with_reference(tmp_path):
     assert "| 20 | 21.0 ± 1.0 (n=2) | 30.0 ± 0.0 (n=2) | -9.0 [" in readme
     assert "example/ref@abcdef0" in readme and "not measured" in readme
     assert paths[1].name == "td3_bc__test_data-v0.png" and paths[1].stat().st_size > 0
+
+
+def test_speed_ratios_and_table():
+    from benchmarks.parity import speed
+
+    # Warm-up block 9 s is ignored; blocks of 2 s and 4 s for 100 updates: best 50/s, mean 33.3/s.
+    reference = speed.reference_rates([9.0, 2.0, 4.0], chunk=100)
+    assert reference["updates_per_s"] == 50.0
+    assert reference["mean_updates_per_s"] == pytest.approx(100 * 2 / 6.0)
+    ours = [{"num_seeds": 2, "updates_per_s_per_seed": 75.0, "aggregate_updates_per_s": 150.0,
+             "mean_aggregate_updates_per_s": 100.0}]
+    (ratio,) = speed.ratios(ours, reference)
+    assert ratio == {"num_seeds": 2, "per_seed": 1.5, "aggregate": 3.0, "aggregate_mean": 3.0}
+    reference.update(repository="example/ref", commit="abcdef0", torch_threads=1)
+    text = speed.render({"algorithm": "td3_bc", "reference_name": "test/ref", "reference": reference,
+                         "dataset": "d", "chunk": 100, "repeats": 2, "device": "cpu",
+                         "load_before_ours": 1.0, "load_before_reference": 1.5, "ours": ours,
+                         "ratios": [ratio], "command": "x"})
+    assert "| 2 | 75 | 150 | 50 | 1.50x | 3.00x / 3.00x |" in text

@@ -21,23 +21,28 @@ import sys
 
 from absl import app, flags
 
-_REFERENCE = flags.DEFINE_string("reference", "corl/td3_bc", "Harness name of the reference.")
-_REFERENCE_DIR = flags.DEFINE_string("reference_dir", None, "The user's checkout of the reference.")
-_REFERENCE_COMMIT = flags.DEFINE_string(
-    "reference_commit", None, "Commit of the checkout when it is not a git work tree.")
-_DATASET = flags.DEFINE_string("dataset", "jaxrl_offline/hopper/medium-50k-v0", "Project dataset.")
-_ENV_NAME = flags.DEFINE_string("env_name", None, "D4RL env name the reference is given "
-                                "(default: from the dataset id, e.g. hopper-medium-v2).")
-_REFERENCE_CONFIG = flags.DEFINE_string(
-    "reference_config", None, "The reference's config file, relative to --reference_dir "
-    "(default: Reference.config_file for the dataset's env and kind; 'none' for no file).")
-_SEEDS = flags.DEFINE_list("seeds", ["0"], "Reference seeds.")
-_STEPS = flags.DEFINE_integer("steps", 5000, "Updates per seed.")
-_EVAL_EVERY = flags.DEFINE_integer("eval_every", 1000, "Updates between evaluations.")
-_EVAL_EPISODES = flags.DEFINE_integer("eval_episodes", 10, "Episodes per evaluation.")
-_REFERENCE_ARGS = flags.DEFINE_string("reference_args", "", "More flags for the reference script.")
-_TORCH_THREADS = flags.DEFINE_integer("torch_threads", 1, "torch.set_num_threads (0: default).")
-_WORKDIR = flags.DEFINE_string("workdir", "benchmarks/results/parity", "Records go to runs/.")
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """Defines the command's flags (here, not at import, so tests can import this module)."""
+    flags.DEFINE_string("reference", "corl/td3_bc", "Harness name of the reference.")
+    flags.DEFINE_string("reference_dir", None, "The user's checkout of the reference.")
+    flags.DEFINE_string(
+        "reference_commit", None, "Commit of the checkout when it is not a git work tree.")
+    flags.DEFINE_string("dataset", "jaxrl_offline/hopper/medium-50k-v0", "Project dataset.")
+    flags.DEFINE_string("env_name", None, "D4RL env name the reference is given "
+                        "(default: from the dataset id, e.g. hopper-medium-v2).")
+    flags.DEFINE_string(
+        "reference_config", None, "The reference's config file, relative to --reference_dir "
+        "(default: Reference.config_file for the dataset's env and kind; 'none' for no file).")
+    flags.DEFINE_list("seeds", ["0"], "Reference seeds.")
+    flags.DEFINE_integer("steps", 5000, "Updates per seed.")
+    flags.DEFINE_integer("eval_every", 1000, "Updates between evaluations.")
+    flags.DEFINE_integer("eval_episodes", 10, "Episodes per evaluation.")
+    flags.DEFINE_string("reference_args", "", "More flags for the reference script.")
+    flags.DEFINE_integer("torch_threads", 1, "torch.set_num_threads (0: default).")
+    flags.DEFINE_string("workdir", "benchmarks/results/parity", "Records go to runs/.")
 
 
 def checkout_commit(reference_dir: pathlib.Path, given: str | None) -> str:
@@ -56,49 +61,50 @@ def main(argv):
     del argv
     from benchmarks.parity import harness, records, references
 
-    reference = references.get_reference(_REFERENCE.value)
-    if not _REFERENCE_DIR.value:
+    reference = references.get_reference(FLAGS.reference)
+    if not FLAGS.reference_dir:
         raise app.UsageError(f"--reference_dir is required: a checkout of "
                              f"{reference.repository} at {reference.commit}")
-    reference_dir = pathlib.Path(_REFERENCE_DIR.value).expanduser().resolve()
-    commit = checkout_commit(reference_dir, _REFERENCE_COMMIT.value)
+    reference_dir = pathlib.Path(FLAGS.reference_dir).expanduser().resolve()
+    commit = checkout_commit(reference_dir, FLAGS.reference_commit)
     if commit != reference.commit:
         print(f"warning: {reference_dir} is at {commit}, the pinned commit is {reference.commit}")
-    if _EVAL_EVERY.value <= 0 or _STEPS.value % _EVAL_EVERY.value:
+    if FLAGS.eval_every <= 0 or FLAGS.steps % FLAGS.eval_every:
         raise app.UsageError("--steps must be a positive multiple of --eval_every")
     from jaxrl_offline import suite
 
-    suite.ensure_local(_DATASET.value)
-    env, kind, default_name = references.d4rl_name(_DATASET.value) if not _ENV_NAME.value else (
-        None, None, _ENV_NAME.value)
-    config_file = _REFERENCE_CONFIG.value
+    suite.ensure_local(FLAGS.dataset)
+    env, kind, default_name = references.d4rl_name(FLAGS.dataset) if not FLAGS.env_name else (
+        None, None, FLAGS.env_name)
+    config_file = FLAGS.reference_config
     if config_file is None:
         config_file = reference.config_file.format(env=env, kind=kind.replace("-", "_"))
     config_file = None if config_file in ("", "none") else config_file
-    if _TORCH_THREADS.value:
+    if FLAGS.torch_threads:
         import torch
 
-        torch.set_num_threads(_TORCH_THREADS.value)
-    binding, info = harness.make_binding(_DATASET.value, default_name)
+        torch.set_num_threads(FLAGS.torch_threads)
+    binding, info = harness.make_binding(FLAGS.dataset, default_name)
     results = []
-    for seed in map(int, _SEEDS.value):
-        args = references.command_args(reference, default_name, config_file, seed, _STEPS.value,
-                              _EVAL_EVERY.value, _EVAL_EPISODES.value, _REFERENCE_ARGS.value)
+    for seed in map(int, FLAGS.seeds):
+        args = references.command_args(reference, default_name, config_file, seed, FLAGS.steps,
+                              FLAGS.eval_every, FLAGS.eval_episodes, FLAGS.reference_args)
         local = [arg.replace("<reference_dir>", str(reference_dir)) for arg in args]
         result = harness.run_seed(reference_dir / reference.script, reference.eval_function,
                                   binding, local, seed, config_class=reference.config_class)
         result.argv = args
         results.append(result)
         print(f"seed {seed}: returns {result.returns.mean(axis=1).round(1).tolist()}")
-    device = f"cpu (torch, {_TORCH_THREADS.value or 'default'} threads)"
+    device = f"cpu (torch, {FLAGS.torch_threads or 'default'} threads)"
     record = records.reference_record(
-        reference, commit, _DATASET.value, info, results[0].config, results, _STEPS.value,
-        _EVAL_EVERY.value, _EVAL_EPISODES.value, device,
+        reference, commit, FLAGS.dataset, info, results[0].config, results, FLAGS.steps,
+        FLAGS.eval_every, FLAGS.eval_episodes, device,
         command=shlex.join(["python", "-m", "benchmarks.parity.run_reference",
                             *[arg for arg in sys.argv[1:] if not arg.startswith(
                                 "--reference_dir")]]))
-    print("wrote", records.write(_WORKDIR.value, record))
+    print("wrote", records.write(FLAGS.workdir, record))
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

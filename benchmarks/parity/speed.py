@@ -33,14 +33,19 @@ if __name__ == "__main__":
 
 from absl import app, flags  # noqa: E402
 
-_REFERENCE = flags.DEFINE_string("reference", "corl/td3_bc", "Harness name of the reference.")
-_REFERENCE_DIR = flags.DEFINE_string("reference_dir", None, "The user's checkout of the reference.")
-_DATASET = flags.DEFINE_string("dataset", "jaxrl_offline/hopper/medium-50k-v0", "Project dataset.")
-_CHUNK = flags.DEFINE_integer("chunk", 1000, "Updates per timed block.")
-_REPEATS = flags.DEFINE_integer("repeats", 3, "Timed blocks per side (after one warm-up block).")
-_SEED_COUNTS = flags.DEFINE_list("seed_counts", ["1", "2"], "Seed counts of ours (vmapped).")
-_TORCH_THREADS = flags.DEFINE_integer("torch_threads", 1, "torch.set_num_threads of the reference.")
-_OUT = flags.DEFINE_string("out", str(OUT_DIR), "Output folder.")
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """Defines the command's flags (here, not at import, so tests can import this module)."""
+    flags.DEFINE_string("reference", "corl/td3_bc", "Harness name of the reference.")
+    flags.DEFINE_string("reference_dir", None, "The user's checkout of the reference.")
+    flags.DEFINE_string("dataset", "jaxrl_offline/hopper/medium-50k-v0", "Project dataset.")
+    flags.DEFINE_integer("chunk", 1000, "Updates per timed block.")
+    flags.DEFINE_integer("repeats", 3, "Timed blocks per side (after one warm-up block).")
+    flags.DEFINE_list("seed_counts", ["1", "2"], "Seed counts of ours (vmapped).")
+    flags.DEFINE_integer("torch_threads", 1, "torch.set_num_threads of the reference.")
+    flags.DEFINE_string("out", str(OUT_DIR), "Output folder.")
 
 
 def reference_rates(train_s, chunk: int) -> dict:
@@ -99,31 +104,31 @@ def main(argv):
     from jaxrl_offline import data, results, suite
     from jaxrl_offline.algorithms import get_algorithm
 
-    reference = references.get_reference(_REFERENCE.value)
-    if not _REFERENCE_DIR.value:
+    reference = references.get_reference(FLAGS.reference)
+    if not FLAGS.reference_dir:
         raise app.UsageError(f"--reference_dir is required (a checkout of {reference.repository})")
-    reference_dir = pathlib.Path(_REFERENCE_DIR.value).expanduser().resolve()
-    chunk, repeats = _CHUNK.value, _REPEATS.value
-    suite.ensure_local(_DATASET.value)
+    reference_dir = pathlib.Path(FLAGS.reference_dir).expanduser().resolve()
+    chunk, repeats = FLAGS.chunk, FLAGS.repeats
+    suite.ensure_local(FLAGS.dataset)
 
     algo = get_algorithm(reference.algorithm)
     config = algo.Config()
-    dataset, _ = data.load_dataset(_DATASET.value, algorithm=reference.algorithm)
+    dataset, _ = data.load_dataset(FLAGS.dataset, algorithm=reference.algorithm)
     load_before_ours = os.getloadavg()[0]
     ours = []
-    for num_seeds in map(int, _SEED_COUNTS.value):
+    for num_seeds in map(int, FLAGS.seed_counts):
         row, _ = speed_measure.time_vmapped(algo, config, dataset, num_seeds, chunk, repeats)
         ours.append(row)
         print(f"ours, {num_seeds} seeds: {row['aggregate_updates_per_s']:.0f} updates/s")
 
     import torch
 
-    torch.set_num_threads(_TORCH_THREADS.value)
-    env, kind, env_name = references.d4rl_name(_DATASET.value)
+    torch.set_num_threads(FLAGS.torch_threads)
+    env, kind, env_name = references.d4rl_name(FLAGS.dataset)
     config_file = reference.config_file.format(env=env, kind=kind.replace("-", "_"))
     args = references.command_args(reference, env_name, config_file, 0, chunk * (repeats + 1),
                                    chunk, 1)
-    binding, _ = harness.make_binding(_DATASET.value, env_name)
+    binding, _ = harness.make_binding(FLAGS.dataset, env_name)
     load_before_reference = os.getloadavg()[0]
     seed_result = harness.run_seed(
         reference_dir / reference.script, reference.eval_function, binding,
@@ -132,10 +137,10 @@ def main(argv):
     ref = reference_rates(seed_result.train_s, chunk)
     print(f"reference: {ref['updates_per_s']:.0f} updates/s")
     ref.update(repository=reference.repository, commit=reference.commit, argv=args,
-               torch_threads=_TORCH_THREADS.value)
+               torch_threads=FLAGS.torch_threads)
     result = {
         "algorithm": reference.algorithm, "reference_name": reference.name,
-        "dataset": _DATASET.value, "chunk": chunk, "repeats": repeats,
+        "dataset": FLAGS.dataset, "chunk": chunk, "repeats": repeats,
         "config": dataclasses.asdict(config), "ours": ours, "reference": ref,
         "ratios": ratios(ours, ref), "load_before_ours": load_before_ours,
         "load_before_reference": load_before_reference,
@@ -145,12 +150,13 @@ def main(argv):
         "command": shlex.join(["python", "-m", "benchmarks.parity.speed",
                                *[a for a in sys.argv[1:] if not a.startswith("--reference_dir")]]),
     }
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{reference.name}__{_DATASET.value}")
-    out = pathlib.Path(_OUT.value)
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{reference.name}__{FLAGS.dataset}")
+    out = pathlib.Path(FLAGS.out)
     results.dump_json(out / f"{name}.json", result)
     results.dump_text(out / f"{name}.md", render(results.to_jsonable(result)))
     print(json.dumps(results.to_jsonable(result["ratios"]), indent=1), "\nwrote", out / name)
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
