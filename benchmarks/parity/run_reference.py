@@ -95,7 +95,13 @@ def main(argv):
         result.argv = args
         results.append(result)
         print(f"seed {seed}: returns {result.returns.mean(axis=1).round(1).tolist()}")
-    device = f"cpu (torch, {FLAGS.torch_threads or 'default'} threads)"
+    import os
+
+    import torch
+
+    threads = torch.get_num_threads()
+    device = (f"cpu (torch {torch.__version__}, {threads} thread{'s' if threads > 1 else ''}), "
+              f"{os.cpu_count()} host cores")
     record = records.reference_record(
         reference, commit, FLAGS.dataset, info, results[0].config, results, FLAGS.steps,
         FLAGS.eval_every, FLAGS.eval_episodes, device,
