@@ -263,3 +263,11 @@ def test_speed_ratios_and_table():
                          "load_before_ours": 1.0, "load_before_reference": 1.5, "ours": ours,
                          "ratios": [ratio], "command": "x"})
     assert "| 2 | 75 | 150 | 50 | 1.50x | 3.00x / 3.00x |" in text
+
+
+def test_committed_parity_readme_is_up_to_date():
+    readme = tables.WORKDIR / "README.md"
+    if not readme.exists():
+        pytest.skip("no parity records committed")
+    assert readme.read_text() == tables.render_readme(), (
+        "benchmarks/results/parity/README.md is out of date: run python -m benchmarks.parity.tables")

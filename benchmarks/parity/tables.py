@@ -135,21 +135,30 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
 
 
-def write(workdir: str | pathlib.Path = WORKDIR) -> list[pathlib.Path]:
-    """Writes ``README.md`` and the plots under ``workdir``; returns the paths written."""
+def render_readme(workdir: str | pathlib.Path = WORKDIR) -> str:
+    """The generated ``README.md`` of ``workdir`` (records under ``runs/``, speed under
+    ``speed/``)."""
     workdir = pathlib.Path(workdir)
     speed = load_speed(workdir)
-    sections, written = [README_HEAD], []
-    for (algorithm, dataset), group in pairs(results.load_records(workdir)).items():
+    sections = [README_HEAD]
+    for (_, dataset), group in pairs(results.load_records(workdir)).items():
         ours = group["ours"][0] if group["ours"] else None
         for reference in group["reference"]:
-            key = (reference["reference"]["name"], dataset)
-            sections.append(render_pair(ours, reference, speed.get(key)))
+            sections.append(render_pair(ours, reference,
+                                        speed.get((reference["reference"]["name"], dataset))))
+    return "\n".join(sections)
+
+
+def write(workdir: str | pathlib.Path = WORKDIR) -> list[pathlib.Path]:
+    """Writes ``README.md`` and one plot per (algorithm, dataset); returns the paths written."""
+    workdir = pathlib.Path(workdir)
+    readme = workdir / "README.md"
+    results.dump_text(readme, render_readme(workdir))
+    written = [readme]
+    for (algorithm, dataset), group in pairs(results.load_records(workdir)).items():
         path = workdir / "plots" / f"{algorithm}__{slug(dataset)}.png"
         written.append(plots.plot_dataset(group["ours"] + group["reference"], path))
-    readme = workdir / "README.md"
-    results.dump_text(readme, "\n".join(sections))
-    return [readme, *written]
+    return written
 
 
 def main(argv):
