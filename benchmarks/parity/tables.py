@@ -117,7 +117,9 @@ def render_pair(ours: dict | None, reference: dict, speed: dict | None) -> str:
         parts = [f"{n} seed{'s' if n > 1 else ''}: {r['aggregate']:.2f}x"
                  for n, r in sorted(per_seed.items())]
         lines.append(f"Speed, ours / reference updates/s in one sitting ({speed['chunk']}-update "
-                     f"blocks, `{speed['device']}`): " + ", ".join(parts) + ".")
+                     f"blocks, `{speed['device']}`, 1-minute load average "
+                     f"{speed['load_before_ours']:.1f} / {speed['load_before_reference']:.1f} "
+                     "before ours / the reference): " + ", ".join(parts) + " (details: `speed/`).")
     lines += ["", f"Commands: `{reference.get('command')}`"
               + ("" if ours is None else f"; `{ours.get('command')}`"), ""]
     return "\n".join(lines)
