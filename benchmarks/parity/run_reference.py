@@ -14,6 +14,7 @@ about. See ``benchmarks/parity/README.md``.
 
 from __future__ import annotations
 
+import os
 import pathlib
 import shlex
 import subprocess
@@ -57,6 +58,20 @@ def checkout_commit(reference_dir: pathlib.Path, given: str | None) -> str:
                              ) from None
 
 
+def names(reference) -> tuple[str, str | None]:
+    """(D4RL env name, the reference's config file relative to its checkout, or None)."""
+    from benchmarks.parity import references
+
+    if FLAGS.env_name:
+        env_name, config_file = FLAGS.env_name, FLAGS.reference_config
+    else:
+        env, kind, env_name = references.d4rl_name(FLAGS.dataset)
+        config_file = FLAGS.reference_config
+        if config_file is None:
+            config_file = reference.config_file.format(env=env, kind=kind.replace("-", "_"))
+    return env_name, None if config_file in (None, "", "none") else config_file
+
+
 def main(argv):
     del argv
     from benchmarks.parity import harness, records, references
@@ -74,37 +89,28 @@ def main(argv):
     from jaxrl_offline import suite
 
     suite.ensure_local(FLAGS.dataset)
-    env, kind, default_name = references.d4rl_name(FLAGS.dataset) if not FLAGS.env_name else (
-        None, None, FLAGS.env_name)
-    config_file = FLAGS.reference_config
-    if config_file is None:
-        config_file = reference.config_file.format(env=env, kind=kind.replace("-", "_"))
-    config_file = None if config_file in ("", "none") else config_file
-    if FLAGS.torch_threads:
-        import torch
+    env_name, config_file = names(reference)
+    import torch
 
+    if FLAGS.torch_threads:
         torch.set_num_threads(FLAGS.torch_threads)
-    binding, info = harness.make_binding(FLAGS.dataset, default_name)
-    results = []
+    binding, info = harness.make_binding(FLAGS.dataset, env_name)
+    seed_results = []
     for seed in map(int, FLAGS.seeds):
-        args = references.command_args(reference, default_name, config_file, seed, FLAGS.steps,
-                              FLAGS.eval_every, FLAGS.eval_episodes, FLAGS.reference_args)
+        args = references.command_args(reference, env_name, config_file, seed, FLAGS.steps,
+                                       FLAGS.eval_every, FLAGS.eval_episodes, FLAGS.reference_args)
         local = [arg.replace("<reference_dir>", str(reference_dir)) for arg in args]
         result = harness.run_seed(reference_dir / reference.script, reference.eval_function,
                                   binding, local, seed, config_class=reference.config_class)
         result.argv = args
-        results.append(result)
+        seed_results.append(result)
         print(f"seed {seed}: returns {result.returns.mean(axis=1).round(1).tolist()}")
-    import os
-
-    import torch
-
     threads = torch.get_num_threads()
     device = (f"cpu (torch {torch.__version__}, {threads} thread{'s' if threads > 1 else ''}), "
               f"{os.cpu_count()} host cores")
     record = records.reference_record(
-        reference, commit, FLAGS.dataset, info, results[0].config, results, FLAGS.steps,
-        FLAGS.eval_every, FLAGS.eval_episodes, device,
+        reference, commit, FLAGS.dataset, info, seed_results[0].config, seed_results,
+        FLAGS.steps, FLAGS.eval_every, FLAGS.eval_episodes, device,
         command=shlex.join(["python", "-m", "benchmarks.parity.run_reference",
                             *[arg for arg in sys.argv[1:] if not arg.startswith(
                                 "--reference_dir")]]))
