@@ -65,6 +65,18 @@ REFERENCES: dict[str, Reference] = {
         script="algorithms/offline/any_percent_bc.py", algorithm="bc", variant="corl",
         eval_function="eval_actor", config_file="configs/offline/bc/{env}/{kind}_v2.yaml",
         flags=_CORL_FLAGS, fixed_args=("--device=cpu",)),
+    # Same interface as the two above (module-level eval_actor, pyrallis TrainConfig, train());
+    # each ran end to end for 2 updates through the harness, no parity run yet.
+    "corl/iql": Reference(
+        name="corl/iql", repository=CORL_REPOSITORY, commit=CORL_COMMIT,
+        script="algorithms/offline/iql.py", algorithm="iql", variant="corl",
+        eval_function="eval_actor", config_file="configs/offline/iql/{env}/{kind}_v2.yaml",
+        flags=_CORL_FLAGS, fixed_args=("--device=cpu",)),
+    "corl/cql": Reference(
+        name="corl/cql", repository=CORL_REPOSITORY, commit=CORL_COMMIT,
+        script="algorithms/offline/cql.py", algorithm="cql", variant="corl",
+        eval_function="eval_actor", config_file="configs/offline/cql/{env}/{kind}_v2.yaml",
+        flags=_CORL_FLAGS, fixed_args=("--device=cpu",)),
 }
 
 
