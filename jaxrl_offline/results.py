@@ -298,7 +298,7 @@ def seed_counts(record: dict, per_seed: Any = None) -> tuple[int, int, int]:
     ``per_seed`` ([S] scores) when given, else of the last evaluation."""
     scores = as_array(record["normalized_scores"])[-1] if per_seed is None else per_seed
     return (int(np.isfinite(np.asarray(scores, np.float64)).sum()), len(record["seeds"]),
-            len(record["diverged_seeds"]))
+            len(record.get("diverged_seeds") or ()))
 
 
 def seeds_text(record: dict, per_seed: Any = None) -> str:

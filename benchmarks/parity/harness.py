@@ -1,0 +1,154 @@
+"""Running one seed of a reference script, unchanged, on a project dataset.
+
+The script is loaded from the user's checkout as a module (``importlib``) while the stand-in
+``gym``/``d4rl`` modules are installed (:mod:`benchmarks.parity.shims`). Before its ``train()``
+runs, the harness replaces the module's evaluation function (CORL: ``eval_actor``) by an
+:class:`EvalCapture` that calls the original and keeps the returns it gives back, with wall times.
+The ``k``-th evaluation is taken at step ``k * eval_every``: the harness sets the reference's
+evaluation frequency and every reference evaluates when ``(t + 1) % eval_every == 0``. Nothing in
+the reference's files changes; its flags come through ``sys.argv`` as on its command line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib.util
+import os
+import pathlib
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from benchmarks.parity import d4rl_arrays, shims
+from jaxrl_offline import data, evaluation
+from jaxrl_offline.transforms import Transforms
+from jaxrl_offline.types import DatasetInfo
+
+
+def make_binding(dataset_id: str, env_name: str) -> tuple[shims.Binding, DatasetInfo]:
+    """Binds ``env_name`` to a local project dataset, with the check against its arrays."""
+    project, info = data.load_numpy(dataset_id, transforms=Transforms(normalize_obs=False))
+    if not info.has_reference_scores:
+        raise ValueError(f"{dataset_id} has no reference scores; D4RL normalization needs them")
+
+    def check(dataset: dict, received: dict) -> dict:
+        return d4rl_arrays.check_against_project(dataset, received, project, info)
+
+    binding = shims.Binding(
+        env_name=env_name, dataset=d4rl_arrays.get_dataset(dataset_id),
+        make_env=evaluation.make_env_fn(info.eval_env_spec),
+        ref_min_score=info.ref_min_score, ref_max_score=info.ref_max_score, check=check)
+    return binding, info
+
+
+class EvalCapture:
+    """Wraps a reference's evaluation function; keeps its returns and the wall times around it.
+
+    Attributes:
+      returns: one [episodes] float64 array per evaluation, in call order.
+      calls: (start, end) ``time.perf_counter()`` of each evaluation.
+    """
+
+    def __init__(self, function: Callable[..., Any]):
+        self.function = function
+        self.returns: list[np.ndarray] = []
+        self.calls: list[tuple[float, float]] = []
+
+    def __call__(self, *args, **kwargs):
+        start = time.perf_counter()
+        result = self.function(*args, **kwargs)
+        self.calls.append((start, time.perf_counter()))
+        self.returns.append(np.asarray(result, np.float64).reshape(-1))
+        return result
+
+
+@dataclasses.dataclass
+class SeedResult:
+    """What one seed of a reference run produced.
+
+    Attributes:
+      seed: the reference's ``--seed``.
+      argv: the reference's command-line arguments.
+      returns: [evals, episodes] raw returns.
+      eval_s: [evals] seconds per evaluation.
+      train_s: [evals] seconds of training before each evaluation (the first also holds the
+        script's setup after the dataset was loaded: normalization, buffer, networks).
+      data_check: the summary of ``d4rl_arrays.check_against_project``.
+      config: the reference's config as its script parsed it (``dataclasses.asdict``), or ``{}``.
+    """
+
+    seed: int
+    argv: list[str]
+    returns: np.ndarray
+    eval_s: np.ndarray
+    train_s: np.ndarray
+    data_check: dict
+    config: dict = dataclasses.field(default_factory=dict)
+
+
+def load_script(path: pathlib.Path, module_name: str):
+    """Imports a script file as a module (its ``if __name__ == "__main__"`` block does not run)."""
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextlib.contextmanager
+def _argv(argv: Sequence[str]):
+    saved = sys.argv
+    sys.argv = list(argv)
+    try:
+        yield
+    finally:
+        sys.argv = saved
+
+
+def run_seed(script: pathlib.Path, eval_function: str, binding: shims.Binding,
+             args: Sequence[str], seed: int, entry: str = "train",
+             config_class: str | None = None) -> SeedResult:
+    """Runs ``script``'s ``entry()`` once with ``args`` and returns its captured evaluations.
+
+    ``config_class`` names the script's pyrallis config dataclass; it is parsed from ``args`` (as
+    the script itself parses them) for the record."""
+    os.environ.setdefault("WANDB_MODE", "disabled")
+    binding.checks.clear()
+    check, load_end = binding.check, {"t": time.perf_counter()}
+
+    def timed_check(dataset: dict, received: dict) -> dict:
+        summary = check(dataset, received) if check is not None else {}
+        load_end["t"] = time.perf_counter()  # Training starts once the data is handed over.
+        return summary
+
+    binding.check = timed_check
+    try:
+        with shims.install(binding):
+            module = load_script(script, f"parity_reference_{script.stem}")
+            capture = EvalCapture(getattr(module, eval_function))
+            setattr(module, eval_function, capture)
+            config = _parse_config(getattr(module, config_class), args) if config_class else {}
+            with _argv([str(script), *args]):
+                getattr(module, entry)()
+    finally:
+        binding.check = check
+    if not binding.checks:
+        raise d4rl_arrays.ParityError(f"{script} never called d4rl.qlearning_dataset")
+    starts = np.array([start for start, _ in capture.calls])
+    ends = np.array([end for _, end in capture.calls])
+    previous = np.concatenate([[load_end["t"]], ends[:-1]])
+    return SeedResult(seed=seed, argv=list(args), returns=np.stack(capture.returns),
+                      eval_s=ends - starts, train_s=starts - previous,
+                      data_check=binding.checks[0], config=config)
+
+
+def _parse_config(config_class: type, args: Sequence[str]) -> dict:
+    import pyrallis  # A reference dependency (the [parity] extra), not the project's.
+
+    config = dataclasses.asdict(pyrallis.parse(config_class=config_class, args=list(args)))
+    config.pop("name", None)  # CORL appends a random uuid to it.
+    return config
+

@@ -1,0 +1,125 @@
+"""Reference runs as run records of the project's schema (``jaxrl_offline.results``).
+
+A reference record is an ordinary record (every ``REQUIRED_FIELDS`` entry, so the project's tables,
+plots and readers take it) with three differences: ``variant`` is the reference's short name (its
+table column reads ``td3_bc/corl``), ``config`` is the reference's own parsed config, and a
+``reference`` field says where it came from: repository, commit, script, the arguments of each
+seed, how its evaluations were captured, and the data check of every seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from benchmarks.parity.harness import SeedResult
+from benchmarks.parity.references import Reference
+from jaxrl_offline import results
+from jaxrl_offline.raw_data import env_id_of
+from jaxrl_offline.types import DatasetInfo
+
+REFERENCE_PACKAGES = ("torch", "pyrallis", "wandb")
+CAPTURE_NOTE = ("the reference's evaluation function wrapped from the launcher; the k-th call is "
+                "the evaluation after k * eval_every updates")
+
+
+def record_name(algorithm: str, variant: str, dataset_id: str) -> str:
+    """The file-system name ``experiment.RunSpec.name`` would give (``td3_bc-corl__<slug>``)."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", dataset_id).strip("_")
+    return f"{algorithm}-{variant}__{slug}"
+
+
+def reference_record(reference: Reference, commit: str, dataset_id: str, info: DatasetInfo,
+                     config: dict, seeds: Sequence[SeedResult], steps: int, eval_every: int,
+                     eval_episodes: int, device: str, command: str | None) -> dict:
+    """A complete, validated reference run record.
+
+    Args:
+      reference: the reference that ran.
+      commit: the commit of the checkout it ran from.
+      dataset_id: the project dataset.
+      info: its ``DatasetInfo`` (reference scores, eval env).
+      config: the reference's parsed config (``dataclasses.asdict``) of the first seed.
+      seeds: one ``SeedResult`` per seed, each with [evals, episodes] returns.
+      steps: updates per seed.
+      eval_every: updates between evaluations.
+      eval_episodes: episodes per evaluation.
+      device: where the reference trained (``"cpu (torch, 1 thread)"``).
+      command: the harness command line.
+    """
+    eval_steps = list(range(eval_every, steps + 1, eval_every))
+    for seed in seeds:
+        if seed.returns.shape != (len(eval_steps), eval_episodes):
+            raise ValueError(f"seed {seed.seed}: returns {seed.returns.shape}, expected "
+                             f"{(len(eval_steps), eval_episodes)} (evaluations x episodes)")
+    normalized = np.stack([info.normalized_score(s.returns).mean(axis=1) for s in seeds], axis=1)
+    train_s = float(sum(s.train_s.sum() for s in seeds))
+    versions = results.versions()
+    for package in REFERENCE_PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    record = {
+        "schema_version": results.SCHEMA_VERSION, "status": "complete",
+        "name": record_name(reference.algorithm, reference.variant, dataset_id),
+        "algorithm": reference.algorithm, "variant": reference.variant, "dataset_id": dataset_id,
+        "domain": info.family, "seeds": [s.seed for s in seeds], "config": config,
+        "overrides": {}, "transforms": {"source": "the reference's own preprocessing of the raw "
+                                                  "D4RL-layout arrays"},
+        "dataset": {"num_transitions": info.num_transitions, "num_episodes": info.num_episodes,
+                    "eval_env": env_id_of(info.eval_env_spec),
+                    "ref_min_score": info.ref_min_score, "ref_max_score": info.ref_max_score,
+                    "ref_score_source": info.ref_score_source},
+        "score_label": info.score_label, "normalized": info.has_reference_scores,
+        "steps": steps, "chunk": eval_every, "eval_every": eval_every,
+        "eval_episodes": eval_episodes, "max_episode_steps": None, "eval_steps": eval_steps,
+        "normalized_scores": normalized.tolist(),
+        "returns": [s.returns[-1].tolist() for s in seeds],
+        "final": results.final_summary(normalized.tolist()),
+        "train_metrics": {"steps": []}, "diverged_seeds": [], "diverged_at_step": {},
+        "timing": {"compile_s": 0.0, "train_s": train_s,
+                   "eval_s": float(sum(s.eval_s.sum() for s in seeds)),
+                   "updates_per_s": steps * len(seeds) / train_s if train_s else None,
+                   "resumed_at_step": [],
+                   "per_seed_train_s": [s.train_s.tolist() for s in seeds]},
+        "versions": versions, "git_commit": results.git_commit(), "device": device,
+        "command": command,
+        "reference": {"repository": reference.repository, "commit": commit,
+                      "pinned_commit": reference.commit, "script": reference.script,
+                      "name": reference.name, "capture": CAPTURE_NOTE,
+                      "argv": {str(s.seed): s.argv for s in seeds},
+                      "data_check": {str(s.seed): s.data_check for s in seeds}},
+    }
+    record["spec_hash"] = spec_hash(record)
+    record = results.to_jsonable(record)
+    results.validate_record(record)
+    return record
+
+
+def spec_hash(record: dict) -> str:
+    """Hash of what determines a reference run's result (reference, commit, data, arguments)."""
+    fingerprint = {key: record[key] for key in ("algorithm", "variant", "dataset_id", "seeds",
+                                                "steps", "eval_every", "eval_episodes")}
+    fingerprint["reference"] = {key: record["reference"][key]
+                                for key in ("repository", "commit", "script", "argv")}
+    text = json.dumps(results.to_jsonable(fingerprint), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def is_reference(record: dict[str, Any]) -> bool:
+    return "reference" in record
+
+
+def write(workdir: str | os.PathLike, record: dict) -> str:
+    """Writes ``<workdir>/runs/<name>.json`` atomically; returns the path."""
+    path = os.path.join(workdir, "runs", f"{record['name']}.json")
+    results.write_record(path, record)
+    return path

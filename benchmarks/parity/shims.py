@@ -1,0 +1,216 @@
+"""Stand-ins for the old ``gym`` (<= 0.23) and ``d4rl`` modules that reference scripts import.
+
+:func:`install` binds one D4RL env name (``"hopper-medium-v2"``) to one project dataset and puts
+two modules into ``sys.modules`` for the duration of a ``with`` block:
+
+* ``gym``: ``make(name)`` returns an :class:`OldGymEnv`, the old API over the dataset's Gymnasium
+  evaluation env (``reset() -> obs``, ``step(a) -> (obs, reward, done, info)``, ``seed(s)``,
+  ``get_normalized_score(ret)`` with the dataset's reference scores, ``get_dataset()``), plus
+  ``Env``, ``Wrapper`` and ``wrappers.TransformObservation`` / ``TransformReward`` with old gym's
+  behaviour (attribute access falls through to the wrapped env);
+* ``d4rl``: ``qlearning_dataset(env)`` by D4RL's rule (:mod:`benchmarks.parity.d4rl_arrays`); each
+  call is checked against the project's arrays and the check's summary is kept on the binding.
+
+Seeding follows old gym: ``seed(s)`` makes the next ``reset()`` a ``reset(seed=s)``; later resets
+continue the env's generator, so CORL's ``env.seed(seed)`` before each evaluation replays the same
+initial states every time, as it did on gym 0.23.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import sys
+import types
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from benchmarks.parity import d4rl_arrays
+
+
+@dataclasses.dataclass
+class Binding:
+    """One D4RL env name bound to a project dataset.
+
+    Attributes:
+      env_name: the name the reference passes to ``gym.make`` (``"hopper-medium-v2"``).
+      dataset: ``d4rl_arrays.get_dataset`` dict of the project dataset.
+      make_env: builds the Gymnasium evaluation env.
+      ref_min_score: reference random return (D4RL ``REF_MIN_SCORE``).
+      ref_max_score: reference expert return (D4RL ``REF_MAX_SCORE``).
+      check: ``(dataset, received) -> summary`` run on every ``qlearning_dataset`` result; raises
+        on a mismatch (``None``: no check, in tests of the facade alone).
+      checks: the summaries of the checks made so far.
+    """
+
+    env_name: str
+    dataset: dict[str, np.ndarray]
+    make_env: Callable[[], Any]
+    ref_min_score: float
+    ref_max_score: float
+    check: Callable[[dict, dict], dict] | None = None
+    checks: list[dict] = dataclasses.field(default_factory=list)
+
+
+def normalized_score(binding: Binding, score):
+    """D4RL's ``(score - REF_MIN) / (REF_MAX - REF_MIN)`` (a fraction, not percent)."""
+    return (score - binding.ref_min_score) / (binding.ref_max_score - binding.ref_min_score)
+
+
+class Env:
+    """Old gym's ``Env`` base class (only what reference scripts use)."""
+
+    def seed(self, seed=None):
+        return [seed]
+
+    def close(self):
+        return None
+
+    @property
+    def unwrapped(self):
+        return self
+
+
+class OldGymEnv(Env):
+    """Old-gym API over a Gymnasium env; D4RL's extra methods come from the ``Binding``."""
+
+    def __init__(self, binding: Binding):
+        self._binding = binding
+        self._env = binding.make_env()
+        self._pending_seed: int | None = None
+        self.observation_space = self._env.observation_space
+        self.action_space = self._env.action_space
+        self.spec = self._env.spec
+        self._max_episode_steps = self.spec.max_episode_steps if self.spec else None
+
+    def seed(self, seed=None):
+        self._pending_seed = None if seed is None else int(seed)
+        return [seed]
+
+    def reset(self):
+        seed, self._pending_seed = self._pending_seed, None
+        obs, _ = self._env.reset(seed=seed)
+        return obs
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self._env.step(np.asarray(action))
+        info = dict(info)
+        if truncated and not terminated:
+            info["TimeLimit.truncated"] = True  # Old gym's TimeLimit flag.
+        return obs, float(reward), bool(terminated or truncated), info
+
+    def get_normalized_score(self, score):
+        return normalized_score(self._binding, score)
+
+    def get_dataset(self, h5path=None):
+        if h5path is not None:
+            raise ValueError("the parity facade serves the bound project dataset, not h5 files")
+        return {key: value.copy() for key, value in self._binding.dataset.items()}
+
+    def close(self):
+        self._env.close()
+
+
+class Wrapper(Env):
+    """Old gym's ``Wrapper``: public attributes it lacks come from the wrapped env."""
+
+    def __init__(self, env):
+        self.env = env
+        self.observation_space = env.observation_space
+        self.action_space = env.action_space
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(f"attempted to get missing private attribute {name!r}")
+        return getattr(self.env, name)
+
+    def seed(self, seed=None):
+        return self.env.seed(seed)
+
+    def reset(self, **kwargs):
+        return self.env.reset(**kwargs)
+
+    def step(self, action):
+        return self.env.step(action)
+
+    def close(self):
+        return self.env.close()
+
+    @property
+    def unwrapped(self):
+        return self.env.unwrapped
+
+
+class TransformObservation(Wrapper):
+    """Old gym's ``TransformObservation(env, f)``: ``f`` applied to every observation."""
+
+    def __init__(self, env, f):
+        super().__init__(env)
+        self.f = f
+
+    def reset(self, **kwargs):
+        return self.f(self.env.reset(**kwargs))
+
+    def step(self, action):
+        obs, reward, done, info = self.env.step(action)
+        return self.f(obs), reward, done, info
+
+
+class TransformReward(Wrapper):
+    """Old gym's ``TransformReward(env, f)``: ``f`` applied to every reward."""
+
+    def __init__(self, env, f):
+        super().__init__(env)
+        self.f = f
+
+    def step(self, action):
+        obs, reward, done, info = self.env.step(action)
+        return obs, self.f(reward), done, info
+
+
+def make_modules(binding: Binding) -> dict[str, types.ModuleType]:
+    """The ``gym``, ``gym.wrappers`` and ``d4rl`` modules bound to ``binding``."""
+    gym = types.ModuleType("gym", "jaxrl_offline parity stand-in for old gym (<= 0.23)")
+    wrappers = types.ModuleType("gym.wrappers")
+    wrappers.TransformObservation = TransformObservation
+    wrappers.TransformReward = TransformReward
+
+    def make(name: str, **kwargs):
+        if name != binding.env_name or kwargs:
+            raise ValueError(f"the parity harness binds only gym.make({binding.env_name!r}), "
+                             f"got gym.make({name!r}, **{kwargs})")
+        return OldGymEnv(binding)
+
+    gym.make, gym.Env, gym.Wrapper, gym.wrappers = make, Env, Wrapper, wrappers
+    gym.__version__ = "0.23.1"  # The API level imitated (CORL pins gym 0.23).
+
+    d4rl = types.ModuleType("d4rl", "jaxrl_offline parity stand-in for d4rl")
+
+    def qlearning_dataset(env, dataset=None, terminate_on_end=False, **kwargs):
+        dataset = env.get_dataset(**kwargs) if dataset is None else dataset
+        received = d4rl_arrays.qlearning_dataset(dataset, terminate_on_end)
+        if binding.check is not None:
+            binding.checks.append(binding.check(dataset, received))
+        return received
+
+    d4rl.qlearning_dataset = qlearning_dataset
+    d4rl.get_normalized_score = lambda env_name, score: normalized_score(binding, score)
+    return {"gym": gym, "gym.wrappers": wrappers, "d4rl": d4rl}
+
+
+@contextlib.contextmanager
+def install(binding: Binding) -> Iterator[dict[str, types.ModuleType]]:
+    """Puts the stand-in modules into ``sys.modules``; restores what was there on exit."""
+    modules = make_modules(binding)
+    saved = {name: sys.modules.get(name) for name in modules}
+    sys.modules.update(modules)
+    try:
+        yield modules
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module

@@ -1,0 +1,273 @@
+"""Parity harness (benchmarks/parity): D4RL arrays, the old-gym facade, the launcher, the records.
+
+Everything runs on a 21-step hand-made Minari dataset and a stand-in reference script written by
+the test: no reference checkout, no torch.
+"""
+
+import dataclasses
+import sys
+import textwrap
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from minari.data_collector.episode_buffer import EpisodeBuffer
+
+from benchmarks.parity import d4rl_arrays, harness, records, references, shims, tables
+from jaxrl_offline import data, results
+from jaxrl_offline.synthetic import create_atomically
+from jaxrl_offline.transforms import Transforms
+
+DATASET_ID = "test/invpend/parity-v0"
+# (length, terminated): episode 1 and 3 time out (3 at the end of the file).
+EPISODES = ((5, True), (7, False), (3, True), (6, False))
+NUM_STEPS = sum(length for length, _ in EPISODES)
+ENV_NAME = "invpend-test-v2"
+
+
+@pytest.fixture
+def parity_dataset(minari_root):
+    """Four InvertedPendulum-v5 episodes of random steps; reference scores 0 and 100."""
+    rng = np.random.default_rng(0)
+    buffers = []
+    for index, (length, terminated) in enumerate(EPISODES):
+        done = np.zeros(length, bool)
+        done[-1] = True
+        buffers.append(EpisodeBuffer(
+            id=index, seed=index,
+            observations=rng.normal(size=(length + 1, 4)).astype(np.float32),
+            actions=rng.uniform(-3, 3, (length, 1)).astype(np.float32),
+            rewards=rng.normal(size=length), terminations=done & terminated,
+            truncations=done & (not terminated)))
+    create_atomically(
+        DATASET_ID, buffers, None, False, env="InvertedPendulum-v5",
+        eval_env="InvertedPendulum-v5", algorithm_name="random", author="test",
+        author_email="n/a", code_permalink="tests/test_parity.py",
+        observation_space=gym.spaces.Box(-np.inf, np.inf, (4,), np.float32),
+        ref_min_score=0.0, ref_max_score=100.0, description="parity test", data_format="hdf5")
+    return DATASET_ID
+
+
+def qlearning_loop(dataset):
+    """D4RL's qlearning_dataset as its plain loop (the oracle of the vectorized version)."""
+    rows = {key: [] for key in d4rl_arrays.QLEARNING_KEYS}
+    for i in range(len(dataset["rewards"]) - 1):
+        if dataset["timeouts"][i]:
+            continue  # No next observation: skipped, not marked terminal.
+        rows["observations"].append(dataset["observations"][i])
+        rows["next_observations"].append(dataset["observations"][i + 1])
+        rows["actions"].append(dataset["actions"][i])
+        rows["rewards"].append(dataset["rewards"][i])
+        rows["terminals"].append(dataset["terminals"][i])
+    return {key: np.array(value) for key, value in rows.items()}
+
+
+def test_get_dataset_is_the_projects_arrays(parity_dataset):
+    dataset = d4rl_arrays.get_dataset(parity_dataset)
+    project, _ = data.load_numpy(parity_dataset, transforms=Transforms(normalize_obs=False))
+    assert dataset["observations"].dtype == np.float32 and dataset["terminals"].dtype == bool
+    np.testing.assert_array_equal(dataset["observations"], project.obs)
+    np.testing.assert_array_equal(dataset["next_observations"], project.next_obs)
+    np.testing.assert_array_equal(dataset["rewards"], np.float32(project.reward))
+    np.testing.assert_array_equal(dataset["terminals"], project.terminal > 0.5)
+    # Episode ends at steps 4, 11, 14, 20: terminal, timeout, terminal, timeout.
+    np.testing.assert_array_equal(np.flatnonzero(dataset["terminals"]), [4, 14])
+    np.testing.assert_array_equal(np.flatnonzero(dataset["timeouts"]), [11, 20])
+    # Raw env actions in [-3, 3] (InvertedPendulum), where the project rescales to [-1, 1].
+    assert np.abs(dataset["actions"]).max() > 1.0
+
+
+def test_qlearning_dataset_follows_d4rl(parity_dataset):
+    dataset = d4rl_arrays.get_dataset(parity_dataset)
+    received = d4rl_arrays.qlearning_dataset(dataset)
+    expected = qlearning_loop(dataset)
+    for key in d4rl_arrays.QLEARNING_KEYS:
+        np.testing.assert_array_equal(received[key], expected[key], err_msg=key)
+    # 21 steps minus the mid-file timeout (11) and the last step (20).
+    assert len(received["rewards"]) == NUM_STEPS - 2
+    assert received["terminals"].sum() == 2
+    kept = d4rl_arrays.kept_rows(dataset)
+    assert kept.sum() == NUM_STEPS - 2 and not kept[11] and not kept[20]
+    assert len(d4rl_arrays.qlearning_dataset(dataset, terminate_on_end=True)["rewards"]) == 20
+
+
+def test_check_against_project_counts_and_rejects_changes(parity_dataset):
+    binding, info = harness.make_binding(parity_dataset, ENV_NAME)
+    received = d4rl_arrays.qlearning_dataset(binding.dataset)
+    summary = binding.check(binding.dataset, received)
+    assert summary == {
+        "project_transitions": 21, "reference_transitions": 19, "dropped_timeouts": 1,
+        "dropped_last_step": 1, "terminals": 2, "reference_terminals": 2, "timeouts": 2,
+        "episodes": 4, "next_obs_aligned_nonterminal": 17,
+        # After a terminal D4RL pairs the next episode's first observation (masked anyway).
+        "next_obs_after_terminal_differs": 2}
+    for key, change in (("next_observations", lambda x: np.roll(x, 1, axis=0)),
+                        ("terminals", np.zeros_like),
+                        ("rewards", lambda x: x * 2)):
+        tampered = dict(received, **{key: change(received[key])})
+        with pytest.raises(d4rl_arrays.ParityError):
+            binding.check(binding.dataset, tampered)
+    with pytest.raises(d4rl_arrays.ParityError, match="timeouts"):
+        d4rl_arrays.check_against_project(binding.dataset, received, data.load_numpy(
+            parity_dataset, transforms=Transforms(normalize_obs=False))[0],
+            dataclasses.replace(info, num_episodes=5))
+
+
+def test_facade_has_the_old_gym_api(parity_dataset):
+    binding, _ = harness.make_binding(parity_dataset, ENV_NAME)
+    saved = sys.modules.get("gym")
+    with shims.install(binding):
+        import d4rl
+        import gym as old_gym
+
+        env = old_gym.make(ENV_NAME)
+        env.seed(3)
+        first = env.reset()
+        obs, reward, done, info = env.step(env.action_space.sample())
+        assert first.shape == (4,) and obs.shape == (4,) and isinstance(reward, float)
+        assert isinstance(done, bool) and isinstance(info, dict)
+        env.seed(3)
+        np.testing.assert_array_equal(env.reset(), first)  # seed() replays the same reset.
+        assert env.reset().tolist() != first.tolist()  # Later resets continue the generator.
+        assert env.get_normalized_score(50.0) == pytest.approx(0.5)
+        assert d4rl.get_normalized_score(ENV_NAME, 100.0) == pytest.approx(1.0)
+
+        wrapped = old_gym.wrappers.TransformReward(
+            old_gym.wrappers.TransformObservation(env, lambda x: x * 0.0), lambda r: r + 10.0)
+        wrapped.seed(0)
+        np.testing.assert_array_equal(wrapped.reset(), np.zeros(4))
+        _, reward, _, _ = wrapped.step(np.zeros(1))
+        assert reward == pytest.approx(11.0)  # InvertedPendulum pays 1 per step.
+        assert wrapped.get_normalized_score(100.0) == pytest.approx(1.0)  # Falls through.
+        assert wrapped.observation_space.shape == (4,)
+        with pytest.raises(ValueError, match="binds only"):
+            old_gym.make("hopper-medium-v2")
+
+        received = d4rl.qlearning_dataset(env)
+        assert len(received["rewards"]) == NUM_STEPS - 2 and len(binding.checks) == 1
+    assert sys.modules.get("gym") is saved and "d4rl" not in sys.modules
+
+
+# A stand-in for a reference script: imports gym and d4rl at the top, evaluates every
+# --eval_freq updates through a module-level function, as CORL's scripts do.
+FAKE_REFERENCE = '''
+import sys
+
+import d4rl
+import gym
+import numpy as np
+
+
+def eval_actor(env, n_episodes, seed):
+    env.seed(seed)
+    returns = []
+    for _ in range(n_episodes):
+        state, done, total = env.reset(), False, 0.0
+        while not done:
+            state, reward, done, _ = env.step(np.zeros(1))
+            total += reward
+        returns.append(total)
+    return np.asarray(returns)
+
+
+def train():
+    args = dict(arg[2:].split("=") for arg in sys.argv[1:])
+    env = gym.make(args["env"])
+    dataset = d4rl.qlearning_dataset(env)
+    assert len(dataset["rewards"]) == 19
+    for t in range(int(args["max_timesteps"])):
+        if (t + 1) % int(args["eval_freq"]) == 0:
+            eval_actor(env, int(args["n_episodes"]), int(args["seed"]))
+'''
+
+
+def test_run_seed_and_reference_record(parity_dataset, tmp_path):
+    script = tmp_path / "fake_reference.py"
+    script.write_text(textwrap.dedent(FAKE_REFERENCE))
+    binding, info = harness.make_binding(parity_dataset, ENV_NAME)
+    reference = references.Reference(
+        name="test/fake", repository="example/fake", commit="0" * 40, script=script.name,
+        algorithm="td3_bc", variant="fake", eval_function="eval_actor", config_file="",
+        flags=references.REFERENCES["corl/td3_bc"].flags)
+    seeds = []
+    for seed in (0, 1):
+        args = references.command_args(reference, ENV_NAME, None, seed, 30, 10, 2, "")
+        assert args[0] == f"--env={ENV_NAME}" and "--max_timesteps=30" in args
+        seeds.append(harness.run_seed(script, "eval_actor", binding, args, seed))
+    assert seeds[0].returns.shape == (3, 2) and np.all(seeds[0].returns >= 1)
+    assert seeds[0].data_check["reference_transitions"] == 19
+    assert len(seeds[0].train_s) == 3 and np.all(seeds[0].eval_s > 0)
+
+    record = records.reference_record(reference, "0" * 40, parity_dataset, info, {"alpha": 2.5},
+                                      seeds, steps=30, eval_every=10, eval_episodes=2,
+                                      device="cpu", command="test")
+    assert record["name"] == "td3_bc-fake__test_invpend_parity-v0"
+    assert record["eval_steps"] == [10, 20, 30] and record["seeds"] == [0, 1]
+    assert records.is_reference(record) and record["reference"]["repository"] == "example/fake"
+    # Reference scores are 0 and 100: the normalized score is the mean return itself.
+    np.testing.assert_allclose(record["normalized_scores"][1][1], seeds[1].returns[1].mean())
+    assert record["returns"][0] == seeds[0].returns[-1].tolist()
+    path = records.write(tmp_path / "parity", record)
+    assert results.read_record(path) == record
+    assert results.column_label(record) == "td3_bc/fake"
+
+
+def test_difference_ci():
+    # Means 2 and 0: difference 2; resampling {1, 3} gives means 1, 2 or 3, so the CI is in [1, 3].
+    difference, low, high = tables.difference_ci([1.0, 3.0], [0.0, 0.0])
+    assert difference == 2.0 and 1.0 <= low <= high <= 3.0
+    difference, low, high = tables.difference_ci([5.0], [1.0, 2.0])
+    assert difference == 3.5 and np.isnan(low) and np.isnan(high)
+
+
+def test_tables_pair_ours_with_reference(tmp_path):
+    def record(name, seeds, scores, reference=None):
+        rows = np.asarray(scores, np.float64).tolist()
+        entry = {"name": name, "algorithm": "td3_bc", "variant": "corl" if reference else "",
+                 "dataset_id": "test/data-v0", "seeds": seeds, "steps": 20, "eval_every": 10,
+                 "eval_episodes": 1, "eval_steps": [10, 20], "normalized_scores": rows,
+                 "returns": [[0.0] for _ in seeds], "final": results.final_summary(rows),
+                 "normalized": True, "command": f"make {name}"}
+        entry.update({field: None for field in results.REQUIRED_FIELDS if field not in entry},
+                     schema_version=results.SCHEMA_VERSION, status="complete")
+        if reference:
+            entry["reference"] = reference
+        results.write_record(tmp_path / "runs" / f"{name}.json", entry)
+
+    record("ours", [0, 1], [[10.0, 12.0], [20.0, 22.0]])
+    record("ref", [0, 1], [[11.0, 11.0], [30.0, 30.0]], reference={
+        "repository": "example/ref", "commit": "abcdef0123", "script": "algo.py",
+        "name": "test/ref"})
+    paths = tables.write(tmp_path)
+    readme = paths[0].read_text()
+    assert "| 10 | 11.0 ± 1.0 (n=2) | 11.0 ± 0.0 (n=2) | +0.0 [" in readme
+    assert "| 20 | 21.0 ± 1.0 (n=2) | 30.0 ± 0.0 (n=2) | -9.0 [" in readme
+    assert "example/ref@abcdef0" in readme and "not measured" in readme
+    assert paths[1].name == "td3_bc__test_data-v0.png" and paths[1].stat().st_size > 0
+
+
+def test_speed_ratios_and_table():
+    from benchmarks.parity import speed
+
+    # Warm-up block 9 s is ignored; blocks of 2 s and 4 s for 100 updates: best 50/s, mean 33.3/s.
+    reference = speed.reference_rates([9.0, 2.0, 4.0], chunk=100)
+    assert reference["updates_per_s"] == 50.0
+    assert reference["mean_updates_per_s"] == pytest.approx(100 * 2 / 6.0)
+    ours = [{"num_seeds": 2, "updates_per_s_per_seed": 75.0, "aggregate_updates_per_s": 150.0,
+             "mean_aggregate_updates_per_s": 100.0}]
+    (ratio,) = speed.ratios(ours, reference)
+    assert ratio == {"num_seeds": 2, "per_seed": 1.5, "aggregate": 3.0, "aggregate_mean": 3.0}
+    reference.update(repository="example/ref", commit="abcdef0", torch_threads=1)
+    text = speed.render({"algorithm": "td3_bc", "reference_name": "test/ref", "reference": reference,
+                         "dataset": "d", "chunk": 100, "repeats": 2, "device": "cpu",
+                         "load_before_ours": 1.0, "load_before_reference": 1.5, "ours": ours,
+                         "ratios": [ratio], "command": "x"})
+    assert "| 2 | 75 | 150 | 50 | 1.50x | 3.00x / 3.00x |" in text
+
+
+def test_committed_parity_readme_is_up_to_date():
+    readme = tables.WORKDIR / "README.md"
+    if not readme.exists():
+        pytest.skip("no parity records committed")
+    assert readme.read_text() == tables.render_readme(), (
+        "benchmarks/results/parity/README.md is out of date: run python -m benchmarks.parity.tables")
