@@ -164,7 +164,8 @@ def report(plans, probes, workdir) -> str:
                      "-" if item.estimate_s is None else duration(item.estimate_s)))
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        lines.append("  " + "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
+        lines.append("  " + "  ".join(str(cell).ljust(width)
+                                      for cell, width in zip(row, widths)).rstrip())
     for measured in probes:
         lines.append(
             f"probe {measured['label']}: compile {duration(measured['compile_s'])}, "
