@@ -226,3 +226,26 @@ def test_sigint_to_a_running_sweep_keeps_the_work(slow_probe, tiny_invpend_datas
     assert not experiment.partial_record_path(workdir, spec).exists()
     strip = lambda r: {k: v for k, v in r.items() if k not in ("timing", "command")}  # noqa
     assert strip(resumed) == strip(finished_record)
+
+
+def test_sigint_stops_behavior_training_after_a_checkpoint(tmp_path):
+    """``experiments.train_behavior``: the first SIGINT finishes the snapshot block in progress,
+    checkpoints it and prints the resume command."""
+    workdir = tmp_path / "behavior"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "experiments.train_behavior", "--env=hopper", "--steps=100000",
+         "--snapshot_every=100", "--checkpoint_every=100000", "--warmup_steps=100",
+         "--eval_episodes=1", f"--workdir={workdir}", "--history_copy=", "--verbosity=-1"],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = ""
+    while "hopper step 100: eval" not in seen:
+        line = proc.stdout.readline()
+        assert line, seen
+        seen += line
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, seen + out
+    steps = [int(p.name) for p in (workdir / "checkpoint").iterdir() if p.name.isdigit()]
+    assert steps and 100 <= steps[0] < 100000, seen + out  # 100: SIGINT came before the check
+    assert f"stopped by Ctrl-C at step {steps[0]}" in out
+    assert "resume with: python -m experiments.train_behavior --env=hopper" in out
