@@ -249,3 +249,30 @@ def test_sigint_stops_behavior_training_after_a_checkpoint(tmp_path):
     assert steps and 100 <= steps[0] < 100000, seen + out  # 100: SIGINT came before the check
     assert f"stopped by Ctrl-C at step {steps[0]}" in out
     assert "resume with: python -m experiments.train_behavior --env=hopper" in out
+
+
+def test_tables_and_speed_report_use_significant_digits():
+    from benchmarks import speed_table
+    from experiments import tables
+
+    assert [speed_table._rate(v) for v in (0.0304, 2.43, 241.3, 12345.6)] == [
+        "0.0304", "2.43", "241", "12,346"]
+    assert tables._fmt(45.27, 3.14) == "45.3 ± 3.1"
+    assert tables._fmt(0.0312, 0.0051) == "0.031 ± 0.005" and tables._fmt(0.85) == "0.85"
+
+
+def test_sweep_line_counts_runs_and_estimates_from_measured_rates(monkeypatch):
+    clock = iter([0.0, 30.0, 120.0, 180.0])
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
+    line = progress.SweepProgress([("bc", 0), ("bc", 1000), ("iql", 500), ("bc", 2000)])
+    assert line.line() == ("sweep: 0/4 runs done (0 already finished, 0 resumed), elapsed "
+                           "30 s, ETA ? (no run trained yet)")
+    line.run_done(0, 0.1, skipped=True)
+    line.run_done(1, 10.0, resumed=True)  # 0.01 s per bc update
+    # Left: iql 500 updates (no iql rate yet: the mean, 0.01 s) + bc 2000 at 0.01 s = 25 s.
+    assert line.line() == ("sweep: 2/4 runs done (1 already finished, 1 resumed), elapsed "
+                           "2.0 min, ETA 25 s")
+    line.run_done(2, 50.0)
+    line.run_done(3, 20.0)
+    assert line.line() == ("sweep: 4/4 runs done (1 already finished, 1 resumed), elapsed "
+                           "3.0 min, done")
