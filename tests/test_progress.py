@@ -276,3 +276,24 @@ def test_sweep_line_counts_runs_and_estimates_from_measured_rates(monkeypatch):
     line.run_done(3, 20.0)
     assert line.line() == ("sweep: 4/4 runs done (1 already finished, 1 resumed), elapsed "
                            "3.0 min, done")
+
+
+def test_sigint_to_dataset_generation_keeps_finished_datasets(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "experiments.make_datasets", "--envs=hopper",
+         "--kinds=random,medium", "--size=1000", f"--root={tmp_path}", "--num_envs=2",
+         "--verbosity=-1"],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = ""
+    while "generating hopper random" not in seen:
+        line = proc.stdout.readline()
+        assert line, seen
+        seen += line
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, seen + out
+    assert (tmp_path / "jaxrl_offline/hopper/random-1k-v0/data").is_dir()
+    assert not (tmp_path / "jaxrl_offline/hopper/medium-1k-v0").exists()
+    assert "stopped by Ctrl-C: 1 of 2 datasets written" in out
+    assert "python -m experiments.make_datasets --envs=hopper --kinds=random,medium" in out
+    assert out.rstrip().endswith("--skip_existing")
