@@ -220,7 +220,7 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
     Raises:
       RunInterrupted: after a first Ctrl-C (SIGINT) during the offline phase: the current chunk
         was finished, a checkpoint and ``partial_record_path`` were written, and rerunning the
-        same run resumes from them.
+        same run resumes from them (or, when that chunk was the last, the run was completed).
     """
     if overwrite:
         remove_run(spec, workdir)
@@ -253,7 +253,8 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
             if latest is not None and not online_resume:
                 start_chunk, carry, meta = checkpointer.restore(carry)
                 record = _resumed_record(meta, checkpointer, start_chunk * spec.chunk)
-                log(f"{spec.name}: resuming from the checkpoint at step {start_chunk * spec.chunk}.")
+                log(f"{spec.name}: resuming from the checkpoint at step "
+                    f"{start_chunk * spec.chunk}.")
             record["timing"]["compile_s"] += init_s
             if start_chunk < num_chunks and not online_resume:
                 carry, start_chunk = _train(spec, algo, info, layout, dataset, carry, record,
@@ -272,6 +273,8 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
     results.write_record(record_path(workdir, spec), record)
     partial_record_path(workdir, spec).unlink(missing_ok=True)
     log(summary_line(record))
+    if stop.requested:  # Ctrl-C during the last chunk: the run is complete, the sweep stops.
+        raise RunInterrupted(f"{spec.name}: finished; stopped before the next run.")
     return record
 
 

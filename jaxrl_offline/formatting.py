@@ -43,5 +43,6 @@ def duration(seconds: float | None) -> str:
         return "?"
     for unit, size in (("days", 86400.0), ("h", 3600.0), ("min", 60.0)):
         if seconds >= size:
-            return f"{significant(seconds / size, 2, min_decimals=1 if seconds < 10 * size else 0)} {unit}"
+            decimals = 1 if seconds < 10 * size else 0
+            return f"{significant(seconds / size, 2, min_decimals=decimals)} {unit}"
     return f"{significant(seconds, 2)} s"

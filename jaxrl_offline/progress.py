@@ -36,7 +36,7 @@ TARGET_INTERVAL_S = 1.0
 
 
 def make_bar(total: int, initial: int, desc: str, disable: bool = False) -> tqdm.tqdm:
-    """The run's progress bar: updates, updates/s and ETA (tqdm, refreshed at most once a second)."""
+    """The run's progress bar: updates, updates/s and ETA (tqdm; redrawn at most once a second)."""
     return tqdm.tqdm(total=total, initial=initial, desc=desc, unit="upd", unit_scale=True,
                      dynamic_ncols=True, disable=disable, mininterval=1.0, smoothing=0.1)
 
