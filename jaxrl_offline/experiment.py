@@ -235,6 +235,8 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
     if hasattr(algo, "prepare_dataset"):  # e.g. ReBRAC adds the dataset's next actions.
         dataset = algo.prepare_dataset(spec.config, dataset)
     layout = training.make_seed_layout(spec.seeds)
+    if progress:
+        log(f"{spec.name}: compiling init and initializing {len(spec.seeds)} seeds ...")
     start = time.perf_counter()
     carry = (*training.init_seed_states(algo, spec.config, layout, dataset),
              training.initial_active(layout))

@@ -54,7 +54,11 @@ class RecordingBar(tqdm.tqdm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **{**kwargs, "disable": False, "file": io.StringIO()})
-        self.positions = []
+        self.positions, self.statuses = [], []
+
+    def set_postfix_str(self, text="", refresh=True):
+        super().set_postfix_str(text, refresh)
+        self.statuses.append(text)
 
     def update(self, n=1):
         super().update(n)
@@ -97,6 +101,8 @@ def test_bar_moves_inside_the_first_chunk(slow_probe, monkeypatch, tmp_path, fin
     assert len(later) >= 2, positions  # Ticks every ~0.05 s once the speed is known.
     assert positions == sorted(positions) and positions[-1] == 60
     assert {20, 40} <= set(positions)
+    assert bars[0].statuses[:2] == ["compiling ...", bars[0].statuses[1]]
+    assert bars[0].statuses[1].startswith("compiled in ")
     # The callback changes nothing in the results.
     strip = lambda r: {k: v for k, v in r.items() if k not in ("timing", "git_commit")}  # noqa
     assert strip(record) == strip(finished_record)
