@@ -7,8 +7,8 @@ For each seed count it compiles the same chunk function twice, without the progr
 with it, and times them in alternation (so both see the same load): the callback at the runner's
 interval (``ChunkProgress``: about one tick per second once the speed is known) and on every
 update (what the runner's first chunk does). A microbenchmark of a scan that does nothing but the
-callback gives the cost of one callback. Writes ``benchmarks/results/speed/progress_cost_<device>
-.json`` and the generated ``.md``; ``python -m benchmarks.speed`` measures it too, for TD3+BC at
+callback gives the cost of one callback. Writes ``benchmarks/results/progress_cost/<device>.json``
+and the generated ``.md`` (not under ``speed/``, whose every JSON is a speed report); ``python -m benchmarks.speed`` measures it too, for TD3+BC at
 its settings and one seed (``report["progress_cost"]``, a line of the speed report).
 """
 
@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import datetime
 import os
+import pathlib
 import sys
 import time
 from collections.abc import Callable, Sequence
 
-OUT_DIR_NAME = "speed"
+OUT_DIR = pathlib.Path(__file__).parent / "results" / "progress_cost"
 
 
 class _NullBar:
@@ -171,13 +172,10 @@ def run(algorithm: str = "td3_bc", seed_counts: Sequence[int] = (1, 2),
                          callback_us, log) for seeds in seed_counts]})
 
 
-def write(report: dict, out_dir) -> list:
-    import pathlib
-
+def write(report: dict, out_dir=OUT_DIR) -> list:
     from jaxrl_offline import results
 
-    out_dir = pathlib.Path(out_dir)
-    stem = out_dir / f"progress_cost_{report['device_slug']}"
+    stem = pathlib.Path(out_dir) / report["device_slug"]
     results.dump_json(stem.with_suffix(".json"), report)
     results.dump_text(stem.with_suffix(".md"), to_markdown(report))
     return [stem.with_suffix(".json"), stem.with_suffix(".md")]
@@ -185,8 +183,6 @@ def write(report: dict, out_dir) -> list:
 
 def main(argv: Sequence[str]) -> None:
     from absl import flags
-
-    from benchmarks.speed import OUT_DIR
 
     values = flags.FLAGS
     dims = None if values.hidden_dims == "default" else tuple(
@@ -213,5 +209,6 @@ if __name__ == "__main__":
     flags.DEFINE_string("hidden_dims", "256,256", "Sizes of every *hidden_dims ('default').")
     flags.DEFINE_integer("chunk", 1000, "Updates per chunk.")
     flags.DEFINE_integer("repeats", 3, "Timed calls per variant.")
-    flags.DEFINE_string("out_dir", None, "Output folder (default benchmarks/results/speed).")
+    flags.DEFINE_string("out_dir", None,
+                        "Output folder (default benchmarks/results/progress_cost).")
     app.run(main)
