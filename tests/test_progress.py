@@ -303,3 +303,27 @@ def test_sigint_to_dataset_generation_keeps_finished_datasets(tmp_path):
     assert "stopped by Ctrl-C: 1 of 2 datasets written" in out
     assert "python -m experiments.make_datasets --envs=hopper --kinds=random,medium" in out
     assert out.rstrip().endswith("--skip_existing")
+
+
+def test_progress_cost_measurement_and_report_line(tiny_invpend_dataset):
+    from benchmarks import progress_cost, speed_table
+
+    row = progress_cost.measure("bc", (8,), 1, chunk=10, repeats=1,
+                                dataset_spec=tiny_invpend_dataset, callback_us=30.0,
+                                log=lambda line: None)
+    assert row["progress_every"] >= 1 and len(row["times_s"]["on_adapted"]) == 1
+    # 10 updates, one tick per update: 10 callbacks of 30 us over the chunk's time.
+    assert row["estimated_every_update"] == pytest.approx(
+        10 * 30e-6 / min(row["times_s"]["off"]))
+    report = {"device": "d", "command": "c", "git_commit": "g", "created": "t", "repeats": 1,
+              "versions": {"jax": "0"}, "callback_us": 30.0, "load_average": 1.0, "rows": [row]}
+    assert "| bc | 1 | 8 | 10 |" in progress_cost.to_markdown(report)
+    speed = {"settings": {"hidden_dims": [8], "chunk": 10, "repeats": 1, "eval_episodes": 0},
+             "platform": "cpu",
+             "dataset": {"id": "x", "num_transitions": 1, "obs_dim": 1, "action_dim": 1,
+                         "eval_env": "E"},
+             "versions": {"jax": "0"}, "device": "d", "git_commit": "g", "command": "c",
+             "wall_s": 1.0, "created": "t", "host_cores": 2, "algorithms": [],
+             "progress_cost": {"callback_us": 30.0, **row}}
+    line = [text for text in speed_table.header_lines(speed) if "Progress ticks" in text]
+    assert line and "with a tick on every update" in line[0]
