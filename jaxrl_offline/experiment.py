@@ -8,7 +8,9 @@ every ``checkpoint_every`` chunks and writes ``<workdir>/runs/<name>.json``
 latest checkpoint; since chunk ``k`` folds ``k`` into every seed's data key and evaluation seeds
 depend only on the step, the resumed run ends with the same record (timing aside). With
 ``online_steps`` the offline phase is followed by fine-tuning in the eval env
-(``jaxrl_offline.finetune``), checkpointed and resumed the same way.
+(``jaxrl_offline.finetune``), checkpointed and resumed the same way. The progress bar moves
+inside chunks (``jaxrl_offline.progress``); a first Ctrl-C finishes the current chunk, saves a
+checkpoint and the partial record and raises :class:`RunInterrupted`.
 """
 
 from __future__ import annotations
