@@ -7,6 +7,8 @@ callback's argument is per seed, so every seed strategy calls it once per seed a
 batching rule unrolls the callback over the seed axis, ``lax.map`` inside ``shard_map`` runs it
 in each device's loop. :class:`ChunkProgress` therefore counts seed-updates and divides by the
 (padded) seed count: the bar moves one step per update of the run, whatever the seeds and devices.
+The callback is unordered: ``ordered=True`` is refused with more than one device (jax 0.10:
+"ordered effects are not supported for more than 1 device"), and counting needs no order.
 
 **Cost.** A tick is one host callback per seed; :class:`ChunkProgress` picks ``progress_every``
 for the next chunk from the measured speed so that ticks come about every ``target_interval_s``
