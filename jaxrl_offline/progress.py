@@ -39,8 +39,12 @@ TARGET_INTERVAL_S = 1.0
 
 def make_bar(total: int, initial: int, desc: str, disable: bool = False) -> tqdm.tqdm:
     """The run's progress bar: updates, updates/s and ETA (tqdm; redrawn at most once a second)."""
+    # Rates always as updates/s (tqdm would switch to s/upd below 1 upd/s): "0.30upd/s".
+    bar_format = ("{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, "
+                  "{rate_noinv_fmt}{postfix}]")
     return tqdm.tqdm(total=total, initial=initial, desc=desc, unit="upd", unit_scale=True,
-                     dynamic_ncols=True, disable=disable, mininterval=1.0, smoothing=0.1)
+                     dynamic_ncols=True, disable=disable, mininterval=1.0, smoothing=0.1,
+                     bar_format=bar_format)
 
 
 class ChunkProgress:
