@@ -238,7 +238,8 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
         dataset = algo.prepare_dataset(spec.config, dataset)
     layout = training.make_seed_layout(spec.seeds)
     if progress:
-        log(f"{spec.name}: compiling init and initializing {len(spec.seeds)} seeds ...")
+        seeds = f"{len(spec.seeds)} seed{'s' if len(spec.seeds) > 1 else ''}"
+        log(f"{spec.name}: compiling init and initializing {seeds} ...")
     start = time.perf_counter()
     carry = (*training.init_seed_states(algo, spec.config, layout, dataset),
              training.initial_active(layout))

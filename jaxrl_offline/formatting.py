@@ -41,6 +41,8 @@ def duration(seconds: float | None) -> str:
     ``5.0 days`` (two significant digits, seconds below a minute)."""
     if seconds is None or not math.isfinite(seconds):
         return "?"
+    if seconds < 0.01:
+        return "0 s"
     for unit, size in (("days", 86400.0), ("h", 3600.0), ("min", 60.0)):
         if seconds >= size:
             decimals = 1 if seconds < 10 * size else 0

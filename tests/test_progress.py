@@ -35,8 +35,8 @@ def test_significant_digits():
     # Scores keep one decimal, and two significant digits below 1.
     assert [formatting.significant(v, 2, 1) for v in (45.27, 104.3, 0.0312, -0.5, 0)] == [
         "45.3", "104.3", "0.031", "-0.50", "0.0"]
-    assert [formatting.duration(s) for s in (0.42, 42, 150, 7200, 5 * 86400)] == [
-        "0.42 s", "42 s", "2.5 min", "2.0 h", "5.0 days"]
+    assert [formatting.duration(s) for s in (1.6e-5, 0.42, 42, 150, 7200, 5 * 86400)] == [
+        "0 s", "0.42 s", "42 s", "2.5 min", "2.0 h", "5.0 days"]
 
 
 def test_summary_line_of_a_slow_run_has_two_significant_digits(finished_record):
