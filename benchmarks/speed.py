@@ -103,6 +103,14 @@ def run_benchmark(settings, *, name: str | None = None, command: str = "",
             log(f"{algorithm}: FAILED ({type(err).__name__}: {err})")
             entry = {"algorithm": algorithm, "error": f"{type(err).__name__}: {err}"[:500]}
         report["algorithms"].append(entry)
+    if "td3_bc" in settings.algos:  # The progress ticks' cost at TD3+BC's speed.
+        from benchmarks import progress_cost
+
+        tuned = settings.for_algorithm("td3_bc")
+        callback_us = progress_cost.callback_cost_us()
+        report["progress_cost"] = {"callback_us": callback_us, **progress_cost.measure(
+            "td3_bc", tuned.hidden_dims, 1, tuned.chunk, tuned.repeats, settings.dataset,
+            callback_us, log)}
     report["wall_s"] = time.perf_counter() - start
     return results.to_jsonable(report)
 

@@ -36,6 +36,7 @@ import numpy as np
 
 from jaxrl_offline import data, evaluation, suite, training
 from jaxrl_offline.algorithms import get_algorithm
+from jaxrl_offline.formatting import duration, rate
 from jaxrl_offline.types import Transition
 
 PER_ALGORITHM_FIELDS = ("chunk", "repeats", "seed_counts", "config")
@@ -212,11 +213,11 @@ def benchmark_algorithm(name: str, settings: Settings,
             row["eval"] = time_evaluation(algo, config, states, info, settings.eval_episodes,
                                           settings.eval_max_steps)
         rows.append(row)
-        log(f"{name}: {num_seeds} seeds {row['aggregate_updates_per_s']:.1f} upd/s aggregate "
-            f"({row['updates_per_s_per_seed']:.1f} per seed), Python loop "
-            f"{row['loop_updates_per_s']:.1f} upd/s: x{row['speedup_vs_loop']:.2f}; compile "
-            f"{row['compile_s']:.1f} s" + (f", eval {row['eval']['eval_s']:.2f} s"
-                                           if "eval" in row else ""))
+        log(f"{name}: {num_seeds} seeds {rate(row['aggregate_updates_per_s'])} upd/s aggregate "
+            f"({rate(row['updates_per_s_per_seed'])} per seed), Python loop "
+            f"{rate(row['loop_updates_per_s'])} upd/s: x{row['speedup_vs_loop']:.2f}; compile "
+            f"{duration(row['compile_s'])}" + (f", eval {duration(row['eval']['eval_s'])}"
+                                               if "eval" in row else ""))
     blocks = [block for row in rows for block in row["loop_block_s"]]
     loop = {"steps_per_block": settings.chunk, "first_call_s": first_call_s,
             "updates_per_s": settings.chunk / min(blocks),

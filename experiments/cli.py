@@ -19,7 +19,7 @@ from absl import app, flags, logging
 from jaxrl_offline import checkpoints, data, experiment, results
 from jaxrl_offline.synthetic import DEFAULT_DATASET
 
-from experiments import sweep, tables
+from experiments import dry_run, sweep, tables
 
 _DEFAULTS = sweep.SweepSettings()
 flags.DEFINE_list("algos", None, "Algorithms (registry names), e.g. bc,td3_bc,iql.")
@@ -53,6 +53,9 @@ flags.DEFINE_list("redo", [], "Runs to redo from scratch (their record and check
                   "name without .json); the sweep's other runs are skipped or resumed as usual.")
 flags.DEFINE_bool("progress", True, "Show a progress bar per run.")
 flags.DEFINE_enum("score", "last", results.SCORES, "Score of the final table.")
+flags.DEFINE_bool("dry_run", False, "List every run (finished, partial or new) with an estimated "
+                  "time from a short measured probe of each new kind of run; train nothing and "
+                  "write nothing under the workdir.")
 
 FLAGS = flags.FLAGS
 SETTING_FLAGS = tuple(name for name in sweep.SETTING_NAMES if name not in ("config", "variants"))
@@ -112,6 +115,14 @@ def settings_from_flags() -> sweep.SweepSettings:
     return sweep.make_settings(FLAGS.sweep, explicit)
 
 
+def resume_command(argv: Sequence[str]) -> str:
+    """The command that resumes an interrupted sweep: the same one, less ``--overwrite`` (which
+    would discard the checkpoint)."""
+    kept = [arg for arg in argv
+            if not (arg == "--overwrite" or arg.startswith("--overwrite="))]
+    return " ".join(["python -m experiments.run", *map(shlex.quote, kept)])
+
+
 def main(args: Args) -> None:
     if len(args.argv) > 1:
         raise app.UsageError(f"unexpected arguments {args.argv[1:]}")
@@ -125,11 +136,17 @@ def main(args: Args) -> None:
         raise app.UsageError(str(err)) from None
     command = " ".join(["python -m experiments.run", *map(shlex.quote, sys.argv[1:])])
     try:
+        if FLAGS.dry_run:
+            print(dry_run.dry_run(runs, settings.workdir, overwrite=FLAGS.overwrite))
+            return
         sweep.run_all(runs, settings.workdir, overwrite=FLAGS.overwrite,
                       progress=FLAGS.progress, command=command, redo=FLAGS.redo)
         markdown = tables.write_reports(settings.workdir, score=FLAGS.score)
     except (results.RecordError, checkpoints.CheckpointError, experiment.RunConflictError,
             data.DatasetError) as err:
         raise SystemExit(f"error: {err}") from None
+    except experiment.RunInterrupted as err:
+        print(f"\n{err}\nResume with: {resume_command(sys.argv[1:])}", flush=True)
+        raise SystemExit(130) from None
     print(f"\n{markdown}\nRecords: {settings.workdir}/runs/  tables: {settings.workdir}/tables/  "
           f"plots: {settings.workdir}/plots/")

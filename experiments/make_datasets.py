@@ -10,6 +10,10 @@ writes ``jaxrl_offline/<env>/<kind>-v0`` (``<kind>-<N>-v0`` with ``--size``, e.g
 check passes. ``--table=PATH`` writes a markdown table of every requested dataset (size, episode
 return and D4RL-normalized score mean/std); rows of other datasets already in that file are kept,
 so regenerating a few datasets updates only their rows. See ``jaxrl_offline/suite.py`` for what each kind is.
+
+Ctrl-C finishes the dataset(s) being generated (a part of one would be another dataset), keeps
+every finished one, and prints the command that generates the rest (``--skip_existing``); a
+second Ctrl-C exits at once.
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ import concurrent.futures
 import json
 import multiprocessing
 import pathlib
+import signal
 import sys
 
 from absl import app, flags
 from minari.storage import get_dataset_path
 
 from jaxrl_offline import locomotion, suite
+from jaxrl_offline.progress import GracefulInterrupt
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("envs", list(locomotion.ENVS), "Envs: " + ", ".join(locomotion.ENVS))
@@ -108,23 +114,55 @@ def main(argv):
         print(f"wrote {generated.dataset_id}: {generated.num_transitions} transitions, "
               f"{generated.num_episodes} episodes, {generated.seconds:.1f} s", flush=True)
 
-    if FLAGS.jobs <= 1:
-        for env, kind in todo:
-            report(_generate(env, kind, kwargs))
-    else:
-        # Spawned workers (not forked: the parent may already run JAX threads).
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(FLAGS.jobs, mp_context=context) as pool:
-            futures = [pool.submit(_generate, env, kind, kwargs) for env, kind in todo]
-            for future in concurrent.futures.as_completed(futures):
-                report(future.result())
+    with GracefulInterrupt(STOP_MESSAGE) as stop:
+        _generate_all(todo, kwargs, report, stop)
+    done = [dataset_id for *_, dataset_id in plan if (root / dataset_id / "data").is_dir()]
     if FLAGS.table:
-        table = summary_table([dataset_id for *_, dataset_id in plan], root, seconds)
+        table = summary_table(done, root, seconds)
         if pathlib.Path(FLAGS.table).exists():
             table = suite.merge_tables(pathlib.Path(FLAGS.table).read_text(), table)
         pathlib.Path(FLAGS.table).parent.mkdir(parents=True, exist_ok=True)
         pathlib.Path(FLAGS.table).write_text(table)
         print(table)
+    if stop.requested and len(done) < len(plan):
+        kept = [arg for arg in sys.argv[1:] if not arg.startswith(("--overwrite", "--nooverwrite",
+                                                                   "--skip_existing"))]
+        command = " ".join(["python -m experiments.make_datasets", *kept, "--skip_existing"])
+        print(f"stopped by Ctrl-C: {len(done)} of {len(plan)} datasets written (each one "
+              f"complete); generate the rest with: {command}", flush=True)
+        raise SystemExit(130)
+
+
+STOP_MESSAGE = ("Ctrl-C: finishing the dataset(s) being generated (a part of one is no dataset), "
+                "then stopping. Press Ctrl-C again to exit at once.")
+
+
+def _ignore_sigint() -> None:
+    """Worker initializer: Ctrl-C reaches the whole process group; only the parent decides."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _generate_all(todo, kwargs, report, stop) -> None:
+    """Generates ``todo`` in order (or ``--jobs`` at a time); after a Ctrl-C (``stop``) no new
+    dataset is started."""
+    if FLAGS.jobs <= 1:
+        for env, kind in todo:
+            print(f"generating {env} {kind} ...", flush=True)
+            report(_generate(env, kind, kwargs))
+            if stop.requested:
+                return
+        return
+    # Spawned workers (not forked: the parent may already run JAX threads).
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(FLAGS.jobs, mp_context=context,
+                                                initializer=_ignore_sigint) as pool:
+        futures = [pool.submit(_generate, env, kind, kwargs) for env, kind in todo]
+        for future in concurrent.futures.as_completed(futures):
+            if not future.cancelled():
+                report(future.result())
+            if stop.requested:
+                for pending in futures:
+                    pending.cancel()
 
 
 if __name__ == "__main__":

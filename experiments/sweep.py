@@ -20,16 +20,18 @@ import ast
 import dataclasses
 import importlib.util
 import pathlib
+import time
 import types
 import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jaxrl_offline import experiment, finetune
+from jaxrl_offline import progress as progress_lib
 from jaxrl_offline.algorithms import ALGORITHMS, get_algorithm
 from jaxrl_offline.synthetic import DEFAULT_DATASET
 
-from experiments import field_rules, migrations, overrides
+from experiments import dry_run, field_rules, migrations, overrides
 
 SWEEPS_DIR = pathlib.Path(__file__).parent / "sweeps"
 DEFAULT_SWEEP = "default"
@@ -418,9 +420,18 @@ def run_all(runs: Sequence, workdir: str, *, overwrite: bool = False, progress: 
         if not (overwrite or run.name in redo):
             experiment.finished_record(run, workdir)
     check_datasets(runs, workdir, overwrite=overwrite, redo=redo)
-    for run in runs:
+    statuses = [("new", 0) if overwrite or run.name in redo else dry_run.run_status(run, workdir)
+                for run in runs]
+    sweep_line = progress_lib.SweepProgress(
+        [(run.algorithm, run.steps - done) for run, (_, done) in zip(runs, statuses)])
+    for index, (run, (status, _)) in enumerate(zip(runs, statuses)):
+        print(sweep_line.line(), flush=True)
+        start = time.perf_counter()
         experiment.run_experiment(run, workdir, overwrite=overwrite or run.name in redo,
                                   progress=progress, command=command)
+        sweep_line.run_done(index, time.perf_counter() - start, skipped=status == "finished",
+                            resumed=status == "partial")
+    print(sweep_line.line(), flush=True)
 
 
 def check_redo(runs: Sequence, redo: Sequence[str]) -> set[str]:

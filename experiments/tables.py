@@ -28,6 +28,7 @@ import numpy as np
 from absl import app, flags, logging
 
 from jaxrl_offline import aggregate, plots, results
+from jaxrl_offline.formatting import significant
 
 from experiments import online_tables, sweep as sweep_lib, tasks
 # Published scores live in experiments.published; re-exported here for the table API.
@@ -95,9 +96,13 @@ def score_table(records: Sequence[dict], score: str = "last") -> ScoreTable:
 
 
 def _fmt(mean: float | None, std: float | None = None) -> str:
+    """One decimal (45.3 ± 2.1), or two significant digits below 1 (0.031 ± 0.005); the spread
+    has the mean's decimals."""
     if mean is None or not np.isfinite(mean):
         return "–"
-    return f"{mean:.1f}" if std is None or not np.isfinite(std) else f"{mean:.1f} ± {std:.1f}"
+    text = significant(mean, 2, min_decimals=1)
+    decimals = len(text.partition(".")[2])
+    return text if std is None or not np.isfinite(std) else f"{text} ± {std:.{decimals}f}"
 
 
 def _cell(cell: dict | None) -> str:

@@ -65,6 +65,7 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from jaxrl_offline import behavior, evaluation, locomotion, online  # noqa: E402
+from jaxrl_offline.progress import GracefulInterrupt  # noqa: E402
 from jaxrl_offline.algorithms import sac  # noqa: E402
 from jaxrl_offline.checkpoints import (RunCheckpointer, digest, flatten_arrays,  # noqa: E402
                                        unflatten_arrays)
@@ -164,7 +165,6 @@ def train(env_name: str, total_steps: int, seed: int, workdir: pathlib.Path,
     loop = online.OnlineLoop(sac, config, online.make_env_fn(env.env_id), num_seeds=1, seed=seed,
                              settings=settings)
     state = online.init_loop_state(sac, config, [seed], loop.obs_dim, loop.action_dim, settings)
-    history_path = workdir / "history.json"
     history = {"env": env.env_id, "seed": seed, "config": dataclasses.asdict(config),
                "settings": dataclasses.asdict(settings), "evals": [], "episodes": []}
     step = 0
@@ -185,7 +185,28 @@ def train(env_name: str, total_steps: int, seed: int, workdir: pathlib.Path,
               f"refilling the replay buffer with {FLAGS.refill_steps} policy steps)", flush=True)
     policy = evaluation.make_batched_policy(sac, config)
     info = locomotion.eval_info(env_name)
-    started = time.monotonic()
+    stop = GracefulInterrupt("Ctrl-C: finishing the current snapshot block, then saving a "
+                             "checkpoint. Press Ctrl-C again to exit at once (losing the block).")
+    with stop:
+        step = _train_blocks(env_name, total_steps, workdir, mirror, run_hash, refill_from, loop,
+                             state, step, history, checkpointer, policy, info, stop)
+    checkpointer.close()
+    loop.close()
+    if stop.requested and step < total_steps:
+        command = " ".join(["python -m experiments.train_behavior", *sys.argv[1:]])
+        print(f"stopped by Ctrl-C at step {step} (checkpoint {checkpointer.directory}); resume "
+              f"with: {command}", flush=True)
+        raise SystemExit(130)
+
+
+def _train_blocks(env_name, total_steps, workdir, mirror, run_hash, refill_from, loop, state,
+                  step, history, checkpointer, policy, info, stop) -> int:
+    """Refills the replay buffer when resuming from the mirror (``refill_from``), then trains and
+    evaluates ``--snapshot_every`` env steps at a time until ``total_steps``, ``--max_minutes`` or
+    Ctrl-C (``stop``); checkpoints (and mirrors the agent) when due and before stopping. Returns
+    the step reached."""
+    _, settings = run_settings(FLAGS.warmup_steps, FLAGS.update_every)
+    started, history_path = time.monotonic(), workdir / "history.json"
 
     def on_episode(at_step, _seed_index, episode_return, length):
         history["episodes"].append([at_step, round(episode_return, 2), length])
@@ -232,7 +253,8 @@ def train(env_name: str, total_steps: int, seed: int, workdir: pathlib.Path,
         best_return = max(best_return, mean_return)
         out_of_time = FLAGS.max_minutes is not None and (
             time.monotonic() - started > 60 * FLAGS.max_minutes)
-        if step % FLAGS.checkpoint_every == 0 or step >= total_steps or out_of_time:
+        if (step % FLAGS.checkpoint_every == 0 or step >= total_steps or out_of_time
+                or stop.requested):
             checkpointer.save(step, state, {"history": history})
             if mirror is not None:
                 save_agent(mirror / "agent.npz", step, state, run_hash)
@@ -240,8 +262,9 @@ def train(env_name: str, total_steps: int, seed: int, workdir: pathlib.Path,
             print(f"stopping after --max_minutes={FLAGS.max_minutes}; rerun to continue",
                   flush=True)
             break
-    checkpointer.close()
-    loop.close()
+        if stop.requested:
+            break
+    return step
 
 
 def _write_json(path: pathlib.Path, payload: dict) -> None:

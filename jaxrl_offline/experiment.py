@@ -9,7 +9,9 @@ latest checkpoint; since chunk ``k`` folds ``k`` into every seed's data key and 
 depend only on the step and each seed's own value, the resumed run ends with the same record
 (timing aside), and seed ``i`` of a multi-seed run scores as a run of seed ``i`` alone. With
 ``online_steps`` the offline phase is followed by fine-tuning in the eval env
-(``jaxrl_offline.finetune``), checkpointed and resumed the same way.
+(``jaxrl_offline.finetune``), checkpointed and resumed the same way. The progress bar moves
+inside chunks (``jaxrl_offline.progress``); a first Ctrl-C finishes the current chunk, saves a
+checkpoint and the partial record and raises :class:`RunInterrupted`.
 """
 
 from __future__ import annotations
@@ -27,15 +29,24 @@ from typing import Any
 
 import jax
 import numpy as np
-import tqdm
 
 from jaxrl_offline import checkpoints, data, evaluation, finetune, results, suite, training
+from jaxrl_offline import progress as progress_lib
 from jaxrl_offline import validation
+from jaxrl_offline.formatting import duration, rate, significant
 from jaxrl_offline.algorithms import get_algorithm
 
 
 class RunConflictError(ValueError):
     """A finished record exists for this run name but was produced with other settings."""
+
+
+class RunInterrupted(Exception):
+    """Ctrl-C stopped a run between chunks, after saving its checkpoint and partial record."""
+
+
+STOP_MESSAGE = ("Ctrl-C: finishing the current chunk, then saving a checkpoint and the partial "
+                "record. Press Ctrl-C again to exit at once (losing the current chunk).")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,6 +173,12 @@ def checkpoint_dir(workdir: str | os.PathLike, spec: RunSpec) -> pathlib.Path:
     return pathlib.Path(workdir) / "checkpoints" / spec.name
 
 
+def partial_record_path(workdir: str | os.PathLike, spec: RunSpec) -> pathlib.Path:
+    """Where an interrupted run leaves its record so far (``status`` ``"interrupted"``); deleted
+    when the run finishes. Tables never read it."""
+    return pathlib.Path(workdir) / "partial" / f"{spec.name}.json"
+
+
 def finished_record(spec: RunSpec, workdir: str | os.PathLike,
                     log: Callable[[str], None] | None = None) -> dict | None:
     """The record of an already finished identical run, ``None`` if there is none.
@@ -200,6 +217,7 @@ def has_final_checkpoint(spec: RunSpec, workdir: str | os.PathLike) -> bool:
 def remove_run(spec: RunSpec, workdir: str | os.PathLike) -> None:
     """Deletes a run's record and checkpoints (``--overwrite``)."""
     record_path(workdir, spec).unlink(missing_ok=True)
+    partial_record_path(workdir, spec).unlink(missing_ok=True)
     shutil.rmtree(checkpoint_dir(workdir, spec), ignore_errors=True)
 
 
@@ -224,6 +242,11 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
 
     Returns:
       The complete record, as written to ``record_path(workdir, spec)``.
+
+    Raises:
+      RunInterrupted: after a first Ctrl-C (SIGINT) during the offline phase: the current chunk
+        was finished, a checkpoint and ``partial_record_path`` were written, and rerunning the
+        same run resumes from them (or, when that chunk was the last, the run was completed).
     """
     if overwrite:
         remove_run(spec, workdir)
@@ -239,6 +262,9 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
     if hasattr(algo, "prepare_dataset"):  # e.g. ReBRAC adds the dataset's next actions.
         dataset = algo.prepare_dataset(spec.config, dataset)
     layout = training.make_seed_layout(spec.seeds)
+    if progress:
+        seeds = f"{len(spec.seeds)} seed{'s' if len(spec.seeds) > 1 else ''}"
+        log(f"{spec.name}: compiling init and initializing {seeds} ...")
     start = time.perf_counter()
     carry = (*training.init_seed_states(algo, spec.config, layout, dataset),
              training.initial_active(layout))
@@ -254,15 +280,20 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
     latest = None if checkpointer is None else checkpointer.latest_step()
     online_resume = latest is not None and latest > num_chunks  # run_online restores it.
     try:
-        if latest is not None and not online_resume:
-            start_chunk, carry, meta = checkpointer.restore(carry)
-            record = _resumed_record(meta, checkpointer, start_chunk * spec.chunk)
-            record["warnings"] = warnings
-            log(f"{spec.name}: resuming from the checkpoint at step {start_chunk * spec.chunk}.")
-        record["timing"]["compile_s"] += init_s
-        if start_chunk < num_chunks and not online_resume:
-            carry = _train(spec, algo, info, layout, dataset, carry, record, start_chunk,
-                           checkpointer, progress, on_chunk)
+        with progress_lib.GracefulInterrupt(STOP_MESSAGE) as stop:
+            if latest is not None and not online_resume:
+                start_chunk, carry, meta = checkpointer.restore(carry)
+                record = _resumed_record(meta, checkpointer, start_chunk * spec.chunk)
+                record["warnings"] = warnings
+                log(f"{spec.name}: resuming from the checkpoint at step "
+                    f"{start_chunk * spec.chunk}.")
+            record["timing"]["compile_s"] += init_s
+            if start_chunk < num_chunks and not online_resume:
+                carry, start_chunk = _train(spec, algo, info, layout, dataset, carry, record,
+                                            start_chunk, checkpointer, progress, on_chunk, stop)
+            if stop.requested and (start_chunk < num_chunks or spec.online_steps):
+                checkpointer = checkpointer or checkpoints.RunCheckpointer(ckpt_dir, spec.spec_hash)
+                _save_interrupted(spec, workdir, checkpointer, start_chunk, carry, record)
         if spec.online_steps:
             record = finetune.run_online(spec, algo, info, dataset, layout.unpad(carry[0]), record,
                                          checkpointer, num_chunks, progress=progress, log=log,
@@ -272,7 +303,10 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
             checkpointer.close()
     record = finish_record(record)
     results.write_record(record_path(workdir, spec), record)
+    partial_record_path(workdir, spec).unlink(missing_ok=True)
     log(summary_line(record))
+    if stop.requested:  # Ctrl-C during the last chunk: the run is complete, the sweep stops.
+        raise RunInterrupted(f"{spec.name}: finished; stopped before the next run.")
     return record
 
 
@@ -296,6 +330,21 @@ def check_dataset_info(info, log: Callable[[str], None] = print) -> list[str]:
     return warnings
 
 
+def _save_interrupted(spec, workdir, checkpointer, chunks_done, carry, record) -> None:
+    """Checkpoints a run stopped by Ctrl-C after ``chunks_done`` chunks, writes its partial record
+    and raises :class:`RunInterrupted`."""
+    if checkpointer.latest_step() != chunks_done:
+        checkpointer.save(chunks_done, carry, {"record": record})
+    path = partial_record_path(workdir, spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = {**results.to_jsonable(record), "status": "interrupted",
+               "steps_done": chunks_done * spec.chunk}
+    path.write_text(json.dumps(partial, indent=1) + "\n")
+    raise RunInterrupted(
+        f"{spec.name}: stopped at step {chunks_done * spec.chunk} of {spec.steps}; checkpoint "
+        f"{checkpointer.directory}, partial record {path}.")
+
+
 def _resumed_record(meta: dict, checkpointer: checkpoints.RunCheckpointer, step: int) -> dict:
     record = meta.get("record")
     if not isinstance(record, dict) or not isinstance(record.get("timing"), dict):
@@ -308,40 +357,52 @@ def _resumed_record(meta: dict, checkpointer: checkpoints.RunCheckpointer, step:
 
 
 def _train(spec, algo, info, layout, dataset, carry, record, start_chunk, checkpointer,
-           progress, on_chunk) -> tuple:
+           progress, on_chunk, stop) -> tuple:
     """The chunk loop: train, evaluate when due, checkpoint when due; fills ``record`` and
-    returns the final carry."""
+    returns ``(carry, chunks done)``, stopping early after the chunk in which ``stop.requested``
+    became true. With ``progress`` the bar also moves inside chunks (``progress.ChunkProgress``)."""
     states, data_keys, active = carry
-    run_chunk = training.make_multi_seed_chunk(algo, spec.config, spec.chunk, layout)
-    start = time.perf_counter()
-    compiled = run_chunk.lower(states, data_keys, active, np.int32(0), dataset).compile()
-    record["timing"]["compile_s"] += time.perf_counter() - start
-    policy = evaluation.make_batched_policy(algo, spec.config)
     num_chunks, eval_steps = spec.steps // spec.chunk, set(spec.eval_steps)
-    bar = tqdm.tqdm(total=spec.steps, initial=start_chunk * spec.chunk, desc=spec.name,
-                    unit="upd", unit_scale=True, dynamic_ncols=True, disable=not progress,
-                    mininterval=1.0)
+    chunks_done = start_chunk
+    bar = progress_lib.make_bar(spec.steps, start_chunk * spec.chunk, spec.name,
+                                disable=not progress)
+    ticks = (progress_lib.ChunkProgress(bar, len(layout.padded_seeds), spec.chunk)
+             if progress else None)
+    run_chunk = training.make_multi_seed_chunk(algo, spec.config, spec.chunk, layout,
+                                               progress=None if ticks is None else ticks.tick)
+    every = () if ticks is None else (np.int32(1),)
     with bar:
+        compiled, compile_s = progress_lib.compiling(bar, lambda: run_chunk.lower(
+            states, data_keys, active, np.int32(0), dataset, *every).compile())
+        record["timing"]["compile_s"] += compile_s
+        policy = evaluation.make_batched_policy(algo, spec.config)
         for chunk_index in range(start_chunk, num_chunks):
+            step = (chunk_index + 1) * spec.chunk
+            every = () if ticks is None else (ticks.start_chunk(step - spec.chunk),)
             start = time.perf_counter()
             states, metrics, active = compiled(states, data_keys, active, np.int32(chunk_index),
-                                               dataset)
-            alive = np.asarray(layout.unpad(active))  # Blocks until the chunk is done.
-            record["timing"]["train_s"] += time.perf_counter() - start
-            step = (chunk_index + 1) * spec.chunk
+                                               dataset, *every)
+            alive = progress_lib.wait_ready(layout.unpad(active))  # The chunk is done.
+            chunk_s = time.perf_counter() - start
+            record["timing"]["train_s"] += chunk_s
+            if ticks is None:
+                bar.update(spec.chunk)
+            else:
+                ticks.end_chunk(step, chunk_s)
             _note_diverged(record, alive, step)
             if step in eval_steps:
                 score = _evaluate(spec, record, policy, layout, states, alive, info, step,
                                   layout.unpad(metrics))
-                bar.set_postfix_str(f"score {score:.1f}", refresh=False)
-            bar.update(spec.chunk)
+                bar.set_postfix_str(f"score {significant(score, 2, 1)}", refresh=False)
             chunks_done = chunk_index + 1
             if checkpointer is not None and spec.checkpoint_every and (
                     chunks_done % spec.checkpoint_every == 0 or chunks_done == num_chunks):
                 checkpointer.save(chunks_done, (states, data_keys, active), {"record": record})
             if on_chunk is not None:
                 on_chunk(chunks_done)
-    return states, data_keys, active
+            if stop.requested:
+                break
+    return (states, data_keys, active), chunks_done
 
 
 def _evaluate(spec, record, policy, layout, states, alive, info, step, metrics) -> float:
@@ -424,9 +485,10 @@ def summary_line(record: dict) -> str:
     return (f"{record['name']}: {fmt('last')}, {fmt('best')} ({kind}, "
             f"{results.seeds_text(record)} x {record['eval_episodes']} episodes{diverged})"
             + (f" | budget: {budget}" if budget else "") + " | "
-            f"{_num(timing['updates_per_s'], 0)} upd/s, compile {_num(timing['compile_s'])} s, "
-            f"train {_num(timing['train_s'])} s, eval {_num(timing['eval_s'])} s")
+            f"{rate(timing['updates_per_s'])} upd/s, compile {duration(timing['compile_s'])}, "
+            f"train {duration(timing['train_s'])}, eval {duration(timing['eval_s'])}")
 
 
-def _num(value, digits: int = 1) -> str:
-    return "nan" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+def _num(value) -> str:
+    """A score: one decimal, or two significant digits below 1 (0.031)."""
+    return significant(value, 2, min_decimals=1)

@@ -55,19 +55,31 @@ def init_agent(algo: ModuleType, config: Any, seed: int | jax.Array, dataset: Tr
     return state, data_key
 
 
-def make_train_chunk(algo: ModuleType, config: Any, num_updates: int) -> Callable:
+def make_train_chunk(algo: ModuleType, config: Any, num_updates: int,
+                     progress: Callable[..., None] | None = None) -> Callable:
     """Builds ``train_chunk(state, data_key, dataset) -> (state, metrics)`` for one seed.
 
     Each of the ``num_updates`` scanned steps draws a fresh batch with a key folded from
     ``data_key`` and the step index, then calls ``algo.update``. ``metrics`` are averaged over the
     chunk with ``nanmean`` (an algorithm reports NaN for a loss it did not compute on a step, e.g.
     TD3's delayed actor).
+
+    With ``progress``, the function is ``train_chunk(state, data_key, dataset, progress_every,
+    seed_value)`` and calls ``progress(progress_every, seed_value)`` on the host after every
+    ``progress_every``-th update (``jaxrl_offline.progress``); ``progress_every`` is an unbatched
+    int32 scalar (so the ``lax.cond`` stays a branch under ``vmap``) and ``seed_value`` any
+    per-seed scalar (so ``vmap`` calls the callback once per seed).
     """
     update = functools.partial(algo.update, config)
 
-    def train_chunk(state, data_key: PRNGKey, dataset: Transition):
+    def train_chunk(state, data_key: PRNGKey, dataset: Transition, progress_every=None,
+                    seed_value=None):
         def step(carry, step_index):
             batch = sample_batch(dataset, jax.random.fold_in(data_key, step_index), config.batch_size)
+            if progress is not None:
+                jax.lax.cond((step_index + 1) % progress_every == 0,
+                             lambda: jax.debug.callback(progress, progress_every, seed_value),
+                             lambda: None)
             return update(carry, batch)
 
         state, metrics = jax.lax.scan(step, state, jnp.arange(num_updates))
@@ -195,7 +207,8 @@ def _keep_or_freeze(keep_new: jax.Array, new: jax.Array, old: jax.Array) -> jax.
 
 
 def make_multi_seed_chunk(algo: ModuleType, config: Any, num_updates: int, layout: SeedLayout,
-                          seed_strategy: str = "auto"):
+                          seed_strategy: str = "auto",
+                          progress: Callable[..., None] | None = None):
     """Builds the jitted, seed-vmapped, sharded chunk function.
 
     ``run_chunk(states, data_keys, active, chunk_index, dataset) -> (states, metrics, active)``:
@@ -214,23 +227,31 @@ def make_multi_seed_chunk(algo: ModuleType, config: Any, num_updates: int, layou
     ``seed_strategy``: ``"vmap"`` (one batched program over the seed axis, partitioned over the
     devices), ``"map"`` (each device runs its seeds one after another, unbatched: faster on
     XLA:CPU) or ``"auto"``: ``"map"`` when every device of the layout is a CPU, else ``"vmap"``.
+
+    ``progress``: a host function ``progress(progress_every, seed_active)`` called from inside the
+    scan (see :func:`make_train_chunk` and ``jaxrl_offline.progress.ChunkProgress``, which divides
+    by the seed count: it is called once per padded seed and tick). ``run_chunk`` then takes a
+    sixth argument, ``progress_every`` (int32 scalar, updates between ticks; traced, so changing it
+    does not recompile). Without ``progress`` nothing is added to the compiled program.
     """
     strategy = resolve_seed_strategy(seed_strategy, layout)
-    train_chunk = make_train_chunk(algo, config, num_updates)
+    train_chunk = make_train_chunk(algo, config, num_updates, progress)
 
-    def one_seed(state, data_key, active, chunk_index, dataset):
-        new_state, metrics = train_chunk(state, jax.random.fold_in(data_key, chunk_index), dataset)
+    def one_seed(state, data_key, active, chunk_index, dataset, progress_every=None):
+        new_state, metrics = train_chunk(state, jax.random.fold_in(data_key, chunk_index), dataset,
+                                         progress_every, active)
         finite = tree_all_finite(new_state)
         keep_new = active & finite
         state = jax.tree.map(functools.partial(_keep_or_freeze, keep_new), new_state, state)
         return state, metrics, keep_new
 
     seed_sharding, replicated = layout.seed_sharding, layout.replicated
+    num_shared = 2 if progress is None else 3  # chunk_index, dataset[, progress_every]
     if strategy == "vmap":
-        over_seeds = jax.vmap(one_seed, in_axes=(0, 0, 0, None, None))
+        over_seeds = jax.vmap(one_seed, in_axes=(0, 0, 0) + (None,) * num_shared)
     else:
-        def seeds_in_turn(states, data_keys, active, chunk_index, dataset):
-            return jax.lax.map(lambda per_seed: one_seed(*per_seed, chunk_index, dataset),
+        def seeds_in_turn(states, data_keys, active, *shared):
+            return jax.lax.map(lambda per_seed: one_seed(*per_seed, *shared),
                                (states, data_keys, active))
 
         # No collectives: each device's seeds are independent. check_vma=False because algorithms'
@@ -239,11 +260,11 @@ def make_multi_seed_chunk(algo: ModuleType, config: Any, num_updates: int, layou
         seed_spec, whole = PartitionSpec(SEED_AXIS), PartitionSpec()
         over_seeds = jax.shard_map(
             seeds_in_turn, mesh=layout.mesh,
-            in_specs=(seed_spec, seed_spec, seed_spec, whole, whole),
+            in_specs=(seed_spec, seed_spec, seed_spec) + (whole,) * num_shared,
             out_specs=(seed_spec, seed_spec, seed_spec), check_vma=False)
     return jax.jit(
         over_seeds,
-        in_shardings=(seed_sharding, seed_sharding, seed_sharding, replicated, replicated),
+        in_shardings=(seed_sharding, seed_sharding, seed_sharding) + (replicated,) * num_shared,
         out_shardings=(seed_sharding, seed_sharding, seed_sharding),
         donate_argnums=(0,),
     )
