@@ -234,23 +234,31 @@ def test_sigint_to_a_running_sweep_keeps_the_work(slow_probe, tiny_invpend_datas
     assert strip(resumed) == strip(finished_record)
 
 
-def test_sigint_stops_behavior_training_after_a_checkpoint(tmp_path):
-    """``experiments.train_behavior``: the first SIGINT finishes the snapshot block in progress,
-    checkpoints it and prints the resume command."""
-    workdir = tmp_path / "behavior"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "experiments.train_behavior", "--env=hopper", "--steps=100000",
-         "--snapshot_every=100", "--checkpoint_every=100000", "--warmup_steps=100",
-         "--eval_episodes=1", f"--workdir={workdir}", "--mirror=", "--verbosity=-1"],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def interrupt_when(module_args: list[str], marker: str) -> tuple[str, str]:
+    """Runs ``python -m <module_args>``, sends SIGINT once ``marker`` was printed, and returns
+    (output before the signal, output after it); asserts the exit status 130 of a kept stop."""
+    proc = subprocess.Popen([sys.executable, "-m", *module_args], cwd=REPO_ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen = ""
-    while "hopper step 100: eval" not in seen:
+    while marker not in seen:
         line = proc.stdout.readline()
         assert line, seen
         seen += line
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130, seen + out
+    return seen, out
+
+
+def test_sigint_stops_behavior_training_after_a_checkpoint(tmp_path):
+    """``experiments.train_behavior``: the first SIGINT finishes the snapshot block in progress,
+    checkpoints it and prints the resume command."""
+    workdir = tmp_path / "behavior"
+    seen, out = interrupt_when(
+        ["experiments.train_behavior", "--env=hopper", "--steps=100000",
+         "--snapshot_every=100", "--checkpoint_every=100000", "--warmup_steps=100",
+         "--eval_episodes=1", f"--workdir={workdir}", "--mirror=", "--verbosity=-1"],
+        "hopper step 100: eval")
     steps = [int(p.name) for p in (workdir / "checkpoint").iterdir() if p.name.isdigit()]
     assert steps and 100 <= steps[0] < 100000, seen + out  # 100: SIGINT came before the check
     assert f"stopped by Ctrl-C at step {steps[0]}" in out
@@ -285,19 +293,10 @@ def test_sweep_line_counts_runs_and_estimates_from_measured_rates(monkeypatch):
 
 
 def test_sigint_to_dataset_generation_keeps_finished_datasets(tmp_path):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "experiments.make_datasets", "--envs=hopper",
-         "--kinds=random,medium", "--size=1000", f"--root={tmp_path}", "--num_envs=2",
-         "--verbosity=-1"],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    seen = ""
-    while "generating hopper random" not in seen:
-        line = proc.stdout.readline()
-        assert line, seen
-        seen += line
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 130, seen + out
+    seen, out = interrupt_when(
+        ["experiments.make_datasets", "--envs=hopper", "--kinds=random,medium", "--size=1000",
+         f"--root={tmp_path}", "--num_envs=2", "--verbosity=-1"],
+        "generating hopper random")
     assert (tmp_path / "jaxrl_offline/hopper/random-1k-v0/data").is_dir()
     assert not (tmp_path / "jaxrl_offline/hopper/medium-1k-v0").exists()
     assert "stopped by Ctrl-C: 1 of 2 datasets written" in out

@@ -184,7 +184,7 @@ def test_diverged_seeds_are_marked_in_cells_legends_and_summaries(tmp_path, monk
     write(tmp_path, make_record("iql", "loco/b-v0", [[5.0, 6.0], [7.0, 8.0]]))
     markdown = tables.write_tables(tmp_path, "last")
     # 3 of 4 seeds diverged; all of iql's seeds diverged; bc never ran on loco/b-v0.
-    assert "| loco/a-v0 | -0.3 ± 0.0 (1/4 seeds, 3 diverged) | diverged (0/2 seeds) |" in markdown
+    assert "| loco/a-v0 | -0.30 ± 0.00 (1/4 seeds, 3 diverged) | diverged (0/2 seeds) |" in markdown
     assert "| loco/b-v0 | – | 7.5 ± 0.5 |" in markdown
     assert "'diverged (0/m seeds)' lost them all, and – means not run" in markdown
     labels = {}

@@ -54,29 +54,26 @@ class Reference:
 _CORL_FLAGS = {"env": "env", "steps": "max_timesteps", "eval_every": "eval_freq",
                "episodes": "n_episodes", "seed": "seed"}
 
+
+
+def _corl(algorithm: str, script: str) -> Reference:
+    """A CORL offline script: module-level ``eval_actor``, pyrallis ``TrainConfig``, ``train()``,
+    per-domain configs under ``configs/offline/<algorithm>/<env>/<kind>_v2.yaml``."""
+    return Reference(
+        name=f"corl/{algorithm}", repository=CORL_REPOSITORY, commit=CORL_COMMIT,
+        script=f"algorithms/offline/{script}", algorithm=algorithm, variant="corl",
+        eval_function="eval_actor",
+        config_file=f"configs/offline/{algorithm}/{{env}}/{{kind}}_v2.yaml",
+        flags=_CORL_FLAGS, fixed_args=("--device=cpu",))
+
+
 REFERENCES: dict[str, Reference] = {
-    "corl/td3_bc": Reference(
-        name="corl/td3_bc", repository=CORL_REPOSITORY, commit=CORL_COMMIT,
-        script="algorithms/offline/td3_bc.py", algorithm="td3_bc", variant="corl",
-        eval_function="eval_actor", config_file="configs/offline/td3_bc/{env}/{kind}_v2.yaml",
-        flags=_CORL_FLAGS, fixed_args=("--device=cpu",)),
-    "corl/bc": Reference(
-        name="corl/bc", repository=CORL_REPOSITORY, commit=CORL_COMMIT,
-        script="algorithms/offline/any_percent_bc.py", algorithm="bc", variant="corl",
-        eval_function="eval_actor", config_file="configs/offline/bc/{env}/{kind}_v2.yaml",
-        flags=_CORL_FLAGS, fixed_args=("--device=cpu",)),
-    # Same interface as the two above (module-level eval_actor, pyrallis TrainConfig, train());
-    # each ran end to end for 2 updates through the harness, no parity run yet.
-    "corl/iql": Reference(
-        name="corl/iql", repository=CORL_REPOSITORY, commit=CORL_COMMIT,
-        script="algorithms/offline/iql.py", algorithm="iql", variant="corl",
-        eval_function="eval_actor", config_file="configs/offline/iql/{env}/{kind}_v2.yaml",
-        flags=_CORL_FLAGS, fixed_args=("--device=cpu",)),
-    "corl/cql": Reference(
-        name="corl/cql", repository=CORL_REPOSITORY, commit=CORL_COMMIT,
-        script="algorithms/offline/cql.py", algorithm="cql", variant="corl",
-        eval_function="eval_actor", config_file="configs/offline/cql/{env}/{kind}_v2.yaml",
-        flags=_CORL_FLAGS, fixed_args=("--device=cpu",)),
+    "corl/td3_bc": _corl("td3_bc", "td3_bc.py"),
+    "corl/bc": _corl("bc", "any_percent_bc.py"),
+    # Same interface as the two above; each ran end to end for 2 updates through the harness,
+    # no parity run yet.
+    "corl/iql": _corl("iql", "iql.py"),
+    "corl/cql": _corl("cql", "cql.py"),
 }
 
 
