@@ -16,9 +16,10 @@ scores per dataset; groups may differ in size):
 With equal run counts per dataset these equal rliable's ``aggregate_*`` functions on the
 [runs, datasets] score matrix. Confidence intervals come from a *stratified* bootstrap: each
 replicate resamples runs with replacement within every dataset, and the interval is the percentile
-interval of the statistic over replicates. Every bootstrap uses a fixed generator, so tables and
-plots are reproducible; with the same seed the IQM interval equals ``results.iqm_with_ci``'s.
-Non-finite scores (diverged seeds) are dropped and datasets left without runs are ignored.
+interval of the statistic over replicates. :func:`bootstrap_ci`, the percentile interval of the
+mean over seeds that run records and learning curves carry, is the same bootstrap on one group.
+Every bootstrap uses a fixed generator, so tables and plots are reproducible. Non-finite scores
+(diverged seeds) are dropped and datasets left without runs are ignored.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def bootstrap_replicates(groups: Sequence[np.ndarray], num_samples: int,
                          seed: int) -> list[np.ndarray]:
     """Each group resampled with replacement ``num_samples`` times: [num_samples, n_g] arrays.
 
-    Groups are drawn in order from one generator, as ``results.iqm_with_ci`` does."""
+    Groups are drawn in order from one generator."""
     rng = np.random.default_rng(seed)
     return [group[rng.integers(0, group.size, (num_samples, group.size))] for group in groups]
 
@@ -112,6 +113,16 @@ def aggregates_with_ci(groups: Sequence[Sequence[float]], *, gamma: float = 100.
         low, high = _interval(funcs[name](replicates), level)
         out[name] = (float(funcs[name](groups)), float(low), float(high))
     return out
+
+
+def bootstrap_ci(values: Sequence[float], num_samples: int = NUM_BOOTSTRAP,
+                 level: float = CI_LEVEL, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean over ``values`` (one group; NaN/inf dropped)."""
+    groups = _finite_groups([values])
+    if not groups:
+        return math.nan, math.nan
+    low, high = _interval(mean_of_means(bootstrap_replicates(groups, num_samples, seed)), level)
+    return float(low), float(high)
 
 
 def performance_profile(groups: Sequence[Sequence[float]], taus: Sequence[float]) -> np.ndarray:

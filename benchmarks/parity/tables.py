@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from jaxrl_offline import plots, results
+from jaxrl_offline import aggregate, plots, results
 
 WORKDIR = pathlib.Path(__file__).resolve().parent.parent / "results" / "parity"
 
@@ -40,7 +40,7 @@ only a smoke test of the pipeline, not evidence of parity.
 
 
 def difference_ci(ours: Sequence[float], reference: Sequence[float], num_samples: int = 2000,
-                  level: float = results.CI_LEVEL, seed: int = 0) -> tuple[float, float, float]:
+                  level: float = aggregate.CI_LEVEL, seed: int = 0) -> tuple[float, float, float]:
     """``mean(ours) - mean(reference)`` and its percentile-bootstrap CI (NaN bounds when a side
     has fewer than 2 finite seeds)."""
     ours = np.asarray(ours, np.float64)
