@@ -16,9 +16,11 @@ scores per dataset; groups may differ in size):
 With equal run counts per dataset these equal rliable's ``aggregate_*`` functions on the
 [runs, datasets] score matrix. Confidence intervals come from a *stratified* bootstrap: each
 replicate resamples runs with replacement within every dataset, and the interval is the percentile
-interval of the statistic over replicates. Every bootstrap uses a fixed generator, so tables and
-plots are reproducible; with the same seed the IQM interval equals ``results.iqm_with_ci``'s.
-Non-finite scores (diverged seeds) are dropped and datasets left without runs are ignored.
+interval of the statistic over replicates. :func:`bootstrap_ci`, the percentile interval of the
+mean over seeds that run records and learning curves carry, is the same bootstrap on one group, and
+:func:`difference_ci` (the parity tables' difference of two means) on two.
+Every bootstrap uses a fixed generator, so tables and plots are reproducible. Non-finite scores
+(diverged seeds) are dropped and datasets left without runs are ignored.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def bootstrap_replicates(groups: Sequence[np.ndarray], num_samples: int,
                          seed: int) -> list[np.ndarray]:
     """Each group resampled with replacement ``num_samples`` times: [num_samples, n_g] arrays.
 
-    Groups are drawn in order from one generator, as ``results.iqm_with_ci`` does."""
+    Groups are drawn in order from one generator."""
     rng = np.random.default_rng(seed)
     return [group[rng.integers(0, group.size, (num_samples, group.size))] for group in groups]
 
@@ -112,6 +114,33 @@ def aggregates_with_ci(groups: Sequence[Sequence[float]], *, gamma: float = 100.
         low, high = _interval(funcs[name](replicates), level)
         out[name] = (float(funcs[name](groups)), float(low), float(high))
     return out
+
+
+def bootstrap_ci(values: Sequence[float], num_samples: int = NUM_BOOTSTRAP,
+                 level: float = CI_LEVEL, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean over ``values`` (one group; NaN/inf dropped)."""
+    groups = _finite_groups([values])
+    if not groups:
+        return math.nan, math.nan
+    low, high = _interval(mean_of_means(bootstrap_replicates(groups, num_samples, seed)), level)
+    return float(low), float(high)
+
+
+def difference_ci(ours: Sequence[float], reference: Sequence[float],
+                  num_samples: int = NUM_BOOTSTRAP, level: float = CI_LEVEL,
+                  seed: int = 0) -> tuple[float, float, float]:
+    """``mean(ours) - mean(reference)`` and its percentile-bootstrap CI, each side's runs resampled
+    on their own (NaN/inf dropped; NaN bounds when a side has fewer than 2 runs)."""
+    groups = [np.asarray(group, np.float64).ravel() for group in (ours, reference)]
+    ours, reference = [group[np.isfinite(group)] for group in groups]
+    if not ours.size or not reference.size:
+        return math.nan, math.nan, math.nan
+    difference = float(ours.mean() - reference.mean())
+    if ours.size < 2 or reference.size < 2:
+        return difference, math.nan, math.nan
+    ours_samples, reference_samples = bootstrap_replicates([ours, reference], num_samples, seed)
+    low, high = _interval(ours_samples.mean(axis=-1) - reference_samples.mean(axis=-1), level)
+    return difference, float(low), float(high)
 
 
 def performance_profile(groups: Sequence[Sequence[float]], taus: Sequence[float]) -> np.ndarray:

@@ -4,9 +4,10 @@ D4RL's gym-mujoco suite (random, medium, medium-replay, medium-expert, expert fo
 hopper and walker2d) cannot be downloaded here, so the project regenerates it on Gymnasium's v5
 MuJoCo envs from behavior policies it trained itself (``experiments/train_behavior.py``) and ships
 under ``jaxrl_offline/behavior_policies/<env>/``. Reference scores are **D4RL's** constants
-(``d4rl/infos.py``): normalized scores are "D4RL-style" and comparable to published numbers only
-approximately (v5 envs differ from D4RL's v2/v3 envs; Hopper's uniform-random return on v5 is
-+15.9 against D4RL's -20.27 reference).
+(``d4rl/infos.py``), read from the one table ``d4rl_format.D4RL_REF_SCORES``: normalized scores
+are "D4RL-style" and comparable to published numbers only approximately (v5 envs differ from
+D4RL's v2/v3 envs; Hopper's uniform-random return on v5 is +15.9 against D4RL's -20.27
+reference).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import shutil
 
 import numpy as np
 
-from jaxrl_offline import behavior
+from jaxrl_offline import behavior, d4rl_format
 from jaxrl_offline.types import DatasetInfo
 
 POLICY_ROOT = pathlib.Path(__file__).parent / "behavior_policies"
@@ -45,11 +46,18 @@ class LocomotionEnv:
     action_dim: int
 
 
+def _suite_env(name: str, env_id: str, obs_dim: int, action_dim: int) -> LocomotionEnv:
+    """An env of the suite with D4RL's reference scores for ``name`` (``D4RL_REF_SCORES``, the
+    table the D4RL hdf5 loader uses too)."""
+    ref_min_score, ref_max_score = d4rl_format.lookup_ref_scores(name)
+    return LocomotionEnv(name, env_id, ref_min_score, ref_max_score, obs_dim, action_dim)
+
+
 ENVS: dict[str, LocomotionEnv] = {
     env.name: env for env in (
-        LocomotionEnv("halfcheetah", "HalfCheetah-v5", -280.178953, 12135.0, 17, 6),
-        LocomotionEnv("hopper", "Hopper-v5", -20.272305, 3234.3, 11, 3),
-        LocomotionEnv("walker2d", "Walker2d-v5", 1.629008, 4592.3, 17, 6),
+        _suite_env("halfcheetah", "HalfCheetah-v5", 17, 6),
+        _suite_env("hopper", "Hopper-v5", 11, 3),
+        _suite_env("walker2d", "Walker2d-v5", 17, 6),
     )
 }
 REF_SCORE_SOURCE = "D4RL (d4rl/infos.py)"

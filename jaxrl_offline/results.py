@@ -6,10 +6,9 @@ environment the run came from. Records are written atomically (temporary file + 
 and validated when read: a half-written or hand-damaged file, or one whose scores no longer match
 its ``scores_digest``, raises :class:`RecordError` naming the file; it is never used silently.
 
-Statistics follow rliable (Agarwal et al., 2021): percentile bootstrap confidence intervals over
-seeds, and the interquartile mean (IQM, the 25%-trimmed mean of all runs) with a *stratified*
-bootstrap (seeds resampled within each dataset). Every bootstrap uses a fixed generator, so tables
-are reproducible.
+Statistics over seeds (mean, std and a percentile bootstrap confidence interval, as rliable:
+Agarwal et al., 2021) use the bootstrap of :mod:`jaxrl_offline.aggregate`, which also holds the
+aggregates over datasets (IQM and others); its generator is fixed, so tables are reproducible.
 """
 
 from __future__ import annotations
@@ -28,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from jaxrl_offline import aggregate
+
 SCHEMA_VERSION = 1
 PROTOCOL_UPDATES = 1_000_000  # The papers' training budget (D4RL protocol: 1M gradient updates).
-NUM_BOOTSTRAP = 2000
-CI_LEVEL = 0.95
 SCORES = ("last", "best")
 
 REQUIRED_FIELDS = (
@@ -326,24 +325,11 @@ def per_seed_scores(normalized_scores: Any, score: str) -> np.ndarray:
     raise ValueError(f"unknown score {score!r}; expected one of {SCORES}")
 
 
-def bootstrap_ci(values: Sequence[float], num_samples: int = NUM_BOOTSTRAP,
-                 level: float = CI_LEVEL, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean over ``values`` (NaN entries dropped)."""
-    values = np.asarray(values, np.float64)
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, values.size, (num_samples, values.size))].mean(axis=1)
-    tail = 100 * (1 - level) / 2
-    return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
-
-
 def summarize(values: Sequence[float]) -> dict[str, Any]:
     """Mean, std (ddof=0, as CORL and numpy), 95% bootstrap CI and count over the finite values."""
     values = np.asarray(values, np.float64)
     finite = values[np.isfinite(values)]
-    low, high = bootstrap_ci(finite)
+    low, high = aggregate.bootstrap_ci(finite)
     return {
         "mean": float(finite.mean()) if finite.size else math.nan,
         "std": float(finite.std()) if finite.size else math.nan,
@@ -354,33 +340,8 @@ def summarize(values: Sequence[float]) -> dict[str, Any]:
     }
 
 
-def iqm(values: Sequence[float]) -> float:
-    """Interquartile mean: the mean of the middle 50% (scipy ``trim_mean(x, 0.25)``, as rliable)."""
-    values = np.sort(np.asarray(values, np.float64).ravel())
-    cut = int(0.25 * values.size)
-    return float(values[cut: values.size - cut].mean()) if values.size else math.nan
-
-
-def iqm_with_ci(groups: Sequence[Sequence[float]], num_samples: int = NUM_BOOTSTRAP,
-                level: float = CI_LEVEL, seed: int = 0) -> tuple[float, float, float]:
-    """IQM over all runs of ``groups`` (one group of per-seed scores per dataset) and its
-    stratified-bootstrap CI (seeds resampled within each dataset, as rliable)."""
-    groups = [np.asarray(g, np.float64)[np.isfinite(g)] for g in groups]
-    groups = [g for g in groups if g.size]
-    if not groups:
-        return math.nan, math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    resampled = np.concatenate(
-        [g[rng.integers(0, g.size, (num_samples, g.size))] for g in groups], axis=1)
-    resampled.sort(axis=1)
-    cut = int(0.25 * resampled.shape[1])
-    samples = resampled[:, cut: resampled.shape[1] - cut].mean(axis=1)
-    tail = 100 * (1 - level) / 2
-    return (iqm(np.concatenate(groups)), float(np.percentile(samples, tail)),
-            float(np.percentile(samples, 100 - tail)))
-
-
-def curve_with_ci(normalized_scores: Any, num_samples: int = 1000, level: float = CI_LEVEL,
+def curve_with_ci(normalized_scores: Any, num_samples: int = 1000,
+                  level: float = aggregate.CI_LEVEL,
                   seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean over seeds per eval point and its bootstrap CI; [evals] arrays (diverged seeds out)."""
     scores = as_array(normalized_scores)
@@ -388,7 +349,7 @@ def curve_with_ci(normalized_scores: Any, num_samples: int = 1000, level: float 
     for row in scores:
         finite = row[np.isfinite(row)]
         means.append(finite.mean() if finite.size else math.nan)
-        low, high = bootstrap_ci(finite, num_samples, level, seed)
+        low, high = aggregate.bootstrap_ci(finite, num_samples, level, seed)
         lows.append(low)
         highs.append(high)
     return np.array(means), np.array(lows), np.array(highs)

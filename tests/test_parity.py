@@ -14,7 +14,7 @@ import pytest
 from minari.data_collector.episode_buffer import EpisodeBuffer
 
 from benchmarks.parity import d4rl_arrays, harness, records, references, shims, tables
-from jaxrl_offline import data, results
+from jaxrl_offline import aggregate, data, results
 from jaxrl_offline.synthetic import create_atomically
 from jaxrl_offline.transforms import Transforms
 
@@ -214,9 +214,9 @@ def test_run_seed_and_reference_record(parity_dataset, tmp_path):
 
 def test_difference_ci():
     # Means 2 and 0: difference 2; resampling {1, 3} gives means 1, 2 or 3, so the CI is in [1, 3].
-    difference, low, high = tables.difference_ci([1.0, 3.0], [0.0, 0.0])
+    difference, low, high = aggregate.difference_ci([1.0, 3.0], [0.0, 0.0])
     assert difference == 2.0 and 1.0 <= low <= high <= 3.0
-    difference, low, high = tables.difference_ci([5.0], [1.0, 2.0])
+    difference, low, high = aggregate.difference_ci([5.0], [1.0, 2.0])
     assert difference == 3.5 and np.isnan(low) and np.isnan(high)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from experiments import tables
-from jaxrl_offline import experiment, plots, results
+from jaxrl_offline import aggregate, experiment, plots, results
 
 REFERENCE_DIR = pathlib.Path(__file__).parent.parent / "experiments" / "published_tables"
 
@@ -52,7 +52,7 @@ def test_summarize_mean_std_ci():
     assert 10.0 <= summary["ci_low"] < 20.0 < summary["ci_high"] <= 30.0
     assert summary["num_seeds"] == 3
     # A single seed: the CI collapses onto it.
-    assert results.bootstrap_ci([7.0]) == (7.0, 7.0)
+    assert aggregate.bootstrap_ci([7.0]) == (7.0, 7.0)
 
 
 def test_summarize_drops_nan_seeds():
@@ -65,12 +65,11 @@ def test_summarize_drops_nan_seeds():
 def test_iqm_by_hand():
     # Sorted: 0 10 20 30 40 50 60 100; the 25% cut drops 2 at each end -> mean(20, 30, 40, 50).
     groups = [[0.0, 10.0, 20.0, 30.0], [40.0, 50.0, 60.0, 100.0]]
-    assert results.iqm(np.concatenate(groups)) == pytest.approx(35.0)
-    value, low, high = results.iqm_with_ci(groups)
+    value, low, high = aggregate.aggregates_with_ci(groups)["iqm"]
     assert value == pytest.approx(35.0)
     assert low <= value <= high
     # Stratified bootstrap: constant groups give a point CI.
-    assert results.iqm_with_ci([[5.0, 5.0], [5.0, 5.0]]) == (5.0, 5.0, 5.0)
+    assert aggregate.aggregates_with_ci([[5.0, 5.0], [5.0, 5.0]])["iqm"] == (5.0, 5.0, 5.0)
 
 
 def test_per_seed_last_and_best():

@@ -84,6 +84,14 @@ def test_deterministic_and_independent_of_num_envs(policy_root, tmp_path):
     assert not np.array_equal(episodes_of(other_seed.path)[0][1], episodes_of(first.path)[0][1])
 
 
+def test_suite_reference_scores_are_d4rls():
+    # d4rl/infos.py's REF_MIN_SCORE / REF_MAX_SCORE, from the one table the hdf5 loader also uses.
+    expected = {"halfcheetah": (-280.178953, 12135.0), "hopper": (-20.272305, 3234.3),
+                "walker2d": (1.629008, 4592.3)}
+    assert {name: (env.ref_min_score, env.ref_max_score)
+            for name, env in locomotion.ENVS.items()} == expected
+
+
 def test_metadata_reference_scores_and_loader_round_trip(policy_root, minari_root):
     generated = make(policy_root, minari_root, "medium", 60)
     metadata = json.loads((minari_root / generated.dataset_id / "data" /

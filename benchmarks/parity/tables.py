@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from jaxrl_offline import plots, results
+from jaxrl_offline import aggregate, plots, results
 
 WORKDIR = pathlib.Path(__file__).resolve().parent.parent / "results" / "parity"
 
@@ -37,27 +37,6 @@ it does not show: scores under the papers' 1M-update protocol on D4RL, or anythi
 longer than the ones listed; with one seed per side the CI is not defined and a single curve is
 only a smoke test of the pipeline, not evidence of parity.
 """
-
-
-def difference_ci(ours: Sequence[float], reference: Sequence[float], num_samples: int = 2000,
-                  level: float = results.CI_LEVEL, seed: int = 0) -> tuple[float, float, float]:
-    """``mean(ours) - mean(reference)`` and its percentile-bootstrap CI (NaN bounds when a side
-    has fewer than 2 finite seeds)."""
-    ours = np.asarray(ours, np.float64)
-    reference = np.asarray(reference, np.float64)
-    ours, reference = ours[np.isfinite(ours)], reference[np.isfinite(reference)]
-    if not ours.size or not reference.size:
-        return math.nan, math.nan, math.nan
-    difference = float(ours.mean() - reference.mean())
-    if ours.size < 2 or reference.size < 2:
-        return difference, math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    samples = (ours[rng.integers(0, ours.size, (num_samples, ours.size))].mean(axis=1)
-               - reference[rng.integers(0, reference.size,
-                                        (num_samples, reference.size))].mean(axis=1))
-    tail = 100 * (1 - level) / 2
-    return difference, float(np.percentile(samples, tail)), float(np.percentile(samples,
-                                                                                 100 - tail))
 
 
 def pairs(records: Sequence[dict]) -> dict[tuple[str, str], dict]:
@@ -104,7 +83,7 @@ def render_pair(ours: dict | None, reference: dict, speed: dict | None) -> str:
     for step in steps:
         ref_scores = results.as_array([ref_rows[step]])[0]
         our_scores = results.as_array([our_rows[step]])[0] if step in our_rows else []
-        difference, low, high = difference_ci(our_scores, ref_scores)
+        difference, low, high = aggregate.difference_ci(our_scores, ref_scores)
         interval = "n/a (< 2 seeds a side)" if math.isnan(low) else f"[{low:+.1f}, {high:+.1f}]"
         diff_text = "–" if math.isnan(difference) else f"{difference:+.1f} {interval}"
         lines.append(f"| {step} | {_cell(our_scores)} | {_cell(ref_scores)} | {diff_text} |")
