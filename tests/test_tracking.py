@@ -152,8 +152,15 @@ def test_wandb_offline_run_holds_the_records_values(data_env, tmp_path, capsys):
     for tag, values in expected_eval(record).items():
         for step, value in values.items():
             assert history[step][tag] == pytest.approx(value, rel=1e-6), (tag, step)
-    for name in (name for name in record["train_metrics"] if name != "steps"):
-        assert f"train/{name}/seed_{record['seeds'][0]}" in history[50]
+    names = [name for name in record["train_metrics"] if name != "steps"]
+    assert names
+    for name in names:
+        for seed_index, seed in enumerate(record["seeds"]):
+            assert f"train/{name}/seed_{seed}" in history[50]
+            for step, values in zip(record["train_metrics"]["steps"],
+                                    record["train_metrics"][name]):
+                assert history[step][f"train/{name}/seed_{seed}"] == pytest.approx(
+                    values[seed_index], rel=1e-6)
     assert summary["final/last/mean"] == pytest.approx(record["final"]["last"]["mean"])
     assert summary["final/best/mean"] == pytest.approx(record["final"]["best"]["mean"])
 
