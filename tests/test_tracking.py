@@ -10,7 +10,7 @@ import struct
 
 import numpy as np
 import pytest
-from absl import flags
+from absl import app, flags
 from test_runner import TINY_FLAGS, dataset_root, plan  # noqa: F401 (fixture)
 
 from experiments import cli
@@ -198,3 +198,12 @@ def test_parse_log_to():
     assert tracking.parse_log_to([]) == ()
     with pytest.raises(ValueError, match="unknown tracking backend.*'tb'.*tensorboard, wandb"):
         tracking.parse_log_to(["tb"])
+
+
+def test_unknown_backend_is_a_usage_error_before_anything_trains(tmp_path):
+    try:
+        with pytest.raises(app.UsageError, match="unknown tracking backend.*'tb'"):
+            cli.main(cli.parse_args(["run", *TINY_FLAGS, f"--workdir={tmp_path}", "--log_to=tb"]))
+    finally:
+        flags.FLAGS.unparse_flags()
+    assert not (tmp_path / "runs").exists()
