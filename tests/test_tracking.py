@@ -7,6 +7,7 @@ at 100 and 200).
 
 import json
 import struct
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -207,3 +208,39 @@ def test_unknown_backend_is_a_usage_error_before_anything_trains(tmp_path):
     finally:
         flags.FLAGS.unparse_flags()
     assert not (tmp_path / "runs").exists()
+
+
+class Recording:
+    """A backend that keeps what it is given."""
+
+    opened: ClassVar[list] = []
+
+    def __init__(self, workdir, name, config):
+        self.name, self.steps, self.summary = name, [], None
+        Recording.opened.append(self)
+
+    def scalars(self, step, values):
+        self.steps.append((step, sorted(values)))
+
+    def finish(self, summary):
+        self.summary = summary
+
+
+def test_a_run_that_fails_still_closes_its_tracking_runs(data_env, tmp_path, monkeypatch):
+    monkeypatch.setitem(tracking.BACKENDS, "recording", Recording)
+    monkeypatch.setattr(Recording, "opened", [])
+
+    def fail_after_two_chunks(chunks_done):
+        if chunks_done == 2:
+            raise RuntimeError("machine lost")
+
+    (spec,) = plan()
+    with pytest.raises(RuntimeError, match="machine lost"):
+        experiment.run_experiment(spec, tmp_path, progress=False, log=lambda line: None,
+                                  on_chunk=fail_after_two_chunks, log_to=("recording",))
+    (writer,) = Recording.opened
+    assert writer.name == spec.name
+    assert [step for step, _ in writer.steps] == [50, 100, 100]  # chunk, chunk, evaluation
+    assert "eval/normalized_score/mean" in writer.steps[2][1]
+    assert all(tag.startswith("train/") for tag in writer.steps[0][1])
+    assert writer.summary == {"diverged_seeds": []}  # Closed, with no final scores yet.
