@@ -215,10 +215,11 @@ def has_final_checkpoint(spec: RunSpec, workdir: str | os.PathLike) -> bool:
 
 
 def remove_run(spec: RunSpec, workdir: str | os.PathLike) -> None:
-    """Deletes a run's record and checkpoints (``--overwrite``)."""
+    """Deletes a run's record, checkpoints and TensorBoard events (``--overwrite``)."""
     record_path(workdir, spec).unlink(missing_ok=True)
     partial_record_path(workdir, spec).unlink(missing_ok=True)
     shutil.rmtree(checkpoint_dir(workdir, spec), ignore_errors=True)
+    shutil.rmtree(tracking.tensorboard_dir(workdir, spec.name), ignore_errors=True)
 
 
 # --- The run -------------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ run's config (wandb ``config``; TensorBoard text ``config``).
 Metrics reach the host once per chunk, after the chunk has finished (the loop already waits for
 it), and only while tracking. A backend that fails (not installed, or a writer raising) prints one
 warning and is switched off; the run goes on. A resumed run appends to the same TensorBoard folder
-and starts a new offline wandb run of the same name.
+and starts a new offline wandb run of the same name; a redone run (``--redo``, ``--overwrite``)
+starts its TensorBoard folder afresh.
 """
 
 from __future__ import annotations
@@ -56,13 +57,19 @@ def tracking_dir(workdir: str | os.PathLike) -> pathlib.Path:
     return pathlib.Path(workdir) / "tracking"
 
 
+def tensorboard_dir(workdir: str | os.PathLike, name: str) -> pathlib.Path:
+    """A run's TensorBoard folder; ``--redo``/``--overwrite`` delete it with the run (offline wandb
+    runs are kept: each is its own folder)."""
+    return tracking_dir(workdir) / "tensorboard" / name
+
+
 class TensorBoardWriter:
     """One ``tensorboardX.SummaryWriter`` per run: ``<workdir>/tracking/tensorboard/<name>/``."""
 
     def __init__(self, workdir, name: str, config: dict):
         from tensorboardX import SummaryWriter
 
-        self.directory = tracking_dir(workdir) / "tensorboard" / name
+        self.directory = tensorboard_dir(workdir, name)
         self.writer = SummaryWriter(logdir=str(self.directory))
         text = json.dumps(config, indent=1, sort_keys=True, default=str)
         self.writer.add_text("config", "```\n" + text + "\n```", global_step=0)

@@ -244,3 +244,12 @@ def test_a_run_that_fails_still_closes_its_tracking_runs(data_env, tmp_path, mon
     assert "eval/normalized_score/mean" in writer.steps[2][1]
     assert all(tag.startswith("train/") for tag in writer.steps[0][1])
     assert writer.summary == {"diverged_seeds": []}  # Closed, with no final scores yet.
+
+
+def test_redo_starts_the_tensorboard_folder_afresh(tmp_path):
+    (spec,) = plan()
+    events = tracking.tensorboard_dir(tmp_path, spec.name)
+    events.mkdir(parents=True)
+    (events / "events.out.tfevents.1.old").write_bytes(b"")
+    experiment.remove_run(spec, tmp_path)
+    assert not events.exists()
