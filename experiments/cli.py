@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from absl import app, flags, logging
 
-from jaxrl_offline import checkpoints, data, experiment, results
+from jaxrl_offline import checkpoints, data, experiment, results, tracking
 from jaxrl_offline.synthetic import DEFAULT_DATASET
 
 from experiments import dry_run, sweep, tables
@@ -53,6 +53,9 @@ flags.DEFINE_list("redo", [], "Runs to redo from scratch (their record and check
                   "name without .json); the sweep's other runs are skipped or resumed as usual.")
 flags.DEFINE_bool("progress", True, "Show a progress bar per run.")
 flags.DEFINE_enum("score", "last", results.SCORES, "Score of the final table.")
+flags.DEFINE_list("log_to", [], "Live tracking of every run that trains: tensorboard, wandb "
+                  "(offline) or both, under <workdir>/tracking/ (pip install "
+                  "'jaxrl_offline[tracking]'); a tracking failure warns and the run goes on.")
 flags.DEFINE_bool("dry_run", False, "List every run (finished, partial or new) with an estimated "
                   "time from a short measured probe of each new kind of run; train nothing and "
                   "write nothing under the workdir.")
@@ -132,6 +135,7 @@ def main(args: Args) -> None:
         settings = settings_from_flags()
         runs = sweep.plan_runs(settings, args.config)
         sweep.check_redo(runs, FLAGS.redo)
+        log_to = tracking.parse_log_to(FLAGS.log_to)
     except ValueError as err:
         raise app.UsageError(str(err)) from None
     command = " ".join(["python -m experiments.run", *map(shlex.quote, sys.argv[1:])])
@@ -140,7 +144,7 @@ def main(args: Args) -> None:
             print(dry_run.dry_run(runs, settings.workdir, overwrite=FLAGS.overwrite))
             return
         sweep.run_all(runs, settings.workdir, overwrite=FLAGS.overwrite,
-                      progress=FLAGS.progress, command=command, redo=FLAGS.redo)
+                      progress=FLAGS.progress, command=command, redo=FLAGS.redo, log_to=log_to)
         markdown = tables.write_reports(settings.workdir, score=FLAGS.score)
     except (results.RecordError, checkpoints.CheckpointError, experiment.RunConflictError,
             data.DatasetError) as err:

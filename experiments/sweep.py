@@ -406,14 +406,16 @@ def plan_runs(settings: SweepSettings, command_line: Mapping[str, str] = ()) -> 
 
 
 def run_all(runs: Sequence, workdir: str, *, overwrite: bool = False, progress: bool = True,
-            command: str | None = None, redo: Sequence[str] = ()) -> None:
+            command: str | None = None, redo: Sequence[str] = (),
+            log_to: Sequence[str] = ()) -> None:
     """Runs (skips, resumes) every run; the caller then writes the reports
     (``experiments.tables.write_reports``, which imports this module, not the reverse).
 
     Every existing record, and the dataset of every run still to do, is checked before anything
     trains, so a conflict, a corrupt record or bad data stops the sweep at once rather than after
     hours. Runs named in ``redo`` (``--redo``) lose their record and checkpoints and train again;
-    the others are skipped or resumed as usual.
+    the others are skipped or resumed as usual. ``log_to`` (``--log_to``) names the live tracking
+    backends of the runs that train (``jaxrl_offline.tracking``).
     """
     redo = check_redo(runs, redo)
     for run in runs:
@@ -428,7 +430,7 @@ def run_all(runs: Sequence, workdir: str, *, overwrite: bool = False, progress: 
         print(sweep_line.line(), flush=True)
         start = time.perf_counter()
         experiment.run_experiment(run, workdir, overwrite=overwrite or run.name in redo,
-                                  progress=progress, command=command)
+                                  progress=progress, command=command, log_to=tuple(log_to))
         sweep_line.run_done(index, time.perf_counter() - start, skipped=status == "finished",
                             resumed=status == "partial")
     print(sweep_line.line(), flush=True)

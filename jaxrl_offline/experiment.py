@@ -32,7 +32,7 @@ import numpy as np
 
 from jaxrl_offline import checkpoints, data, evaluation, finetune, results, suite, training
 from jaxrl_offline import progress as progress_lib
-from jaxrl_offline import validation
+from jaxrl_offline import tracking, validation
 from jaxrl_offline.formatting import duration, rate, significant
 from jaxrl_offline.algorithms import get_algorithm
 
@@ -215,10 +215,11 @@ def has_final_checkpoint(spec: RunSpec, workdir: str | os.PathLike) -> bool:
 
 
 def remove_run(spec: RunSpec, workdir: str | os.PathLike) -> None:
-    """Deletes a run's record and checkpoints (``--overwrite``)."""
+    """Deletes a run's record, checkpoints and TensorBoard events (``--overwrite``)."""
     record_path(workdir, spec).unlink(missing_ok=True)
     partial_record_path(workdir, spec).unlink(missing_ok=True)
     shutil.rmtree(checkpoint_dir(workdir, spec), ignore_errors=True)
+    shutil.rmtree(tracking.tensorboard_dir(workdir, spec.name), ignore_errors=True)
 
 
 # --- The run -------------------------------------------------------------------------------------
@@ -227,7 +228,8 @@ def remove_run(spec: RunSpec, workdir: str | os.PathLike) -> None:
 def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool = False,
                    progress: bool = True, command: str | None = None,
                    log: Callable[[str], None] = print,
-                   on_chunk: Callable[[int], None] | None = None) -> dict:
+                   on_chunk: Callable[[int], None] | None = None,
+                   log_to: tuple[str, ...] = ()) -> dict:
     """Runs (or skips, or resumes) one run and returns its record.
 
     Args:
@@ -239,6 +241,9 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
       log: where the one-line summaries go.
       on_chunk: called with the number of chunks done after each chunk (and its checkpoint);
         during fine-tuning with ``chunks + online evaluations done``.
+      log_to: live tracking backends (``jaxrl_offline.tracking``: ``"tensorboard"``,
+        ``"wandb"``) for the offline phase's chunks and evaluations, under
+        ``<workdir>/tracking/``; a failing backend warns and is switched off.
 
     Returns:
       The complete record, as written to ``record_path(workdir, spec)``.
@@ -272,6 +277,7 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
     dataset = training.place_dataset(dataset, layout)
     record, start_chunk = new_record(spec, info, layout, command), 0
     record["warnings"] = warnings
+    tracker = tracking.Tracker(log_to, workdir, record, log)
     ckpt_dir = checkpoint_dir(workdir, spec)
     checkpointer = None
     if spec.checkpoint_every or ckpt_dir.exists():
@@ -290,7 +296,8 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
             record["timing"]["compile_s"] += init_s
             if start_chunk < num_chunks and not online_resume:
                 carry, start_chunk = _train(spec, algo, info, layout, dataset, carry, record,
-                                            start_chunk, checkpointer, progress, on_chunk, stop)
+                                            start_chunk, checkpointer, progress, on_chunk, stop,
+                                            tracker)
             if stop.requested and (start_chunk < num_chunks or spec.online_steps):
                 checkpointer = checkpointer or checkpoints.RunCheckpointer(ckpt_dir, spec.spec_hash)
                 _save_interrupted(spec, workdir, checkpointer, start_chunk, carry, record)
@@ -298,10 +305,14 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
             record = finetune.run_online(spec, algo, info, dataset, layout.unpad(carry[0]), record,
                                          checkpointer, num_chunks, progress=progress, log=log,
                                          on_block=on_chunk)
+    except BaseException:
+        tracker.finish(record)  # Interrupted or failed: close the writers with what they logged.
+        raise
     finally:
         if checkpointer is not None:
             checkpointer.close()
     record = finish_record(record)
+    tracker.finish(record)
     results.write_record(record_path(workdir, spec), record)
     partial_record_path(workdir, spec).unlink(missing_ok=True)
     log(summary_line(record))
@@ -357,7 +368,7 @@ def _resumed_record(meta: dict, checkpointer: checkpoints.RunCheckpointer, step:
 
 
 def _train(spec, algo, info, layout, dataset, carry, record, start_chunk, checkpointer,
-           progress, on_chunk, stop) -> tuple:
+           progress, on_chunk, stop, tracker) -> tuple:
     """The chunk loop: train, evaluate when due, checkpoint when due; fills ``record`` and
     returns ``(carry, chunks done)``, stopping early after the chunk in which ``stop.requested``
     became true. With ``progress`` the bar also moves inside chunks (``progress.ChunkProgress``)."""
@@ -390,9 +401,12 @@ def _train(spec, algo, info, layout, dataset, carry, record, start_chunk, checkp
             else:
                 ticks.end_chunk(step, chunk_s)
             _note_diverged(record, alive, step)
+            if tracker.active or step in eval_steps:  # To the host once, after the chunk ended.
+                metrics = jax.device_get(layout.unpad(metrics))
+                tracker.chunk(step, metrics)
             if step in eval_steps:
-                score = _evaluate(spec, record, policy, layout, states, alive, info, step,
-                                  layout.unpad(metrics))
+                score = _evaluate(spec, record, policy, layout, states, alive, info, step, metrics)
+                tracker.evaluation(step, record["normalized_scores"][-1], record["returns"])
                 bar.set_postfix_str(f"score {significant(score, 2, 1)}", refresh=False)
             chunks_done = chunk_index + 1
             if checkpointer is not None and spec.checkpoint_every and (
