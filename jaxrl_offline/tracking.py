@@ -11,8 +11,9 @@ under ``<workdir>/tracking/``:
 Logged, at the step each value belongs to: every chunk's training metrics (``train/<metric>/seed_<s>``
 and ``train/<metric>/mean``: the per-seed chunk means the chunk already returns), every evaluation
 (``eval/normalized_score/seed_<s>``, ``eval/normalized_score/mean``, ``eval/return/seed_<s>``,
-the mean return of each seed's episodes), and at the end the record's ``final`` scores (wandb
-summary; TensorBoard text). The run record's config and provenance (:func:`run_config`) are the
+the mean return of each seed's episodes), each chunk's learning rates (``lr/<config field>``, see
+:func:`learning_rates`), and at the end the record's ``final`` scores (wandb summary; TensorBoard
+text). The run record's config and provenance (:func:`run_config`) are the
 run's config (wandb ``config``; TensorBoard text ``config``).
 
 Metrics reach the host once per chunk, after the chunk has finished (the loop already waits for
@@ -31,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import optax
 
 # Record keys that hold results, not settings: left out of the run's config.
 _RESULT_KEYS = ("status", "eval_steps", "normalized_scores", "returns", "final", "train_metrics",
@@ -114,6 +116,23 @@ BACKENDS: dict[str, Callable[..., Any]] = {"tensorboard": TensorBoardWriter,
                                            "wandb": WandbWriter}
 
 
+def learning_rates(config: Mapping[str, Any], step: int) -> dict[str, float]:
+    """``{"lr/<field>": rate}`` of a run's config at update ``step``: every ``*_lr`` or
+    ``learning_rate`` field, the actor's decayed by the same ``optax.cosine_decay_schedule`` that
+    ``state.make_optimizer`` builds when the config has ``cosine_decay_steps`` (IQL's and IDQL's
+    actor). Computed on the host from the config: no value leaves the device for it."""
+    decay = config.get("cosine_decay_steps")
+    rates = {}
+    for name, value in config.items():
+        if not (name.endswith("_lr") or name == "learning_rate") or not isinstance(
+                value, (int, float)):
+            continue
+        if name == "actor_lr" and decay:
+            value = optax.cosine_decay_schedule(value, decay)(step)
+        rates[f"lr/{name}"] = float(value)
+    return rates
+
+
 class Tracker:
     """What the experiment loop calls: :meth:`chunk`, :meth:`evaluation`, :meth:`finish`.
 
@@ -125,6 +144,7 @@ class Tracker:
                  log: Callable[[str], None] = print):
         self.log, self.writers = log, {}
         self.seeds = list(record["seeds"])
+        self.algorithm_config = dict(record.get("config") or {})
         config = run_config(record)
         for backend in backends:
             writer = self._call(backend, BACKENDS[backend], workdir, record["name"], config,
@@ -143,6 +163,7 @@ class Tracker:
             values = {}
             for name, per_seed in sorted(metrics.items()):
                 values.update(self._per_seed(f"train/{name}", per_seed))
+            values.update(learning_rates(self.algorithm_config, step))
             self._scalars(step, values)
 
     def evaluation(self, step: int, normalized: Sequence[float | None],

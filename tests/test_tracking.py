@@ -115,6 +115,9 @@ def test_tensorboard_events_hold_the_records_values(data_env, tmp_path, capsys):
             for step, values in zip(record["train_metrics"]["steps"],
                                     record["train_metrics"][name]):
                 assert logged[step] == pytest.approx(values[seed_index], rel=1e-6)
+    # The learning rate of every chunk (BC's constant one).
+    assert scalars["lr/learning_rate"] == pytest.approx(
+        {step: record["config"]["learning_rate"] for step in (50, 100, 150, 200)}, rel=1e-6)
     # The run's config and provenance.
     config = json.loads(texts["config"].strip("`\n"))
     assert config == json.loads(json.dumps(tracking.run_config(record)))
@@ -194,6 +197,16 @@ def test_failing_tracker_warns_once_and_the_run_finishes(data_env, tmp_path, mon
     assert record["status"] == "complete" and record["eval_steps"] == [100, 200]
 
 
+def test_learning_rates_follow_the_optimizers_schedule():
+    config = {"actor_lr": 1e-3, "critic_lr": 3e-4, "cosine_decay_steps": 100, "batch_size": 256,
+              "learning_rate": 2e-4}
+    # Cosine decay over 100 steps: half-way it is (1 + cos(pi / 2)) / 2 = 0.5 of the start.
+    assert tracking.learning_rates(config, 50) == pytest.approx(
+        {"lr/actor_lr": 5e-4, "lr/critic_lr": 3e-4, "lr/learning_rate": 2e-4})
+    assert tracking.learning_rates({**config, "cosine_decay_steps": None}, 50)[
+        "lr/actor_lr"] == pytest.approx(1e-3)
+
+
 def test_parse_log_to():
     assert tracking.parse_log_to(["wandb", "tensorboard", "wandb"]) == ("wandb", "tensorboard")
     assert tracking.parse_log_to([]) == ()
@@ -242,7 +255,7 @@ def test_a_run_that_fails_still_closes_its_tracking_runs(data_env, tmp_path, mon
     assert writer.name == spec.name
     assert [step for step, _ in writer.steps] == [50, 100, 100]  # chunk, chunk, evaluation
     assert "eval/normalized_score/mean" in writer.steps[2][1]
-    assert all(tag.startswith("train/") for tag in writer.steps[0][1])
+    assert all(tag.startswith(("train/", "lr/")) for tag in writer.steps[0][1])
     assert writer.summary == {"diverged_seeds": []}  # Closed, with no final scores yet.
 
 
