@@ -1,11 +1,16 @@
 """Helpers shared by several test modules."""
 
+import dataclasses
+
 import flax
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
+from flax import struct
 
+from jaxrl_offline import experiment
 from jaxrl_offline.types import Transition
 
 
@@ -76,3 +81,37 @@ class Bandit(gym.Env):
 
     def step(self, action):
         return np.zeros(1, np.float32), -float(abs(action[0] - 0.5)), True, False, {}
+
+
+# --- A scalar probe algorithm's pieces (compile in a fraction of a second) ---------------------
+# The runner tests' diverging probe and the progress tests' slow probe differ only in `update`.
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeConfig:
+    batch_size: int = 8
+
+
+class ProbeState(struct.PyTreeNode):
+    weight: jax.Array
+    key: jax.Array
+
+
+def probe_init(config, key, example_obs, example_action):
+    return ProbeState(weight=jax.random.normal(key, ()), key=key)
+
+
+class Interrupted(Exception):
+    """Stands for a crash (or kill) of a run between two chunks."""
+
+
+def interrupt_after(spec, workdir, chunks_done: int) -> None:
+    """Runs ``spec`` under ``workdir`` and stops it, as a crash would, once ``chunks_done`` chunks
+    have finished."""
+
+    def interrupt(done):
+        if done == chunks_done:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        experiment.run_experiment(spec, workdir, progress=False, on_chunk=interrupt)

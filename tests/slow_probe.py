@@ -4,7 +4,6 @@ Run as a script it is ``python -m experiments.run`` with the stub registered as 
 ``python tests/slow_probe.py --algos=slow_probe ...`` (the Ctrl-C test starts it so).
 """
 
-import dataclasses
 import os
 import sys
 import time
@@ -12,23 +11,10 @@ import types
 
 import jax
 import jax.numpy as jnp
-from flax import struct
+
+from helpers import ProbeConfig, probe_init
 
 SLEEP_S = float(os.environ.get("SLOW_PROBE_SLEEP_S", "0.01"))
-
-
-@dataclasses.dataclass(frozen=True)
-class Config:
-    batch_size: int = 8
-
-
-class State(struct.PyTreeNode):
-    weight: jax.Array
-    key: jax.Array
-
-
-def init(config, key, example_obs, example_action):
-    return State(weight=jax.random.normal(key, ()), key=key)
 
 
 def update(config, state, batch):
@@ -41,8 +27,8 @@ def act(config, state, obs, key):
     return jnp.zeros((obs.shape[0], 1)) + 0.0 * state.weight
 
 
-SLOW_PROBE = types.SimpleNamespace(NAME="slow_probe", Config=Config, init=init, update=update,
-                                   act=act)
+SLOW_PROBE = types.SimpleNamespace(NAME="slow_probe", Config=ProbeConfig, init=probe_init,
+                                   update=update, act=act)
 
 
 if __name__ == "__main__":

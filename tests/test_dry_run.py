@@ -10,11 +10,12 @@ import dataclasses
 import hashlib
 import pathlib
 
-import pytest
 from absl import flags
 
 from experiments import cli, dry_run, sweep
 from jaxrl_offline import experiment
+
+from helpers import interrupt_after
 
 DATASET = "test/invpend/medium-v0"
 TINY = dict(algos=("bc",), datasets=(DATASET,), num_seeds=2, steps=200, chunk=50, eval_every=100,
@@ -38,16 +39,7 @@ def test_dry_run_lists_finished_partial_and_new_runs(tiny_invpend_dataset, tmp_p
     partial = dataclasses.replace(spec, variant="partial")
     new = dataclasses.replace(spec, variant="new")
     experiment.run_experiment(spec, tmp_path, progress=False, log=lambda line: None)
-
-    class Interrupted(Exception):
-        pass
-
-    def interrupt(chunks_done):
-        if chunks_done == 2:
-            raise Interrupted
-
-    with pytest.raises(Interrupted):
-        experiment.run_experiment(partial, tmp_path, progress=False, on_chunk=interrupt)
+    interrupt_after(partial, tmp_path, chunks_done=2)
     before = snapshot(tmp_path)
     logs = []
     plans, probes = dry_run.plan([spec, partial, new], tmp_path, log=logs.append)

@@ -29,7 +29,7 @@ from jaxrl_offline.algorithms import aca, bc, iql, td3_bc
 from jaxrl_offline.synthetic import make_inverted_pendulum_dataset
 from jaxrl_offline.types import Transition
 
-from helpers import Bandit, zeroed
+from helpers import Bandit, interrupt_after, zeroed
 
 # --- Host pieces ---------------------------------------------------------------------------------
 
@@ -300,15 +300,9 @@ def test_runner_online_phase_resumes_after_interruption(dataset_root, monkeypatc
         flags.FLAGS.unparse_flags()
     assert (spec.online_steps, spec.online_eval_every, spec.online_update_every) == (60, 20, 10)
 
-    class Interrupted(Exception):
-        pass
-
-    def interrupt(progress):  # 2 offline chunks, then online evaluations at env steps 20, 40, 60
-        if progress == 4:
-            raise Interrupted  # after the checkpoint at env step 40
-
-    with pytest.raises(Interrupted):
-        experiment.run_experiment(spec, tmp_path, progress=False, on_chunk=interrupt)
+    # 2 offline chunks, then online evaluations at env steps 20, 40, 60: stop after the checkpoint
+    # at env step 40.
+    interrupt_after(spec, tmp_path, chunks_done=4)
     assert [p.name for p in experiment.checkpoint_dir(tmp_path, spec).iterdir()] == ["4"]
     try:
         cli.main(cli.parse_args(["run", *ONLINE_FLAGS, f"--workdir={tmp_path}"]))

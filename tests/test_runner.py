@@ -13,11 +13,12 @@ import jax
 import jax.numpy as jnp
 import pytest
 from absl import app, flags
-from flax import struct
 
 from experiments import cli, field_rules, overrides, run, stamp_digests, sweep, tables
 from jaxrl_offline import algorithms, experiment, results, training
 from jaxrl_offline.synthetic import make_inverted_pendulum_dataset
+
+from helpers import ProbeConfig, interrupt_after, probe_init
 
 DATASET = "test/invpend/medium-v0"
 TINY = dict(algos=("bc",), datasets=(DATASET,), num_seeds=2, steps=200, chunk=50, eval_every=100,
@@ -253,15 +254,7 @@ def test_resume_after_interruption_equals_uninterrupted_run(finished, data_env, 
     _, spec, reference = finished
     spec = dataclasses.replace(spec, checkpoint_every=2)  # chunk 3 is lost and redone
 
-    class Interrupted(Exception):
-        pass
-
-    def interrupt(chunks_done):
-        if chunks_done == 3:
-            raise Interrupted
-
-    with pytest.raises(Interrupted):
-        experiment.run_experiment(spec, tmp_path, progress=False, on_chunk=interrupt)
+    interrupt_after(spec, tmp_path, chunks_done=3)
     assert not experiment.record_path(tmp_path, spec).exists()
     assert [p.name for p in experiment.checkpoint_dir(tmp_path, spec).iterdir()] == ["2"]
     logs = []
@@ -303,20 +296,6 @@ def test_cli_skips_finished_run_and_writes_tables_and_plots(finished, capsys):
 # --- A probe algorithm (compiles in a fraction of a second) -------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class ProbeConfig:
-    batch_size: int = 8
-
-
-class ProbeState(struct.PyTreeNode):
-    weight: jax.Array
-    key: jax.Array
-
-
-def _probe_init(config, key, example_obs, example_action):
-    return ProbeState(weight=jax.random.normal(key, ()), key=key)
-
-
 def _probe_update(config, state, batch):
     # A positive weight grows 1e10-fold per update (inf within a few), a negative one shrinks.
     weight = jnp.where(state.weight > 0, state.weight * 1e10, state.weight * 0.5)
@@ -328,7 +307,7 @@ def _probe_act(config, state, obs, key):
 
 
 DIVERGE_PROBE = types.SimpleNamespace(NAME="diverge_probe", Config=ProbeConfig,
-                                      init=_probe_init, update=_probe_update, act=_probe_act)
+                                      init=probe_init, update=_probe_update, act=_probe_act)
 
 
 def probe_spec(seeds, **changes):
