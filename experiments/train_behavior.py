@@ -170,7 +170,6 @@ def train(env_name: str, total_steps: int, seed: int, workdir: pathlib.Path,
     step = 0
     run_hash = spec_hash(env_name, seed, config, settings)
     checkpointer = RunCheckpointer(workdir / "checkpoint", run_hash)
-    refill_from = None
     if checkpointer.latest_step() is not None:
         step, state, meta = checkpointer.restore(state)
         history = meta["history"]
@@ -180,16 +179,16 @@ def train(env_name: str, total_steps: int, seed: int, workdir: pathlib.Path,
         history = json.loads((mirror / "history.json").read_text())
         history["evals"] = [e for e in history["evals"] if e["step"] <= step]
         history["episodes"] = [e for e in history["episodes"] if e[0] <= step]
-        refill_from = step
         print(f"resumed {env_name} at step {step} from the mirror {mirror} (no full checkpoint: "
               f"refilling the replay buffer with {FLAGS.refill_steps} policy steps)", flush=True)
+        state = _refill(loop, state, settings, step, history)
     policy = evaluation.make_batched_policy(sac, config)
     info = locomotion.eval_info(env_name)
     stop = GracefulInterrupt("Ctrl-C: finishing the current snapshot block, then saving a "
                              "checkpoint. Press Ctrl-C again to exit at once (losing the block).")
     with stop:
-        step = _train_blocks(env_name, total_steps, workdir, mirror, run_hash, refill_from, loop,
-                             state, step, history, checkpointer, policy, info, stop)
+        step = _train_blocks(env_name, total_steps, workdir, mirror, run_hash, loop, state, step,
+                             history, checkpointer, policy, info, stop)
     checkpointer.close()
     loop.close()
     if stop.requested and step < total_steps:
@@ -199,28 +198,33 @@ def train(env_name: str, total_steps: int, seed: int, workdir: pathlib.Path,
         raise SystemExit(130)
 
 
-def _train_blocks(env_name, total_steps, workdir, mirror, run_hash, refill_from, loop, state,
-                  step, history, checkpointer, policy, info, stop) -> int:
-    """Refills the replay buffer when resuming from the mirror (``refill_from``), then trains and
-    evaluates ``--snapshot_every`` env steps at a time until ``total_steps``, ``--max_minutes`` or
-    Ctrl-C (``stop``); checkpoints (and mirrors the agent) when due and before stopping. Returns
-    the step reached."""
+def _refill(loop, state, settings, step: int, history: dict):
+    """Fills the empty replay buffer of an agent restored from the mirror with ``--refill_steps``
+    env steps of its exploration policy (no learning), recorded in ``history["refills"]``."""
+    refill = FLAGS.refill_steps - FLAGS.refill_steps % settings.update_every
+    if not refill:
+        return state
+    started = time.monotonic()
+    # Steps counted from past the warm-up so that the policy (not uniform noise) acts.
+    state, _ = loop.run(state, settings.warmup_steps, refill, learn=False)
+    history.setdefault("refills", []).append(
+        {"at_step": step, "env_steps": refill, "seconds": round(time.monotonic() - started, 1),
+         "why": "resumed from the mirror's agent.npz; the replay buffer is not mirrored"})
+    print(f"refilled the replay buffer with {refill} steps", flush=True)
+    return state
+
+
+def _train_blocks(env_name, total_steps, workdir, mirror, run_hash, loop, state, step, history,
+                  checkpointer, policy, info, stop) -> int:
+    """Trains and evaluates ``--snapshot_every`` env steps at a time until ``total_steps``,
+    ``--max_minutes`` or Ctrl-C (``stop``); checkpoints (and mirrors the agent) when due and before
+    stopping. Returns the step reached."""
     _, settings = run_settings(FLAGS.warmup_steps, FLAGS.update_every)
     started, history_path = time.monotonic(), workdir / "history.json"
 
     def on_episode(at_step, _seed_index, episode_return, length):
         history["episodes"].append([at_step, round(episode_return, 2), length])
 
-    if refill_from is not None and FLAGS.refill_steps:
-        refill = FLAGS.refill_steps - FLAGS.refill_steps % settings.update_every
-        refill_started = time.monotonic()
-        # Steps counted from past the warm-up so that the policy (not uniform noise) acts.
-        state, _ = loop.run(state, settings.warmup_steps, refill, learn=False)
-        history.setdefault("refills", []).append(
-            {"at_step": step, "env_steps": refill,
-             "seconds": round(time.monotonic() - refill_started, 1),
-             "why": "resumed from the mirror's agent.npz; the replay buffer is not mirrored"})
-        print(f"refilled the replay buffer with {refill} steps", flush=True)
     best_return = max((e["return"] for e in history["evals"]), default=-np.inf)
 
     while step < total_steps:
