@@ -40,8 +40,8 @@ D4RL_TASK_NAMESPACES = ("mujoco", "D4RL")
 
 _MINARI_ID = re.compile(r"(?P<name>[^/\s?]+(?:/[^/\s?]+)*)-v(?P<version>\d+)")
 _SUITE_ID = re.compile(
-    rf"{SUITE_NAMESPACE}/(?P<env>[a-z0-9]+)/(?P<kind>random|medium-replay|medium-expert|medium"
-    r"|expert)(?:-(?P<size>\d+(?:\.\d+)?[km]?))?-v0")
+    rf"{SUITE_NAMESPACE}/(?P<env>[a-z0-9]+)/(?P<kind>{'|'.join(SUITE_KINDS)})"
+    rf"(?:-(?P<size>\d+(?:\.\d+)?[km]?))?{SUITE_VERSION_SUFFIX}")
 # <namespace>/<env>/<level>[-<size>]-vN: the D4RL-like ids (Farama's, the suite, InvertedPendulum).
 _LEVEL_ID = re.compile(
     r"(?P<namespace>[^/]+)/(?P<env>[a-z0-9]+)/(?P<level>[a-z-]+?)(?:-\d+(?:\.\d+)?[km]?)?-v\d+")
@@ -234,8 +234,8 @@ def parse(text: str | DatasetSpec) -> DatasetSpec:
     """Parses a dataset spec (a ``DatasetSpec`` is returned as it is).
 
     Raises:
-      jaxrl_offline.raw_data.DatasetError: for an empty part, an unknown ``d4rl:`` option, a bare ``.hdf5`` path or text
-        that is no Minari id; the message shows the accepted spellings.
+      jaxrl_offline.raw_data.DatasetError: for an empty part, an unknown ``d4rl:`` option, a bare
+        ``.hdf5`` path or text that is no Minari id; the message shows the accepted spellings.
     """
     if isinstance(text, DatasetSpec):
         return text
