@@ -24,7 +24,7 @@ from absl import flags
 from flax import struct
 
 from experiments import cli, online_tables, sweep
-from jaxrl_offline import algorithms, data, experiment, finetune, online, results
+from jaxrl_offline import algorithms, data, envs, experiment, finetune, online, results
 from jaxrl_offline.algorithms import aca, bc, iql, td3_bc
 from jaxrl_offline.synthetic import make_inverted_pendulum_dataset
 from jaxrl_offline.types import Transition
@@ -239,7 +239,7 @@ def test_reward_affine_recovers_the_dataset_transform(dataset_root, monkeypatch)
     assert f"= x{scale:.6g} over" in info.transforms["reward"]
     td3_info = data.load_numpy(DATASET, algorithm="td3_bc")[1]
     assert finetune.reward_affine(DATASET, td3_info, raw) == (1.0, 0.0)
-    env = finetune.make_env_fn(info, 2.0, -1.0, 5)()
+    env = envs.make_env(info.eval_env_spec, 5, 2.0, -1.0)()
     env.reset(seed=0)
     assert env.step(np.zeros(1, np.float32))[1] == 2.0 * 1.0 - 1.0  # InvertedPendulum: r = 1
     env.close()
