@@ -26,10 +26,9 @@ from flax import struct
 from experiments import cli, online_tables, sweep
 from jaxrl_offline import algorithms, data, envs, experiment, finetune, online, results
 from jaxrl_offline.algorithms import aca, bc, iql, td3_bc
-from jaxrl_offline.synthetic import make_inverted_pendulum_dataset
 from jaxrl_offline.types import Transition
 
-from helpers import Bandit, interrupt_after, zeroed
+from helpers import Bandit, interrupt_after, invpend_root, zeroed
 
 # --- Host pieces ---------------------------------------------------------------------------------
 
@@ -224,10 +223,7 @@ DATASET = "test/invpend/medium-v0"
 
 @pytest.fixture(scope="module")
 def dataset_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("minari")
-    make_inverted_pendulum_dataset(DATASET, kind="medium", num_transitions=1000, seed=0,
-                                   root=str(root), num_envs=4)
-    return root
+    return invpend_root(tmp_path_factory, DATASET, 1000)
 
 
 def test_reward_affine_recovers_the_dataset_transform(dataset_root, monkeypatch):
