@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 from flax import struct
 
+from absl import flags
+
+from experiments import cli
 from jaxrl_offline import experiment
 from jaxrl_offline.types import Transition
 
@@ -67,6 +70,14 @@ def small_sac_batch(obs_dim: int = 3, action_dim: int = 2) -> Transition:
         reward=jnp.float32([1.0, -0.5, 0.25, 2.0]),
         next_obs=jnp.asarray(rng.normal(size=(4, obs_dim)), jnp.float32),
         terminal=jnp.float32([0.0, 1.0, 0.0, 0.0]))
+
+
+def run_cli(*args: str) -> None:
+    """``python -m experiments.run ARGS`` in process; the absl flags are unparsed afterwards."""
+    try:
+        cli.main(cli.parse_args(["run", *args]))
+    finally:
+        flags.FLAGS.unparse_flags()
 
 
 def hand_batch(rng: np.random.Generator) -> Transition:

@@ -28,7 +28,7 @@ from jaxrl_offline import algorithms, data, envs, experiment, finetune, online, 
 from jaxrl_offline.algorithms import aca, bc, iql, td3_bc
 from jaxrl_offline.types import Transition
 
-from helpers import Bandit, interrupt_after, invpend_root, zeroed
+from helpers import Bandit, interrupt_after, invpend_root, run_cli, zeroed
 
 # --- Host pieces ---------------------------------------------------------------------------------
 
@@ -300,10 +300,7 @@ def test_runner_online_phase_resumes_after_interruption(dataset_root, monkeypatc
     # at env step 40.
     interrupt_after(spec, tmp_path, chunks_done=4)
     assert [p.name for p in experiment.checkpoint_dir(tmp_path, spec).iterdir()] == ["4"]
-    try:
-        cli.main(cli.parse_args(["run", *ONLINE_FLAGS, f"--workdir={tmp_path}"]))
-    finally:
-        flags.FLAGS.unparse_flags()
+    run_cli(*ONLINE_FLAGS, f"--workdir={tmp_path}")
     out = capsys.readouterr().out
     assert "resuming fine-tuning from the checkpoint at env step 40" in out
     assert "Offline → online" in out

@@ -17,7 +17,7 @@ from absl import app, flags
 from experiments import cli, field_rules, overrides, run, stamp_digests, sweep, tables
 from jaxrl_offline import algorithms, experiment, results, training
 
-from helpers import ProbeConfig, interrupt_after, invpend_root, probe_init
+from helpers import ProbeConfig, interrupt_after, invpend_root, probe_init, run_cli
 
 DATASET = "test/invpend/medium-v0"
 TINY = dict(algos=("bc",), datasets=(DATASET,), num_seeds=2, steps=200, chunk=50, eval_every=100,
@@ -278,10 +278,7 @@ def test_finished_run_is_skipped_and_conflicts_are_reported(finished, tmp_path):
 
 def test_cli_skips_finished_run_and_writes_tables_and_plots(finished, capsys):
     workdir, _, record = finished
-    try:
-        cli.main(cli.parse_args(["run", *TINY_FLAGS, f"--workdir={workdir}"]))
-    finally:
-        flags.FLAGS.unparse_flags()
+    run_cli(*TINY_FLAGS, f"--workdir={workdir}")
     out = capsys.readouterr().out
     assert "already finished" in out
     assert f"| {DATASET} | {record['final']['last']['mean']:.1f} ± " in out
