@@ -64,7 +64,7 @@ from absl import app, flags
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from jaxrl_offline import behavior, evaluation, locomotion, online  # noqa: E402
+from jaxrl_offline import behavior, envs, evaluation, locomotion, online  # noqa: E402
 from jaxrl_offline.progress import GracefulInterrupt  # noqa: E402
 from jaxrl_offline.algorithms import sac  # noqa: E402
 from jaxrl_offline.checkpoints import (RunCheckpointer, digest, flatten_arrays,  # noqa: E402
@@ -162,7 +162,7 @@ def train(env_name: str, total_steps: int, seed: int, workdir: pathlib.Path,
     if FLAGS.snapshot_every % settings.update_every or FLAGS.checkpoint_every % FLAGS.snapshot_every:
         raise app.UsageError("--snapshot_every must be a multiple of --update_every and "
                              "--checkpoint_every a multiple of --snapshot_every")
-    loop = online.OnlineLoop(sac, config, online.make_env_fn(env.env_id), num_seeds=1, seed=seed,
+    loop = online.OnlineLoop(sac, config, envs.make_env(env.env_id), num_seeds=1, seed=seed,
                              settings=settings)
     state = online.init_loop_state(sac, config, [seed], loop.obs_dim, loop.action_dim, settings)
     history = {"env": env.env_id, "seed": seed, "config": dataclasses.asdict(config),

@@ -4,6 +4,8 @@
 ``evaluate`` rolls that policy out in ``S * E`` Gymnasium envs (one episode each) and returns raw
 and normalised per-seed, per-episode returns. Per-step jit dispatch costs about as much as a few
 MuJoCo steps, so batching all seeds and episodes into one call is what keeps evaluation cheap.
+The envs step in :class:`jaxrl_offline.envs.EnvBatch`, the loop shared with online RL and dataset
+generation.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import gymnasium as gym
 import jax
 import jax.numpy as jnp
 import numpy as np
-from gymnasium.envs.registration import EnvSpec
 
+from jaxrl_offline import envs
 from jaxrl_offline.minari_format import flatten_observation
 from jaxrl_offline.types import DatasetInfo
 
@@ -87,36 +89,6 @@ def flatten_obs(obs: Any) -> np.ndarray:
     return flatten_observation(obs)
 
 
-def make_env_fn(
-    env_spec: str | None, max_episode_steps: int | None = None
-) -> Callable[[], gym.Env]:
-    """Zero-argument constructor for an env id (``"Hopper-v5"``) or an ``EnvSpec`` JSON string."""
-    if env_spec is None:
-        raise ValueError(
-            "this dataset has no evaluation env (DatasetInfo.eval_env_spec is None); "
-            "pass env_fn= to evaluate() to evaluate it anyway"
-        )
-    # Minari stores eval_env_spec as EnvSpec.to_json(); it carries kwargs and extra wrappers.
-    spec = EnvSpec.from_json(env_spec) if env_spec.lstrip().startswith("{") else env_spec
-    return functools.partial(gym.make, spec, max_episode_steps=max_episode_steps)
-
-
-def _make_vector_env(
-    env_fn: Callable[[], gym.Env], num_envs: int, mode: str
-) -> gym.vector.VectorEnv:
-    # NEXT_STEP autoreset: a finished env is reset on its next step and keeps running; its later
-    # rewards are ignored by the live mask. DISABLED would assert on stepping a finished env.
-    autoreset = gym.vector.AutoresetMode.NEXT_STEP
-    if mode == "sync":
-        return gym.vector.SyncVectorEnv([env_fn] * num_envs, autoreset_mode=autoreset)
-    if mode == "async":
-        # Forking a process that runs JAX's threads can deadlock (JAX warns), hence forkserver.
-        return gym.vector.AsyncVectorEnv(
-            [env_fn] * num_envs, context="forkserver", autoreset_mode=autoreset
-        )
-    raise ValueError(f"unknown vector_mode {mode!r}; expected 'sync' or 'async'")
-
-
 def reset_seeds(seed: int, seed_values: Sequence[int], num_episodes: int) -> list[int]:
     """Env reset seeds [S * E] (seed-major), each derived from (seed, seed value, episode index).
 
@@ -124,7 +96,7 @@ def reset_seeds(seed: int, seed_values: Sequence[int], num_episodes: int) -> lis
     a seed's episodes are the same whichever other seeds it is evaluated with.
     """
     return [
-        int(np.random.SeedSequence([seed, value, _RESET_TAG, e]).generate_state(1)[0])
+        envs.derived_seed(seed, value, _RESET_TAG, e)
         for value in seed_values
         for e in range(num_episodes)
     ]
@@ -133,8 +105,7 @@ def reset_seeds(seed: int, seed_values: Sequence[int], num_episodes: int) -> lis
 def policy_keys(seed: int, seed_values: Sequence[int]) -> jax.Array:
     """[S] policy keys, seed ``i``'s derived from ``(seed, seed_values[i])`` alone."""
     return jnp.stack([
-        jax.random.key(int(np.random.SeedSequence([seed, value, _POLICY_TAG]).generate_state(1)[0]))
-        for value in seed_values
+        jax.random.key(envs.derived_seed(seed, value, _POLICY_TAG)) for value in seed_values
     ])
 
 
@@ -154,10 +125,11 @@ def evaluate(
     """Runs one episode in each of S * E envs, all seeds and episodes stepping in lockstep.
 
     Each step: raw obs -> ``flatten_obs`` -> ``info.normalize_obs`` -> [S, E, obs_dim] -> one
-    ``policy`` call -> ``info.to_env_action`` -> env. Finished envs are masked out (returns frozen)
-    and the loop stops when every env has finished, so there is one policy call per step of the
-    longest episode. Envs that are finished, inactive, or whose action is non-finite receive the
-    midpoint of the action box (``to_env_action(0)``) so NaN never reaches the simulator.
+    ``policy`` call -> ``info.to_env_action`` -> env, on an :class:`jaxrl_offline.envs.EnvBatch`.
+    Finished envs stop counting (returns frozen) and the loop stops when every env has finished,
+    so there is one policy call per step of the longest episode. Envs that are finished, inactive,
+    or whose seed produced a non-finite action receive the midpoint of the action box, so NaN never
+    reaches the simulator.
 
     Args:
       policy: from ``make_batched_policy``.
@@ -191,26 +163,22 @@ def evaluate(
     seed_values = list(range(num_seeds)) if seed_values is None else [int(v) for v in seed_values]
     if len(seed_values) != num_seeds:
         raise ValueError(f"seed_values must have {num_seeds} entries, got {len(seed_values)}")
-    if env_fn is None:
-        env_fn = make_env_fn(info.eval_env_spec, max_episode_steps)
-    elif max_episode_steps is not None:
-        env_fn = functools.partial(_with_time_limit, env_fn, max_episode_steps)
-    num_envs = num_seeds * num_episodes
-    envs = _make_vector_env(env_fn, num_envs, vector_mode)
+    env_fn = envs.make_env(info.eval_env_spec if env_fn is None else env_fn, max_episode_steps)
+    batch = envs.EnvBatch(env_fn, num_seeds * num_episodes, vector_mode)
     try:
-        returns, lengths, nonfinite, num_calls = _rollout(
-            policy, states, info, envs, reset_seeds(seed, seed_values, num_episodes), active,
-            policy_keys(seed, seed_values)
-        )
+        batch.start(np.ones(batch.num_envs, bool), reset_seeds(seed, seed_values, num_episodes))
+        batch.stop(~np.repeat(active, num_episodes))  # Inactive seeds never act.
+        nonfinite, num_calls = _run_episodes(policy, states, info, batch,
+                                             policy_keys(seed, seed_values))
     finally:
-        envs.close()
+        batch.close()
     shape = (num_seeds, num_episodes)
-    returns = returns.reshape(shape)
+    returns = batch.returns.reshape(shape)
     returns[~active | nonfinite] = np.nan
     return EvalResult(
         returns=returns,
         normalized=info.normalized_score(returns),
-        lengths=lengths.reshape(shape),
+        lengths=batch.lengths.reshape(shape),
         nonfinite_action=nonfinite,
         score_label=info.score_label,
         num_policy_calls=num_calls,
@@ -218,49 +186,31 @@ def evaluate(
     )
 
 
-def _with_time_limit(env_fn: Callable[[], gym.Env], max_episode_steps: int) -> gym.Env:
-    return gym.wrappers.TimeLimit(env_fn(), max_episode_steps)
-
-
-def _rollout(
+def _run_episodes(
     policy: BatchedPolicy,
     states: Any,
     info: DatasetInfo,
-    envs: gym.vector.VectorEnv,
-    seeds: list[int],
-    active: np.ndarray,
+    batch: envs.EnvBatch,
     seed_keys: jax.Array,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """The lockstep loop; returns flat [S*E] returns and lengths, [S] nonfinite flags, #calls."""
-    num_seeds, num_envs = len(active), len(seeds)
-    num_episodes = num_envs // num_seeds
-    returns = np.zeros(num_envs, np.float64)
-    lengths = np.zeros(num_envs, np.int64)
+) -> tuple[np.ndarray, int]:
+    """Steps ``batch`` until no env runs an episode; returns [S] nonfinite flags and #calls."""
+    num_seeds = len(seed_keys)
+    num_episodes = batch.num_envs // num_seeds
     nonfinite = np.zeros(num_seeds, bool)
-    live = np.repeat(active, num_episodes)  # inactive seeds count as finished from the start
-    midpoint = info.to_env_action(np.zeros(info.action_dim))
-    obs, _ = envs.reset(seed=seeds)
     num_calls = 0
-    while live.any():
-        flat_obs = info.normalize_obs(flatten_obs(obs))
-        if flat_obs.shape != (num_envs, info.obs_dim):
+    while batch.running.any():
+        flat_obs = info.normalize_obs(flatten_obs(batch.obs))
+        if flat_obs.shape != (batch.num_envs, info.obs_dim):
             raise ValueError(f"env obs flatten to {flat_obs.shape[1:]}, dataset has {info.obs_dim}")
         obs_batch = flat_obs.reshape(num_seeds, num_episodes, -1)
         action = policy(states, obs_batch, seed_keys, np.int32(num_calls))  # fresh keys per step
         if action.shape != (num_seeds, num_episodes, info.action_dim):
             raise ValueError(f"policy returned actions of shape {action.shape}")
-        action = np.asarray(action, np.float64).reshape(num_envs, info.action_dim)
+        action = np.asarray(action, np.float64).reshape(batch.num_envs, info.action_dim)
         num_calls += 1
         finite = np.isfinite(action).all(-1)
         # A non-finite action condemns its whole seed: stop all its episodes, report NaN.
-        nonfinite |= (live & ~finite).reshape(num_seeds, num_episodes).any(-1)
-        live &= ~np.repeat(nonfinite, num_episodes)
-        safe_action = info.to_env_action(np.where(finite[:, None], action, 0.0))
-        env_action = np.where(live[:, None], safe_action, midpoint)
-        obs, reward, terminated, truncated, _ = envs.step(
-            env_action.astype(envs.single_action_space.dtype)
-        )
-        returns += np.where(live, reward, 0.0)
-        lengths += live
-        live &= ~(terminated | truncated)
-    return returns, lengths, nonfinite, num_calls
+        nonfinite |= (batch.running & ~finite).reshape(num_seeds, num_episodes).any(-1)
+        batch.stop(np.repeat(nonfinite, num_episodes))
+        batch.step(info.to_env_action(np.where(finite[:, None], action, 0.0)))
+    return nonfinite, num_calls

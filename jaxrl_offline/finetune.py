@@ -49,13 +49,13 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-import gymnasium as gym
 import jax
 import jax.numpy as jnp
 import numpy as np
 import tqdm
 
-from jaxrl_offline import checkpoints, evaluation, online, replay_buffer, results, training
+from jaxrl_offline import (checkpoints, envs, evaluation, online, replay_buffer, results,
+                           training)
 from jaxrl_offline.replay_buffer import ReplayBuffer
 from jaxrl_offline.types import DatasetInfo, Transition
 
@@ -168,18 +168,6 @@ def _jitted_start_online(algo: ModuleType, config: Any) -> Callable:
 # --- Rewards, replay buffers, keys ---------------------------------------------------------------
 
 
-def make_env_fn(info: DatasetInfo, reward_scale: float, reward_shift: float,
-                max_episode_steps: int | None) -> Callable[[], gym.Env]:
-    """The dataset's eval env (time limit capped by ``max_episode_steps``) with the dataset's
-    reward transform."""
-    env_fn = evaluation.make_env_fn(info.eval_env_spec, max_episode_steps)
-    if (reward_scale, reward_shift) == (1.0, 0.0):
-        return env_fn
-    return functools.partial(_transformed_reward_env, env_fn, reward_scale, reward_shift)
-
-
-def _transformed_reward_env(env_fn, scale: float, shift: float) -> gym.Env:
-    return gym.wrappers.TransformReward(env_fn(), lambda reward: scale * reward + shift)
 
 
 def trajectory_ends(dataset: Transition) -> np.ndarray:
@@ -331,7 +319,8 @@ def _make_loop(spec, algo: ModuleType, info: DatasetInfo, scale: float, shift: f
                                      update_every=spec.online_update_every,
                                      buffer_capacity=loop_state.buffer.data.reward.shape[1])
     return online.OnlineLoop(online_view(algo), spec.config,
-                             make_env_fn(info, scale, shift, spec.max_episode_steps),
+                             envs.make_env(info.eval_env_spec, spec.max_episode_steps, scale,
+                                           shift),
                              num_seeds=len(spec.seeds), seed=_ONLINE_KEY_TAG, settings=settings,
                              normalize_obs=info.normalize_obs, seed_values=spec.seeds)
 

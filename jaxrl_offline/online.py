@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxrl_offline import replay_buffer, training
+from jaxrl_offline import envs, replay_buffer, training
 from jaxrl_offline.minari_format import flatten_observation
 from jaxrl_offline.replay_buffer import ReplayBuffer
 from jaxrl_offline.types import PRNGKey, Transition
@@ -80,16 +80,12 @@ class LoopState(struct.PyTreeNode):
     data_key: PRNGKey
 
 
-def make_env_fn(env_id: str, **kwargs) -> Callable[[], gym.Env]:
-    """Zero-argument constructor ``gym.make(env_id, **kwargs)``."""
-    return functools.partial(gym.make, env_id, **kwargs)
-
-
 class EnvGroup:
-    """``S x E`` envs stepped in lockstep, each reset with its own derived seeds.
+    """``S x E`` envs stepped in lockstep (an :class:`jaxrl_offline.envs.EnvBatch`), each env's
+    episode ``k`` reset with the seed derived from (run seed, seed value, env index, k).
 
     Actions arrive in the library's [-1, 1] convention and are mapped to each env's action box.
-    Finished episodes are reset at once; :meth:`step` reports the true final observation.
+    Finished episodes are restarted at once; :meth:`step` reports the true final observation.
     """
 
     def __init__(self, env_fn: Callable[[], gym.Env], num_seeds: int, num_envs: int, seed: int,
@@ -99,31 +95,24 @@ class EnvGroup:
         self.seed_values = list(range(num_seeds)) if seed_values is None else list(seed_values)
         if len(self.seed_values) != num_seeds:
             raise ValueError(f"seed_values must have {num_seeds} entries, got {seed_values}")
-        self.envs = [env_fn() for _ in range(num_seeds * num_envs)]
-        space = self.envs[0].action_space
-        if not isinstance(space, gym.spaces.Box):
-            raise ValueError(f"online RL needs a continuous (Box) action space, got {space}")
-        self.action_low = np.asarray(space.low, np.float64)
-        self.action_high = np.asarray(space.high, np.float64)
-        self.action_dim = int(np.prod(space.shape))
+        self.batch = envs.EnvBatch(env_fn, num_seeds * num_envs)
+        self.action_dim = self.batch.action_dim
         self.seed = seed
         self.normalize_obs = normalize_obs or (lambda obs: np.asarray(obs, np.float32))
-        self.episode_counts = np.zeros(len(self.envs), np.int64)
-        self.episode_returns = np.zeros(len(self.envs), np.float64)
-        self.episode_lengths = np.zeros(len(self.envs), np.int64)
-        self.obs = np.stack([self._reset(i) for i in range(len(self.envs))])
+        self._start(np.ones(self.batch.num_envs, bool))
 
-    def _reset(self, index: int) -> np.ndarray:
-        seed_index, env_index = divmod(index, self.shape[1])
-        entropy = [self.seed, self.seed_values[seed_index], env_index,
-                   int(self.episode_counts[index])]
-        reset_seed = int(np.random.SeedSequence(entropy).generate_state(1)[0])
-        obs, _ = self.envs[index].reset(seed=reset_seed)
-        return flatten_observation(obs)
+    def _start(self, mask: np.ndarray) -> None:
+        """Starts the next episode of the envs where ``mask`` [S * E] is True."""
+        seeds = []
+        for index in np.flatnonzero(mask):
+            seed_index, env_index = divmod(int(index), self.shape[1])
+            seeds.append(envs.derived_seed(self.seed, self.seed_values[seed_index], env_index,
+                                           int(self.batch.episodes[index])))
+        self.batch.start(mask, seeds)
 
     def observations(self) -> np.ndarray:
         """Current [S, E, obs_dim] float32 observations (normalized if a normalizer was given)."""
-        return self.normalize_obs(self.obs).reshape(*self.shape, -1)
+        return self.normalize_obs(flatten_observation(self.batch.obs)).reshape(*self.shape, -1)
 
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], list[tuple[int, float, int]]]:
         """Steps every env with ``action`` [S, E, action_dim] in [-1, 1].
@@ -132,42 +121,27 @@ class EnvGroup:
           ``(transitions, finished)``: transitions as [S, E, ...] numpy arrays (obs, action, reward,
           next_obs, terminal) and, for every episode that ended, ``(seed index, return, length)``.
         """
-        flat_action = np.asarray(action, np.float64).reshape(len(self.envs), self.action_dim)
-        env_action = self.action_low + (np.clip(flat_action, -1, 1) + 1) * 0.5 * (
-            self.action_high - self.action_low)
-        obs = self.obs.copy()  # self.obs is updated in place below as envs step and reset.
-        next_obs = np.empty_like(obs)
-        reward = np.empty(len(self.envs), np.float64)
-        terminal = np.zeros(len(self.envs), np.float32)
-        finished = []
-        for i, env in enumerate(self.envs):
-            raw_next, reward[i], terminated, truncated, _ = env.step(
-                env_action[i].astype(env.action_space.dtype))
-            next_obs[i] = flatten_observation(raw_next)
-            terminal[i] = float(terminated)
-            self.episode_returns[i] += reward[i]
-            self.episode_lengths[i] += 1
-            if terminated or truncated:
-                finished.append((i // self.shape[1], float(self.episode_returns[i]),
-                                 int(self.episode_lengths[i])))
-                self.episode_counts[i] += 1
-                self.episode_returns[i] = 0.0
-                self.episode_lengths[i] = 0
-                self.obs[i] = self._reset(i)
-            else:
-                self.obs[i] = next_obs[i]
+        batch = self.batch
+        flat_action = np.asarray(action, np.float64).reshape(batch.num_envs, self.action_dim)
+        env_action = batch.action_low + (np.clip(flat_action, -1, 1) + 1) * 0.5 * (
+            batch.action_high - batch.action_low)
+        obs = flatten_observation(batch.obs)
+        result = batch.step(env_action)
+        finished = [(int(index) // self.shape[1], float(batch.returns[index]),
+                     int(batch.lengths[index])) for index in np.flatnonzero(result.ended)]
+        self._start(result.ended)
         transitions = {
             "obs": self.normalize_obs(obs).reshape(*self.shape, -1),
             "action": flat_action.astype(np.float32).reshape(*self.shape, -1),
-            "reward": reward.astype(np.float32).reshape(self.shape),
-            "next_obs": self.normalize_obs(next_obs).reshape(*self.shape, -1),
-            "terminal": terminal.reshape(self.shape),
+            "reward": result.reward.astype(np.float32).reshape(self.shape),
+            "next_obs": self.normalize_obs(flatten_observation(result.next_obs)).reshape(
+                *self.shape, -1),
+            "terminal": result.terminated.astype(np.float32).reshape(self.shape),
         }
         return transitions, finished
 
     def close(self) -> None:
-        for env in self.envs:
-            env.close()
+        self.batch.close()
 
 
 def init_loop_state(algo: ModuleType, config: Any, seeds: Sequence[int], obs_dim: int,
@@ -280,7 +254,7 @@ class OnlineLoop:
 
     @property
     def obs_dim(self) -> int:
-        return self.envs.obs.shape[-1]
+        return self.envs.observations().shape[-1]
 
     @property
     def action_dim(self) -> int:

@@ -3,7 +3,8 @@
 Used by every dataset generator (``synthetic.py``, ``suite.py``). Episode ``i`` uses the reset seed
 and the random generator of ``SeedSequence([*seed_key, i])`` only, so the data does not depend on
 how many envs step in lockstep (``num_envs`` only changes speed). The policy is called once per
-lockstep step on the observations of all running episodes.
+lockstep step on the observations of all running episodes, and the envs step in an
+:class:`jaxrl_offline.envs.EnvBatch` (the loop shared with evaluation and online RL).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
+
+from jaxrl_offline import envs
 
 # policy(obs [n, obs_dim] raw env observations, rngs: one Generator per row) -> env actions [n, A].
 BatchPolicy = Callable[[np.ndarray, list], np.ndarray]
@@ -27,21 +30,20 @@ def collect_episodes(env_fn: Callable[[], gym.Env], policy: BatchPolicy, num_tra
     """
     if num_transitions <= 0:
         raise ValueError(f"num_transitions must be positive, got {num_transitions}")
-    envs = [env_fn() for _ in range(num_envs)]
+    batch = envs.EnvBatch(env_fn, num_envs)
     try:
-        return _cut_to_budget(_rollout(envs, policy, num_transitions, seed_key), num_transitions)
+        return _cut_to_budget(_rollout(batch, policy, num_transitions, seed_key), num_transitions)
     finally:
-        for env in envs:
-            env.close()
+        batch.close()
 
 
-def _rollout(envs, policy, num_transitions, seed_key) -> list[dict]:
-    """Steps ``envs`` in lockstep until the episodes needed for the budget are complete."""
-    idle_envs = list(envs)
+def _rollout(batch: envs.EnvBatch, policy, num_transitions, seed_key) -> list[dict]:
+    """Steps ``batch`` until the episodes needed for the budget are complete."""
     episodes: list[dict] = []  # By episode index, running or finished.
-    running: dict[int, gym.Env] = {}  # Episode index -> its env.
+    episode_of = np.zeros(batch.num_envs, np.int64)  # The episode index each running env holds.
     settled, settled_steps = 0, 0  # Episodes < settled are finished and hold settled_steps steps.
     while True:
+        running = {int(episode_of[env]): int(env) for env in np.flatnonzero(batch.running)}
         while settled < len(episodes) and settled not in running:
             settled, settled_steps = settled + 1, settled_steps + len(episodes[settled]["reward"])
         # steps_before[k]: steps so far of episodes < settled + k (a lower bound of their total).
@@ -50,31 +52,36 @@ def _rollout(envs, policy, num_transitions, seed_key) -> list[dict]:
         for i in sorted(running):
             is_last_needed = i == settled and steps_before[1] >= num_transitions
             if steps_before[i - settled] >= num_transitions or is_last_needed:
-                idle_envs.append(running.pop(i))  # Beyond the budget, or complete.
-        while idle_envs and steps_before[-1] < num_transitions:
-            index = len(episodes)
-            running[index] = idle_envs.pop()
-            episodes.append(_start_episode(running[index], seed_key + (index,)))
+                batch.stop(np.arange(batch.num_envs) == running.pop(i))  # Beyond budget, or done.
+        if steps_before[-1] < num_transitions:  # Every free env starts the next episode.
+            free = ~batch.running
+            for env in np.flatnonzero(free):
+                episode_of[env], running[len(episodes)] = len(episodes), int(env)
+                episodes.append(_new_episode(seed_key + (len(episodes),)))
+            batch.start(free, [episodes[episode_of[env]]["seed"] for env in np.flatnonzero(free)])
+            for env in np.flatnonzero(free):
+                episodes[episode_of[env]]["obs"].append(batch.obs[env].copy())
         if not running:
             return episodes
         order = sorted(running)
-        obs = np.stack([episodes[i]["obs"][-1] for i in order])
-        actions = np.asarray(policy(obs, [episodes[i]["rng"] for i in order]), np.float32)
-        for row, i in enumerate(order):
-            next_obs, reward, terminated, truncated, _ = running[i].step(actions[row])
-            for key, value in (("obs", next_obs), ("action", actions[row]), ("reward", reward),
-                               ("terminal", terminated), ("truncated", truncated)):
+        rows = [running[i] for i in order]
+        actions = np.asarray(policy(batch.obs[rows], [episodes[i]["rng"] for i in order]),
+                             np.float32)
+        env_actions = np.zeros((batch.num_envs, batch.action_dim), np.float32)
+        env_actions[rows] = actions
+        step = batch.step(env_actions)
+        for row, (i, env) in enumerate(zip(order, rows)):
+            for key, value in (("obs", step.next_obs[env].copy()), ("action", actions[row]),
+                               ("reward", step.reward[env]), ("terminal", step.terminated[env]),
+                               ("truncated", step.truncated[env])):
                 episodes[i][key].append(value)
-            if terminated or truncated:
-                idle_envs.append(running.pop(i))
 
 
-def _start_episode(env: gym.Env, entropy: tuple) -> dict:
-    sequence = np.random.SeedSequence(list(entropy))
-    reset_seed = int(sequence.generate_state(1)[0])
-    obs, _ = env.reset(seed=reset_seed)
-    return {"rng": np.random.default_rng(sequence), "seed": reset_seed, "obs": [obs],
-            "action": [], "reward": [], "terminal": [], "truncated": []}
+def _new_episode(entropy: tuple) -> dict:
+    """Episode ``entropy[-1]``: its reset seed and noise generator depend on ``entropy`` only."""
+    return {"rng": np.random.default_rng(np.random.SeedSequence(list(entropy))),
+            "seed": envs.derived_seed(*entropy), "obs": [], "action": [], "reward": [],
+            "terminal": [], "truncated": []}
 
 
 def _cut_to_budget(episodes: list[dict], num_transitions: int) -> list[dict]:

@@ -84,6 +84,14 @@ def create_critic(network: nn.Module, key: jax.Array, obs: jax.Array, action: ja
                               with_target=True)
 
 
+def create_target_actor(network: nn.Module, key: jax.Array, obs: jax.Array,
+                        learning_rate: float) -> TargetTrainState:
+    """A TD3-style actor's train state: Adam at ``learning_rate`` and ``target_params`` starting
+    as a copy (TD3's actor has a target, smoothed like the critic's). ``obs`` [1, obs_dim]."""
+    return create_train_state(network, key, (obs,), make_optimizer(learning_rate),
+                              with_target=True)
+
+
 def gradient_step(loss_fn: Callable, state: train_state.TrainState, *loss_args, **loss_kwargs):
     """One optimizer step on ``loss_fn(state.params, *loss_args, **loss_kwargs) -> (loss, aux)``.
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
-from jaxrl_offline import evaluation
+from jaxrl_offline import envs, evaluation
 from jaxrl_offline.raw_data import DatasetError, env_id_of
 from jaxrl_offline.types import DatasetInfo
 
@@ -33,7 +33,7 @@ def check_eval_env(info: DatasetInfo) -> None:
             "in the Minari metadata.")
     env_id = env_id_of(info.eval_env_spec)
     try:
-        env = evaluation.make_env_fn(info.eval_env_spec)()
+        env = envs.make_env(info.eval_env_spec)()
     except Exception as err:  # noqa: BLE001 - gymnasium raises many types (VersionNotFound, ...).
         raise DatasetError(
             f"Dataset {where!r}: its evaluation env {env_id!r} cannot be made ({type(err).__name__}"

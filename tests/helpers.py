@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 from flax import struct
 
+from absl import flags
+
+from experiments import cli
 from jaxrl_offline import experiment
 from jaxrl_offline.types import Transition
 
@@ -67,6 +70,36 @@ def small_sac_batch(obs_dim: int = 3, action_dim: int = 2) -> Transition:
         reward=jnp.float32([1.0, -0.5, 0.25, 2.0]),
         next_obs=jnp.asarray(rng.normal(size=(4, obs_dim)), jnp.float32),
         terminal=jnp.float32([0.0, 1.0, 0.0, 0.0]))
+
+
+def run_cli(*args: str) -> None:
+    """``python -m experiments.run ARGS`` in process; the absl flags are unparsed afterwards."""
+    try:
+        cli.main(cli.parse_args(["run", *args]))
+    finally:
+        flags.FLAGS.unparse_flags()
+
+
+def hand_batch(rng: np.random.Generator) -> Transition:
+    """B = 4 numpy transitions (obs_dim 3, action_dim 2), terminal in rows 1 and 3, for the
+    hand-computed loss tests; obs, action and next_obs are drawn from ``rng`` in that order."""
+    return Transition(
+        obs=rng.normal(size=(4, 3)).astype(np.float32),
+        action=rng.uniform(-0.9, 0.9, (4, 2)).astype(np.float32),
+        reward=np.float32([1.0, -0.5, 2.0, 0.3]),
+        next_obs=rng.normal(size=(4, 3)).astype(np.float32),
+        terminal=np.float32([0.0, 1.0, 0.0, 1.0]),
+    )
+
+
+def invpend_root(tmp_path_factory, dataset_id: str, num_transitions: int):
+    """A Minari root holding one InvertedPendulum 'medium' dataset (seed 0, 4 envs)."""
+    from jaxrl_offline.synthetic import make_inverted_pendulum_dataset
+
+    root = tmp_path_factory.mktemp("minari")
+    make_inverted_pendulum_dataset(dataset_id, kind="medium", num_transitions=num_transitions,
+                                   seed=0, root=str(root), num_envs=4)
+    return root
 
 
 class Bandit(gym.Env):

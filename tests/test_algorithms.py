@@ -26,10 +26,9 @@ import pytest
 
 from jaxrl_offline import algorithms, synthetic, training
 from jaxrl_offline.algorithms import ALGORITHMS, bc, cql, iql, td3_bc
-from jaxrl_offline.types import Transition
 
-from helpers import (DATA_LOG_PROB, POLICY_ACTION, POLICY_LOG_PROB, FixedPolicy, without_keys,
-                     zeroed)
+from helpers import (DATA_LOG_PROB, POLICY_ACTION, POLICY_LOG_PROB, FixedPolicy, hand_batch,
+                     without_keys, zeroed)
 
 HIDDEN = (16, 16)
 BATCH_SIZE = 8
@@ -198,14 +197,7 @@ def test_get_algorithm_rejects_unknown_names():
 # --- Hand-computed losses: helpers ------------------------------------------------------------
 
 # A fixed batch of B = 4 transitions (obs_dim 3, action_dim 2), terminal in rows 1 and 3.
-_rng = np.random.default_rng(42)
-BATCH = Transition(
-    obs=_rng.normal(size=(4, 3)).astype(np.float32),
-    action=_rng.uniform(-0.9, 0.9, (4, 2)).astype(np.float32),
-    reward=np.float32([1.0, -0.5, 2.0, 0.3]),
-    next_obs=_rng.normal(size=(4, 3)).astype(np.float32),
-    terminal=np.float32([0.0, 1.0, 0.0, 1.0]),
-)
+BATCH = hand_batch(np.random.default_rng(42))
 # Critic weights over [s, a] (5 inputs) and biases, for two ensemble members.
 CRITIC_W = np.float32([[0.5, -0.3, 0.2, 1.0, -0.7], [0.1, 0.4, -0.6, -0.5, 0.9]])
 CRITIC_C = np.float32([0.2, -0.1])

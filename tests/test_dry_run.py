@@ -10,12 +10,10 @@ import dataclasses
 import hashlib
 import pathlib
 
-from absl import flags
-
-from experiments import cli, dry_run, sweep
+from experiments import dry_run, sweep
 from jaxrl_offline import experiment
 
-from helpers import interrupt_after
+from helpers import interrupt_after, run_cli
 
 DATASET = "test/invpend/medium-v0"
 TINY = dict(algos=("bc",), datasets=(DATASET,), num_seeds=2, steps=200, chunk=50, eval_every=100,
@@ -75,10 +73,7 @@ def test_dry_run_of_the_default_sweep_writes_nothing(tmp_path, monkeypatch, caps
     workdir.mkdir()
     (workdir / "note.txt").write_text("kept")
     before = snapshot(tmp_path)
-    try:
-        cli.main(cli.parse_args(["run", "--dry_run", f"--workdir={workdir}"]))
-    finally:
-        flags.FLAGS.unparse_flags()
+    run_cli("--dry_run", f"--workdir={workdir}")
     out = capsys.readouterr().out
     assert snapshot(tmp_path) == before
     assert probed == ["bc", "td3_bc", "iql"]

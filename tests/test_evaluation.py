@@ -143,17 +143,14 @@ def test_deterministic_given_seed(noisy_policy):
     assert not np.array_equal(first.returns[0], first.returns[1])
 
 
+def evaluate_checked(policy, *gains, **kwargs):
+    """Two 40-step episodes per gain, in envs that fail on any non-finite action."""
+    return evaluation.evaluate(policy, make_states(*gains), make_info(), num_episodes=2, seed=0,
+                               max_episode_steps=40, env_fn=checked_env, **kwargs)
+
+
 def test_inactive_seed_is_nan_and_never_sends_nan(policy):
-    result = evaluation.evaluate(
-        policy,
-        make_states(GOOD_GAIN, NAN_GAIN),
-        make_info(),
-        num_episodes=2,
-        seed=0,
-        active=np.array([True, False]),
-        max_episode_steps=40,
-        env_fn=checked_env,
-    )
+    result = evaluate_checked(policy, GOOD_GAIN, NAN_GAIN, active=np.array([True, False]))
     np.testing.assert_array_equal(result.returns[0], [40.0, 40.0])
     assert np.all(np.isnan(result.returns[1])) and np.all(np.isnan(result.normalized[1]))
     np.testing.assert_array_equal(result.lengths[1], [0, 0])
@@ -162,15 +159,7 @@ def test_inactive_seed_is_nan_and_never_sends_nan(policy):
 
 
 def test_nonfinite_actions_are_masked_and_reported(policy):
-    result = evaluation.evaluate(
-        policy,
-        make_states(NAN_GAIN, GOOD_GAIN),
-        make_info(),
-        num_episodes=2,
-        seed=0,
-        max_episode_steps=40,
-        env_fn=checked_env,
-    )
+    result = evaluate_checked(policy, NAN_GAIN, GOOD_GAIN)
     np.testing.assert_array_equal(result.nonfinite_action, [True, False])
     assert np.all(np.isnan(result.returns[0]))
     np.testing.assert_array_equal(result.returns[1], [40.0, 40.0])

@@ -24,12 +24,11 @@ from absl import flags
 from flax import struct
 
 from experiments import cli, online_tables, sweep
-from jaxrl_offline import algorithms, data, experiment, finetune, online, results, transforms
+from jaxrl_offline import algorithms, data, envs, experiment, finetune, online, results, transforms
 from jaxrl_offline.algorithms import aca, bc, iql, td3_bc
-from jaxrl_offline.synthetic import make_inverted_pendulum_dataset
 from jaxrl_offline.types import Transition
 
-from helpers import Bandit, interrupt_after, zeroed
+from helpers import Bandit, interrupt_after, invpend_root, run_cli, zeroed
 
 # --- Host pieces ---------------------------------------------------------------------------------
 
@@ -224,10 +223,7 @@ DATASET = "test/invpend/medium-v0"
 
 @pytest.fixture(scope="module")
 def dataset_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("minari")
-    make_inverted_pendulum_dataset(DATASET, kind="medium", num_transitions=1000, seed=0,
-                                   root=str(root), num_envs=4)
-    return root
+    return invpend_root(tmp_path_factory, DATASET, 1000)
 
 
 def test_dataset_info_carries_the_reward_transform_as_numbers(dataset_root, monkeypatch):
@@ -238,7 +234,7 @@ def test_dataset_info_carries_the_reward_transform_as_numbers(dataset_root, monk
                                rtol=1e-6)
     assert f"= x{info.reward_scale:.6g} over" in info.transforms["reward"]
     assert (td3_info.reward_scale, td3_info.reward_shift) == (1.0, 0.0)
-    env = finetune.make_env_fn(info, 2.0, -1.0, 5)()
+    env = envs.make_env(info.eval_env_spec, 5, 2.0, -1.0)()
     env.reset(seed=0)
     assert env.step(np.zeros(1, np.float32))[1] == 2.0 * 1.0 - 1.0  # InvertedPendulum: r = 1
     env.close()
@@ -303,10 +299,7 @@ def test_runner_online_phase_resumes_after_interruption(dataset_root, monkeypatc
     # at env step 40.
     interrupt_after(spec, tmp_path, chunks_done=4)
     assert [p.name for p in experiment.checkpoint_dir(tmp_path, spec).iterdir()] == ["4"]
-    try:
-        cli.main(cli.parse_args(["run", *ONLINE_FLAGS, f"--workdir={tmp_path}"]))
-    finally:
-        flags.FLAGS.unparse_flags()
+    run_cli(*ONLINE_FLAGS, f"--workdir={tmp_path}")
     out = capsys.readouterr().out
     assert "resuming fine-tuning from the checkpoint at env step 40" in out
     assert "Offline → online" in out

@@ -41,20 +41,24 @@ def test_td_target_rejects_mismatched_shapes():
 
 
 @pytest.mark.parametrize(
-    "expectile, expected",
+    "loss_fn, tau, expected",
     [
-        # L(u) = |tau - 1(u < 0)| u^2 for u = [2, -2, 0.5, 0]:
+        # Expectile: L(u) = |tau - 1(u < 0)| u^2 for u = [2, -2, 0.5, 0]:
         # tau = 0.7: [0.7 * 4, 0.3 * 4, 0.7 * 0.25, 0] = [2.8, 1.2, 0.175, 0].
-        (0.7, [2.8, 1.2, 0.175, 0.0]),
+        (losses.expectile_loss, 0.7, [2.8, 1.2, 0.175, 0.0]),
         # tau = 0.9: [0.9 * 4, 0.1 * 4, 0.9 * 0.25, 0] = [3.6, 0.4, 0.225, 0].
-        (0.9, [3.6, 0.4, 0.225, 0.0]),
+        (losses.expectile_loss, 0.9, [3.6, 0.4, 0.225, 0.0]),
         # tau = 0.5 is half the squared error: [2, 2, 0.125, 0].
-        (0.5, [2.0, 2.0, 0.125, 0.0]),
+        (losses.expectile_loss, 0.5, [2.0, 2.0, 0.125, 0.0]),
+        # Quantile: L(u) = |tau - 1(u < 0)| |u| for u = [2, -2, 0.5, 0]:
+        # tau = 0.7: [1.4, 0.6, 0.35, 0];  tau = 0.5: half the absolute error [1, 1, 0.25, 0].
+        (losses.quantile_loss, 0.7, [1.4, 0.6, 0.35, 0.0]),
+        (losses.quantile_loss, 0.5, [1.0, 1.0, 0.25, 0.0]),
     ],
 )
-def test_expectile_loss_hand_computed(variant, expectile, expected):
+def test_asymmetric_losses_hand_computed(variant, loss_fn, tau, expected):
     diff = f32(2.0, -2.0, 0.5, 0.0)
-    loss = variant(lambda u: losses.expectile_loss(u, expectile), diff)
+    loss = variant(lambda u: loss_fn(u, tau), diff)
     np.testing.assert_allclose(loss, expected, rtol=1e-6)
 
 
@@ -76,21 +80,6 @@ def test_expectile_loss_gradient_is_asymmetric():
     # tau = 0.7: u = 1 -> 1.4; u = -1 -> -0.6.
     grad = jax.grad(lambda u: losses.expectile_loss(u, 0.7).sum())(f32(1.0, -1.0))
     np.testing.assert_allclose(grad, [1.4, -0.6], rtol=1e-6)
-
-
-@pytest.mark.parametrize(
-    "quantile, expected",
-    [
-        # L(u) = |tau - 1(u < 0)| |u| for u = [2, -2, 0.5, 0]:
-        # tau = 0.7: [1.4, 0.6, 0.35, 0];  tau = 0.5: half the absolute error [1, 1, 0.25, 0].
-        (0.7, [1.4, 0.6, 0.35, 0.0]),
-        (0.5, [1.0, 1.0, 0.25, 0.0]),
-    ],
-)
-def test_quantile_loss_hand_computed(variant, quantile, expected):
-    diff = f32(2.0, -2.0, 0.5, 0.0)
-    loss = variant(lambda u: losses.quantile_loss(u, quantile), diff)
-    np.testing.assert_allclose(loss, expected, rtol=1e-6)
 
 
 def test_awr_weights_hand_computed_and_clipped(variant):

@@ -16,9 +16,8 @@ from absl import app, flags
 
 from experiments import cli, field_rules, overrides, run, stamp_digests, sweep, tables
 from jaxrl_offline import algorithms, experiment, results, training
-from jaxrl_offline.synthetic import make_inverted_pendulum_dataset
 
-from helpers import ProbeConfig, interrupt_after, probe_init
+from helpers import ProbeConfig, interrupt_after, invpend_root, probe_init, run_cli
 
 DATASET = "test/invpend/medium-v0"
 TINY = dict(algos=("bc",), datasets=(DATASET,), num_seeds=2, steps=200, chunk=50, eval_every=100,
@@ -37,10 +36,7 @@ def plan(**changes):
 
 @pytest.fixture(scope="module")
 def dataset_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("minari")
-    make_inverted_pendulum_dataset(DATASET, kind="medium", num_transitions=2000, seed=0,
-                                   root=str(root), num_envs=4)
-    return root
+    return invpend_root(tmp_path_factory, DATASET, 2000)
 
 
 @pytest.fixture
@@ -282,10 +278,7 @@ def test_finished_run_is_skipped_and_conflicts_are_reported(finished, tmp_path):
 
 def test_cli_skips_finished_run_and_writes_tables_and_plots(finished, capsys):
     workdir, _, record = finished
-    try:
-        cli.main(cli.parse_args(["run", *TINY_FLAGS, f"--workdir={workdir}"]))
-    finally:
-        flags.FLAGS.unparse_flags()
+    run_cli(*TINY_FLAGS, f"--workdir={workdir}")
     out = capsys.readouterr().out
     assert "already finished" in out
     assert f"| {DATASET} | {record['final']['last']['mean']:.1f} ± " in out

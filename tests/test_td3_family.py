@@ -28,17 +28,12 @@ from jaxrl_offline.algorithms import cql, misa, rebrac, td3_bc, td3_rkl
 from jaxrl_offline.state import TargetTrainState
 from jaxrl_offline.types import Transition
 
-from helpers import DATA_LOG_PROB, POLICY_ACTION, POLICY_LOG_PROB, FixedPolicy, zeroed
+from helpers import (DATA_LOG_PROB, POLICY_ACTION, POLICY_LOG_PROB, FixedPolicy, hand_batch,
+                     zeroed)
 
 _rng = np.random.default_rng(5)
 # B = 4 transitions (obs_dim 3, action_dim 2), terminal in rows 1 and 3.
-BATCH = Transition(
-    obs=_rng.normal(size=(4, 3)).astype(np.float32),
-    action=_rng.uniform(-0.9, 0.9, (4, 2)).astype(np.float32),
-    reward=np.float32([1.0, -0.5, 2.0, 0.3]),
-    next_obs=_rng.normal(size=(4, 3)).astype(np.float32),
-    terminal=np.float32([0.0, 1.0, 0.0, 1.0]),
-)
+BATCH = hand_batch(_rng)
 CRITIC = {"w": np.float32([[0.5, -0.3, 0.2, 1.0, -0.7], [0.1, 0.4, -0.6, -0.5, 0.9]]),
           "c": np.float32([0.2, -0.1])}
 TARGET = {"w": np.float32([[0.3, 0.2, -0.4, 0.8, 0.6], [-0.2, 0.5, 0.1, -0.9, 0.4]]),

@@ -11,11 +11,12 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
-from absl import app, flags
+from absl import app
 from test_runner import TINY_FLAGS, dataset_root, plan  # noqa: F401 (fixture)
 
-from experiments import cli
 from jaxrl_offline import experiment, tracking
+
+from helpers import run_cli
 
 
 def read_tfrecords(path):
@@ -89,11 +90,7 @@ def data_env(dataset_root, monkeypatch):  # noqa: F811
 
 def test_tensorboard_events_hold_the_records_values(data_env, tmp_path, capsys):
     pytest.importorskip("tensorboardX")
-    try:
-        cli.main(cli.parse_args(["run", *TINY_FLAGS, f"--workdir={tmp_path}",
-                                 "--log_to=tensorboard"]))
-    finally:
-        flags.FLAGS.unparse_flags()
+    run_cli(*TINY_FLAGS, f"--workdir={tmp_path}", "--log_to=tensorboard")
     assert "warning: tracking" not in capsys.readouterr().out
     (spec,) = plan()
     record = json.loads(experiment.record_path(tmp_path, spec).read_text())
@@ -215,11 +212,8 @@ def test_parse_log_to():
 
 
 def test_unknown_backend_is_a_usage_error_before_anything_trains(tmp_path):
-    try:
-        with pytest.raises(app.UsageError, match="unknown tracking backend.*'tb'"):
-            cli.main(cli.parse_args(["run", *TINY_FLAGS, f"--workdir={tmp_path}", "--log_to=tb"]))
-    finally:
-        flags.FLAGS.unparse_flags()
+    with pytest.raises(app.UsageError, match="unknown tracking backend.*'tb'"):
+        run_cli(*TINY_FLAGS, f"--workdir={tmp_path}", "--log_to=tb")
     assert not (tmp_path / "runs").exists()
 
 

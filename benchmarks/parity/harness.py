@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.parity import d4rl_arrays, shims
-from jaxrl_offline import data, evaluation
+from jaxrl_offline import data, envs
 from jaxrl_offline.transforms import Transforms
 from jaxrl_offline.types import DatasetInfo
 
@@ -40,7 +40,7 @@ def make_binding(dataset_id: str, env_name: str) -> tuple[shims.Binding, Dataset
 
     binding = shims.Binding(
         env_name=env_name, dataset=d4rl_arrays.get_dataset(dataset_id),
-        make_env=evaluation.make_env_fn(info.eval_env_spec),
+        make_env=envs.make_env(info.eval_env_spec),
         ref_min_score=info.ref_min_score, ref_max_score=info.ref_max_score, check=check)
     return binding, info
 

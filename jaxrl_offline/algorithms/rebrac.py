@@ -127,9 +127,7 @@ def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: j
         config.actor_hidden_dims, example_action.shape[-1], layer_norm=config.actor_layer_norm)
     critic_net = networks.EnsembleCritic(
         config.critic_hidden_dims, num_critics=2, layer_norm=config.critic_layer_norm)
-    actor = state_lib.create_train_state(actor_net, actor_key, (obs,),
-                                         state_lib.make_optimizer(config.actor_lr),
-                                         with_target=True)  # TD3's actor has a target.
+    actor = state_lib.create_target_actor(actor_net, actor_key, obs, config.actor_lr)
     critic = state_lib.create_critic(critic_net, critic_key, obs, action, config.critic_lr)
     return AgentState(actor=actor, critic=critic, key=state_key, step=jnp.zeros((), jnp.int32))
 

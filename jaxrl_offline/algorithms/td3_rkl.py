@@ -127,9 +127,7 @@ def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: j
         config.behavior_hidden_dims, action_dim, config.behavior_num_components,
         config.behavior_log_std_min, config.behavior_log_std_max,
     )
-    actor = state_lib.create_train_state(actor_net, actor_key, (obs,),
-                                         state_lib.make_optimizer(config.actor_lr),
-                                         with_target=True)  # TD3's actor has a target.
+    actor = state_lib.create_target_actor(actor_net, actor_key, obs, config.actor_lr)
     critic = state_lib.create_critic(critic_net, critic_key, obs, action, config.critic_lr)
     behavior = state_lib.create_train_state(behavior_net, behavior_key, (obs,),
                                             state_lib.make_optimizer(config.behavior_lr))
