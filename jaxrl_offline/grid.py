@@ -196,8 +196,3 @@ def variant_label(base: str, point: Mapping[str, float]) -> str:
     label = "-".join(f"{name}={value:g}" for name, value in point.items())
     return f"{base}-{label}" if base else label
 
-
-def split_members(tree: Any, num_points: int) -> list[Any]:
-    """[P * S, ...] leaves -> P trees of [S, ...] leaves (point-major members)."""
-    return [jax.tree.map(lambda leaf, p=p: np.split(np.asarray(leaf), num_points)[p], tree)
-            for p in range(num_points)]

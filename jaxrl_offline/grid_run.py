@@ -84,6 +84,9 @@ def run_grid(points: Sequence[RunSpec], workdir: str | os.PathLike, *, overwrite
         log(f"{spec.name}: every grid point already finished, skipped; --redo=<a point's name> "
             "redoes the grid.")
         return done
+    if progress:
+        log(f"{spec.name}: {len(points)} grid points x {len(spec.seeds)} seeds = "
+            f"{len(points) * len(spec.seeds)} members, trained in one program.")
     if log_to:
         log(f"{spec.name}: live tracking (--log_to) is not available for grid runs; off.")
     return experiment.train_run(spec, workdir, _setup, finish=_write_points, progress=progress,

@@ -12,12 +12,11 @@ from absl import flags
 from experiments import cli, grid_tables, sweep, tables
 from jaxrl_offline import experiment, grid, grid_run, results, training
 from jaxrl_offline.algorithms import td3_bc
-from jaxrl_offline.synthetic import make_inverted_pendulum_dataset
 from jaxrl_offline.types import Transition
 
 from helpers import Interrupted
+from test_runner import DATASET, dataset_root  # noqa: F401 - the runner tests' dataset.
 
-DATASET = "test/invpend/medium-v0"
 TINY = dict(algos=("td3_bc",), datasets=(DATASET,), num_seeds=2, steps=100, chunk=50,
             eval_every=50, eval_episodes=1, max_episode_steps=20, checkpoint_every=1,
             config={"actor_hidden_dims": (32, 32), "critic_hidden_dims": (32, 32),
@@ -26,14 +25,6 @@ TINY = dict(algos=("td3_bc",), datasets=(DATASET,), num_seeds=2, steps=100, chun
 
 def plan(grid_line=(), **changes):
     return sweep.plan_runs(sweep.SweepSettings(**{**TINY, **changes}), (), dict(grid_line))
-
-
-@pytest.fixture(scope="module")
-def dataset_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("minari")
-    make_inverted_pendulum_dataset(DATASET, kind="medium", num_transitions=2000, seed=0,
-                                   root=str(root), num_envs=4)
-    return root
 
 
 @pytest.fixture(scope="module")
