@@ -28,7 +28,7 @@ import sys
 from absl import app, flags
 from minari.storage import get_dataset_path
 
-from jaxrl_offline import locomotion, suite
+from jaxrl_offline import dataset_spec, locomotion, suite
 from jaxrl_offline.progress import GracefulInterrupt
 
 FLAGS = flags.FLAGS
@@ -50,7 +50,7 @@ def summary_table(ids: list[str], root: pathlib.Path, seconds: dict[str, float])
     lines = ["| dataset | transitions | episodes | return mean ± std | normalized mean ± std "
              "| generation s |", "|---|---|---|---|---|---|"]
     for dataset_id in ids:
-        env = locomotion.get_env(dataset_id.split("/")[1])
+        env = locomotion.get_env(dataset_spec.parse(dataset_id).parts[0].suite.env)
         returns = suite.episode_returns(str(root / dataset_id))
         lengths = returns.size
         dataset_size = _num_steps(root / dataset_id)

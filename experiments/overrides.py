@@ -1,8 +1,11 @@
 """Per-dataset hyperparameters: the papers' settings per domain, in one declarative table.
 
 Every run looks itself up here (``table_layers``): each :class:`Override` whose ``algorithm``
-matches and whose ``pattern`` (a regular expression, searched case-insensitively in the dataset
-spec) matches contributes its ``values``, later rows winning. The layers applied are written into
+matches and whose dataset condition holds contributes its ``values``, later rows winning. A
+condition is a domain ``pattern`` (a regular expression, searched case-insensitively in the spec
+text), a D4RL ``task`` (``hopper-medium``) or a ``level`` (``medium-replay``) of the parsed spec
+(``jaxrl_offline.dataset_spec``: its task or any mixture part's, in every spelling of the data:
+the local suite at any size, Minari, D4RL files). The layers applied are written into
 the run record under ``overrides`` (keyed ``"table: <source>"``), before the sweep file and the
 command line, which override them. Dataset *transforms* (reward scaling, observation
 normalization) are not here: they live in ``jaxrl_offline/transforms.py``.
@@ -21,6 +24,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from jaxrl_offline import dataset_spec
+from jaxrl_offline.dataset_spec import DatasetSpec
+
 ANTMAZE = r"ant[-_]?maze"
 KITCHEN = r"kitchen"
 ADROIT = r"adroit|(^|[^a-z])(door|hammer|pen|relocate)([^a-z]|$)"
@@ -29,12 +35,29 @@ MAZE2D = r"maze2d|point[-_]?maze"
 
 @dataclasses.dataclass(frozen=True)
 class Override:
-    """One row: ``values`` for ``algorithm`` on datasets matching ``pattern`` (from ``source``)."""
+    """One row: ``values`` for ``algorithm`` on the datasets it names (from ``source``).
+
+    Attributes:
+      algorithm: registry name.
+      pattern: regular expression searched case-insensitively in the spec text ("" = any).
+      values: config fields and values.
+      source: where the values come from (recorded in the run's ``overrides``).
+      task: D4RL task (``hopper-medium``) that the spec, or a part of a mixture, stands for.
+      level: D4RL level (``random``, ``medium-replay``) of that task.
+    """
 
     algorithm: str
     pattern: str
     values: Mapping[str, Any]
     source: str
+    task: str = ""
+    level: str = ""
+
+    def matches(self, spec: DatasetSpec) -> bool:
+        """Whether this row applies to the parsed dataset ``spec``."""
+        return ((not self.pattern or re.search(self.pattern, str(spec), re.IGNORECASE) is not None)
+                and (not self.task or self.task in spec.tasks)
+                and (not self.level or self.level in spec.levels))
 
 
 OVERRIDES: tuple[Override, ...] = (
@@ -60,13 +83,6 @@ OVERRIDES: tuple[Override, ...] = (
 )
 
 
-def d4rl_dataset(env: str, level: str) -> str:
-    """Regex for one D4RL dataset in any spec spelling (``hopper-medium-v2.hdf5``,
-    ``mujoco/hopper/medium-v0``, ``D4RL/antmaze/umaze-v1``, the local suite's sized
-    ``jaxrl_offline/hopper/medium-100k-v0``); ``medium`` does not match ``medium-replay``."""
-    return rf"(^|[^a-z]){env}[-_/]{level.replace('-', '[-_]')}([-_]\d+(\.\d+)?[km]?)?[-_]v\d"
-
-
 # ReBRAC's per-dataset (beta_actor, beta_critic), the paper's tuned values as shipped in CORL's
 # configs/offline/rebrac/<env>/<level>_v*.yaml (D4RL v2 locomotion and AntMaze, Adroit v1).
 REBRAC_BC_COEFS: Mapping[tuple[str, str], tuple[float, float]] = {
@@ -90,9 +106,9 @@ REBRAC_BC_COEFS: Mapping[tuple[str, str], tuple[float, float]] = {
     ("relocate", "cloned"): (0.1, 0.01), ("relocate", "expert"): (0.05, 0.01),
 }
 OVERRIDES += tuple(
-    Override("rebrac", d4rl_dataset(env, level),
-             {"actor_bc_coef": actor_coef, "critic_bc_coef": critic_coef},
-             f"CORL configs/offline/rebrac/{env}/{level.replace('-', '_')}")
+    Override("rebrac", "", {"actor_bc_coef": actor_coef, "critic_bc_coef": critic_coef},
+             f"CORL configs/offline/rebrac/{env}/{level.replace('-', '_')}",
+             task=f"{env}-{level}")
     for (env, level), (actor_coef, critic_coef) in REBRAC_BC_COEFS.items()
 )
 
@@ -114,19 +130,19 @@ OVERRIDES += (
 # medium is the Config default). Also for sac_ml, whose buffer seeding follows ACA's. AntMaze's
 # non-squashed Gaussian policy is not implemented (the tanh policy is used).
 OVERRIDES += tuple(
-    Override(algorithm, pattern, values, f"ACA configs/online/{source}")
+    Override(algorithm, pattern, values, f"ACA configs/online/{source}", level=level)
     for algorithm in ("aca", "sac_ml")
-    for pattern, values, source in (
-        (r"(^|[^a-z])random([^a-z]|$)",
+    for pattern, level, values, source in (
+        ("", "random",
          {"interpolation_decay_steps": 10_000, "interpolation_floor": 0.0}, "mjc_r.yaml"),
-        (r"medium[-_]replay",
+        ("", "medium-replay",
          {"online_buffer": "top_trajectories", "online_seed_trajectories": 50}, "mjc_mr.yaml"),
-        (r"medium[-_]expert",
+        ("", "medium-expert",
          {"log_prob_clip_std": 15.0, "interpolation_decay_steps": 100_000,
           "interpolation_floor": 1.0, "online_buffer": "top_trajectories",
           "online_seed_trajectories": 50}, "mjc_me.yaml"),
-        (ANTMAZE, {"log_prob_clip_std": 3.0, "interpolation_decay_steps": 200_000,
-                   "target_entropy": -4.0}, "antmaze.yaml (target entropy -0.5 |A|, |A| = 8)"),
+        (ANTMAZE, "", {"log_prob_clip_std": 3.0, "interpolation_decay_steps": 200_000,
+                       "target_entropy": -4.0}, "antmaze.yaml (target entropy -0.5 |A|, |A| = 8)"),
     )
 )
 
@@ -134,7 +150,11 @@ OVERRIDES += tuple(
 DERIVED: Mapping[str, str] = {"cosine_decay_steps": "steps", "total_steps": "steps"}
 
 
-def table_layers(algorithm: str, dataset: str) -> list[tuple[str, dict[str, Any]]]:
-    """``[("table: <source>", values), ...]`` of the rows matching this run, in table order."""
+def table_layers(algorithm: str,
+                 dataset: str | DatasetSpec) -> list[tuple[str, dict[str, Any]]]:
+    """``[("table: <source>", values), ...]`` of the rows matching this run, in table order.
+
+    Raises ``DatasetError`` for a malformed dataset spec (before anything runs)."""
+    spec = dataset_spec.parse(dataset)
     return [(f"table: {row.source}", dict(row.values)) for row in OVERRIDES
-            if row.algorithm == algorithm and re.search(row.pattern, dataset, re.IGNORECASE)]
+            if row.algorithm == algorithm and row.matches(spec)]

@@ -10,6 +10,7 @@ import pathlib
 from typing import Any
 
 from experiments import tasks
+from jaxrl_offline import dataset_spec
 
 MARKS = "†‡§¶"
 # Package data (setup.cfg), so an installed wheel finds it without the source tree.
@@ -42,7 +43,7 @@ class Reference:
         for dataset, value in self.scores.get(algorithm, {}).items():
             patterns = self.match.get(dataset)
             if patterns is None and task is not None:
-                if tasks.strip_version(dataset) == task:
+                if dataset_spec.strip_version(dataset) == task:
                     return value
                 continue
             if any(fnmatch.fnmatch(dataset_id.lower(), p.lower())

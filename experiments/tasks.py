@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import os
 import pathlib
-import re
 from collections.abc import Sequence
 
-from jaxrl_offline import suite
+from jaxrl_offline import dataset_spec, suite
 
 DATA_ENV_VAR = "JAXRL_OFFLINE_DATA"
 LOCOMOTION_ENVS = ("halfcheetah", "hopper", "walker2d")
@@ -33,63 +32,23 @@ MINARI_MUJOCO_KINDS = ("medium", "expert")
 SOURCE_LABELS = {"local": "local suite", "minari": "Minari", "d4rl": "D4RL files",
                  "synthetic": "generated InvertedPendulum", "other": "other data"}
 
-_VERSION = re.compile(r"-v\d+$")
-
-
 def locomotion_tasks(kinds: Sequence[str], envs: Sequence[str] = LOCOMOTION_ENVS) -> list[str]:
     """``[<env>-<kind>]`` in the papers' row order (kind-major: medium rows of every env first)."""
     return [f"{env}-{kind}" for kind in kinds for env in envs]
 
 
-def strip_version(name: str) -> str:
-    return _VERSION.sub("", name.lower().replace("_", "-"))
-
-
 def task_name(dataset_id: str) -> str | None:
-    """The D4RL task a dataset id stands for (``hopper-medium``), or ``None`` if unknown.
+    """The D4RL task a dataset id stands for (``hopper-medium``), or ``None`` if unknown
+    (``jaxrl_offline.dataset_spec.DatasetSpec.task``).
 
     A mixture of one env's parts is ``<env>-<kind>+<kind>``, except medium+expert, which is D4RL's
     medium-expert (exactly the two concatenated)."""
-    parts = [_part_task(part.strip()) for part in dataset_id.split("+")]
-    if len(parts) == 1 or None in parts:
-        return parts[0] if len(parts) == 1 else None
-    envs = {task.split("-", 1)[0] for task in parts}
-    if len(envs) != 1:
-        return None
-    kinds = [task.split("-", 1)[1] for task in parts]
-    kind = "medium-expert" if kinds == ["medium", "expert"] else "+".join(kinds)
-    return f"{envs.pop()}-{kind}"
-
-
-def _part_task(dataset_id: str) -> str | None:
-    if dataset_id.startswith("d4rl:"):
-        path = dataset_id[len("d4rl:"):].split("?")[0]
-        return strip_version(pathlib.Path(path).name.removesuffix(".hdf5"))
-    parsed = suite.parse_dataset_id(dataset_id)
-    if parsed is not None:
-        env, kind, _ = parsed
-        return f"{env}-{kind}"
-    match = re.fullmatch(r"mujoco/([a-z0-9]+)/([a-z-]+)-v\d+", dataset_id)
-    if match:
-        return f"{match[1]}-{match[2]}"
-    match = re.fullmatch(r"D4RL/antmaze/([a-z-]+)-v\d+", dataset_id)
-    if match:
-        return f"antmaze-{match[1]}"
-    return None
+    return dataset_spec.parse(dataset_id).task
 
 
 def source_of(dataset_id: str) -> str:
-    """``local``, ``minari``, ``d4rl``, ``synthetic`` or ``other``."""
-    first = dataset_id.split("+")[0]
-    if first.startswith("d4rl:"):
-        return "d4rl"
-    if suite.parse_dataset_id(first) is not None:
-        return "local"
-    if first.startswith("jaxrl_offline/invpend/"):
-        return "synthetic"
-    if first.startswith(("mujoco/", "D4RL/")):
-        return "minari"
-    return "other"
+    """``local``, ``minari``, ``d4rl``, ``synthetic`` or ``other`` (of the first part)."""
+    return dataset_spec.parse(dataset_id).source
 
 
 def dataset_for(task: str, source: str = "local") -> str | None:
@@ -107,8 +66,9 @@ def dataset_for(task: str, source: str = "local") -> str | None:
         if kind == "medium-expert":
             return dataset_for(f"{env}-medium+expert", source)
         return f"mujoco/{env}/{kind}-v0" if kind in MINARI_MUJOCO_KINDS else None
-    if source.startswith("d4rl:"):
-        return f"d4rl:{pathlib.Path(source[len('d4rl:'):]) / f'{task}-v2.hdf5'}"
+    if source.startswith(dataset_spec.D4RL_PREFIX):
+        folder = pathlib.Path(source[len(dataset_spec.D4RL_PREFIX):])
+        return str(dataset_spec.DatasetPart(path=str(folder / f"{task}-v2.hdf5")))
     raise ValueError(f"unknown data source {source!r}; use local, minari or d4rl:<dir>")
 
 

@@ -1,6 +1,7 @@
 """Dataset loading: Minari ids, D4RL hdf5 files and mixtures -> ``Transition`` + ``DatasetInfo``.
 
-One entry point, :func:`load_dataset`, takes a *spec*:
+One entry point, :func:`load_dataset`, takes a *spec* (text, parsed once by
+:func:`jaxrl_offline.dataset_spec.parse`, or a ``DatasetSpec``):
 
 * a Minari id (``"mujoco/hopper/medium-v0"``, ``"jaxrl_offline/invpend/mixed-v0"``), read from the
   local Minari store (``$MINARI_DATASETS_PATH`` or ``~/.minari/datasets``);
@@ -23,7 +24,8 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl_offline import d4rl_format
+from jaxrl_offline import d4rl_format, dataset_spec
+from jaxrl_offline.dataset_spec import DatasetPart, DatasetSpec
 from jaxrl_offline.minari_format import flatten_observation, read_minari
 from jaxrl_offline.raw_data import DatasetError, RawDataset, check_transition, concatenate
 from jaxrl_offline.raw_data import env_id_of
@@ -34,16 +36,15 @@ from jaxrl_offline.types import DatasetInfo, Transition
 __all__ = ["DatasetError", "load_dataset", "load_numpy", "to_device", "env_id_of",
            "flatten_observation"]
 
-D4RL_PREFIX = "d4rl:"
 
-
-def load_dataset(spec: str, *, algorithm: str | None = None, download: bool = False,
+def load_dataset(spec: str | DatasetSpec, *, algorithm: str | None = None, download: bool = False,
                  transforms: Transforms | None = None,
                  env_id: str | None = None) -> tuple[Transition, DatasetInfo]:
     """Loads a dataset onto the default device.
 
     Args:
-      spec: Minari id, ``"d4rl:PATH.hdf5[?env=ENV_ID]"`` or a mixture ``"A+B"`` of those.
+      spec: Minari id, ``"d4rl:PATH.hdf5[?env=ENV_ID]"`` or a mixture ``"A+B"`` of those (text,
+        or a parsed ``DatasetSpec``).
       algorithm: registry name (``"iql"``, ...) selecting ``TRANSFORM_TABLE[family][algorithm]``;
         ``None`` uses the family's ``"*"`` entry.
       download: download a Minari id missing locally (fails at once when offline).
@@ -64,11 +65,13 @@ def to_device(transition: Transition) -> Transition:
     return Transition(*(jnp.asarray(np.asarray(x, dtype=np.float32)) for x in transition))
 
 
-def load_numpy(spec: str, *, algorithm: str | None = None, download: bool = False,
+def load_numpy(spec: str | DatasetSpec, *, algorithm: str | None = None, download: bool = False,
                transforms: Transforms | None = None,
                env_id: str | None = None) -> tuple[Transition, DatasetInfo]:
     """Like :func:`load_dataset`, but returns host numpy float32 arrays."""
-    parts = [_load_part(part.strip(), download, env_id) for part in spec.split("+")]
+    parsed = dataset_spec.parse(spec)
+    spec = str(parsed)
+    parts = [_load_part(part, download, env_id) for part in parsed.parts]
     if len(parts) > 1:
         _check_compatible(spec, parts)
     transition, episode_ends, num_episodes = concatenate(parts)
@@ -79,7 +82,7 @@ def load_numpy(spec: str, *, algorithm: str | None = None, download: bool = Fals
         source = f"TRANSFORM_TABLE[{table_key(family, algorithm)}]"
     else:
         source = "transforms= argument"
-    transition, description, obs_mean, obs_std = apply_transforms(
+    transition, description, obs_mean, obs_std, (reward_scale, reward_shift) = apply_transforms(
         transition, episode_ends, first.action_low, first.action_high, transforms, where=spec)
     check_transition(transition, spec)
     notes: dict[str, Any] = {}
@@ -104,28 +107,21 @@ def load_numpy(spec: str, *, algorithm: str | None = None, download: bool = Fals
         obs_mean=obs_mean,
         obs_std=obs_std,
         components=tuple(part.dataset_id for part in parts),
+        spec=parsed,
+        reward_scale=reward_scale,
+        reward_shift=reward_shift,
     )
     return transition, info
 
 
-def _load_part(spec: str, download: bool, env_id: str | None) -> RawDataset:
-    """Reads one (non-mixture) spec into a validated ``RawDataset``."""
-    if spec.startswith(D4RL_PREFIX):
-        path, _, query = spec[len(D4RL_PREFIX):].partition("?")
-        file_env = query[len("env="):] if query.startswith("env=") else None
-        if query and file_env is None:
-            raise DatasetError(
-                f"Unknown option {query!r} in {spec!r}; the only option is '?env=ENV_ID'.")
-        raw = d4rl_format.read_d4rl_hdf5(os.path.expanduser(path), spec, env_id or file_env)
-    elif spec.lower().endswith(".hdf5"):
-        raise DatasetError(
-            f"{spec!r} looks like a file; legacy D4RL hdf5 files are loaded with the 'd4rl:' "
-            f"prefix, e.g. load_dataset('d4rl:{spec}'). Minari datasets are loaded by id "
-            "(namespace/name-vN)."
-        )
+def _load_part(part: DatasetPart, download: bool, env_id: str | None) -> RawDataset:
+    """Reads one (non-mixture) part of a spec into a validated ``RawDataset``."""
+    if part.is_d4rl:
+        raw = d4rl_format.read_d4rl_hdf5(os.path.expanduser(part.path), str(part),
+                                         env_id or part.env_override)
     else:
-        raw = read_minari(spec, download, env_id)
-    check_transition(raw.transition, spec, raw.episode_ends)
+        raw = read_minari(part.dataset_id, download, env_id)
+    check_transition(raw.transition, str(part), raw.episode_ends)
     return raw
 
 

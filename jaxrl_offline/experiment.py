@@ -32,7 +32,7 @@ import numpy as np
 
 from jaxrl_offline import checkpoints, data, evaluation, finetune, results, suite, training
 from jaxrl_offline import progress as progress_lib
-from jaxrl_offline import tracking, validation
+from jaxrl_offline import dataset_spec, tracking, validation
 from jaxrl_offline.formatting import duration, rate, significant
 from jaxrl_offline.algorithms import get_algorithm
 
@@ -296,8 +296,9 @@ def train_run(spec: RunSpec, workdir: str | os.PathLike, setup: Callable, *, fin
     log)`` turns the trained record into what is written and returned.
     """
     algo = get_algorithm(spec.algorithm)
-    suite.ensure_local(spec.dataset)  # Generated on first use when the project can make it.
-    dataset, info = data.load_dataset(spec.dataset, algorithm=spec.algorithm)
+    parsed = dataset_spec.parse(spec.dataset)  # Once, for generation, loading and the online env.
+    suite.ensure_local(parsed)  # Generated on first use when the project can make it.
+    dataset, info = data.load_dataset(parsed, algorithm=spec.algorithm)
     warnings = check_dataset_info(info, log)  # Before any update: refuse data that cannot work.
     if hasattr(algo, "prepare_dataset"):  # e.g. ReBRAC adds the dataset's next actions.
         dataset = algo.prepare_dataset(spec.config, dataset)
@@ -490,7 +491,8 @@ def new_record(spec: RunSpec, info, layout: training.SeedLayout, command: str | 
         "dataset": {"num_transitions": info.num_transitions, "num_episodes": info.num_episodes,
                     "eval_env": data.env_id_of(info.eval_env_spec),
                     "ref_min_score": info.ref_min_score, "ref_max_score": info.ref_max_score,
-                    "ref_score_source": info.ref_score_source},
+                    "ref_score_source": info.ref_score_source,
+                    "reward_scale": info.reward_scale, "reward_shift": info.reward_shift},
         "score_label": info.score_label, "normalized": info.has_reference_scores,
         "steps": spec.steps, "chunk": spec.chunk, "eval_every": spec.eval_every,
         "eval_episodes": spec.eval_episodes, "max_episode_steps": spec.max_episode_steps,

@@ -22,8 +22,10 @@ offline dataset, as in IQL's fine-tuning code; TD3+BC explores with N(0, 0.1^2),
 Gaussian policy).
 
 **Protocol.** Observations are normalized with the dataset's (frozen) statistics; env rewards go
-through the dataset's own reward transform (:func:`reward_affine`), so an agent sees one reward
-scale in both phases (evaluation returns stay raw). One env per seed; training episodes end at the
+through the dataset's own reward transform, ``DatasetInfo.reward_scale * r +
+DatasetInfo.reward_shift`` as the offline load measured it (IQL's return-range factor included; the
+dataset is not read again), so an agent sees one reward scale in both phases (evaluation returns
+stay raw). One env per seed; training episodes end at the
 env's time limit or ``max_episode_steps`` (a truncation is not a terminal). No random warm-up: the
 pretrained policy acts and updates start from the first env step (with an empty buffer the first
 batches repeat the first transitions). Evaluations use the offline protocol (``eval_episodes``
@@ -53,9 +55,8 @@ import jax.numpy as jnp
 import numpy as np
 import tqdm
 
-from jaxrl_offline import checkpoints, data, evaluation, online, replay_buffer, results, training
+from jaxrl_offline import checkpoints, evaluation, online, replay_buffer, results, training
 from jaxrl_offline.replay_buffer import ReplayBuffer
-from jaxrl_offline.transforms import Transforms
 from jaxrl_offline.types import DatasetInfo, Transition
 
 BUFFER_MODES = ("empty", "offline", "top_trajectories")
@@ -167,26 +168,6 @@ def _jitted_start_online(algo: ModuleType, config: Any) -> Callable:
 # --- Rewards, replay buffers, keys ---------------------------------------------------------------
 
 
-def reward_affine(dataset_spec: str, info: DatasetInfo, reward: Any) -> tuple[float, float]:
-    """(scale, shift) of the dataset's reward transform, applied online as scale * r + shift.
-
-    Read from ``info.transforms["config"]``; IQL's return-range scale depends on the data, so it is
-    recovered exactly from the loaded rewards ``reward`` [N] and the raw ones (reloaded):
-    scale = sum raw (r - shift) / sum raw^2.
-    """
-    transforms = Transforms(**info.transforms.get("config", {"normalize_obs": False}))
-    if transforms.reward == "none":
-        return 1.0, 0.0
-    if transforms.reward == "affine":
-        return float(transforms.reward_scale), float(transforms.reward_shift)
-    raw_only = dataclasses.replace(transforms, normalize_obs=False, reward="none", reward_scale=1.0,
-                                   reward_shift=0.0, clip_actions=None)
-    raw = data.load_numpy(dataset_spec, transforms=raw_only)[0].reward.astype(np.float64)
-    shifted = np.asarray(reward, np.float64) - transforms.reward_shift
-    norm = float(np.sum(raw * raw))
-    return (float(np.sum(raw * shifted) / norm) if norm else 1.0), float(transforms.reward_shift)
-
-
 def make_env_fn(info: DatasetInfo, reward_scale: float, reward_shift: float,
                 max_episode_steps: int | None) -> Callable[[], gym.Env]:
     """The dataset's eval env (time limit capped by ``max_episode_steps``) with the dataset's
@@ -291,7 +272,7 @@ def run_online(spec, algo: ModuleType, info: DatasetInfo, dataset: Transition, a
     """
     device = jax.local_devices()[0]  # Online work is small per call: one device, no resharding.
     agents, dataset = jax.device_put((agents, dataset), device)
-    scale, shift = reward_affine(spec.dataset, info, dataset.reward)
+    scale, shift = info.reward_scale, info.reward_shift  # The offline load's numbers; no reload.
     loop_state = initial_loop_state(algo, spec.config, spec.seeds, agents, dataset,
                                     spec.online_steps, device)
     points = online_eval_steps(spec.online_steps, spec.online_eval_every)

@@ -28,7 +28,6 @@ import dataclasses
 import functools
 import json
 import pathlib
-import re
 import time
 
 import gymnasium as gym
@@ -37,17 +36,17 @@ import numpy as np
 from minari.data_collector.episode_buffer import EpisodeBuffer
 from minari.storage import get_dataset_path
 
-from jaxrl_offline import __version__, behavior, locomotion
+from jaxrl_offline import __version__, behavior, dataset_spec, locomotion
 from jaxrl_offline.behavior import BehaviorPolicy
+from jaxrl_offline.dataset_spec import DatasetSpec
 from jaxrl_offline.raw_data import DatasetError
 from jaxrl_offline.rollout import collect_episodes
 from jaxrl_offline import synthetic
 from jaxrl_offline.synthetic import create_atomically
 
-KINDS = ("random", "medium", "medium-replay", "medium-expert", "expert")
+KINDS = dataset_spec.SUITE_KINDS
 DEFAULT_SIZE = 1_000_000  # random / medium / expert, and each half of medium-expert (D4RL v2).
 GENERATOR_VERSION = 1
-VERSION_SUFFIX = "-v0"
 # Seed-key parts: every kind draws its episodes from its own stream of (seed, part, episode).
 _PARTS = {"random": 0, "medium": 1, "expert": 2, "medium-replay": 3}
 
@@ -63,22 +62,10 @@ class Generated:
     seconds: float
 
 
-def size_label(size: int) -> str:
-    """``10_000 -> "10k"``, ``2_000_000 -> "2m"``, ``1234 -> "1234"``."""
-    if size % 1_000_000 == 0:
-        return f"{size // 1_000_000}m"
-    if size % 1_000 == 0:
-        return f"{size // 1_000}k"
-    return str(size)
-
-
 def dataset_id(env: str, kind: str, size: int | None = None) -> str:
-    """``jaxrl_offline/<env>/<kind>[-<size>]-v0``; the default size adds no label."""
-    locomotion.get_env(env)
-    if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
-    label = "" if size is None else f"-{size_label(size)}"
-    return f"jaxrl_offline/{env}/{kind}{label}{VERSION_SUFFIX}"
+    """``jaxrl_offline/<env>/<kind>[-<size>]-v0``; the default size adds no label
+    (``dataset_spec.suite_id``)."""
+    return dataset_spec.suite_id(env, kind, size)
 
 
 def policy_actions(policy: BehaviorPolicy, obs: np.ndarray, rngs: list) -> np.ndarray:
@@ -223,33 +210,15 @@ def _medium_replay(env, policy_root, size, collect, random_policy, hashes) -> li
     return episodes
 
 
-_ID_PATTERN = re.compile(
-    r"^jaxrl_offline/(?P<env>[a-z0-9]+)/(?P<kind>random|medium-replay|medium-expert|medium|expert)"
-    r"(?:-(?P<size>\d+[km]?))?-v0$")
-
-
-def parse_dataset_id(dataset_id: str) -> tuple[str, str, int | None] | None:
-    """``(env, kind, size)`` of a suite id such as ``jaxrl_offline/hopper/medium-10k-v0``, or
-    ``None`` when the id is not one of the suite's."""
-    match = _ID_PATTERN.match(dataset_id)
-    if match is None or match["env"] not in locomotion.ENVS:
-        return None
-    size = match["size"]
-    if size is not None:
-        scale = {"k": 1_000, "m": 1_000_000}.get(size[-1], 1)
-        size = int(size.rstrip("km")) * scale
-    return match["env"], match["kind"], size
-
-
-def ensure_local(spec: str, root: str | None = None) -> None:
-    """Generates every part of a dataset spec (``A`` or ``A+B``) that the project can make itself
-    (the InvertedPendulum sets and the locomotion suite) and that is not present yet."""
-    for part in spec.split("+"):
-        if part in synthetic.SYNTHETIC_DATASETS:
-            synthetic.ensure_dataset(part, root)
-        elif (parsed := parse_dataset_id(part)) is not None:
-            env, kind, size = parsed
-            ensure_dataset(env, kind, size, root=root)
+def ensure_local(spec: str | DatasetSpec, root: str | None = None) -> None:
+    """Generates every part of a dataset spec (``A`` or ``A+B``, text or parsed) that the project
+    can make itself (the InvertedPendulum sets and the locomotion suite) and that is not present
+    yet."""
+    for part in dataset_spec.parse(spec).parts:
+        if str(part) in synthetic.SYNTHETIC_DATASETS:
+            synthetic.ensure_dataset(str(part), root)
+        elif part.suite is not None:
+            ensure_dataset(part.suite.env, part.suite.kind, part.suite.size, root=root)
 
 
 def ensure_dataset(env: str, kind: str, size: int | None = None, *, seed: int = 0,

@@ -204,6 +204,13 @@ def scale_return_range(reward, episode_ends, scale: float, shift: float, where: 
     Returns:
       (reward [N] float64, description).
     """
+    factor, description = _return_range_factor(reward, episode_ends, scale, shift, where)
+    return reward * factor + shift, description
+
+
+def _return_range_factor(reward, episode_ends, scale: float, shift: float,
+                         where: str) -> tuple[float, str]:
+    """scale / (max - min trajectory return) and its description."""
     returns = trajectory_returns(reward, episode_ends)
     spread = float(returns.max() - returns.min())
     if not spread > 0.0:
@@ -218,7 +225,29 @@ def scale_return_range(reward, episode_ends, scale: float, shift: float, where: 
                    f"trajectories (returns {returns.min():.6g}..{returns.max():.6g})")
     if shift:
         description += f", then {shift:+g}"
-    return reward * factor + shift, description
+    return factor, description
+
+
+def reward_affine(reward, episode_ends, transforms: Transforms,
+                  where: str = "dataset") -> tuple[float, float, str | None]:
+    """The reward transform as numbers: r -> scale * r + shift, for this dataset.
+
+    ``"none"`` is (1, 0); ``"affine"`` is (reward_scale, reward_shift); ``"return_range"`` is
+    (reward_scale / (max - min trajectory return), reward_shift), the spread measured on the raw
+    ``reward`` [N] with trajectories ending where ``episode_ends`` [N] is True. The online phase
+    applies the same numbers to env rewards (``DatasetInfo.reward_scale`` / ``reward_shift``).
+
+    Returns:
+      (scale, shift, description or ``None`` for ``"none"``).
+    """
+    if transforms.reward == "return_range":
+        factor, description = _return_range_factor(
+            reward, episode_ends, transforms.reward_scale, transforms.reward_shift, where)
+        return factor, float(transforms.reward_shift), description
+    if transforms.reward == "affine":
+        return (float(transforms.reward_scale), float(transforms.reward_shift),
+                f"r * {transforms.reward_scale:g} + {transforms.reward_shift:g}")
+    return 1.0, 0.0, None
 
 
 def apply_transforms(transition: Transition, episode_ends, action_low, action_high,
@@ -234,7 +263,8 @@ def apply_transforms(transition: Transition, episode_ends, action_low, action_hi
       where: dataset spec for error messages.
 
     Returns:
-      (float32 ``Transition``, description dict, obs_mean or None, obs_std or None).
+      (float32 ``Transition``, description dict, obs_mean or None, obs_std or None,
+      (reward scale, reward shift) of :func:`reward_affine`).
     """
     description: dict[str, Any] = {}
     action, description["action_rescale"] = rescale_actions(
@@ -255,15 +285,13 @@ def apply_transforms(transition: Transition, episode_ends, action_low, action_hi
         description["obs_normalization"] = (
             f"(x - mean) / (std + {OBS_STD_EPS:g}), per feature over {obs.shape[0]} transitions")
     reward = transition.reward.astype(np.float64)
-    if transforms.reward == "return_range":
-        reward, description["reward"] = scale_return_range(
-            reward, episode_ends, transforms.reward_scale, transforms.reward_shift, where)
-    elif transforms.reward == "affine":
-        reward = reward * transforms.reward_scale + transforms.reward_shift
-        description["reward"] = f"r * {transforms.reward_scale:g} + {transforms.reward_shift:g}"
+    scale, shift, reward_text = reward_affine(reward, episode_ends, transforms, where)
+    if reward_text is not None:
+        reward = reward * scale + shift
+        description["reward"] = reward_text
     out = Transition(obs=obs, action=action, reward=reward.astype(np.float32), next_obs=next_obs,
                      terminal=transition.terminal.astype(np.float32))
-    return out, description, obs_mean, obs_std
+    return out, description, obs_mean, obs_std, (scale, shift)
 
 
 def _fmt(bounds: np.ndarray) -> str:

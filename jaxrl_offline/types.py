@@ -13,10 +13,13 @@ actions from the env's bounds, and evaluation maps policy actions back (see ``Da
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
 import numpy as np
+
+if TYPE_CHECKING:
+    from jaxrl_offline.dataset_spec import DatasetSpec
 
 PRNGKey = jax.Array
 Params = Any
@@ -49,7 +52,8 @@ class DatasetInfo:
     """Metadata that travels with a loaded dataset.
 
     Attributes:
-      dataset_id: the spec the dataset was loaded from (Minari id, ``d4rl:PATH`` or ``A+B``).
+      dataset_id: the spec the dataset was loaded from (Minari id, ``d4rl:PATH`` or ``A+B``), as
+        canonical text (``str(spec)``).
       eval_env_spec: a Gymnasium env id (``"Hopper-v5"``) or an ``EnvSpec`` JSON string used to build
         evaluation envs; ``None`` when the dataset carries none (evaluation is then impossible).
       ref_min_score: return of the reference random policy, or ``None`` when unknown.
@@ -64,10 +68,18 @@ class DatasetInfo:
       num_episodes: episodes the transitions came from.
       family: dataset family key of the transform table (``"locomotion"``, ``"antmaze"``, ...).
       transforms: human-readable description of every transform that was applied (name -> detail).
+        The reward transform is also kept as numbers: ``reward_scale`` and ``reward_shift``.
       obs_mean: [obs_dim] mean subtracted from observations, or ``None`` when not normalized. The same
         normalization must be applied to evaluation observations.
       obs_std: [obs_dim] std (already including the +1e-3) observations were divided by, or ``None``.
       components: for a mixture, the ids of its parts; otherwise ``(dataset_id,)``.
+      spec: the parsed spec (``jaxrl_offline.dataset_spec.DatasetSpec``); ``None`` for data that
+        came from no spec (an online env, a probe).
+      reward_scale: the reward transform as numbers, r -> reward_scale * r + reward_shift (for
+        IQL's return-range scaling the factor measured on this dataset, reward_scale /
+        (max - min trajectory return)); 1.0 when rewards are raw. The online phase applies it to
+        env rewards.
+      reward_shift: the offset of that map (AntMaze's r - 1: -1.0); 0.0 when rewards are raw.
     """
 
     dataset_id: str
@@ -86,6 +98,9 @@ class DatasetInfo:
     obs_mean: np.ndarray | None = None
     obs_std: np.ndarray | None = None
     components: tuple[str, ...] = ()
+    spec: DatasetSpec | None = None
+    reward_scale: float = 1.0
+    reward_shift: float = 0.0
 
     @property
     def has_reference_scores(self) -> bool:

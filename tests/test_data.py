@@ -247,10 +247,11 @@ def test_transform_numbers_by_hand():
 
     raw = Transition(obs=obs, action=np.array([[1.0], [-1.0]]), reward=np.array([1.0, 0.0]),
                      next_obs=obs, terminal=np.array([0.0, 1.0]))
-    out, description, _, _ = transforms.apply_transforms(
+    out, description, _, _, affine = transforms.apply_transforms(
         raw, np.array([0, 1], bool), -np.ones(1), np.ones(1),
         Transforms(False, "affine", 4.0, -2.0, clip_actions=0.5))
     np.testing.assert_allclose(out.reward, [2.0, -2.0])
+    assert affine == (4.0, -2.0)
     np.testing.assert_allclose(out.action, [[0.5], [-0.5]])
     assert description == {"action_rescale": "none (env bounds are [-1, 1])", "action_clip": 0.5,
                            "reward": "r * 4 + -2"}

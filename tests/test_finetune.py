@@ -24,7 +24,7 @@ from absl import flags
 from flax import struct
 
 from experiments import cli, online_tables, sweep
-from jaxrl_offline import algorithms, data, experiment, finetune, online, results
+from jaxrl_offline import algorithms, data, experiment, finetune, online, results, transforms
 from jaxrl_offline.algorithms import aca, bc, iql, td3_bc
 from jaxrl_offline.synthetic import make_inverted_pendulum_dataset
 from jaxrl_offline.types import Transition
@@ -230,15 +230,14 @@ def dataset_root(tmp_path_factory):
     return root
 
 
-def test_reward_affine_recovers_the_dataset_transform(dataset_root, monkeypatch):
+def test_dataset_info_carries_the_reward_transform_as_numbers(dataset_root, monkeypatch):
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(dataset_root))
     dataset, info = data.load_numpy(DATASET, algorithm="iql")  # return-range scaling
-    scale, shift = finetune.reward_affine(DATASET, info, dataset.reward)
-    raw = data.load_numpy(DATASET, algorithm="td3_bc")[0].reward  # no reward transform
-    np.testing.assert_allclose(scale * raw + shift, dataset.reward, rtol=1e-6)
-    assert f"= x{scale:.6g} over" in info.transforms["reward"]
-    td3_info = data.load_numpy(DATASET, algorithm="td3_bc")[1]
-    assert finetune.reward_affine(DATASET, td3_info, raw) == (1.0, 0.0)
+    raw, td3_info = data.load_numpy(DATASET, algorithm="td3_bc")  # no reward transform
+    np.testing.assert_allclose(info.reward_scale * raw.reward + info.reward_shift, dataset.reward,
+                               rtol=1e-6)
+    assert f"= x{info.reward_scale:.6g} over" in info.transforms["reward"]
+    assert (td3_info.reward_scale, td3_info.reward_shift) == (1.0, 0.0)
     env = finetune.make_env_fn(info, 2.0, -1.0, 5)()
     env.reset(seed=0)
     assert env.step(np.zeros(1, np.float32))[1] == 2.0 * 1.0 - 1.0  # InvertedPendulum: r = 1
@@ -329,3 +328,36 @@ def test_runner_online_phase_resumes_after_interruption(dataset_root, monkeypatc
     assert len(online_record["regret"]["per_seed"]) == 2 and record["eval_steps"] == [100]
     assert (tmp_path / "tables" / "online.md").exists()
     assert (tmp_path / "plots" / "test_invpend_medium-v0_online.png").exists()
+
+
+def test_online_phase_uses_the_offline_loads_reward_numbers_without_reloading(
+        dataset_root, monkeypatch, tmp_path):
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(dataset_root))
+    monkeypatch.setitem(algorithms.ALGORITHMS, "online_probe", ONLINE_PROBE)
+    # The probe gets IQL's data-dependent return-range scaling, the transform once fitted back.
+    monkeypatch.setitem(transforms.TRANSFORM_TABLE["locomotion"], "online_probe",
+                        transforms.Transforms(normalize_obs=False, reward="return_range",
+                                              reward_scale=1000.0, reward_shift=-1.0))
+    real_load, loads = data.load_numpy, []
+
+    def load_once(*args, **kwargs):
+        loads.append(args)
+        assert len(loads) == 1, "the dataset was read from disk a second time"
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(data, "load_numpy", load_once)
+    spec = experiment.RunSpec(algorithm="online_probe", dataset=DATASET, config=ProbeConfig(),
+                              seeds=(0,), steps=50, chunk=50, eval_every=0, eval_episodes=1,
+                              max_episode_steps=10, online_steps=20, online_update_every=10)
+    record = experiment.run_experiment(spec, tmp_path, progress=False, log=lambda line: None)
+    assert len(loads) == 1
+    monkeypatch.setattr(data, "load_numpy", real_load)
+    raw = data.load_numpy(DATASET, algorithm="td3_bc")[0]  # raw rewards: InvertedPendulum's 1s
+    ends = finetune.trajectory_ends(raw)
+    returns = np.add.reduceat(raw.reward.astype(np.float64),
+                              np.r_[0, np.nonzero(ends[:-1])[0] + 1])  # = episode lengths
+    scale = 1000.0 / (returns.max() - returns.min())
+    np.testing.assert_allclose(record["dataset"]["reward_scale"], scale, rtol=1e-12)
+    assert record["dataset"]["reward_shift"] == -1.0
+    assert record["online"]["reward_transform"] == {"scale": record["dataset"]["reward_scale"],
+                                                    "shift": -1.0}

@@ -271,3 +271,21 @@ def test_committed_parity_readme_is_up_to_date():
         pytest.skip("no parity records committed")
     assert readme.read_text() == tables.render_readme(), (
         "benchmarks/results/parity/README.md is out of date: run python -m benchmarks.parity.tables")
+
+
+def test_finished_reference_seeds_are_kept_and_reused(tmp_path):
+    reference = references.get_reference("corl/td3_bc")
+    result = harness.SeedResult(seed=3, argv=["--seed", "3"], returns=np.arange(6.0).reshape(3, 2),
+                                eval_s=np.ones(3), train_s=np.full(3, 2.0),
+                                data_check={"terminals": 7}, config={"alpha": 2.5})
+    path = records.seed_cache_path(tmp_path, reference, "jaxrl_offline/hopper/medium-v0",
+                                   "abc", result.argv)
+    assert records.load_seed(path) is None
+    records.save_seed(path, result)
+    loaded = records.load_seed(path)
+    np.testing.assert_array_equal(loaded.returns, result.returns)
+    assert (loaded.seed, loaded.argv, loaded.data_check, loaded.config) == (
+        3, ["--seed", "3"], {"terminals": 7}, {"alpha": 2.5})
+    # Another argument list (another seed, budget or setting) is another cache entry.
+    assert records.seed_cache_path(tmp_path, reference, "jaxrl_offline/hopper/medium-v0", "abc",
+                                   ["--seed", "4"]) != path

@@ -7,6 +7,7 @@ import pathlib
 import pytest
 
 from experiments import published, sweep, tables, tasks
+from jaxrl_offline import dataset_spec
 from jaxrl_offline.algorithms import ALGORITHMS
 
 PUBLISHED = sorted(published.PUBLISHED_DIR.glob("*.json"))
@@ -42,7 +43,7 @@ def test_published_file_is_well_formed(path):
     for column, per_dataset in data["scores"].items():
         assert column in data["columns"], f"{column} has no printed column label"
         for dataset, value in per_dataset.items():
-            env = tasks.strip_version(dataset).split("-")[0]
+            env = dataset_spec.strip_version(dataset).split("-")[0]
             assert env in KNOWN_ENVS, dataset
             mean, std = published.mean_std(value)
             assert -10.0 <= mean <= 130.0 and (std is None or 0.0 <= std <= 60.0), (dataset, value)
@@ -69,7 +70,8 @@ def test_averages_and_cross_paper_consistency():
     iql = raw(published.PUBLISHED_DIR / "iql_paper_table1.json")["scores"]
     idql_tuned = raw(published.PUBLISHED_DIR / "idql_paper_table1_tuned.json")["scores"]
     def by_task(per_dataset):
-        return {tasks.strip_version(dataset): value for dataset, value in per_dataset.items()}
+        return {dataset_spec.strip_version(dataset): value
+                for dataset, value in per_dataset.items()}
 
     for column in ("cql", "iql"):  # IDQL's "-A" columns are IQL's Table 1.
         assert by_task(idql_tuned[column]) == by_task(iql[column])

@@ -138,7 +138,7 @@ def test_every_table_row_is_a_valid_config():
     # ReBRAC's per-dataset coefficients reach the local suite's sized ids, level by level.
     for dataset_id, coefs in [("jaxrl_offline/hopper/medium-100k-v0", (0.01, 0.01)),
                               ("jaxrl_offline/hopper/medium-replay-1.5m-v0", (0.05, 0.5)),
-                              ("hopper-medium-expert-v2.hdf5", (0.1, 0.01))]:
+                              ("d4rl:hopper-medium-expert-v2.hdf5", (0.1, 0.01))]:
         (_, values), = overrides.table_layers("rebrac", dataset_id)
         assert (values["actor_bc_coef"], values["critic_bc_coef"]) == coefs
 

@@ -16,7 +16,7 @@ import minari
 import numpy as np
 import pytest
 
-from jaxrl_offline import behavior, data, locomotion, networks, suite
+from jaxrl_offline import behavior, data, dataset_spec, locomotion, networks, suite
 from jaxrl_offline.raw_data import DatasetError
 
 ENV = "hopper"
@@ -64,9 +64,9 @@ def test_ids_and_size_labels():
     assert suite.dataset_id("hopper", "medium", 10_000) == "jaxrl_offline/hopper/medium-10k-v0"
     assert suite.dataset_id("walker2d", "medium-expert", 2_000_000) == (
         "jaxrl_offline/walker2d/medium-expert-2m-v0")
-    assert suite.parse_dataset_id("jaxrl_offline/hopper/medium-10k-v0") == ("hopper", "medium",
-                                                                           10_000)
-    assert suite.parse_dataset_id("jaxrl_offline/invpend/mixed-v0") is None
+    assert dataset_spec.parse("jaxrl_offline/hopper/medium-10k-v0").parts[0].suite == (
+        dataset_spec.SuiteDataset("hopper", "medium", 10_000))
+    assert dataset_spec.parse("jaxrl_offline/invpend/mixed-v0").parts[0].suite is None
     with pytest.raises(ValueError, match="unknown kind"):
         suite.dataset_id("hopper", "replay")
     with pytest.raises(ValueError, match="unknown locomotion env"):

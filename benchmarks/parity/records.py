@@ -123,3 +123,39 @@ def write(workdir: str | os.PathLike, record: dict) -> str:
     path = os.path.join(workdir, "runs", f"{record['name']}.json")
     results.write_record(path, record)
     return path
+
+
+def seed_cache_path(workdir: str | os.PathLike, reference: Reference, dataset_id: str, commit: str,
+                    argv: Sequence[str]) -> str:
+    """Where one finished reference seed is kept: named by the run and a hash of everything that
+    decides its result (reference, commit, dataset, the seed's full argument list)."""
+    key = json.dumps([reference.name, commit, dataset_id, list(argv)])
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    name = record_name(reference.algorithm, reference.variant, dataset_id)
+    return os.path.join(workdir, "reference_seeds", f"{name}__{digest}.json")
+
+
+def save_seed(path: str, result: SeedResult) -> None:
+    """Writes one finished seed atomically (temp file + rename)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    payload = {"seed": result.seed, "argv": list(result.argv), "data_check": result.data_check,
+               "config": result.config, "returns": np.asarray(result.returns).tolist(),
+               "eval_s": np.asarray(result.eval_s).tolist(),
+               "train_s": np.asarray(result.train_s).tolist()}
+    temporary = f"{path}.tmp{os.getpid()}"
+    with open(temporary, "w") as handle:
+        json.dump(payload, handle, default=str)
+    os.replace(temporary, path)
+
+
+def load_seed(path: str) -> SeedResult | None:
+    """The seed ``save_seed`` wrote at ``path``, or None when there is none."""
+    if not os.path.exists(path):
+        return None
+    with open(path) as handle:
+        payload = json.load(handle)
+    return SeedResult(seed=payload["seed"], argv=payload["argv"],
+                      returns=np.asarray(payload["returns"], np.float64),
+                      eval_s=np.asarray(payload["eval_s"], np.float64),
+                      train_s=np.asarray(payload["train_s"], np.float64),
+                      data_check=payload["data_check"], config=payload["config"])

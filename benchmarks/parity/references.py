@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import shlex
 
-from jaxrl_offline import suite
+from jaxrl_offline import dataset_spec
 
 CORL_REPOSITORY = "corl-team/CORL"
 CORL_COMMIT = "eeeeef2671235fcce3a3eb255576a207d78840e6"
@@ -88,11 +88,11 @@ def d4rl_name(dataset_id: str) -> tuple[str, str, str]:
     """``(env, kind, D4RL env name)`` of a suite dataset: ``jaxrl_offline/hopper/medium-50k-v0``
     -> ``("hopper", "medium", "hopper-medium-v2")``. The size label is dropped: the reference sees
     the same name (and picks the same per-domain settings) for every size."""
-    parsed = suite.parse_dataset_id(dataset_id)
-    if parsed is None:
+    parsed = dataset_spec.parse(dataset_id)
+    if parsed.is_mixture or parsed.parts[0].suite is None:
         raise ValueError(f"{dataset_id!r} is not a locomotion-suite id; pass --env_name (and "
                          "--reference_config) explicitly")
-    env, kind, _ = parsed
+    env, kind = parsed.parts[0].suite.env, parsed.parts[0].suite.kind
     return env, kind, f"{env}-{kind}-v2"
 
 

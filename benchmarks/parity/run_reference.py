@@ -6,7 +6,10 @@
 
 Each seed runs the reference's own script in this process, one after another, with its own
 per-domain config file (``Reference.config_file``) and the harness's settings passed as its flags;
-``--reference_args`` appends more of its flags (to match a setting of ours, say). The record goes to
+``--reference_args`` appends more of its flags (to match a setting of ours, say). Each finished seed
+is kept under ``<workdir>/reference_seeds/`` (its returns, timings, data check and parsed config),
+so a run that is stopped resumes at the first unfinished seed; a seed's 100k updates run in one go,
+because the reference scripts keep no checkpoint between evaluations. The record goes to
 ``<workdir>/runs/<algorithm>-<variant>__<dataset>.json``. The checkout's commit is read with git
 (or given by ``--reference_commit``); a commit other than the pinned one is recorded and warned
 about. See ``benchmarks/parity/README.md``.
@@ -44,6 +47,8 @@ def define_flags():
     flags.DEFINE_string("reference_args", "", "More flags for the reference script.")
     flags.DEFINE_integer("torch_threads", 1, "torch.set_num_threads (0: default).")
     flags.DEFINE_string("workdir", "benchmarks/results/parity", "Records go to runs/.")
+    flags.DEFINE_bool("reuse_seeds", True, "Reuse seeds finished by an earlier invocation with "
+                      "the same settings (<workdir>/reference_seeds/); false reruns them.")
 
 
 def checkout_commit(reference_dir: pathlib.Path, given: str | None) -> str:
@@ -99,10 +104,16 @@ def main(argv):
     for seed in map(int, FLAGS.seeds):
         args = references.command_args(reference, env_name, config_file, seed, FLAGS.steps,
                                        FLAGS.eval_every, FLAGS.eval_episodes, FLAGS.reference_args)
-        local = [arg.replace("<reference_dir>", str(reference_dir)) for arg in args]
-        result = harness.run_seed(reference_dir / reference.script, reference.eval_function,
-                                  binding, local, seed, config_class=reference.config_class)
-        result.argv = args
+        cache = records.seed_cache_path(FLAGS.workdir, reference, FLAGS.dataset, commit, args)
+        result = records.load_seed(cache) if FLAGS.reuse_seeds else None
+        if result is not None:
+            print(f"seed {seed}: reusing {cache}")
+        else:
+            local = [arg.replace("<reference_dir>", str(reference_dir)) for arg in args]
+            result = harness.run_seed(reference_dir / reference.script, reference.eval_function,
+                                      binding, local, seed, config_class=reference.config_class)
+            result.argv = args
+            records.save_seed(cache, result)
         seed_results.append(result)
         print(f"seed {seed}: returns {result.returns.mean(axis=1).round(1).tolist()}")
     threads = torch.get_num_threads()
