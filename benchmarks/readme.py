@@ -40,7 +40,7 @@ def score_section(folder: pathlib.Path) -> str:
     """The score table of one results folder, with where and how its runs were made."""
     from jaxrl_offline import results
 
-    from experiments import tables
+    from experiments import grid_tables, tables
 
     records = results.load_records(folder)
     table = tables.score_table(records, "last")
@@ -48,7 +48,9 @@ def score_section(folder: pathlib.Path) -> str:
     commits = sorted({_commit(record["git_commit"]) for record in records})
     commands = sorted({record["command"] for record in records if record.get("command")})
     versions = sorted({f"jax {r['versions'].get('jax')}" for r in records})
+    best = grid_tables.best_points(records, "last")  # Grid folders: the selected points too.
     lines = [f"#### `{_relative(folder)}/`", "", tables.to_markdown(table).rstrip(), "",
+             *([grid_tables.to_markdown(best, "last").rstrip(), ""] if best else []),
              f"Hardware: {'; '.join(devices)}. Commit: {', '.join(commits)}; "
              f"{', '.join(versions)}."
              + (f" Command: {'; '.join(f'`{c}`' for c in commands)}." if commands else "")]

@@ -4,7 +4,9 @@
 argv before absl parses the rest (absl cannot define them up front: which fields exist depends on
 ``--algos``); they are checked against the selected algorithms' ``Config`` fields (every selected
 algorithm must have a plain ``<field>``), types and ranges when the runs are planned
-(``experiments/sweep.py``).
+(``experiments/sweep.py``). ``--grid.<field>=v1,v2,...`` and ``--grid.<algorithm>.<field>=...``
+(a hyperparameter grid trained in one program, ``experiments/grids.py``) are taken out the same
+way.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Sequence
 
 from absl import app, flags, logging
 
-from jaxrl_offline import checkpoints, data, experiment, results, tracking
+from jaxrl_offline import checkpoints, data, experiment, grid, results, tracking
 from jaxrl_offline.synthetic import DEFAULT_DATASET
 
 from experiments import dry_run, sweep, tables
@@ -61,45 +63,52 @@ flags.DEFINE_bool("dry_run", False, "List every run (finished, partial or new) w
                   "write nothing under the workdir.")
 
 FLAGS = flags.FLAGS
-SETTING_FLAGS = tuple(name for name in sweep.SETTING_NAMES if name not in ("config", "variants"))
+SETTING_FLAGS = tuple(name for name in sweep.SETTING_NAMES
+                      if name not in ("config", "variants", "grid"))
 
 
 @dataclasses.dataclass(frozen=True)
 class Args:
-    """What ``main`` receives: positional arguments and ``{field: text}`` of ``--config.*``."""
+    """What ``main`` receives: positional arguments and ``{field: text}`` of ``--config.*`` and
+    of ``--grid.*``."""
 
     argv: list[str]
     config: dict[str, str]
+    grid: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
-def split_config_args(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
-    """Separates ``--config.<field>=value`` (or ``--config.<field> value``) from the rest."""
+def split_config_args(argv: Sequence[str],
+                      prefix: str = "--config") -> tuple[list[str], dict[str, str]]:
+    """Separates ``--config.<field>=value`` (or ``--config.<field> value``; ``prefix`` names
+    another flag family, e.g. ``--grid``) from the rest."""
     rest, config, args = [argv[0]], {}, list(argv[1:])
     while args:
         arg = args.pop(0)
         if arg == "--":
             rest += [arg, *args]
             break
-        if not arg.startswith("--config."):
+        if not arg.startswith(f"{prefix}."):
             rest.append(arg)
             continue
-        name, has_value, value = arg[len("--config."):].partition("=")
+        name, has_value, value = arg[len(prefix) + 1:].partition("=")
         if not has_value:
             if not args:
                 raise flags.Error(f"{arg} needs a value: {arg}=VALUE")
             value = args.pop(0)
         parts = name.split(".")
         if len(parts) > 2 or not all(part.isidentifier() for part in parts):
-            raise flags.Error(f"bad config override {arg!r}; use --config.<field>=VALUE or "
-                              "--config.<algorithm>.<field>=VALUE")
+            raise flags.Error(f"bad {prefix} argument {arg!r}; use {prefix}.<field>=VALUE or "
+                              f"{prefix}.<algorithm>.<field>=VALUE")
         config[name] = value
     return rest, config
 
 
 def parse_args(argv: Sequence[str]) -> Args:
-    """Parses absl flags plus ``--config.*``; raises ``flags.Error`` on bad flags."""
+    """Parses absl flags plus ``--config.*`` and ``--grid.*``; raises ``flags.Error`` on bad
+    flags."""
     rest, config = split_config_args(argv)
-    return Args(argv=FLAGS(rest), config=config)
+    rest, grid_values = split_config_args(rest, "--grid")
+    return Args(argv=FLAGS(rest), config=config, grid=grid_values)
 
 
 def parse_flags(argv: Sequence[str]) -> Args:
@@ -133,7 +142,7 @@ def main(args: Args) -> None:
         logging.set_verbosity(logging.WARNING)
     try:
         settings = settings_from_flags()
-        runs = sweep.plan_runs(settings, args.config)
+        runs = sweep.plan_runs(settings, args.config, args.grid)
         sweep.check_redo(runs, FLAGS.redo)
         log_to = tracking.parse_log_to(FLAGS.log_to)
     except ValueError as err:
@@ -147,7 +156,7 @@ def main(args: Args) -> None:
                       progress=FLAGS.progress, command=command, redo=FLAGS.redo, log_to=log_to)
         markdown = tables.write_reports(settings.workdir, score=FLAGS.score)
     except (results.RecordError, checkpoints.CheckpointError, experiment.RunConflictError,
-            data.DatasetError) as err:
+            data.DatasetError, grid.GridFieldError) as err:
         raise SystemExit(f"error: {err}") from None
     except experiment.RunInterrupted as err:
         print(f"\n{err}\nResume with: {resume_command(sys.argv[1:])}", flush=True)

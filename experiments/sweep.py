@@ -11,7 +11,9 @@ A sweep file is a Python file defining ``SWEEP = dict(...)`` with any of the
 :class:`SweepSettings` fields; ``variants={"name": {field: value}}`` adds one run per variant
 (records ``<algo>-<name>__<dataset>.json``, table columns ``algo/name``). ``online_steps`` adds
 online fine-tuning after the offline phase (``jaxrl_offline.finetune``; algorithms without an
-online definition are refused when the runs are planned).
+online definition are refused when the runs are planned). ``grid={field: [values]}`` (or
+``--grid.<field>=v1,v2``) turns each run into one run per grid point, trained together in one
+compiled program (``experiments/grids.py``, ``jaxrl_offline.grid_run``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import importlib.util
+import itertools
 import pathlib
 import time
 import types
@@ -26,12 +29,12 @@ import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jaxrl_offline import experiment, finetune
+from jaxrl_offline import experiment, finetune, grid_run
 from jaxrl_offline import progress as progress_lib
 from jaxrl_offline.algorithms import ALGORITHMS, get_algorithm
 from jaxrl_offline.synthetic import DEFAULT_DATASET
 
-from experiments import dry_run, field_rules, migrations, overrides
+from experiments import dry_run, field_rules, grids, migrations, overrides
 
 SWEEPS_DIR = pathlib.Path(__file__).parent / "sweeps"
 DEFAULT_SWEEP = "default"
@@ -58,6 +61,8 @@ class SweepSettings:
       online_update_every: env steps per jitted learning call during fine-tuning.
       config: config overrides for every algorithm that has the field.
       variants: ``{name: {field: value}}``; one run per variant (none: a single plain run).
+      grid: ``{field: [values]}`` (or ``{algo: {field: [values]}}``) of float config fields; one
+        run per grid point, all points of a run trained in one program (``experiments/grids.py``).
       workdir: output folder (``runs/``, ``checkpoints/``, ``tables/``, ``plots/``).
     """
 
@@ -76,6 +81,7 @@ class SweepSettings:
     online_update_every: int = 1
     config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     variants: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    grid: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     workdir: str = "workdir/main"
 
 
@@ -135,10 +141,11 @@ def parse_text(text: str) -> Any:
 
 
 def setting_name(where: str, name: str, value: Any) -> str:
-    """How the user wrote a value: ``--config.<name>=<value>`` for the command line, else
-    ``<layer>: <name>=<value>``."""
-    if where == "command_line":
-        return f"--config.{name}={value!r}"
+    """How the user wrote a value: ``--config.<name>=<value>`` for the command line,
+    ``--grid.<name>=<value>`` for a grid point, else ``<layer>: <name>=<value>``."""
+    if where in ("command_line", "grid"):
+        flag = "config" if where == "command_line" else "grid"
+        return f"--{flag}.{name}={value!r}"
     return f"{where}: {name}={value!r}"
 
 
@@ -286,7 +293,7 @@ def select_fields(algos: Sequence[str], values: Mapping[str, Any], where: str, *
         lacking = [algo for algo in algos if name not in fields[algo]]
         if lacking:
             having = [algo for algo in algos if algo not in lacking]
-            example = (f"--config.{having[0]}.{name}=..." if where == "--config"
+            example = (f"{where}.{having[0]}.{name}=..." if where.startswith("--")
                        else f"{{{having[0]!r}: {{{name!r}: ...}}}}")
             raise ValueError(
                 f"{where}: config field {name!r} is not a field of {', '.join(lacking)} (only "
@@ -334,10 +341,10 @@ def check_numbers(settings: SweepSettings) -> None:
                              f"Use e.g. --{name}={max(low, getattr(SweepSettings, name) or low)}.")
 
 
-def parse_command_line(command_line: Mapping[str, str]) -> dict[str, Any]:
-    """``{"field": text, "algo.field": text}`` from ``--config.*`` to ``{"field": value, "algo":
-    {"field": value}}``; ``ValueError`` for an ``algo.`` prefix that is not a registered
-    algorithm."""
+def parse_command_line(command_line: Mapping[str, str], flag: str = "--config") -> dict[str, Any]:
+    """``{"field": text, "algo.field": text}`` from ``--config.*`` (or ``flag``: ``--grid.*``)
+    to ``{"field": value, "algo": {"field": value}}``; ``ValueError`` for an ``algo.`` prefix
+    that is not a registered algorithm."""
     values: dict[str, Any] = {}
     for key, text in dict(command_line).items():
         algo, dot, name = key.rpartition(".")
@@ -345,19 +352,22 @@ def parse_command_line(command_line: Mapping[str, str]) -> dict[str, Any]:
             values[name] = parse_text(text)
             continue
         if algo not in ALGORITHMS:
-            raise ValueError(f"--config.{key}: {algo!r} is not a registered algorithm; write "
-                             f"--config.<field>=VALUE or --config.<algorithm>.<field>=VALUE "
+            raise ValueError(f"{flag}.{key}: {algo!r} is not a registered algorithm; write "
+                             f"{flag}.<field>=VALUE or {flag}.<algorithm>.<field>=VALUE "
                              f"(algorithms: {', '.join(sorted(ALGORITHMS))}).")
         values.setdefault(algo, {})[name] = parse_text(text)
     return values
 
 
-def plan_runs(settings: SweepSettings, command_line: Mapping[str, str] = ()) -> list:
-    """One ``experiment.RunSpec`` per (variant, algorithm, dataset); ``ValueError`` on bad input.
+def plan_runs(settings: SweepSettings, command_line: Mapping[str, str] = (),
+              grid_line: Mapping[str, str] = ()) -> list:
+    """One ``experiment.RunSpec`` per (variant, algorithm, dataset, grid point); ``ValueError``
+    on bad input.
 
     Args:
       settings: merged settings.
       command_line: ``{field: text}`` from ``--config.<field>=text``.
+      grid_line: ``{field: text}`` from ``--grid.<field>=v1,v2,...``.
     """
     if not settings.algos or not settings.datasets:
         raise ValueError("give at least one algorithm (--algos) and one dataset (--datasets)")
@@ -370,6 +380,10 @@ def plan_runs(settings: SweepSettings, command_line: Mapping[str, str] = ()) -> 
     per_algo_cli = select_fields(settings.algos, parse_command_line(command_line), "--config",
                                  strict_algorithms=True)
     per_algo_sweep = select_fields(settings.algos, settings.config, "sweep config")
+    per_algo_grid = grids.merge(
+        select_fields(settings.algos, settings.grid, "sweep grid"),
+        select_fields(settings.algos, parse_command_line(grid_line, "--grid"), "--grid",
+                      strict_algorithms=True), settings.online_steps)
     variants = dict(settings.variants) or {"": {}}
     per_algo_variant = {name: select_fields(settings.algos, values, f"variant {name!r}")
                         for name, values in variants.items()}
@@ -381,18 +395,20 @@ def plan_runs(settings: SweepSettings, command_line: Mapping[str, str] = ()) -> 
     runs = []
     for variant in variants:
         for algo in settings.algos:
-            for dataset in settings.datasets:
+            for dataset, point in itertools.product(settings.datasets,
+                                                    grids.points(per_algo_grid[algo])):
                 layers = [*overrides.table_layers(algo, dataset),
                           ("sweep", per_algo_sweep[algo]),
                           (f"variant {variant}", per_algo_variant[variant][algo]),
-                          ("command_line", per_algo_cli[algo])]
+                          ("command_line", per_algo_cli[algo]), ("grid", point)]
                 config, provenance = build_config(algo, layers, derived)
                 if settings.online_steps:
                     finetune.online_config(get_algorithm(algo), config)  # ValueError if none.
                 runs.append(experiment.RunSpec(
                     algorithm=algo, dataset=dataset, config=config, seeds=seeds,
                     steps=settings.steps, chunk=settings.chunk, eval_every=settings.eval_every,
-                    eval_episodes=settings.eval_episodes, overrides=provenance, variant=variant,
+                    eval_episodes=settings.eval_episodes, overrides=provenance,
+                    variant=grids.variant(variant, config, point), grid_fields=tuple(point),
                     max_episode_steps=settings.max_episode_steps,
                     checkpoint_every=settings.checkpoint_every,
                     online_steps=settings.online_steps,
@@ -414,7 +430,8 @@ def run_all(runs: Sequence, workdir: str, *, overwrite: bool = False, progress: 
     Every existing record, and the dataset of every run still to do, is checked before anything
     trains, so a conflict, a corrupt record or bad data stops the sweep at once rather than after
     hours. Runs named in ``redo`` (``--redo``) lose their record and checkpoints and train again;
-    the others are skipped or resumed as usual. ``log_to`` (``--log_to``) names the live tracking
+    the others are skipped or resumed as usual (redoing a grid point redoes its whole grid).
+    ``log_to`` (``--log_to``) names the live tracking
     backends of the runs that train (``jaxrl_offline.tracking``).
     """
     redo = check_redo(runs, redo)
@@ -426,13 +443,19 @@ def run_all(runs: Sequence, workdir: str, *, overwrite: bool = False, progress: 
                 for run in runs]
     sweep_line = progress_lib.SweepProgress(
         [(run.algorithm, run.steps - done) for run, (_, done) in zip(runs, statuses)])
-    for index, (run, (status, _)) in enumerate(zip(runs, statuses)):
+    for group in grids.group_runs(runs):  # A grid's points train together.
         print(sweep_line.line(), flush=True)
         start = time.perf_counter()
-        experiment.run_experiment(run, workdir, overwrite=overwrite or run.name in redo,
-                                  progress=progress, command=command, log_to=tuple(log_to))
-        sweep_line.run_done(index, time.perf_counter() - start, skipped=status == "finished",
-                            resumed=status == "partial")
+        group_runs = [run for _, run in group]
+        redone = overwrite or any(run.name in redo for run in group_runs)
+        run_group = grid_run.run_grid if group_runs[0].grid_fields else (
+            lambda points, *args, **kwargs: experiment.run_experiment(points[0], *args, **kwargs))
+        run_group(group_runs, workdir, overwrite=redone, progress=progress, command=command,
+                  log_to=tuple(log_to))
+        for index, _ in group:
+            status = statuses[index][0]
+            sweep_line.run_done(index, (time.perf_counter() - start) / len(group),
+                                skipped=status == "finished", resumed=status == "partial")
     print(sweep_line.line(), flush=True)
 
 

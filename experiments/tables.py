@@ -12,7 +12,10 @@ with a 95% stratified-bootstrap CI. ``--reference`` (a file, or the name of one 
 ``experiments/published_tables/``) adds published numbers next to the matching algorithm; a
 published task (``hopper-medium-v2``) matches every dataset id standing for it
 (``experiments.tasks``), and both our columns and the published ones are labeled with the data
-they were measured on.
+they were measured on. Hyperparameter-grid points (``--grid``) are columns of their own
+(``td3_bc/alpha=2.5``); a workdir with grid records also gets ``tables/grid_best_<score>.md``
+(``experiments/grid_tables.py``), the best point per dataset, labelled as selected on evaluation
+scores.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from absl import app, flags, logging
 from jaxrl_offline import aggregate, plots, results
 from jaxrl_offline.formatting import significant
 
-from experiments import online_tables, sweep as sweep_lib, tasks
+from experiments import grid_tables, online_tables, sweep as sweep_lib, tasks
 # Published scores live in experiments.published; re-exported here for the table API.
 from experiments.published import (MARKS, PUBLISHED_DIR, Reference,  # noqa: F401
                                    load_reference, resolve_reference)
@@ -318,7 +321,8 @@ def write_tables(workdir: str | pathlib.Path, score: str = "last",
     for suffix, text in (("md", markdown), ("csv", to_csv(table, references)),
                          ("tex", to_latex(table, references))):
         results.dump_text(out_dir / f"scores_{score}.{suffix}", text)
-    return markdown
+    best = grid_tables.write_best_table(workdir, records, score)  # Grid records only.
+    return markdown if best is None else f"{markdown}\n{best}"
 
 
 def write_reports(workdir: str, score: str = "last") -> str:

@@ -74,6 +74,9 @@ class RunSpec:
       online_eval_every: env steps between online evaluations (0 = only at the start and end).
       online_update_every: env steps per jitted learning call (as many updates; 1 = the policy is
         updated before every env step).
+      grid_fields: for one point of a hyperparameter grid (``--grid``), the gridded config
+        fields: the grid's points train together in one program (``jaxrl_offline.grid_run``).
+        Not part of ``spec_hash``: a point's record is the record of a plain run of its config.
     """
 
     algorithm: str
@@ -91,6 +94,7 @@ class RunSpec:
     online_steps: int = 0
     online_eval_every: int = 0
     online_update_every: int = 1
+    grid_fields: tuple[str, ...] = ()
 
     def __post_init__(self):
         check_schedule(self.steps, self.chunk, self.eval_every)
@@ -260,6 +264,37 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
         log(f"{spec.name}: already finished ({record_path(workdir, spec)}), skipped; "
             f"--redo={spec.name} redoes it.")
         return done
+    return train_run(spec, workdir, seed_setup, progress=progress, command=command, log=log,
+                     on_chunk=on_chunk, log_to=log_to, finish=write_finished)
+
+
+def seed_setup(spec: RunSpec, algo, dataset) -> tuple[Any, training.SeedLayout, tuple, dict]:
+    """The members of a plain run: its seeds. Returns ``(algorithm, layout, (states,
+    data_keys), record fields)`` for :func:`train_run`."""
+    layout = training.make_seed_layout(spec.seeds)
+    return algo, layout, training.init_seed_states(algo, spec.config, layout, dataset), {}
+
+
+def write_finished(spec: RunSpec, workdir: str | os.PathLike, record: dict,
+                   log: Callable[[str], None]) -> dict:
+    """Completes a plain run's record (:func:`finish_record`), writes and summarizes it."""
+    record = finish_record(record)
+    results.write_record(record_path(workdir, spec), record)
+    log(summary_line(record))
+    return record
+
+
+def train_run(spec: RunSpec, workdir: str | os.PathLike, setup: Callable, *, finish: Callable,
+              progress: bool = True, command: str | None = None,
+              log: Callable[[str], None] = print, on_chunk: Callable[[int], None] | None = None,
+              log_to: tuple[str, ...] = ()):
+    """Loads the data, then trains, evaluates, checkpoints and resumes ``spec``'s members.
+
+    ``setup(spec, algo, dataset) -> (algorithm, layout, (states, data_keys), record fields)``
+    says what the members of the seed axis are (:func:`seed_setup`: the seeds;
+    ``jaxrl_offline.grid_run``: (grid point, seed) pairs); ``finish(spec, workdir, record,
+    log)`` turns the trained record into what is written and returned.
+    """
     algo = get_algorithm(spec.algorithm)
     parsed = dataset_spec.parse(spec.dataset)  # Once, for generation, loading and the online env.
     suite.ensure_local(parsed)  # Generated on first use when the project can make it.
@@ -267,16 +302,15 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
     warnings = check_dataset_info(info, log)  # Before any update: refuse data that cannot work.
     if hasattr(algo, "prepare_dataset"):  # e.g. ReBRAC adds the dataset's next actions.
         dataset = algo.prepare_dataset(spec.config, dataset)
-    layout = training.make_seed_layout(spec.seeds)
     if progress:
         seeds = f"{len(spec.seeds)} seed{'s' if len(spec.seeds) > 1 else ''}"
         log(f"{spec.name}: compiling init and initializing {seeds} ...")
     start = time.perf_counter()
-    carry = (*training.init_seed_states(algo, spec.config, layout, dataset),
-             training.initial_active(layout))
+    algo, layout, states_and_keys, fields = setup(spec, algo, dataset)
+    carry = (*states_and_keys, training.initial_active(layout))
     init_s = time.perf_counter() - start
     dataset = training.place_dataset(dataset, layout)
-    record, start_chunk = new_record(spec, info, layout, command), 0
+    record, start_chunk = {**new_record(spec, info, layout, command), **fields}, 0
     record["warnings"] = warnings
     tracker = tracking.Tracker(log_to, workdir, record, log)
     ckpt_dir = checkpoint_dir(workdir, spec)
@@ -312,11 +346,10 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
     finally:
         if checkpointer is not None:
             checkpointer.close()
-    record = finish_record(record)
-    tracker.finish(record)
-    results.write_record(record_path(workdir, spec), record)
+    record = finish(spec, workdir, record, log)
+    if tracker.active:  # Grid runs track nothing (and finish with one record per point).
+        tracker.finish(record)
     partial_record_path(workdir, spec).unlink(missing_ok=True)
-    log(summary_line(record))
     if stop.requested:  # Ctrl-C during the last chunk: the run is complete, the sweep stops.
         raise RunInterrupted(f"{spec.name}: finished; stopped before the next run.")
     return record
@@ -426,7 +459,7 @@ def _evaluate(spec, record, policy, layout, states, alive, info, step, metrics) 
     # run that trains it, alone or with others.
     result = evaluation.evaluate(
         policy, layout.unpad(states), info, num_episodes=spec.eval_episodes, seed=step,
-        seed_values=spec.seeds, active=alive, max_episode_steps=spec.max_episode_steps)
+        seed_values=layout.seeds, active=alive, max_episode_steps=spec.max_episode_steps)
     record["timing"]["eval_s"] += result.wall_s
     _note_diverged(record, ~result.nonfinite_action, step)
     per_seed = [float(np.mean(row)) if np.isfinite(row).all() else None
@@ -442,7 +475,8 @@ def _evaluate(spec, record, policy, layout, states, alive, info, step, metrics) 
 
 
 def _note_diverged(record: dict, alive: np.ndarray, step: int) -> None:
-    for seed, ok in zip(record["seeds"], alive):
+    # A grid run's members are (point, seed) pairs, numbered in "members" (jaxrl_offline.grid_run).
+    for seed, ok in zip(record.get("members", record["seeds"]), alive):
         if not ok and str(seed) not in record["diverged_at_step"]:
             record["diverged_at_step"][str(seed)] = step
 
