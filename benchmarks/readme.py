@@ -51,8 +51,8 @@ def score_section(folder: pathlib.Path) -> str:
     table = tables.score_table(records, "last")
     if any("online" in record for record in records):
         budget = tables.budget_warning(table)  # The offline phase's budget.
-        body = "\n".join([*([f"**{budget}**", ""] if budget else []),
-                          online_tables.to_markdown([r for r in records if "online" in r]).rstrip()])
+        online = online_tables.to_markdown([r for r in records if "online" in r]).rstrip()
+        body = "\n".join([*([f"**{budget}**", ""] if budget else []), online])
     else:
         body = tables.to_markdown(table).rstrip()
     devices = sorted({record["device"] for record in records})

@@ -288,7 +288,8 @@ DPM_SOLVER_MAX_ERROR_GAIN = 50.0
 
 @functools.lru_cache(maxsize=256)
 def dpm_solver_error_gain(num_steps: int, order: int, grid: str = "time_uniform",
-                          sde: VPSDE = VPSDE(), t_start: float = 1.0, t_end: float = 1e-3) -> float:
+                          sde: VPSDE | None = None, t_start: float = 1.0,
+                          t_end: float = 1e-3) -> float:
     """How much DPM-Solver amplifies errors of the noise predictor, a property of the step plan.
 
     sum_i |d x_end / d delta_i| when the i-th network evaluation returns eps* + delta_i, on the
@@ -304,13 +305,14 @@ def dpm_solver_error_gain(num_steps: int, order: int, grid: str = "time_uniform"
       num_steps: network evaluations.
       order: DPM-Solver order (1, 2 or 3).
       grid: ``"time_uniform"`` or ``"logsnr"``.
-      sde: the VP-SDE.
+      sde: the VP-SDE (default: SfBC's ``VPSDE()``).
       t_start: initial time.
       t_end: final time.
 
     Returns:
       The gain (a Python float, cached per step plan).
     """
+    sde = VPSDE() if sde is None else sde
     times = sde.time_grid(num_steps, t_start, t_end, grid)
     # Every evaluation is at a distinct grid point (the last point is never evaluated).
     evaluation_times = jnp.asarray(times[:-1])
@@ -321,17 +323,21 @@ def dpm_solver_error_gain(num_steps: int, order: int, grid: str = "time_uniform"
         return sde.sigma(t) * x + jnp.take_along_axis(perturbations, index[:, None], axis=1)
 
     start = jnp.zeros((num_steps + 1, 1))
-    with jax.disable_jit():  # A few dozen small ops: faster eagerly than compiled, every plan new.
+    # Eagerly: a few hundred tiny ops, faster than compiling each new plan. (Host-side: call it
+    # outside traced functions, as configs are built.)
+    with jax.disable_jit():
         end = dpm_solver_sample(eps_fn, start, sde, num_steps, order, t_start, t_end, grid)
     end = np.asarray(end, np.float64)
     return float(np.abs(end[1:] - end[0]).sum())
 
 
 def check_dpm_solver_plan(num_steps: int, order: int, grid: str = "time_uniform",
-                          sde: VPSDE = VPSDE(), max_error_gain: float = DPM_SOLVER_MAX_ERROR_GAIN,
+                          sde: VPSDE | None = None,
+                          max_error_gain: float = DPM_SOLVER_MAX_ERROR_GAIN,
                           what: str = "DPM-Solver") -> None:
-    """Raises ``ValueError`` when ``dpm_solver_error_gain`` exceeds ``max_error_gain``, naming the
-    nearest step counts for this order and grid that pass (and that order 1 always passes)."""
+    """Raises ``ValueError`` when ``dpm_solver_error_gain`` exceeds ``max_error_gain`` (or there
+    are fewer evaluations than the order), naming the smallest larger count that passes for this
+    order and grid; ``what`` names the caller and its settings in the message."""
     if num_steps < order:
         raise ValueError(f"{what}: {num_steps} network evaluations cannot take an order-{order} "
                          f"step; use at least {order} evaluations or a lower order.")

@@ -133,10 +133,13 @@ def test_time_grids_and_solver_orders():
 def test_dpm_solver_plans_that_amplify_errors_are_refused():
     # A network is never exact: eps* + 0.1 sin(3x + 7t), on the narrow target N(0.3, 0.2^2).
     exact_eps = gaussian_eps(0.3, 0.2)
-    eps_fn = lambda x, t: exact_eps(x, t) + 0.1 * jnp.sin(3.0 * x + 7.0 * t)  # noqa: E731
     x = jax.random.normal(jax.random.key(0), (2048, 1))
-    outside = lambda steps: np.mean(np.abs(np.asarray(  # noqa: E731
-        diffusion.dpm_solver_sample(eps_fn, x, SDE, steps, 3))) > 1.0)
+
+    def eps_fn(x, t):
+        return exact_eps(x, t) + 0.1 * jnp.sin(3.0 * x + 7.0 * t)
+
+    def outside(steps):  # Fraction of raw samples out of [-1, 1].
+        return np.mean(np.abs(np.asarray(diffusion.dpm_solver_sample(eps_fn, x, SDE, steps, 3))) > 1)
     # The diffusion sweep's old plan, order 3 at 5 evaluations (orders [3, 2], the last step a
     # second-order jump t 0.4 -> 0.001), throws almost every sample out of [-1, 1]; the smallest
     # count that passes the check (12) keeps them in, like the paper's 15.

@@ -178,7 +178,8 @@ def test_idql_evaluation_weights_after_a_short_run_are_not_the_initialization():
         def run(dataset):
             state, data_key = training.init_agent(idql, config, 0, dataset)
             trained, metrics = training.make_train_chunk(idql, config, 30)(state, data_key, dataset)
-            distance = lambda a, b: optax.global_norm(jax.tree.map(jnp.subtract, a, b))  # noqa: E731
+            def distance(a, b):
+                return optax.global_norm(jax.tree.map(jnp.subtract, a, b))
             return (distance(trained.actor.target_params, state.actor.params),
                     distance(trained.actor.target_params, trained.actor.params), metrics)
         return run(dataset)

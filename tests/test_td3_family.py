@@ -401,7 +401,8 @@ def test_misa_records_acceptance_and_adapts_its_step_size():
     assert 0.0 <= metrics["actor/mcmc_accept_rate"] < config.mcmc_target_accept
     assert state.mcmc_step_size < 1.0 and metrics["actor/mcmc_step_size"] < 1.0
     fixed = dataclasses.replace(config, mcmc_adaptation_rate=0.0)  # The paper: fixed 1.0.
-    assert misa.init(fixed, jax.random.key(0), dataset.obs[0], dataset.action[0]).mcmc_step_size == 1
+    fixed_state = misa.init(fixed, jax.random.key(0), dataset.obs[0], dataset.action[0])
+    assert fixed_state.mcmc_step_size == 1.0
 
 
 # --- MISA reduces to CQL and to TD3+BC --------------------------------------------------------

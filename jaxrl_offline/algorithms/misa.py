@@ -83,7 +83,7 @@ class Config:
       mcmc_step_size: initial leapfrog step size (1.0); carried in ``AgentState.mcmc_step_size``.
       mcmc_target_accept: acceptance rate the step size adapts toward (0.75, the target of TFP's
         ``SimpleStepSizeAdaptation`` that the code uses).
-      mcmc_adaptation_rate: after each update, step_size *= exp(rate (accept - target)) with the
+      mcmc_adaptation_rate: after each update, ``step_size *= exp(rate (accept - target))`` with the
         update's acceptance rate after burn-in (``mcmc.adapt_step_size``). 0.05 [INFERRED: at the
         fixed 1.0 in a [-1, 1] action space about 0.1% of proposals were accepted, so the
         correction barely acted; this reaches a usable step size within ~100 updates]; 0 keeps

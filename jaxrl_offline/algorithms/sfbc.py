@@ -138,7 +138,7 @@ class Config:
         diffusion.check_dpm_solver_plan(
             self.sampling_steps, self.solver_order, self.solver_grid,
             diffusion.VPSDE(self.beta_min, self.beta_max), self.max_solver_error_gain,
-            what="sfbc (sampling_steps, solver_order, solver_grid)")
+            what="sfbc (sampling_steps, solver_order, solver_grid; limit max_solver_error_gain)")
 
 
 class AgentState(struct.PyTreeNode):
