@@ -4,10 +4,10 @@
     python -m benchmarks.readme --check    # exit 1 if the section is not up to date
 
 The section between ``<!-- results:start -->`` and ``<!-- results:end -->`` is built only from
-``benchmarks/results/<name>/runs/*.json`` (run records: one score table per folder, with the
-hardware, updates, seeds and commit of its runs) and ``benchmarks/results/speed/*.json`` (speed
-reports). Nothing in it is typed by hand; ``tests/test_benchmarks_readme.py`` fails when it is out
-of date with the records.
+``benchmarks/results/<name>/runs/*.json`` (run records: one score table per folder, offline ->
+online tables for a folder of fine-tuning runs, each with the hardware, updates, seeds and commit
+of its runs) and ``benchmarks/results/speed/*.json`` (speed reports). Nothing in it is typed by
+hand; ``tests/test_benchmarks_readme.py`` fails when it is out of date with the records.
 """
 
 from __future__ import annotations
@@ -37,19 +37,30 @@ def _commit(commit: str | None) -> str:
 
 
 def score_section(folder: pathlib.Path) -> str:
-    """The score table of one results folder, with where and how its runs were made."""
+    """The score table of one results folder, with where and how its runs were made.
+
+    A folder of fine-tuning runs (records with ``"online"``) shows offline -> online instead
+    (``experiments.online_tables``: the offline agent's score -> the last online score, and the
+    cumulative regret), since its offline table is only the start of each run.
+    """
     from jaxrl_offline import results
 
-    from experiments import grid_tables, tables
+    from experiments import grid_tables, online_tables, tables
 
     records = results.load_records(folder)
     table = tables.score_table(records, "last")
+    if any("online" in record for record in records):
+        budget = tables.budget_warning(table)  # The offline phase's budget.
+        online = online_tables.to_markdown([r for r in records if "online" in r]).rstrip()
+        body = "\n".join([*([f"**{budget}**", ""] if budget else []), online])
+    else:
+        body = tables.to_markdown(table).rstrip()
     devices = sorted({record["device"] for record in records})
     commits = sorted({_commit(record["git_commit"]) for record in records})
     commands = sorted({record["command"] for record in records if record.get("command")})
     versions = sorted({f"jax {r['versions'].get('jax')}" for r in records})
     best = grid_tables.best_points(records, "last")  # Grid folders: the selected points too.
-    lines = [f"#### `{_relative(folder)}/`", "", tables.to_markdown(table).rstrip(), "",
+    lines = [f"#### `{_relative(folder)}/`", "", body, "",
              *([grid_tables.to_markdown(best, "last").rstrip(), ""] if best else []),
              f"Hardware: {'; '.join(devices)}. Commit: {', '.join(commits)}; "
              f"{', '.join(versions)}."

@@ -2,7 +2,9 @@
 
 Used by MISA's sampling-based gradient (``algorithms/misa.py``), which draws actions from the
 unnormalized p(a|s) = pi(a|s) exp(Q(s, a)) with one chain per state. Plays the role of TFP's
-``HamiltonianMonteCarlo`` + ``sample_chain`` in the official code, without step-size adaptation.
+``HamiltonianMonteCarlo`` + ``sample_chain`` in the official code. Its step size adapts across
+calls instead (``adapt_step_size``, applied by MISA after every update to the step size it carries
+in its state), since the chains are short and their target moves with the networks.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import jax.numpy as jnp
 
 
 def hmc_chains(log_density: Callable[[jax.Array], jax.Array], start: jax.Array, key: jax.Array,
-               num_samples: int, burnin_steps: int, leapfrog_steps: int, step_size: float):
+               num_samples: int, burnin_steps: int, leapfrog_steps: int,
+               step_size: float | jax.Array):
     """Runs B independent HMC chains and returns their draws after burn-in.
 
     Each step draws a unit Gaussian momentum, takes ``leapfrog_steps`` leapfrog steps of size
@@ -29,7 +32,7 @@ def hmc_chains(log_density: Callable[[jax.Array], jax.Array], start: jax.Array, 
       num_samples: draws kept per chain, after ``burnin_steps`` discarded steps.
       burnin_steps: steps discarded first.
       leapfrog_steps: leapfrog steps per proposal.
-      step_size: leapfrog step size.
+      step_size: leapfrog step size (a Python float or a traced scalar).
 
     Returns:
       ([num_samples, B, D] draws, detached; [num_samples, B] bool acceptances).
@@ -64,3 +67,21 @@ def hmc_chains(log_density: Callable[[jax.Array], jax.Array], start: jax.Array, 
     keys = jax.random.split(key, burnin_steps + num_samples)
     _, (draws, accepted) = jax.lax.scan(step, (start, *density_and_grad(start)), keys)
     return jax.lax.stop_gradient(draws[burnin_steps:]), accepted[burnin_steps:]
+
+
+def adapt_step_size(step_size: jax.Array, accept_rate: jax.Array, target_accept: float,
+                    adaptation_rate: float) -> jax.Array:
+    """step_size * exp(adaptation_rate * (accept_rate - target_accept)): a multiplicative
+    Robbins-Monro rule on log step size whose fixed point has acceptance ``target_accept`` (too
+    many rejections shrink the step; too few grow it). ``adaptation_rate = 0`` keeps it fixed.
+
+    Args:
+      step_size: scalar current step size.
+      accept_rate: scalar acceptance rate observed with it.
+      target_accept: desired acceptance rate in (0, 1).
+      adaptation_rate: gain on the log step size.
+
+    Returns:
+      The next step size, scalar.
+    """
+    return step_size * jnp.exp(adaptation_rate * (accept_rate - target_accept))

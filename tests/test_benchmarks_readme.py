@@ -52,3 +52,15 @@ def test_section_is_built_from_records_only(tmp_path):
     with pytest.raises(ValueError, match="markers"):
         readme.replace_section("no markers here", section)
     assert json.loads((tmp_path / "speed" / "cpu-2-cores.json").read_text())["name"]
+
+
+def test_fine_tuning_folder_shows_offline_to_online():
+    # The committed fine-tuning sweep: its section is the offline -> online table (start score,
+    # last online score, regret), not the offline table of the runs' shared start.
+    from experiments import online_tables
+
+    folder = readme.RESULTS_DIR / "offline_to_online"
+    records = results.load_records(folder)
+    section = readme.score_section(folder)
+    assert online_tables.to_markdown(records).rstrip() in section
+    assert " → " in section and "Cumulative regret" in section

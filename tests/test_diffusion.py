@@ -129,6 +129,31 @@ def test_time_grids_and_solver_orders():
         SDE.time_grid(4, 1.0, 1e-3, "quadratic")
 
 
+
+def test_dpm_solver_plans_that_amplify_errors_are_refused():
+    # A network is never exact: eps* + 0.1 sin(3x + 7t), on the narrow target N(0.3, 0.2^2).
+    exact_eps = gaussian_eps(0.3, 0.2)
+    x = jax.random.normal(jax.random.key(0), (2048, 1))
+
+    def eps_fn(x, t):
+        return exact_eps(x, t) + 0.1 * jnp.sin(3.0 * x + 7.0 * t)
+
+    def outside(steps):  # Fraction of raw samples out of [-1, 1].
+        return np.mean(np.abs(np.asarray(diffusion.dpm_solver_sample(eps_fn, x, SDE, steps, 3))) > 1)
+    # The diffusion sweep's old plan, order 3 at 5 evaluations (orders [3, 2], the last step a
+    # second-order jump t 0.4 -> 0.001), throws almost every sample out of [-1, 1]; the smallest
+    # count that passes the check (12) keeps them in, like the paper's 15.
+    assert diffusion.dpm_solver_error_gain(5, 3) > 1000
+    assert outside(5) > 0.9
+    assert outside(12) < 0.01
+    np.testing.assert_allclose(diffusion.dpm_solver_error_gain(15, 3), 24.85, rtol=0.01)
+    diffusion.check_dpm_solver_plan(12, 3)  # Passes.
+    with pytest.raises(ValueError, match=r"amplifies .* by 60x .* at least 12 evaluations"):
+        diffusion.check_dpm_solver_plan(10, 3)
+    with pytest.raises(ValueError, match="cannot take an order-3 step"):
+        diffusion.check_dpm_solver_plan(2, 3)
+
+
 # --- Fitting a 1-D bimodal distribution -----------------------------------------------------------
 
 MODE, STD, MASS = 0.5, 0.05, 0.7  # 70% at +0.5 and 30% at -0.5, each with std 0.05.

@@ -151,6 +151,48 @@ def test_idql_act_takes_the_argmax_candidate():
     assert all(np.isclose(candidates[i], resampled[i, 0]).any() for i in range(3))
 
 
+def test_idql_ema_warmup_rates_hand_values():
+    # Warm-up w = 10: rate max(0.001, 10 / (10 + t)): 1 at t = 0 (a copy), 0.1 at t = 90, the
+    # paper's 0.001 from t = 9990 on; nothing of the initialization is left after the copy.
+    warm = idql.Config(**TINY)
+    for step, rate in [(0, 1.0), (90, 0.1), (9990, 0.001), (50_000, 0.001)]:
+        got, init_weight = idql.ema_rate(warm, jnp.int32(step))
+        np.testing.assert_allclose(got, rate, rtol=1e-6)
+        assert init_weight == 0.0
+    # The paper (w = 0): 0.001 from the start, so after 2k updates 0.999^2000 = 13.5% of the
+    # evaluated weights are still the initialization (the diffusion sweep's IDQL records).
+    paper = idql.Config(**TINY, actor_ema_warmup=0.0)
+    rate, init_weight = idql.ema_rate(paper, jnp.int32(1999))
+    np.testing.assert_allclose([rate, init_weight], [0.001, 0.999**2000], rtol=1e-4)
+    with pytest.raises(ValueError, match="actor_ema_warmup must be >= 0"):
+        idql.Config(actor_ema_warmup=-1.0)
+
+
+def test_idql_evaluation_weights_after_a_short_run_are_not_the_initialization():
+    # 30 updates: with the warm-up the sampling (EMA) weights sit near the online weights; with
+    # the paper's constant 0.001 they are still ~97% the initial weights.
+    dataset = jax.tree.map(jnp.asarray, synthetic.bimodal_probe(256, seed=0, mode=0.9))
+
+    def distances(config):
+        @jax.jit
+        def run(dataset):
+            state, data_key = training.init_agent(idql, config, 0, dataset)
+            trained, metrics = training.make_train_chunk(idql, config, 30)(state, data_key, dataset)
+            def distance(a, b):
+                return optax.global_norm(jax.tree.map(jnp.subtract, a, b))
+            return (distance(trained.actor.target_params, state.actor.params),
+                    distance(trained.actor.target_params, trained.actor.params), metrics)
+        return run(dataset)
+
+    config = idql.Config(**TINY, batch_size=32, critic_batch_size=32, cosine_decay_steps=None)
+    from_init, from_online, metrics = distances(config)
+    assert from_online < 0.5 * from_init, (from_online, from_init)
+    assert metrics["actor/ema_init_weight"] == 0.0
+    paper_from_init, paper_from_online, _ = distances(
+        dataclasses.replace(config, actor_ema_warmup=0.0))
+    assert paper_from_init < 0.1 * paper_from_online, (paper_from_init, paper_from_online)
+
+
 # --- SfBC -----------------------------------------------------------------------------------------
 
 
@@ -219,6 +261,15 @@ def test_sfbc_selection_logits_and_picks():
     # Picks without replacement: 60 and 20 beat 10 and 0 by 40 logits: the mean of 0.3 and 0.4.
     action = sfbc.select(candidates, q, jax.random.key(0), jnp.float32(1.0), config)
     np.testing.assert_allclose(action, [[0.35]], rtol=1e-6)
+
+
+def test_sfbc_refuses_solver_plans_that_amplify_errors():
+    # Order 3 under 12 evaluations (the diffusion sweep used 5) is refused at construction, before
+    # any update; DDIM at 5 passes, and the limit can be raised knowingly.
+    with pytest.raises(ValueError, match=r"sfbc .* 60x .* at least 12 evaluations"):
+        sfbc.Config(sampling_steps=10)
+    sfbc.Config(sampling_steps=5, solver_order=1)
+    sfbc.Config(sampling_steps=5, max_solver_error_gain=float("inf"))
 
 
 def test_sfbc_phase_switch_freezes_and_restarts_the_critic():
@@ -306,7 +357,7 @@ BIMODAL_IDQL = idql.Config(
     critic_hidden_dims=(32, 32), value_hidden_dims=(32, 32),
     batch_size=128, critic_every=1, actor_lr=2e-3, critic_lr=1e-3, value_lr=1e-3,
     cosine_decay_steps=None, num_candidates=32,
-    actor_tau=0.05)  # The default EMA rate (0.001) would lag far behind 600 updates.
+    actor_tau=0.05)  # A fast EMA for 600 updates (set before the EMA warm-up existed).
 BIMODAL_SFBC = sfbc.Config(
     score_unet_hidden_dims=(32, 32), behavior_lr=1e-3, batch_size=128, critic_hidden_dims=(32, 32),
     critic_batch_size=16, num_value_samples=1, planning_iterations=1, planning_backup="next_state",

@@ -294,7 +294,7 @@ def misa_fixed_state():
     alpha = TrainState.create(apply_fn=alpha_net.apply, params=alpha_net.init(jax.random.key(0)),
                               tx=state_lib.make_optimizer(1e-3))
     return misa.AgentState(actor, linear_critic_state(), alpha, jax.random.key(0),
-                           jnp.zeros((), jnp.int32))
+                           jnp.zeros((), jnp.int32), mcmc_step_size=jnp.float32(1.0))
 
 
 def test_misa_critic_loss_hand_computed():
@@ -354,6 +354,52 @@ def test_hmc_samples_a_known_gaussian_inside_its_support():
     assert np.all(np.abs(wide) < 1.0) and 0.05 < wide_accepted.mean() < 0.95
 
 
+def test_hmc_step_size_adapts_toward_the_target_acceptance():
+    # adapt_step_size by hand: 1.0 * exp(0.5 (0.25 - 0.75)) = exp(-0.25) = 0.778801.
+    np.testing.assert_allclose(mcmc.adapt_step_size(1.0, 0.25, 0.75, 0.5), 0.778801, rtol=1e-6)
+    assert mcmc.adapt_step_size(0.3, 0.9, 0.75, 0.0) == 0.3  # Rate 0: fixed.
+
+    # N(0.3, 0.2^2) inside (-1, 1), started with MISA's step 1.0: almost every proposal rejected.
+    def log_density(x):
+        inside = jnp.all(jnp.abs(x) < 1.0, axis=-1)
+        return jnp.where(inside, jnp.sum(-0.5 * ((x - 0.3) / 0.2) ** 2, -1), jnp.nan)
+
+    @jax.jit
+    def adapt(key):
+        def iteration(step_size, iteration_key):
+            _, accepted = mcmc.hmc_chains(log_density, jnp.zeros((32, 2)), iteration_key,
+                                          num_samples=10, burnin_steps=2, leapfrog_steps=2,
+                                          step_size=step_size)
+            rate = accepted.mean()
+            return mcmc.adapt_step_size(step_size, rate, 0.75, 1.0), (step_size, rate)
+        _, (sizes, rates) = jax.lax.scan(iteration, jnp.float32(1.0), jax.random.split(key, 60))
+        return sizes, rates
+
+    sizes, rates = adapt(jax.random.key(0))
+    assert rates[0] < 0.1 and sizes[-1] < 0.5, (rates[:3], sizes[-1])
+    np.testing.assert_allclose(rates[-20:].mean(), 0.75, atol=0.1)
+
+
+def test_misa_records_acceptance_and_adapts_its_step_size():
+    config = misa.Config(actor_hidden_dims=(8,), critic_hidden_dims=(8,), batch_size=16,
+                         num_actions=2, mcmc_num_samples=2, mcmc_burnin_steps=1,
+                         mcmc_adaptation_rate=0.5)
+    dataset = jax.tree.map(jnp.asarray, synthetic.bimodal_probe(64, seed=0, mode=0.9))
+
+    @jax.jit
+    def run(dataset):
+        state, data_key = training.init_agent(misa, config, 0, dataset)
+        return training.make_train_chunk(misa, config, 20)(state, data_key, dataset)
+
+    state, metrics = run(dataset)
+    # Started at 1.0 with few acceptances: the step shrank, and the chunk's metrics show both.
+    assert 0.0 <= metrics["actor/mcmc_accept_rate"] < config.mcmc_target_accept
+    assert state.mcmc_step_size < 1.0 and metrics["actor/mcmc_step_size"] < 1.0
+    fixed = dataclasses.replace(config, mcmc_adaptation_rate=0.0)  # The paper: fixed 1.0.
+    fixed_state = misa.init(fixed, jax.random.key(0), dataset.obs[0], dataset.action[0])
+    assert fixed_state.mcmc_step_size == 1.0
+
+
 # --- MISA reduces to CQL and to TD3+BC --------------------------------------------------------
 
 
@@ -377,7 +423,8 @@ def misa_networks_like(config, reference_state, **train_states):
         # Same architecture by configuration: identical parameter trees.
         chex.assert_trees_all_equal_shapes_and_dtypes(own.params, theirs.params)
         fields[name] = theirs.replace(apply_fn=own.apply_fn)
-    return misa.AgentState(**fields, key=jax.random.key(0), step=jnp.zeros((), jnp.int32))
+    return misa.AgentState(**fields, key=jax.random.key(0), step=jnp.zeros((), jnp.int32),
+                           mcmc_step_size=jnp.float32(1.0))
 
 
 def assert_same_value_and_grad(loss_a, loss_b, params):

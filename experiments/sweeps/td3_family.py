@@ -10,7 +10,8 @@ MISA alone is reduced, as its records' ``overrides`` state: its log-sum-exp regu
 policy actions per state instead of 50, and its unbiased-gradient HMC draws 10 samples after 2
 burn-in steps instead of 50 after 5. Measured on one idle core of this machine (256 x 256
 networks, 1 seed): the paper's N=50 with the reduced HMC runs 2.0 updates/s, N=10 4.1 updates/s,
-against ReBRAC's 11.6 and TD3-RKL's 61.
+against ReBRAC's 11.6 and TD3-RKL's 61. MISA's first records (HMC at a fixed step size 1.0,
+about 0.1% of proposals accepted) were removed when its step size began to adapt (the default).
 
     python -m experiments.run --sweep=td3_family
 """

@@ -78,6 +78,14 @@ class Config:
       discount: gamma (0.99).
       tau: Polyak rate of the target critic (0.005).
       actor_tau: EMA rate of the sampling (target) diffusion weights (0.001).
+      actor_ema_warmup: w of the EMA warm-up: the rate at update t = 0, 1, ... is
+        max(actor_tau, w / (w + t)) (``ema_rate``), so the sampling weights start as the online
+        weights and average about the last 1/w of the run until the rate falls to actor_tau
+        (after w / actor_tau - w = 9,990 updates at the defaults). 10 (TF's
+        ExponentialMovingAverage ``num_updates`` rule) [INFERRED safeguard]; 0 = the paper and
+        code: actor_tau from the first update, which leaves (1 - actor_tau)^T of the
+        initialization in the weights evaluated after T updates (13.5% at 2k). Metrics:
+        ``actor/ema_rate`` and ``actor/ema_init_weight`` (that fraction).
       value_loss: f in V = argmin E f(Qbar - V): "expectile" (default), "quantile", "exponential".
       expectile: tau of the expectile loss (0.7 locomotion, 0.9 AntMaze).
       quantile: tau of the quantile loss (0.6, paper App. E).
@@ -113,6 +121,7 @@ class Config:
     discount: float = 0.99
     tau: float = 0.005
     actor_tau: float = 0.001
+    actor_ema_warmup: float = 10.0
     value_loss: str = "expectile"
     expectile: float = 0.7
     quantile: float = 0.6
@@ -131,6 +140,9 @@ class Config:
         if self.action_selection not in SELECTIONS:
             raise ValueError(
                 f"unknown action_selection {self.action_selection!r}; choose from {SELECTIONS}")
+        if self.actor_ema_warmup < 0:
+            raise ValueError(f"actor_ema_warmup must be >= 0 (0 = no warm-up), got "
+                             f"{self.actor_ema_warmup}")
 
 
 class AgentState(struct.PyTreeNode):
@@ -244,13 +256,28 @@ def critic_step(state: AgentState, batch: Transition, config: Config):
             {**value_metrics, **critic_metrics})
 
 
+def ema_rate(config: Config, step: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """EMA rate of the sampling weights at update ``step`` (0-based, int32 scalar) and the
+    fraction of the initial weights left in them after it: max(actor_tau, w / (w + step)) and 0
+    with the warm-up w = ``actor_ema_warmup`` (the first rate is 1); actor_tau and
+    (1 - actor_tau)^(step + 1) without (w = 0)."""
+    step = step.astype(jnp.float32)
+    if config.actor_ema_warmup == 0:
+        return (jnp.asarray(config.actor_tau, jnp.float32),
+                (1.0 - config.actor_tau) ** (step + 1.0))
+    warmup = config.actor_ema_warmup
+    return jnp.maximum(config.actor_tau, warmup / (warmup + step)), jnp.zeros((), jnp.float32)
+
+
 def update(config: Config, state: AgentState, batch: Transition) -> tuple[AgentState, Metrics]:
     key, actor_key = jax.random.split(state.key)
 
     # --- Actor (diffusion) step and EMA of the sampling weights ---
     actor, actor_metrics = state_lib.gradient_step(
         actor_loss, state.actor, state, batch, actor_key, config)
-    state = state.replace(actor=state_lib.soft_update(actor, config.actor_tau))
+    rate, init_weight = ema_rate(config, state.step)
+    state = state.replace(actor=state_lib.soft_update(actor, rate))
+    actor_metrics = {**actor_metrics, "actor/ema_rate": rate, "actor/ema_init_weight": init_weight}
 
     # --- V and Q steps on the critic rows, every ``critic_every`` updates (TD3's phase) ---
     rows = min(config.critic_batch_size, config.batch_size)

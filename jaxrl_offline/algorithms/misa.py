@@ -77,10 +77,18 @@ class Config:
       unbiased_grad: add the HMC correction of the log-partition gradient (True).
       unbiased_weight: weight of mean log pi(a_mcmc|s) (0.1).
       mcmc_num_samples: HMC draws per state after burn-in (50, the code's n_actions).
-      mcmc_burnin_steps: HMC burn-in steps (5). The code's step-size adaptation (rate 0.01 over 4
-        steps, at most 4% change) is left out: the step size is fixed.
+      mcmc_burnin_steps: HMC burn-in steps (5). The code's within-chain step-size adaptation
+        (rate 0.01 over 4 steps, at most 4% change) is replaced by ``mcmc_adaptation_rate``.
       mcmc_leapfrog_steps: leapfrog steps per HMC proposal (2).
-      mcmc_step_size: leapfrog step size (1.0).
+      mcmc_step_size: initial leapfrog step size (1.0); carried in ``AgentState.mcmc_step_size``.
+      mcmc_target_accept: acceptance rate the step size adapts toward (0.75, the target of TFP's
+        ``SimpleStepSizeAdaptation`` that the code uses).
+      mcmc_adaptation_rate: after each update, ``step_size *= exp(rate (accept - target))`` with the
+        update's acceptance rate after burn-in (``mcmc.adapt_step_size``). 0.05 [INFERRED: at the
+        fixed 1.0 in a [-1, 1] action space about 0.1% of proposals were accepted, so the
+        correction barely acted; this reaches a usable step size within ~100 updates]; 0 keeps
+        the step size fixed (the paper's setting up to the code's 4%). Metrics:
+        ``actor/mcmc_accept_rate``, ``actor/mcmc_step_size``.
       q_reduction: Q of the actor's RL term: ``"min"`` over both critics (code) or ``"first"``.
       q_normalization: ``None`` (code): RL term -mean Q; a float alpha: -alpha / mean|Q| * mean Q
         (TD3+BC's lambda, detached).
@@ -117,6 +125,8 @@ class Config:
     mcmc_burnin_steps: int = 5
     mcmc_leapfrog_steps: int = 2
     mcmc_step_size: float = 1.0
+    mcmc_target_accept: float = 0.75
+    mcmc_adaptation_rate: float = 0.05
     q_reduction: str = "min"
     q_normalization: float | None = None
     policy_noise: float = 0.2
@@ -129,6 +139,7 @@ class AgentState(struct.PyTreeNode):
     alpha: TrainState | None  # SAC temperature; None for the deterministic policy.
     key: PRNGKey
     step: jax.Array
+    mcmc_step_size: jax.Array  # HMC leapfrog step size, adapted after every update; scalar.
 
 
 def validate(config: Config) -> None:
@@ -141,6 +152,10 @@ def validate(config: Config) -> None:
     ):
         raise ValueError("policy='deterministic' has no density: it needs bc_mode='mse', "
                          "unbiased_grad=False and no 'cql' regularizer.")
+    if not 0.0 < config.mcmc_target_accept < 1.0 or config.mcmc_adaptation_rate < 0:
+        raise ValueError(
+            f"mcmc_target_accept must be in (0, 1) and mcmc_adaptation_rate >= 0 (0 = fixed step "
+            f"size), got {config.mcmc_target_accept} and {config.mcmc_adaptation_rate}")
 
 
 def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: jax.Array):
@@ -165,7 +180,8 @@ def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: j
     if config.policy == "tanh_gaussian":  # log alpha starts at 0 (code).
         alpha = state_lib.create_train_state(networks.Temperature(1.0), alpha_key, (),
                                              state_lib.make_optimizer(config.alpha_lr))
-    return AgentState(actor, critic, alpha, state_key, jnp.zeros((), jnp.int32))
+    return AgentState(actor, critic, alpha, state_key, jnp.zeros((), jnp.int32),
+                      mcmc_step_size=jnp.asarray(config.mcmc_step_size, jnp.float32))
 
 
 # -log(alpha) (log pi(a~|s) + target_entropy), a~ ~ pi: SAC's automatic temperature, as CQL's.
@@ -282,7 +298,7 @@ def hmc_actions(config: Config, state: AgentState, obs: jax.Array, start: jax.Ar
     draws, accepted = mcmc.hmc_chains(
         log_target, jnp.clip(start, -CHAIN_START_CLIP, CHAIN_START_CLIP), key,
         config.mcmc_num_samples, config.mcmc_burnin_steps, config.mcmc_leapfrog_steps,
-        config.mcmc_step_size)
+        state.mcmc_step_size)
     return draws, accepted.mean()
 
 
@@ -291,10 +307,12 @@ def update(config: Config, state: AgentState, batch: Transition) -> tuple[AgentS
     metrics = {}
 
     # All losses use the pre-update networks (official code), then every optimizer steps.
-    mcmc_actions = None
+    mcmc_actions, step_size = None, state.mcmc_step_size
     if config.unbiased_grad:
-        mcmc_actions, metrics["actor/mcmc_accept_rate"] = hmc_actions(
-            config, state, batch.obs, batch.action, mcmc_key)
+        mcmc_actions, accept_rate = hmc_actions(config, state, batch.obs, batch.action, mcmc_key)
+        metrics["actor/mcmc_accept_rate"], metrics["actor/mcmc_step_size"] = accept_rate, step_size
+        step_size = mcmc.adapt_step_size(step_size, accept_rate, config.mcmc_target_accept,
+                                         config.mcmc_adaptation_rate)
     actor_grads, actor_metrics = jax.grad(actor_loss, has_aux=True)(
         state.actor.params, state, batch, actor_key, mcmc_actions, config
     )
@@ -315,6 +333,7 @@ def update(config: Config, state: AgentState, batch: Transition) -> tuple[AgentS
         critic=state_lib.soft_update(state.critic.apply_gradients(grads=critic_grads), config.tau),
         key=key,
         step=state.step + 1,
+        mcmc_step_size=step_size,
     )
     return new_state, {**metrics, **actor_metrics, **critic_metrics}
 

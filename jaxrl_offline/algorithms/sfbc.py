@@ -76,6 +76,12 @@ class Config:
       solver_order: DPM-Solver order (3).
       solver_grid: "time_uniform" (code) or "logsnr" (more exact for narrow action modes,
         ``diffusion.dpm_solver_sample``) [INFERRED option].
+      max_solver_error_gain: refuse (at construction) a solver plan (``sampling_steps``,
+        ``solver_order``, ``solver_grid``) whose ``diffusion.dpm_solver_error_gain`` exceeds this
+        (50; the paper's plan has 25, order 3 at 5 evaluations 2764: its last second-order jump
+        t 0.4 -> 0.001 throws samples far outside [-1, 1]). The smallest counts that pass: order
+        3 12 (time-uniform) / 14 (logSNR), order 2 9 / 10, order 1 2 / 3. ``inf`` disables the check
+        [INFERRED safeguard].
       critic_hidden_dims: Q MLP sizes, SiLU (2 x 256; AntMaze-large 512-256-256).
       critic_lr: Q Adam step size (1e-3).
       critic_batch_size: rows of the batch used for the critic step, at most ``batch_size``
@@ -105,6 +111,7 @@ class Config:
     sampling_steps: int = 15
     solver_order: int = 3
     solver_grid: str = "time_uniform"
+    max_solver_error_gain: float = diffusion.DPM_SOLVER_MAX_ERROR_GAIN
     critic_hidden_dims: tuple[int, ...] = (256, 256)
     critic_lr: float = 1e-3
     critic_batch_size: int = 256
@@ -128,6 +135,10 @@ class Config:
                              f"{PLANNING_BACKUPS}")
         if not 1 <= self.num_selected <= self.num_candidates:
             raise ValueError(f"num_selected must be in [1, num_candidates], got {self.num_selected}")
+        diffusion.check_dpm_solver_plan(
+            self.sampling_steps, self.solver_order, self.solver_grid,
+            diffusion.VPSDE(self.beta_min, self.beta_max), self.max_solver_error_gain,
+            what="sfbc (sampling_steps, solver_order, solver_grid; limit max_solver_error_gain)")
 
 
 class AgentState(struct.PyTreeNode):
