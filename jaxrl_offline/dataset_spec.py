@@ -25,7 +25,6 @@ import dataclasses
 import pathlib
 import re
 
-from jaxrl_offline import locomotion
 from jaxrl_offline.raw_data import DatasetError
 
 D4RL_PREFIX = "d4rl:"
@@ -33,6 +32,9 @@ ENV_OPTION = "env="
 MIXTURE_SEPARATOR = "+"
 SUITE_NAMESPACE = "jaxrl_offline"
 SUITE_KINDS = ("random", "medium", "medium-replay", "medium-expert", "expert")
+# The suite's envs; ``locomotion.ENVS`` defines each and checks it matches this list (the spec
+# sits below the suite in the layers, so it names the envs rather than importing them).
+SUITE_ENVS = ("halfcheetah", "hopper", "walker2d")
 SUITE_VERSION_SUFFIX = "-v0"
 # Namespaces of Farama's Minari ports of D4RL tasks: <namespace>/<env>/<level>-vN is D4RL's
 # <env>-<level> task.
@@ -60,7 +62,8 @@ def size_label(size: int) -> str:
 
 def suite_id(env: str, kind: str, size: int | None = None) -> str:
     """``jaxrl_offline/<env>/<kind>[-<size>]-v0``; ``None`` (the default size) adds no label."""
-    locomotion.get_env(env)  # ValueError naming the suite's envs.
+    if env not in SUITE_ENVS:
+        raise ValueError(f"unknown locomotion env {env!r}; the suite has {', '.join(SUITE_ENVS)}")
     if kind not in SUITE_KINDS:
         raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(SUITE_KINDS)}")
     label = "" if size is None else f"-{size_label(size)}"
@@ -116,7 +119,7 @@ class DatasetPart:
         """The local-suite dataset this id names (its size label as :func:`size_label` writes
         it), or ``None``."""
         match = None if self.is_d4rl else _SUITE_ID.fullmatch(self.dataset_id)
-        if match is None or match["env"] not in locomotion.ENVS:
+        if match is None or match["env"] not in SUITE_ENVS:
             return None
         label = match["size"]
         size = None if label is None else _parse_size(label)
@@ -141,7 +144,7 @@ class DatasetPart:
         match = _LEVEL_ID.fullmatch(self.dataset_id)
         if match is None:
             return None
-        local = match["namespace"] == SUITE_NAMESPACE and match["env"] in locomotion.ENVS
+        local = match["namespace"] == SUITE_NAMESPACE and match["env"] in SUITE_ENVS
         if local or match["namespace"] in D4RL_TASK_NAMESPACES:
             return f"{match['env']}-{match['level']}"
         return None

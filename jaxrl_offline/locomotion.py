@@ -19,7 +19,7 @@ import shutil
 
 import numpy as np
 
-from jaxrl_offline import behavior, d4rl_format
+from jaxrl_offline import behavior, d4rl_format, dataset_spec
 from jaxrl_offline.types import DatasetInfo
 
 POLICY_ROOT = pathlib.Path(__file__).parent / "behavior_policies"
@@ -62,6 +62,11 @@ ENVS: dict[str, LocomotionEnv] = {
 }
 REF_SCORE_SOURCE = "D4RL (d4rl/infos.py)"
 MEDIUM_TOLERANCE = 0.8  # medium = first snapshot reaching this fraction of expert / 3
+
+
+if tuple(sorted(ENVS)) != tuple(sorted(dataset_spec.SUITE_ENVS)):
+    raise ImportError(f"locomotion.ENVS {sorted(ENVS)} and dataset_spec.SUITE_ENVS "
+                      f"{sorted(dataset_spec.SUITE_ENVS)} disagree: add the env to both")
 
 
 def get_env(name: str) -> LocomotionEnv:
