@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from absl import app, flags, logging
 
-from jaxrl_offline import checkpoints, data, experiment, results, tracking
+from jaxrl_offline import checkpoints, data, distributed, experiment, results, tracking
 from jaxrl_offline.synthetic import DEFAULT_DATASET
 
 from experiments import dry_run, sweep, tables
@@ -59,6 +59,13 @@ flags.DEFINE_list("log_to", [], "Live tracking of every run that trains: tensorb
 flags.DEFINE_bool("dry_run", False, "List every run (finished, partial or new) with an estimated "
                   "time from a short measured probe of each new kind of run; train nothing and "
                   "write nothing under the workdir.")
+
+flags.DEFINE_string("coordinator_address", None, "host:port of process 0 for a run over "
+                    "several processes (jax.distributed; also found from JAX_COORDINATOR_ADDRESS "
+                    "or a SLURM/Open MPI job); the seeds are sharded over every process's devices.")
+flags.DEFINE_integer("num_processes", None, "Processes of a jax.distributed run.")
+flags.DEFINE_integer("process_id", None, "This process's index in a jax.distributed run (0 "
+                     "writes the records and tables).")
 
 FLAGS = flags.FLAGS
 SETTING_FLAGS = tuple(name for name in sweep.SETTING_NAMES if name not in ("config", "variants"))
@@ -132,6 +139,7 @@ def main(args: Args) -> None:
     if not FLAGS["verbosity"].present:  # orbax logs every save at INFO; --verbosity=0 shows it.
         logging.set_verbosity(logging.WARNING)
     try:
+        distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
         settings = settings_from_flags()
         runs = sweep.plan_runs(settings, args.config)
         sweep.check_redo(runs, FLAGS.redo)
@@ -145,6 +153,8 @@ def main(args: Args) -> None:
             return
         sweep.run_all(runs, settings.workdir, overwrite=FLAGS.overwrite,
                       progress=FLAGS.progress, command=command, redo=FLAGS.redo, log_to=log_to)
+        if not distributed.is_primary():  # Process 0 writes the records and the tables.
+            return
         markdown = tables.write_reports(settings.workdir, score=FLAGS.score)
     except (results.RecordError, checkpoints.CheckpointError, experiment.RunConflictError,
             data.DatasetError) as err:

@@ -30,7 +30,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxrl_offline import checkpoints, data, evaluation, finetune, results, suite, training
+from jaxrl_offline import checkpoints, data, distributed, evaluation, finetune, results, suite
+from jaxrl_offline import training
 from jaxrl_offline import progress as progress_lib
 from jaxrl_offline import tracking, validation
 from jaxrl_offline.formatting import duration, rate, significant
@@ -253,15 +254,21 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
         was finished, a checkpoint and ``partial_record_path`` were written, and rerunning the
         same run resumes from them (or, when that chunk was the last, the run was completed).
     """
-    if overwrite:
+    if spec.online_steps and distributed.multi_process():
+        raise ValueError(f"{spec.name}: online fine-tuning runs in one process only; launch "
+                         "runs with --online_steps without jax.distributed.")
+    if overwrite and distributed.is_primary():
         remove_run(spec, workdir)
+    distributed.barrier(f"start {spec.name}")  # Every process sees the same files from here.
     done = finished_record(spec, workdir, log)
     if done is not None:
         log(f"{spec.name}: already finished ({record_path(workdir, spec)}), skipped; "
             f"--redo={spec.name} redoes it.")
         return done
     algo = get_algorithm(spec.algorithm)
-    suite.ensure_local(spec.dataset)  # Generated on first use when the project can make it.
+    if distributed.is_primary():  # Generated on first use when the project can make it.
+        suite.ensure_local(spec.dataset)
+    distributed.barrier(f"dataset {spec.name}")
     dataset, info = data.load_dataset(spec.dataset, algorithm=spec.algorithm)
     warnings = check_dataset_info(info, log)  # Before any update: refuse data that cannot work.
     if hasattr(algo, "prepare_dataset"):  # e.g. ReBRAC adds the dataset's next actions.
@@ -277,7 +284,7 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
     dataset = training.place_dataset(dataset, layout)
     record, start_chunk = new_record(spec, info, layout, command), 0
     record["warnings"] = warnings
-    tracker = tracking.Tracker(log_to, workdir, record, log)
+    tracker = tracking.Tracker(log_to if distributed.is_primary() else (), workdir, record, log)
     ckpt_dir = checkpoint_dir(workdir, spec)
     checkpointer = None
     if spec.checkpoint_every or ckpt_dir.exists():
@@ -313,8 +320,10 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
             checkpointer.close()
     record = finish_record(record)
     tracker.finish(record)
-    results.write_record(record_path(workdir, spec), record)
-    partial_record_path(workdir, spec).unlink(missing_ok=True)
+    if distributed.is_primary():
+        results.write_record(record_path(workdir, spec), record)
+        partial_record_path(workdir, spec).unlink(missing_ok=True)
+    distributed.barrier(f"written {spec.name}")
     log(summary_line(record))
     if stop.requested:  # Ctrl-C during the last chunk: the run is complete, the sweep stops.
         raise RunInterrupted(f"{spec.name}: finished; stopped before the next run.")
@@ -347,10 +356,11 @@ def _save_interrupted(spec, workdir, checkpointer, chunks_done, carry, record) -
     if checkpointer.latest_step() != chunks_done:
         checkpointer.save(chunks_done, carry, {"record": record})
     path = partial_record_path(workdir, spec)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = {**results.to_jsonable(record), "status": "interrupted",
-               "steps_done": chunks_done * spec.chunk}
-    path.write_text(json.dumps(partial, indent=1) + "\n")
+    if distributed.is_primary():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = {**results.to_jsonable(record), "status": "interrupted",
+                   "steps_done": chunks_done * spec.chunk}
+        path.write_text(json.dumps(partial, indent=1) + "\n")
     raise RunInterrupted(
         f"{spec.name}: stopped at step {chunks_done * spec.chunk} of {spec.steps}; checkpoint "
         f"{checkpointer.directory}, partial record {path}.")
@@ -393,7 +403,7 @@ def _train(spec, algo, info, layout, dataset, carry, record, start_chunk, checkp
             start = time.perf_counter()
             states, metrics, active = compiled(states, data_keys, active, np.int32(chunk_index),
                                                dataset, *every)
-            alive = progress_lib.wait_ready(layout.unpad(active))  # The chunk is done.
+            alive = layout.unpad(progress_lib.wait_ready(active))  # The chunk is done.
             chunk_s = time.perf_counter() - start
             record["timing"]["train_s"] += chunk_s
             if ticks is None:
@@ -402,7 +412,7 @@ def _train(spec, algo, info, layout, dataset, carry, record, start_chunk, checkp
                 ticks.end_chunk(step, chunk_s)
             _note_diverged(record, alive, step)
             if tracker.active or step in eval_steps:  # To the host once, after the chunk ended.
-                metrics = jax.device_get(layout.unpad(metrics))
+                metrics = layout.unpad(distributed.to_host(metrics))
                 tracker.chunk(step, metrics)
             if step in eval_steps:
                 score = _evaluate(spec, record, policy, layout, states, alive, info, step, metrics)
@@ -423,6 +433,8 @@ def _evaluate(spec, record, policy, layout, states, alive, info, step, metrics) 
     """Evaluates all seeds at ``step``; appends scores and train metrics to ``record``."""
     # Keys and reset seeds come from (step, each seed's own value): a seed scores the same in any
     # run that trains it, alone or with others.
+    if distributed.multi_process():  # Every process evaluates every seed, on its own devices.
+        states = distributed.to_host(states)
     result = evaluation.evaluate(
         policy, layout.unpad(states), info, num_episodes=spec.eval_episodes, seed=step,
         seed_values=spec.seeds, active=alive, max_episode_steps=spec.max_episode_steps)
