@@ -39,9 +39,9 @@ def free_port() -> int:
 
 
 def run_two_processes(workdir: pathlib.Path, minari_root: pathlib.Path) -> None:
+    one_device = " --xla_force_host_platform_device_count=1"
     env = {**os.environ, "MINARI_DATASETS_PATH": str(minari_root), "JAX_PLATFORMS": "cpu",
-           "PYTHONPATH": str(REPO_ROOT),
-           "XLA_FLAGS": os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=1"}
+           "PYTHONPATH": str(REPO_ROOT), "XLA_FLAGS": os.environ.get("XLA_FLAGS", "") + one_device}
     address = f"localhost:{free_port()}"
     procs = [subprocess.Popen(
         [sys.executable, "-m", "experiments.run", *FLAGS, f"--workdir={workdir}",
