@@ -16,8 +16,10 @@
 #      CPU only, so it overlaps the GPU steps);
 #   1. the devices and versions as JAX sees them;
 #   2. the speed benchmark's gpu preset for TD3+BC and IQL (256 x 256) with 1, 10 and 100 vmapped
-#      seeds: updates/s, compile and evaluation times -> $OUT/results/speed/<device>-<algo>.json;
-#   3. a 10-config x 10-seed grid of TD3+BC alpha (--grid.alpha via experiments.run), 10k updates:
+#      seeds: updates/s, compile and evaluation times (2 episodes per seed) ->
+#      $OUT/results/speed/<device>-<algo>.json;
+#   3. a 10-config x 10-seed grid of TD3+BC alpha (--grid.alpha via experiments.run), 10k updates
+#      and one final evaluation episode per seed:
 #      its records' timing -> $OUT/grid/ (skipped with a line when the runner has no --grid);
 #   4. the sharding / seed-equivalence tests on the GPU (vmap seed strategy);
 #   5. the paper protocol with the time left: 10 seeds x 1M updates of TD3+BC, then IQL, on the
@@ -75,9 +77,10 @@ if (( SMOKE )); then  # Every step, at sizes that take seconds on a CPU.
             --config.critic_hidden_dims='(16, 16)')
 else
   BUDGET_S=530 SPEED_LIMIT=150 GRID_LIMIT=60 DATA=jaxrl_offline/hopper/medium-v0
-  SPEED=(--seeds=1,10,100)
+  # 2 evaluation episodes per seed: 100 seeds x 10 episodes of HalfCheetah would take a minute.
+  SPEED=(--seeds=1,10,100 --eval_episodes=2)
   GRID=(--grid.alpha=1,1.5,2,2.5,3,3.5,4,5,7.5,10 --num_seeds=10 --steps=10000 --chunk=1000
-        --eval_every=0 --eval_episodes=10 --datasets=jaxrl_offline/halfcheetah/medium-50k-v0)
+        --eval_every=0 --eval_episodes=1 --datasets=jaxrl_offline/halfcheetah/medium-50k-v0)
   PROTOCOL=()
 fi
 
@@ -123,7 +126,7 @@ if (( $? != 0 )) && grep -qiE "grid" "$OUT/grid.log" && \
   unset 'FAILED[-1]'
 fi
 
-(( SMOKE )) || step 90 sharding_tests python3 -m pytest -q -x -p no:cacheprovider \
+(( SMOKE )) || step 60 sharding_tests python3 -m pytest -q -x -p no:cacheprovider \
   tests/test_sharding.py
 
 echo "== waiting for the protocol dataset $DATA"

@@ -476,7 +476,7 @@ def task_share(runs: Sequence, task_index: int, num_tasks: int) -> list:
     """The runs of task ``task_index`` of ``num_tasks`` (``--task_index``, ``--num_tasks``).
 
     The runs are sorted by name (the record file name) and dealt out round-robin: task i gets
-    sorted runs i, i + n, i + 2n, ... Every task computes the same partition from the same sweep
+    sorted runs i, i + n, i + 2n, ..., and runs them in the sweep's order. Every task computes the same partition from the same sweep
     and flags, so the shares are disjoint and together cover the sweep; a task whose index is past
     the number of runs gets none.
     """
@@ -486,5 +486,5 @@ def task_share(runs: Sequence, task_index: int, num_tasks: int) -> list:
             0 <= task_index < num_tasks):
         raise ValueError(f"--task_index={task_index!r} must be in [0, --num_tasks={num_tasks}) "
                          "(with SLURM arrays: SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN).")
-    ordered = sorted(runs, key=lambda run: run.name)
-    return ordered[task_index::num_tasks]
+    share = {run.name for run in sorted(runs, key=lambda run: run.name)[task_index::num_tasks]}
+    return [run for run in runs if run.name in share]

@@ -266,9 +266,7 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
             f"--redo={spec.name} redoes it.")
         return done
     algo = get_algorithm(spec.algorithm)
-    if distributed.is_primary():  # Generated on first use when the project can make it.
-        suite.ensure_local(spec.dataset)
-    distributed.barrier(f"dataset {spec.name}")
+    ensure_local(spec)  # Generated on first use when the project can make it.
     dataset, info = data.load_dataset(spec.dataset, algorithm=spec.algorithm)
     warnings = check_dataset_info(info, log)  # Before any update: refuse data that cannot work.
     if hasattr(algo, "prepare_dataset"):  # e.g. ReBRAC adds the dataset's next actions.
@@ -336,9 +334,16 @@ def check_dataset(spec: RunSpec, log: Callable[[str], None] = print) -> list[str
     Raises ``data.DatasetError`` naming the dataset for data that cannot be trained on or
     evaluated (see ``jaxrl_offline.validation``); returns the warnings (also logged).
     """
-    suite.ensure_local(spec.dataset)
+    ensure_local(spec)
     _, info = data.load_numpy(spec.dataset, algorithm=spec.algorithm)
     return check_dataset_info(info, log)
+
+
+def ensure_local(spec: RunSpec) -> None:
+    """``suite.ensure_local`` of the run's dataset, in process 0 only while the others wait."""
+    if distributed.is_primary():
+        suite.ensure_local(spec.dataset)
+    distributed.barrier(f"dataset {spec.name}")
 
 
 def check_dataset_info(info, log: Callable[[str], None] = print) -> list[str]:

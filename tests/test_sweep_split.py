@@ -27,11 +27,12 @@ def test_shares_are_disjoint_cover_the_sweep_and_deal_sorted_names_round_robin()
     runs = sweep.plan_runs(SETTINGS)
     ordered = sorted(names(runs))
     shares = [names(sweep.task_share(runs, index, 4)) for index in range(4)]
-    assert shares[1] == [ordered[1], ordered[5]]  # Sorted runs 1, 1 + 4, ...
+    assert sorted(shares[1]) == [ordered[1], ordered[5]]  # Sorted runs 1, 1 + 4, ...
     assert sorted(sum(shares, [])) == ordered and sum(map(len, shares)) == len(runs) == 9
-    # The partition depends only on the run names, not on the order they were planned in.
-    assert names(sweep.task_share(runs[::-1], 1, 4)) == shares[1]
-    assert names(sweep.task_share(runs, 0, 1)) == ordered
+    # The partition depends only on the run names; a share keeps the sweep's order.
+    assert names(sweep.task_share(runs[::-1], 1, 4)) == shares[1][::-1]
+    assert all(share == [name for name in names(runs) if name in share] for share in shares)
+    assert names(sweep.task_share(runs, 0, 1)) == names(runs)
     assert sweep.task_share(runs[:2], 3, 4) == []  # More tasks than runs: nothing to do.
     with pytest.raises(ValueError, match=r"--task_index=4 must be in \[0, --num_tasks=4\)"):
         sweep.task_share(runs, 4, 4)
@@ -53,10 +54,10 @@ def test_runner_flags_and_slurm_defaults(monkeypatch, capsys):
         monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "1")
         monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "2")
         cli.parse_args(["run"])
-        assert names(cli.task_runs(runs)) == sorted(names(runs))[1::2]
+        assert sorted(names(cli.task_runs(runs))) == sorted(names(runs))[1::2]
         assert "task 1 of 2: 4 of the sweep's 9 runs" in capsys.readouterr().out
         cli.parse_args(["run", "--task_index=0", "--num_tasks=3"])  # Flags win over SLURM.
-        assert names(cli.task_runs(runs)) == sorted(names(runs))[0::3]
+        assert sorted(names(cli.task_runs(runs))) == sorted(names(runs))[0::3]
     finally:
         flags.FLAGS.unparse_flags()
 
