@@ -83,15 +83,13 @@ def to_host(tree: Any) -> Any:
     default device).
 
     Arrays sharded over other processes' devices are gathered (a collective: every process must
-    call it with the same tree); with one process this is ``jax.device_get``.
+    call it with the same tree); with one process this is ``jax.device_get`` of every other leaf.
     """
-    if not multi_process():
-        return jax.device_get(tree)
     from jax.experimental import multihost_utils
 
     def gather(leaf):
         if not isinstance(leaf, jax.Array) or leaf.is_fully_addressable:
-            return jax.device_get(leaf) if not _is_key(leaf) else leaf
+            return leaf if _is_key(leaf) else jax.device_get(leaf)
         if _is_key(leaf):
             bits = multihost_utils.process_allgather(jax.random.key_data(leaf), tiled=True)
             return jax.random.wrap_key_data(bits, impl=jax.random.key_impl(leaf))
