@@ -15,7 +15,7 @@ def test_smoke_mode_output_feeds_the_readme(tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "OUT": str(out), "MINARI_DATASETS_PATH": str(tmp_path / "datasets")}
     result = subprocess.run(["bash", "benchmarks/gpu_check.sh", "--smoke"], cwd=REPO_ROOT, env=env,
-                            capture_output=True, text=True, timeout=900)
+                            capture_output=True, text=True, timeout=1800)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-4000:]
     for step in ("devices", "speed_td3_bc", "speed_iql", "protocol_td3_bc", "protocol_iql"):
