@@ -12,13 +12,14 @@ way.
 from __future__ import annotations
 
 import dataclasses
+import os
 import shlex
 import sys
 from collections.abc import Sequence
 
 from absl import app, flags, logging
 
-from jaxrl_offline import checkpoints, data, experiment, grid, results, tracking
+from jaxrl_offline import checkpoints, data, distributed, experiment, grid, results, tracking
 from jaxrl_offline.synthetic import DEFAULT_DATASET
 
 from experiments import dry_run, sweep, tables
@@ -61,6 +62,18 @@ flags.DEFINE_list("log_to", [], "Live tracking of every run that trains: tensorb
 flags.DEFINE_bool("dry_run", False, "List every run (finished, partial or new) with an estimated "
                   "time from a short measured probe of each new kind of run; train nothing and "
                   "write nothing under the workdir.")
+
+flags.DEFINE_integer("task_index", None, "Run only this share of the sweep's runs (0 to "
+                     "--num_tasks - 1; runs sorted by name, dealt round-robin). Default: "
+                     "SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN in a SLURM array, else 0.")
+flags.DEFINE_integer("num_tasks", None, "Shares the sweep is split into (default: "
+                     "SLURM_ARRAY_TASK_COUNT in a SLURM array, else 1).")
+flags.DEFINE_string("coordinator_address", None, "host:port of process 0 for a run over "
+                    "several processes (jax.distributed; also found from JAX_COORDINATOR_ADDRESS "
+                    "or a SLURM/Open MPI job); the seeds are sharded over every process's devices.")
+flags.DEFINE_integer("num_processes", None, "Processes of a jax.distributed run.")
+flags.DEFINE_integer("process_id", None, "This process's index in a jax.distributed run (0 "
+                     "writes the records and tables).")
 
 FLAGS = flags.FLAGS
 SETTING_FLAGS = tuple(name for name in sweep.SETTING_NAMES
@@ -127,6 +140,19 @@ def settings_from_flags() -> sweep.SweepSettings:
     return sweep.make_settings(FLAGS.sweep, explicit)
 
 
+def task_runs(runs: list) -> list:
+    """This task's share of ``runs`` (``--task_index``/``--num_tasks``, defaulting from a SLURM
+    array's variables; the whole sweep when neither is set)."""
+    task_index, num_tasks = sweep.task_from_environ(os.environ)
+    task_index = task_index if FLAGS.task_index is None else FLAGS.task_index
+    num_tasks = num_tasks if FLAGS.num_tasks is None else FLAGS.num_tasks
+    share = sweep.task_share(runs, task_index, num_tasks)
+    if num_tasks > 1:
+        print(f"task {task_index} of {num_tasks}: {len(share)} of the sweep's {len(runs)} runs"
+              + (f" ({', '.join(run.name for run in share)})" if share else ""), flush=True)
+    return share
+
+
 def resume_command(argv: Sequence[str]) -> str:
     """The command that resumes an interrupted sweep: the same one, less ``--overwrite`` (which
     would discard the checkpoint)."""
@@ -141,19 +167,27 @@ def main(args: Args) -> None:
     if not FLAGS["verbosity"].present:  # orbax logs every save at INFO; --verbosity=0 shows it.
         logging.set_verbosity(logging.WARNING)
     try:
+        distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
         settings = settings_from_flags()
-        runs = sweep.plan_runs(settings, args.config, args.grid)
-        sweep.check_redo(runs, FLAGS.redo)
+        all_runs = sweep.plan_runs(settings, args.config, args.grid)
+        sweep.check_redo(all_runs, FLAGS.redo)
+        runs = task_runs(all_runs)
+        redo = [name for name in FLAGS.redo if name in {run.name for run in runs}]
         log_to = tracking.parse_log_to(FLAGS.log_to)
     except ValueError as err:
         raise app.UsageError(str(err)) from None
     command = " ".join(["python -m experiments.run", *map(shlex.quote, sys.argv[1:])])
+    if not runs:
+        print("Nothing to run: this task's share of the sweep is empty.")
+        return
     try:
         if FLAGS.dry_run:
             print(dry_run.dry_run(runs, settings.workdir, overwrite=FLAGS.overwrite))
             return
         sweep.run_all(runs, settings.workdir, overwrite=FLAGS.overwrite,
-                      progress=FLAGS.progress, command=command, redo=FLAGS.redo, log_to=log_to)
+                      progress=FLAGS.progress, command=command, redo=redo, log_to=log_to)
+        if not distributed.is_primary():  # Process 0 writes the records and the tables.
+            return
         markdown = tables.write_reports(settings.workdir, score=FLAGS.score)
     except (results.RecordError, checkpoints.CheckpointError, experiment.RunConflictError,
             data.DatasetError, grid.GridFieldError) as err:

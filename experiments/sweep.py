@@ -481,3 +481,38 @@ def check_datasets(runs: Sequence, workdir: str, *, overwrite: bool = False,
             continue
         experiment.check_dataset(run, log=lambda line: None)  # Warnings print when it runs.
         checked.add(run.dataset)
+
+
+# --- Sweeps split over machines ------------------------------------------------------------------
+
+
+def task_from_environ(environ: Mapping[str, str]) -> tuple[int, int]:
+    """``(task_index, num_tasks)`` of a SLURM array job (``SLURM_ARRAY_TASK_ID`` counted from
+    ``SLURM_ARRAY_TASK_MIN``, ``SLURM_ARRAY_TASK_COUNT``), else ``(0, 1)``: the whole sweep."""
+    if "SLURM_ARRAY_TASK_ID" not in environ or "SLURM_ARRAY_TASK_COUNT" not in environ:
+        return 0, 1
+    task_id = int(environ["SLURM_ARRAY_TASK_ID"]) - int(environ.get("SLURM_ARRAY_TASK_MIN", 0))
+    return task_id, int(environ["SLURM_ARRAY_TASK_COUNT"])
+
+
+def task_share(runs: Sequence, task_index: int, num_tasks: int) -> list:
+    """The runs of task ``task_index`` of ``num_tasks`` (``--task_index``, ``--num_tasks``).
+
+    The runs are sorted by name (the record file name) and dealt out round-robin: task i gets
+    sorted runs i, i + n, i + 2n, ..., and runs them in the sweep's order; the points of one
+    hyperparameter grid count as one run (the name of its first point), since they train as one
+    program. Every task computes the same partition from the same sweep
+    and flags, so the shares are disjoint and together cover the sweep; a task whose index is past
+    the number of runs gets none.
+    """
+    if isinstance(num_tasks, bool) or not isinstance(num_tasks, int) or num_tasks < 1:
+        raise ValueError(f"--num_tasks={num_tasks!r} must be a whole number >= 1.")
+    if isinstance(task_index, bool) or not isinstance(task_index, int) or not (
+            0 <= task_index < num_tasks):
+        raise ValueError(f"--task_index={task_index!r} must be in [0, --num_tasks={num_tasks}) "
+                         "(with SLURM arrays: SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN).")
+    # The points of one grid train together in one program, so they are dealt as one unit.
+    units = sorted(([run.name for _, run in group] for group in grids.group_runs(runs)),
+                   key=lambda names: names[0])
+    share = {name for names in units[task_index::num_tasks] for name in names}
+    return [run for run in runs if run.name in share]

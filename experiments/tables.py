@@ -3,6 +3,7 @@
     python -m experiments.tables --workdir=workdir/default [--score=best] \
         [--reference=iql_paper_table1 --reference=corl_last]
     python -m experiments.tables --sweep=iql_table1     # the sweep's workdir and published tables
+    python -m experiments.tables --workdir='workdir/task_*' --out=workdir/merged  # merged tasks
 
 Rows are datasets grouped by domain (with a per-domain average row when a domain has several
 datasets), columns are algorithms (``algo/variant`` for sweep variants); cells are mean ± std over
@@ -16,12 +17,17 @@ they were measured on. Hyperparameter-grid points (``--grid``) are columns of th
 (``td3_bc/alpha=2.5``); a workdir with grid records also gets ``tables/grid_best_<score>.md``
 (``experiments/grid_tables.py``), the best point per dataset, labelled as selected on evaluation
 scores.
+
+Several ``--workdir`` flags, or glob patterns, merge the records of several workdirs (e.g. the
+tasks of a sweep split over machines with ``--task_index``/``--num_tasks``) into one table, written
+under ``--out``; a run found in two workdirs must have the same settings and scores there.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import glob
 import io
 import pathlib
 from collections.abc import Sequence
@@ -307,10 +313,49 @@ def _csv_num(value: Any) -> Any:
     return value
 
 
+def expand_workdirs(patterns: Sequence[str]) -> list[pathlib.Path]:
+    """The folders named by ``--workdir`` values, each a folder or a glob pattern, in order and
+    without repeats; ``ValueError`` for a value that names no folder."""
+    workdirs: list[pathlib.Path] = []
+    for pattern in patterns:
+        matches = (sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern])
+        folders = [pathlib.Path(match) for match in matches if pathlib.Path(match).is_dir()]
+        if not folders:
+            raise ValueError(f"--workdir={pattern}: no such folder (quote a glob pattern so the "
+                             "shell leaves it to this script).")
+        workdirs += [folder for folder in folders if folder not in workdirs]
+    return workdirs
+
+
+def merge_records(workdirs: Sequence[str | pathlib.Path]) -> list[dict]:
+    """The records of several workdirs, one per run (record name).
+
+    A run found in several workdirs is kept once when its settings (``spec_hash``), seeds and
+    scores agree everywhere; otherwise ``ValueError`` names both files.
+    """
+    found: dict[str, tuple[pathlib.Path, dict]] = {}
+    for workdir in workdirs:
+        for path in results.find_records(workdir):
+            record = results.read_record(path)
+            if record["name"] not in found:
+                found[record["name"]] = (path, record)
+                continue
+            first_path, first = found[record["name"]]
+            same = all(first.get(key) == record.get(key)
+                       for key in ("spec_hash", "scores_digest", "seeds", "normalized_scores"))
+            if not same:
+                raise ValueError(
+                    f"run {record['name']} has different records in {first_path} and {path} "
+                    "(other settings or scores); keep the one you mean (delete or move the "
+                    "other) before merging.")
+    return [record for _, record in found.values()]
+
+
 def write_tables(workdir: str | pathlib.Path, score: str = "last",
-                 reference_files: Sequence[str] = ()) -> str:
-    """Writes ``tables/scores_<score>.{md,csv,tex}`` under ``workdir``; returns the markdown."""
-    records = results.load_records(workdir)
+                 reference_files: Sequence[str] = (), records: Sequence[dict] | None = None) -> str:
+    """Writes ``tables/scores_<score>.{md,csv,tex}`` under ``workdir`` from its records (or from
+    ``records``, e.g. :func:`merge_records`); returns the markdown."""
+    records = results.load_records(workdir) if records is None else records
     if not records:
         raise ValueError(f"no run records in {pathlib.Path(workdir) / 'runs'}")
     references = [load_reference(path, MARKS[i % len(MARKS)])
@@ -354,23 +399,33 @@ def main(argv: Sequence[str]) -> None:
     if not FLAGS["verbosity"].present:  # JAX logs backend probing at INFO.
         logging.set_verbosity(logging.WARNING)
     try:
-        workdir, references = FLAGS.workdir, tuple(FLAGS.reference or ())
+        workdirs, references = expand_workdirs(FLAGS.workdir or ()), tuple(FLAGS.reference or ())
         if FLAGS.sweep:
             sweep_workdir, published = sweep_tables(FLAGS.sweep)
-            workdir = workdir or sweep_workdir
+            workdirs = workdirs or [pathlib.Path(sweep_workdir)]
             references = published + tuple(r for r in references if r not in published)
-        if not workdir:
+        if not workdirs:
             raise ValueError("give --workdir (or --sweep)")
-        print(write_tables(workdir, FLAGS.score, references))
-        print(online_tables.write_online_tables(workdir))  # If records have online phases.
+        if len(workdirs) == 1 and FLAGS.out is None:
+            workdir, records = workdirs[0], None
+        else:
+            workdir, records = pathlib.Path(FLAGS.out or "workdir/merged"), merge_records(workdirs)
+            print(f"{len(records)} runs from {len(workdirs)} workdirs: "
+                  f"{', '.join(map(str, workdirs))}")
+        print(write_tables(workdir, FLAGS.score, references, records))
+        # If records have online phases.
+        print(online_tables.write_online_tables(workdir, records))
     except (ValueError, results.RecordError) as err:
         raise SystemExit(f"error: {err}") from None
     print(f"Tables written to {pathlib.Path(workdir) / 'tables'}/")
 
 
 if __name__ == "__main__":
-    flags.DEFINE_string("workdir", None, "Folder holding runs/ (records); default with --sweep: "
-                        "the sweep's.")
+    flags.DEFINE_multi_string("workdir", None, "Folder holding runs/ (records), or a quoted "
+                              "glob; repeat it to merge several workdirs into one table. "
+                              "Default with --sweep: the sweep's.")
+    flags.DEFINE_string("out", None, "Where the tables of merged workdirs go (<out>/tables/); "
+                        "default workdir/merged.")
     flags.DEFINE_string("sweep", None, "Sweep file or name (experiments/sweeps/): its workdir "
                         "and the published tables it names (PUBLISHED).")
     flags.DEFINE_enum("score", "last", results.SCORES, "last: final evaluation; best: max over "

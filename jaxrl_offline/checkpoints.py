@@ -1,7 +1,9 @@
 """Checkpoints of a running experiment with orbax: arrays (vmapped train state, RNG state) + JSON.
 
-One :class:`RunCheckpointer` per run directory keeps the latest checkpoint only. Each checkpoint
-holds
+One :class:`RunCheckpointer` per run directory keeps the latest checkpoint only. With
+``jax.distributed`` every process calls ``save`` and ``restore`` together (orbax writes each
+process's shards; the directory must be shared) and a checkpoint resumes only with the process
+count that wrote it. Each checkpoint holds
 
 * ``arrays``: a flat dict ``{key path: array}`` of any pytree of arrays (typed PRNG keys are stored
   as their raw ``key_data`` and re-wrapped on restore), restored with the shardings of a template;
@@ -25,6 +27,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from jaxrl_offline import distributed
 from jaxrl_offline.results import to_jsonable
 
 _ARRAYS, _META = "arrays", "meta"
@@ -57,10 +60,12 @@ def unflatten_arrays(arrays: dict[str, Any], template: Any) -> Any:
 
 
 def digest(arrays: dict[str, Any]) -> str:
-    """SHA-256 over names, dtypes, shapes and bytes of ``arrays`` (fetched to the host)."""
+    """SHA-256 over names, dtypes, shapes and bytes of ``arrays`` (fetched to the host, gathered
+    from every process)."""
     sha = hashlib.sha256()
+    arrays = distributed.to_host(arrays)
     for name in sorted(arrays):
-        value = np.asarray(jax.device_get(arrays[name]))
+        value = np.asarray(arrays[name])
         sha.update(f"{name}|{value.dtype}|{value.shape}|".encode())
         sha.update(np.ascontiguousarray(value).tobytes())
     return sha.hexdigest()
@@ -99,7 +104,7 @@ class RunCheckpointer:
         """Saves the arrays of ``tree`` and the JSON ``metadata`` as checkpoint ``step``."""
         arrays = flatten_arrays(tree)
         meta = {"spec_hash": self.spec_hash, "digest": digest(arrays),
-                "metadata": to_jsonable(metadata)}
+                "num_processes": jax.process_count(), "metadata": to_jsonable(metadata)}
         self._manager.save(step, args=ocp.args.Composite(
             **{_ARRAYS: ocp.args.StandardSave(arrays), _META: ocp.args.JsonSave(meta)}),
             force=True)
@@ -135,6 +140,12 @@ class RunCheckpointer:
             raise CheckpointError(
                 f"checkpoint {where} was written by a run with different settings (spec hash "
                 f"{meta['spec_hash']}, this run {self.spec_hash}). {advice}")
+        saved_by = meta.get("num_processes", 1)  # Checkpoints before jax.distributed: 1.
+        if saved_by != jax.process_count():
+            raise CheckpointError(
+                f"checkpoint {where} was written by {saved_by} process(es) and this run has "
+                f"{jax.process_count()}; resume it with the same process count (jax.distributed "
+                f"launch), or start the run over. {advice}")
         arrays, error = self._restore(step, **{
             _ARRAYS: ocp.args.StandardRestore(flatten_arrays(template))})
         if error is not None:

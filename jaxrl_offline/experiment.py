@@ -30,7 +30,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxrl_offline import checkpoints, data, evaluation, finetune, results, suite, training
+from jaxrl_offline import checkpoints, data, distributed, evaluation, finetune, results, suite
+from jaxrl_offline import training
 from jaxrl_offline import progress as progress_lib
 from jaxrl_offline import dataset_spec, tracking, validation
 from jaxrl_offline.formatting import duration, rate, significant
@@ -257,8 +258,12 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
         was finished, a checkpoint and ``partial_record_path`` were written, and rerunning the
         same run resumes from them (or, when that chunk was the last, the run was completed).
     """
-    if overwrite:
+    if spec.online_steps and distributed.multi_process():
+        raise ValueError(f"{spec.name}: online fine-tuning runs in one process only; launch "
+                         "runs with --online_steps without jax.distributed.")
+    if overwrite and distributed.is_primary():
         remove_run(spec, workdir)
+    distributed.barrier(f"start {spec.name}")  # Every process sees the same files from here.
     done = finished_record(spec, workdir, log)
     if done is not None:
         log(f"{spec.name}: already finished ({record_path(workdir, spec)}), skipped; "
@@ -279,7 +284,8 @@ def write_finished(spec: RunSpec, workdir: str | os.PathLike, record: dict,
                    log: Callable[[str], None]) -> dict:
     """Completes a plain run's record (:func:`finish_record`), writes and summarizes it."""
     record = finish_record(record)
-    results.write_record(record_path(workdir, spec), record)
+    if distributed.is_primary():
+        results.write_record(record_path(workdir, spec), record)
     log(summary_line(record))
     return record
 
@@ -297,7 +303,7 @@ def train_run(spec: RunSpec, workdir: str | os.PathLike, setup: Callable, *, fin
     """
     algo = get_algorithm(spec.algorithm)
     parsed = dataset_spec.parse(spec.dataset)  # Once, for generation, loading and the online env.
-    suite.ensure_local(parsed)  # Generated on first use when the project can make it.
+    ensure_local(parsed, spec.name)  # Generated on first use when the project can make it.
     dataset, info = data.load_dataset(parsed, algorithm=spec.algorithm)
     warnings = check_dataset_info(info, log)  # Before any update: refuse data that cannot work.
     if hasattr(algo, "prepare_dataset"):  # e.g. ReBRAC adds the dataset's next actions.
@@ -312,7 +318,7 @@ def train_run(spec: RunSpec, workdir: str | os.PathLike, setup: Callable, *, fin
     dataset = training.place_dataset(dataset, layout)
     record, start_chunk = {**new_record(spec, info, layout, command), **fields}, 0
     record["warnings"] = warnings
-    tracker = tracking.Tracker(log_to, workdir, record, log)
+    tracker = tracking.Tracker(log_to if distributed.is_primary() else (), workdir, record, log)
     ckpt_dir = checkpoint_dir(workdir, spec)
     checkpointer = None
     if spec.checkpoint_every or ckpt_dir.exists():
@@ -346,10 +352,12 @@ def train_run(spec: RunSpec, workdir: str | os.PathLike, setup: Callable, *, fin
     finally:
         if checkpointer is not None:
             checkpointer.close()
-    record = finish(spec, workdir, record, log)
+    record = finish(spec, workdir, record, log)  # Process 0 writes the record(s).
     if tracker.active:  # Grid runs track nothing (and finish with one record per point).
         tracker.finish(record)
-    partial_record_path(workdir, spec).unlink(missing_ok=True)
+    if distributed.is_primary():
+        partial_record_path(workdir, spec).unlink(missing_ok=True)
+    distributed.barrier(f"written {spec.name}")
     if stop.requested:  # Ctrl-C during the last chunk: the run is complete, the sweep stops.
         raise RunInterrupted(f"{spec.name}: finished; stopped before the next run.")
     return record
@@ -361,9 +369,17 @@ def check_dataset(spec: RunSpec, log: Callable[[str], None] = print) -> list[str
     Raises ``data.DatasetError`` naming the dataset for data that cannot be trained on or
     evaluated (see ``jaxrl_offline.validation``); returns the warnings (also logged).
     """
-    suite.ensure_local(spec.dataset)
+    ensure_local(spec.dataset, spec.name)
     _, info = data.load_numpy(spec.dataset, algorithm=spec.algorithm)
     return check_dataset_info(info, log)
+
+
+def ensure_local(dataset, run_name: str) -> None:
+    """``suite.ensure_local(dataset)`` (a spec text or ``DatasetSpec``) for run ``run_name``, in
+    process 0 only while the others wait."""
+    if distributed.is_primary():
+        suite.ensure_local(dataset)
+    distributed.barrier(f"dataset {run_name}")
 
 
 def check_dataset_info(info, log: Callable[[str], None] = print) -> list[str]:
@@ -381,10 +397,11 @@ def _save_interrupted(spec, workdir, checkpointer, chunks_done, carry, record) -
     if checkpointer.latest_step() != chunks_done:
         checkpointer.save(chunks_done, carry, {"record": record})
     path = partial_record_path(workdir, spec)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = {**results.to_jsonable(record), "status": "interrupted",
-               "steps_done": chunks_done * spec.chunk}
-    path.write_text(json.dumps(partial, indent=1) + "\n")
+    if distributed.is_primary():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = {**results.to_jsonable(record), "status": "interrupted",
+                   "steps_done": chunks_done * spec.chunk}
+        path.write_text(json.dumps(partial, indent=1) + "\n")
     raise RunInterrupted(
         f"{spec.name}: stopped at step {chunks_done * spec.chunk} of {spec.steps}; checkpoint "
         f"{checkpointer.directory}, partial record {path}.")
@@ -427,7 +444,7 @@ def _train(spec, algo, info, layout, dataset, carry, record, start_chunk, checkp
             start = time.perf_counter()
             states, metrics, active = compiled(states, data_keys, active, np.int32(chunk_index),
                                                dataset, *every)
-            alive = progress_lib.wait_ready(layout.unpad(active))  # The chunk is done.
+            alive = layout.unpad(progress_lib.wait_ready(active))  # The chunk is done.
             chunk_s = time.perf_counter() - start
             record["timing"]["train_s"] += chunk_s
             if ticks is None:
@@ -436,7 +453,7 @@ def _train(spec, algo, info, layout, dataset, carry, record, start_chunk, checkp
                 ticks.end_chunk(step, chunk_s)
             _note_diverged(record, alive, step)
             if tracker.active or step in eval_steps:  # To the host once, after the chunk ended.
-                metrics = jax.device_get(layout.unpad(metrics))
+                metrics = layout.unpad(distributed.to_host(metrics))
                 tracker.chunk(step, metrics)
             if step in eval_steps:
                 score = _evaluate(spec, record, policy, layout, states, alive, info, step, metrics)
@@ -457,6 +474,8 @@ def _evaluate(spec, record, policy, layout, states, alive, info, step, metrics) 
     """Evaluates all seeds at ``step``; appends scores and train metrics to ``record``."""
     # Keys and reset seeds come from (step, each seed's own value): a seed scores the same in any
     # run that trains it, alone or with others.
+    if distributed.multi_process():  # Every process evaluates every seed, on its own devices.
+        states = distributed.to_host(states)
     result = evaluation.evaluate(
         policy, layout.unpad(states), info, num_episodes=spec.eval_episodes, seed=step,
         seed_values=layout.seeds, active=alive, max_episode_steps=spec.max_episode_steps)

@@ -16,7 +16,7 @@ import hashlib
 import os
 from collections.abc import Callable, Sequence
 
-from jaxrl_offline import experiment, grid, results
+from jaxrl_offline import distributed, experiment, grid, results
 from jaxrl_offline.experiment import RunSpec
 
 # Everything but these must be equal across a grid's points.
@@ -125,7 +125,8 @@ def _write_points(spec: GridSpec, workdir, record: dict, log) -> list[dict]:
                               for member, step in record["diverged_at_step"].items()
                               if first <= int(member) < first + num_seeds})
         own = experiment.finish_record(own)
-        results.write_record(experiment.record_path(workdir, point), own)
+        if distributed.is_primary():
+            results.write_record(experiment.record_path(workdir, point), own)
         log(experiment.summary_line(own))
         written.append(own)
     return written

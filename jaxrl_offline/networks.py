@@ -5,6 +5,7 @@ All actors output actions in [-1, 1] (the library's action convention, see ``typ
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import distrax
@@ -42,7 +43,7 @@ def orthogonal_init(scale: float = 1.0) -> Initializer:
     return init
 
 
-def default_init(scale: float = jnp.sqrt(2.0)) -> Initializer:
+def default_init(scale: float = math.sqrt(2.0)) -> Initializer:
     """Orthogonal initialization with gain ``scale`` (sqrt(2) for ReLU layers)."""
     return orthogonal_init(scale)
 

@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 import tqdm
 
+from jaxrl_offline import distributed
+
 TARGET_INTERVAL_S = 1.0
 
 
@@ -95,12 +97,13 @@ class ChunkProgress:
 
 
 def wait_ready(array: Any, poll_s: float = 0.05) -> np.ndarray:
-    """``np.asarray(array)`` after waiting in short sleeps, so Python signal handlers (Ctrl-C) run
-    while a long computation is still on the device."""
+    """``array`` as a whole host ``np.ndarray`` after waiting in short sleeps, so Python signal
+    handlers (Ctrl-C) run while a long computation is still on the device; an array sharded over
+    several processes is gathered (``distributed.to_host``)."""
     is_ready = getattr(array, "is_ready", None)
     while is_ready is not None and not is_ready():
         time.sleep(poll_s)
-    return np.asarray(array)
+    return np.asarray(distributed.to_host(array))
 
 
 class GracefulInterrupt:

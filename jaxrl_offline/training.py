@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jaxrl_offline import distributed
 from jaxrl_offline.types import Metrics, PRNGKey, Transition
 
 SEED_AXIS = "seed"
@@ -132,7 +133,12 @@ class SeedLayout:
 
 
 def make_seed_layout(seeds: Sequence[int], devices: Sequence[jax.Device] | None = None):
-    """Lays ``seeds`` out over ``devices`` (default: all local devices), padding as needed."""
+    """Lays ``seeds`` out over ``devices``, padding as needed.
+
+    The default is every device of every process (``jax.devices()``): with ``jax.distributed``
+    the seed axis is sharded over all processes (``jaxrl_offline.distributed``), and then padded
+    to the global device count even when there are fewer seeds than devices.
+    """
     seeds = tuple(int(seed) for seed in seeds)
     if not seeds:
         raise ValueError("At least one seed is needed; got an empty seed list.")
@@ -141,8 +147,11 @@ def make_seed_layout(seeds: Sequence[int], devices: Sequence[jax.Device] | None 
     if not all(0 <= seed < 2**32 for seed in seeds):
         # jax.random.key folds larger seeds onto 32 bits, and init_seed_states passes uint32.
         raise ValueError(f"Every seed must be in [0, 2**32), got {seeds}.")
-    devices = list(jax.local_devices() if devices is None else devices)
-    num_devices = min(len(devices), len(seeds)) if len(seeds) < len(devices) else len(devices)
+    devices = list(jax.devices() if devices is None else devices)
+    # With several processes every device keeps a share (padding seeds fill it), so that each
+    # process takes part in the same sharded program.
+    spread = jax.process_count() > 1
+    num_devices = len(devices) if spread else min(len(devices), len(seeds))
     devices = devices[:num_devices]
     padding = (-len(seeds)) % num_devices
     padded = seeds + _padding_seeds(seeds, padding)
@@ -171,7 +180,7 @@ def init_seed_states(algo: ModuleType, config: Any, layout: SeedLayout, dataset:
     """
     init_one = jax.jit(functools.partial(init_agent, algo, config))
     per_seed = [init_one(np.uint32(seed), dataset) for seed in layout.padded_seeds]
-    return jax.device_put(stack_trees(per_seed), layout.seed_sharding)
+    return distributed.put(stack_trees(per_seed), layout.seed_sharding)
 
 
 def stack_trees(trees: Sequence[Any]) -> Any:
@@ -192,7 +201,7 @@ def stack_trees(trees: Sequence[Any]) -> Any:
 
 def place_dataset(dataset: Transition, layout: SeedLayout) -> Transition:
     """Copies the dataset to every device of the layout (it is shared by all seeds)."""
-    return jax.device_put(dataset, layout.replicated)
+    return distributed.put(dataset, layout.replicated)
 
 
 def _keep_or_freeze(keep_new: jax.Array, new: jax.Array, old: jax.Array) -> jax.Array:
@@ -281,7 +290,7 @@ def resolve_seed_strategy(seed_strategy: str, layout: SeedLayout) -> str:
 
 
 def initial_active(layout: SeedLayout) -> jax.Array:
-    return jax.device_put(np.ones(len(layout.padded_seeds), bool), layout.seed_sharding)
+    return distributed.put(np.ones(len(layout.padded_seeds), bool), layout.seed_sharding)
 
 
 def train(
