@@ -43,7 +43,7 @@ def score_section(folder: pathlib.Path) -> str:
     (``experiments.online_tables``: the offline agent's score -> the last online score, and the
     cumulative regret), since its offline table is only the start of each run.
     """
-    from jaxrl_offline import results
+    from jaxrl_offline.reporting import results
 
     from experiments import grid_tables, online_tables, tables
 
@@ -70,7 +70,7 @@ def score_section(folder: pathlib.Path) -> str:
 
 def missing_line(folders: Sequence[pathlib.Path]) -> str:
     """Which registered algorithms have no record on the local suite yet."""
-    from jaxrl_offline import results
+    from jaxrl_offline.reporting import results
     from jaxrl_offline.algorithms import ALGORITHMS
 
     from experiments import tasks

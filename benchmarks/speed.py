@@ -80,7 +80,7 @@ def run_benchmark(settings, *, name: str | None = None, command: str = "",
     """Measures every algorithm of ``settings``; returns the report (see ``write_report``)."""
     import jax
 
-    from jaxrl_offline import results
+    from jaxrl_offline.reporting import results
 
     from benchmarks import speed_measure
 
@@ -117,7 +117,7 @@ def run_benchmark(settings, *, name: str | None = None, command: str = "",
 
 def write_report(report: dict, out_dir: str | os.PathLike = OUT_DIR) -> tuple[pathlib.Path, ...]:
     """Writes ``<out_dir>/<name>.json`` and the generated ``<name>.md``; returns both paths."""
-    from jaxrl_offline import results
+    from jaxrl_offline.reporting import results
 
     from benchmarks import speed_table
 
@@ -130,7 +130,7 @@ def write_report(report: dict, out_dir: str | os.PathLike = OUT_DIR) -> tuple[pa
 
 def render_all(out_dir: str | os.PathLike = OUT_DIR) -> list[pathlib.Path]:
     """Regenerates every ``<name>.md`` from its ``<name>.json``."""
-    from jaxrl_offline import results
+    from jaxrl_offline.reporting import results
 
     from benchmarks import speed_table
 

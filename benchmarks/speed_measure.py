@@ -34,9 +34,11 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxrl_offline import data, evaluation, suite, training
+from jaxrl_offline.datasets import data
+from jaxrl_offline.local_suite import suite
+from jaxrl_offline.runner import evaluation, training
 from jaxrl_offline.algorithms import get_algorithm
-from jaxrl_offline.formatting import duration, rate
+from jaxrl_offline.reporting.formatting import duration, rate
 from jaxrl_offline.types import Transition
 
 PER_ALGORITHM_FIELDS = ("chunk", "repeats", "seed_counts", "config")

@@ -12,7 +12,7 @@ import math
 import pathlib
 from collections.abc import Sequence
 
-from jaxrl_offline.formatting import significant
+from jaxrl_offline.reporting.formatting import significant
 
 GPU_TARGET = {"algorithms": ("td3_bc", "iql"), "num_seeds": 10, "aggregate_updates_per_s": 20_000}
 

@@ -19,8 +19,10 @@ from collections.abc import Sequence
 
 from absl import app, flags, logging
 
-from jaxrl_offline import checkpoints, data, distributed, experiment, grid, results, tracking
-from jaxrl_offline.synthetic import DEFAULT_DATASET
+from jaxrl_offline.datasets import data
+from jaxrl_offline.reporting import results
+from jaxrl_offline.runner import checkpoints, distributed, experiment, grid, tracking
+from jaxrl_offline.local_suite.synthetic import DEFAULT_DATASET
 
 from experiments import dry_run, sweep, tables
 

@@ -19,9 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from jaxrl_offline import data, evaluation, experiment, suite, training
+from jaxrl_offline.datasets import data
+from jaxrl_offline.local_suite import suite
+from jaxrl_offline.runner import evaluation, experiment, training
 from jaxrl_offline.algorithms import get_algorithm
-from jaxrl_offline.formatting import duration, rate
+from jaxrl_offline.reporting.formatting import duration, rate
 
 PROBE_UPDATES = 10  # Updates per probe chunk (a scan of any length compiles alike).
 PROBE_MIN_S, PROBE_MAX_CALLS = 2.0, 20

@@ -14,7 +14,8 @@ import math
 import pathlib
 from collections.abc import Sequence
 
-from jaxrl_offline import grid, results
+from jaxrl_offline.reporting import results
+from jaxrl_offline.runner import grid
 
 TITLE = "Best grid point per dataset, selected on evaluation scores"
 

@@ -5,7 +5,7 @@ algorithm ``{"td3_bc": {"alpha": [1, 2.5, 5]}}``, spelled like ``config``). Each
 algorithm, dataset) run then becomes one run per grid point (the cartesian product of the
 fields' values), with variant ``alpha=2.5`` (``<variant>-alpha=2.5`` within a sweep variant) and
 its own record and table column, and the grid's points train together in one compiled program
-(``jaxrl_offline.grid_run``). The ``grid`` layer comes last in the config's provenance, so a
+(``jaxrl_offline.runner.grid_run``). The ``grid`` layer comes last in the config's provenance, so a
 gridded field ignores the other layers' value of it.
 """
 
@@ -15,7 +15,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jaxrl_offline import grid
+from jaxrl_offline.runner import grid
 from jaxrl_offline.algorithms import get_algorithm
 
 

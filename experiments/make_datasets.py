@@ -9,7 +9,8 @@ writes ``jaxrl_offline/<env>/<kind>-v0`` (``<kind>-<N>-v0`` with ``--size``, e.g
 ``--overwrite`` (replace) or ``--skip_existing`` (keep) is given; nothing is generated before that
 check passes. ``--table=PATH`` writes a markdown table of every requested dataset (size, episode
 return and D4RL-normalized score mean/std); rows of other datasets already in that file are kept,
-so regenerating a few datasets updates only their rows. See ``jaxrl_offline/suite.py`` for what each kind is.
+so regenerating a few datasets updates only their rows. See ``jaxrl_offline/local_suite/suite.py``
+for what each kind is.
 
 Ctrl-C finishes the dataset(s) being generated (a part of one would be another dataset), keeps
 every finished one, and prints the command that generates the rest (``--skip_existing``); a
@@ -28,8 +29,9 @@ import sys
 from absl import app, flags
 from minari.storage import get_dataset_path
 
-from jaxrl_offline import dataset_spec, locomotion, suite
-from jaxrl_offline.progress import GracefulInterrupt
+from jaxrl_offline.datasets import dataset_spec
+from jaxrl_offline.local_suite import locomotion, suite
+from jaxrl_offline.runner.progress import GracefulInterrupt
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("envs", list(locomotion.ENVS), "Envs: " + ", ".join(locomotion.ENVS))

@@ -22,7 +22,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from jaxrl_offline import experiment, results
+from jaxrl_offline.reporting import results
+from jaxrl_offline.runner import experiment
 
 _ACTOR_CRITIC = {"hidden_dims": ("actor_hidden_dims", "critic_hidden_dims")}
 RENAMED_FIELDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {

@@ -4,7 +4,7 @@ Written by ``python -m experiments.tables`` and at the end of every sweep whenev
 online results: ``DIR/tables/online.{md,csv}``. Rows are datasets, columns algorithms. The first
 table gives, per cell, the mean normalized score over seeds when fine-tuning starts (env step 0:
 the offline agent) -> at the last online evaluation (± std over seeds); the second the cumulative
-regret of fine-tuning (``jaxrl_offline.results.cumulative_regret``: the time-average of
+regret of fine-tuning (``jaxrl_offline.reporting.results.cumulative_regret``: the time-average of
 1 - score / 100 over the online phase; lower is better).
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from jaxrl_offline import results
+from jaxrl_offline.reporting import results
 
 
 def online_cells(records: Sequence[dict]) -> dict[tuple[str, str], dict]:

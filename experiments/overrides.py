@@ -4,11 +4,11 @@ Every run looks itself up here (``table_layers``): each :class:`Override` whose 
 matches and whose dataset condition holds contributes its ``values``, later rows winning. A
 condition is a domain ``pattern`` (a regular expression, searched case-insensitively in the spec
 text), a D4RL ``task`` (``hopper-medium``) or a ``level`` (``medium-replay``) of the parsed spec
-(``jaxrl_offline.dataset_spec``: its task or any mixture part's, in every spelling of the data:
-the local suite at any size, Minari, D4RL files). The layers applied are written into
+(``jaxrl_offline.datasets.dataset_spec``: its task or any mixture part's, in every spelling of the
+data: the local suite at any size, Minari, D4RL files). The layers applied are written into
 the run record under ``overrides`` (keyed ``"table: <source>"``), before the sweep file and the
 command line, which override them. Dataset *transforms* (reward scaling, observation
-normalization) are not here: they live in ``jaxrl_offline/transforms.py``.
+normalization) are not here: they live in ``jaxrl_offline/datasets/transforms.py``.
 
 ``DERIVED`` lists config fields computed from the run instead of set by hand: IQL's and IDQL's
 actor cosine schedule spans the run's ``--steps`` unless a layer sets ``cosine_decay_steps``
@@ -24,8 +24,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from jaxrl_offline import dataset_spec
-from jaxrl_offline.dataset_spec import DatasetSpec
+from jaxrl_offline.datasets import dataset_spec
+from jaxrl_offline.datasets.dataset_spec import DatasetSpec
 
 ANTMAZE = r"ant[-_]?maze"
 KITCHEN = r"kitchen"

@@ -4,7 +4,7 @@ Writes ``DIR/plots/<dataset>.png`` (learning curves: mean and 95% bootstrap CI o
 evaluation, one curve per algorithm; the runner does the same at the end of every sweep) and
 ``DIR/plots/performance_profile_<score>.png``: for every threshold tau, the fraction of runs
 scoring above tau (averaged over datasets, so each dataset weighs the same) with a 95%
-stratified-bootstrap band (``jaxrl_offline.aggregate``; rliable's performance profile).
+stratified-bootstrap band (``jaxrl_offline.reporting.aggregate``; rliable's performance profile).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from absl import app, flags, logging
 
-from jaxrl_offline import aggregate, plots, results
+from jaxrl_offline.reporting import aggregate, plots, results
 
 
 def profile_groups(records: Sequence[dict], score: str) -> dict[str, list[np.ndarray]]:

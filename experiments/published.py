@@ -10,7 +10,7 @@ import pathlib
 from typing import Any
 
 from experiments import tasks
-from jaxrl_offline import dataset_spec
+from jaxrl_offline.datasets import dataset_spec
 
 MARKS = "†‡§¶"
 # Package data (setup.cfg), so an installed wheel finds it without the source tree.

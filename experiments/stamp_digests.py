@@ -3,9 +3,9 @@
     python -m experiments.stamp_digests benchmarks/results/hopper_medium [more folders or files]
 
 A folder stands for its ``runs/*.json`` (or its own ``*.json`` when it has no ``runs/``). Each
-valid record without ``scores_digest`` gets one (``jaxrl_offline.results.stamp_digest``); records
-that already have one are left alone, and an invalid record is an error naming the file. Until
-stamped, a record is accepted and listed as "legacy (no score digest)" under the tables.
+valid record without ``scores_digest`` gets one (``jaxrl_offline.reporting.results.stamp_digest``);
+records that already have one are left alone, and an invalid record is an error naming the file.
+Until stamped, a record is accepted and listed as "legacy (no score digest)" under the tables.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 
 from absl import app
 
-from jaxrl_offline import results
+from jaxrl_offline.reporting import results
 
 
 def record_files(paths: list[str]) -> list[pathlib.Path]:

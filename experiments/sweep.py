@@ -10,10 +10,10 @@ variant's ``config``, ``--config.<field>=value``, and finally derived fields
 A sweep file is a Python file defining ``SWEEP = dict(...)`` with any of the
 :class:`SweepSettings` fields; ``variants={"name": {field: value}}`` adds one run per variant
 (records ``<algo>-<name>__<dataset>.json``, table columns ``algo/name``). ``online_steps`` adds
-online fine-tuning after the offline phase (``jaxrl_offline.finetune``; algorithms without an
+online fine-tuning after the offline phase (``jaxrl_offline.runner.finetune``; algorithms without an
 online definition are refused when the runs are planned). ``grid={field: [values]}`` (or
 ``--grid.<field>=v1,v2``) turns each run into one run per grid point, trained together in one
-compiled program (``experiments/grids.py``, ``jaxrl_offline.grid_run``).
+compiled program (``experiments/grids.py``, ``jaxrl_offline.runner.grid_run``).
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jaxrl_offline import experiment, finetune, grid_run
-from jaxrl_offline import progress as progress_lib
+from jaxrl_offline.runner import experiment, finetune, grid_run
+from jaxrl_offline.runner import progress as progress_lib
 from jaxrl_offline.algorithms import ALGORITHMS, get_algorithm
-from jaxrl_offline.synthetic import DEFAULT_DATASET
+from jaxrl_offline.local_suite.synthetic import DEFAULT_DATASET
 
 from experiments import dry_run, field_rules, grids, migrations, overrides
 
@@ -432,7 +432,7 @@ def run_all(runs: Sequence, workdir: str, *, overwrite: bool = False, progress: 
     hours. Runs named in ``redo`` (``--redo``) lose their record and checkpoints and train again;
     the others are skipped or resumed as usual (redoing a grid point redoes its whole grid).
     ``log_to`` (``--log_to``) names the live tracking
-    backends of the runs that train (``jaxrl_offline.tracking``).
+    backends of the runs that train (``jaxrl_offline.runner.tracking``).
     """
     redo = check_redo(runs, redo)
     for run in runs:

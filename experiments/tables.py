@@ -8,8 +8,8 @@
 Rows are datasets grouped by domain (with a per-domain average row when a domain has several
 datasets), columns are algorithms (``algo/variant`` for sweep variants); cells are mean ± std over
 seeds of the ``last`` (final) or ``best`` (max over evaluations, per seed) score. The last rows
-aggregate over datasets (``jaxrl_offline.aggregate``): IQM, mean, median and optimality gap, each
-with a 95% stratified-bootstrap CI. ``--reference`` (a file, or the name of one in
+aggregate over datasets (``jaxrl_offline.reporting.aggregate``): IQM, mean, median and optimality
+gap, each with a 95% stratified-bootstrap CI. ``--reference`` (a file, or the name of one in
 ``experiments/published_tables/``) adds published numbers next to the matching algorithm; a
 published task (``hopper-medium-v2``) matches every dataset id standing for it
 (``experiments.tasks``), and both our columns and the published ones are labeled with the data
@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 from absl import app, flags, logging
 
-from jaxrl_offline import aggregate, plots, results
-from jaxrl_offline.formatting import significant
+from jaxrl_offline.reporting import aggregate, plots, results
+from jaxrl_offline.reporting.formatting import significant
 
 from experiments import grid_tables, online_tables, sweep as sweep_lib, tasks
 # Published scores live in experiments.published; re-exported here for the table API.

@@ -22,7 +22,8 @@ import os
 import pathlib
 from collections.abc import Sequence
 
-from jaxrl_offline import dataset_spec, suite
+from jaxrl_offline.datasets import dataset_spec
+from jaxrl_offline.local_suite import suite
 
 DATA_ENV_VAR = "JAXRL_OFFLINE_DATA"
 LOCOMOTION_ENVS = ("halfcheetah", "hopper", "walker2d")
@@ -39,7 +40,7 @@ def locomotion_tasks(kinds: Sequence[str], envs: Sequence[str] = LOCOMOTION_ENVS
 
 def task_name(dataset_id: str) -> str | None:
     """The D4RL task a dataset id stands for (``hopper-medium``), or ``None`` if unknown
-    (``jaxrl_offline.dataset_spec.DatasetSpec.task``).
+    (``jaxrl_offline.datasets.dataset_spec.DatasetSpec.task``).
 
     A mixture of one env's parts is ``<env>-<kind>+<kind>``, except medium+expert, which is D4RL's
     medium-expert (exactly the two concatenated)."""

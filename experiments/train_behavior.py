@@ -34,7 +34,7 @@ a warm restart, not a bit-exact resume (a run resumed from its full checkpoint i
 
 ``--steps`` is the total to reach; rerunning with a larger value extends a finished run.
 ``--export`` chooses the levels from ``history.json`` and copies them into
-``jaxrl_offline/behavior_policies/<env>/`` with a ``manifest.json``:
+``jaxrl_offline/local_suite/behavior_policies/<env>/`` with a ``manifest.json``:
 
 * **expert**: the snapshot with the best evaluation return in the last ``--expert_window``
   fraction of training (evaluation returns are noisy from one snapshot to the next);
@@ -64,10 +64,11 @@ from absl import app, flags
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from jaxrl_offline import behavior, envs, evaluation, locomotion, online  # noqa: E402
-from jaxrl_offline.progress import GracefulInterrupt  # noqa: E402
+from jaxrl_offline.local_suite import behavior, envs, locomotion
+from jaxrl_offline.runner import evaluation, online  # noqa: E402
+from jaxrl_offline.runner.progress import GracefulInterrupt  # noqa: E402
 from jaxrl_offline.algorithms import sac  # noqa: E402
-from jaxrl_offline.checkpoints import (RunCheckpointer, digest, flatten_arrays,  # noqa: E402
+from jaxrl_offline.runner.checkpoints import (RunCheckpointer, digest, flatten_arrays,  # noqa: E402
                                        unflatten_arrays)
 
 FLAGS = flags.FLAGS

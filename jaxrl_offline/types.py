@@ -19,7 +19,7 @@ import jax
 import numpy as np
 
 if TYPE_CHECKING:
-    from jaxrl_offline.dataset_spec import DatasetSpec
+    from jaxrl_offline.datasets.dataset_spec import DatasetSpec
 
 PRNGKey = jax.Array
 Params = Any
@@ -73,8 +73,8 @@ class DatasetInfo:
         normalization must be applied to evaluation observations.
       obs_std: [obs_dim] std (already including the +1e-3) observations were divided by, or ``None``.
       components: for a mixture, the ids of its parts; otherwise ``(dataset_id,)``.
-      spec: the parsed spec (``jaxrl_offline.dataset_spec.DatasetSpec``); ``None`` for data that
-        came from no spec (an online env, a probe).
+      spec: the parsed spec (``jaxrl_offline.datasets.dataset_spec.DatasetSpec``); ``None`` for
+        data that came from no spec (an online env, a probe).
       reward_scale: the reward transform as numbers, r -> reward_scale * r + reward_shift (for
         IQL's return-range scaling the factor measured on this dataset, reward_scale /
         (max - min trajectory return)); 1.0 when rewards are raw. The online phase applies it to

@@ -37,7 +37,7 @@ def minari_root(tmp_path, monkeypatch):
 @pytest.fixture
 def tiny_invpend_dataset(minari_root):
     """Id of a 2,000-step InvertedPendulum-v5 'medium' Minari dataset created in ``minari_root``."""
-    from jaxrl_offline.synthetic import make_inverted_pendulum_dataset
+    from jaxrl_offline.local_suite.synthetic import make_inverted_pendulum_dataset
 
     dataset_id = "test/invpend/medium-v0"
     make_inverted_pendulum_dataset(dataset_id, kind="medium", num_transitions=2000, seed=0,

@@ -13,7 +13,7 @@ from flax import struct
 from absl import flags
 
 from experiments import cli
-from jaxrl_offline import experiment
+from jaxrl_offline.runner import experiment
 from jaxrl_offline.types import Transition
 
 
@@ -94,7 +94,7 @@ def hand_batch(rng: np.random.Generator) -> Transition:
 
 def invpend_root(tmp_path_factory, dataset_id: str, num_transitions: int):
     """A Minari root holding one InvertedPendulum 'medium' dataset (seed 0, 4 envs)."""
-    from jaxrl_offline.synthetic import make_inverted_pendulum_dataset
+    from jaxrl_offline.local_suite.synthetic import make_inverted_pendulum_dataset
 
     root = tmp_path_factory.mktemp("minari")
     make_inverted_pendulum_dataset(dataset_id, kind="medium", num_transitions=num_transitions,

@@ -1,4 +1,5 @@
-"""Aggregate statistics across datasets (``jaxrl_offline.aggregate``): hand-computed values, the
+"""Aggregate statistics across datasets (``jaxrl_offline.reporting.aggregate``): hand-computed
+values, the
 stratified bootstrap, the score-table rows and the performance-profile plot."""
 
 import math
@@ -9,7 +10,7 @@ import scipy.stats
 
 from experiments import plots as experiment_plots
 from experiments import tables
-from jaxrl_offline import aggregate, results
+from jaxrl_offline.reporting import aggregate, results
 
 from test_results import make_record, write
 

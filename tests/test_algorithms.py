@@ -24,7 +24,9 @@ import ml_collections
 import numpy as np
 import pytest
 
-from jaxrl_offline import algorithms, synthetic, training
+from jaxrl_offline import algorithms
+from jaxrl_offline.local_suite import synthetic
+from jaxrl_offline.runner import training
 from jaxrl_offline.algorithms import ALGORITHMS, bc, cql, iql, td3_bc
 
 from helpers import (DATA_LOG_PROB, POLICY_ACTION, POLICY_LOG_PROB, FixedPolicy, hand_batch,

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from benchmarks import readme
-from jaxrl_offline import results
+from jaxrl_offline.reporting import results
 
 from test_results import make_record, write
 

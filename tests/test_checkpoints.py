@@ -1,4 +1,6 @@
-"""Tests for jaxrl_offline.checkpoints: round trip (typed keys, shardings), corruption, mismatch."""
+"""Tests for jaxrl_offline.runner.checkpoints: round trip (typed keys, shardings), corruption,
+mismatch.
+"""
 
 import shutil
 from typing import NamedTuple
@@ -8,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrl_offline import checkpoints, training
+from jaxrl_offline.runner import checkpoints, training
 
 
 class Carry(NamedTuple):

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from minari.data_collector.episode_buffer import EpisodeBuffer
 
-from jaxrl_offline import data, minari_format, transforms
-from jaxrl_offline.data import DatasetError, load_dataset, load_numpy
-from jaxrl_offline.raw_data import check_transition
-from jaxrl_offline.synthetic import make_inverted_pendulum_dataset, write_d4rl_hdf5
-from jaxrl_offline.transforms import Transforms
+from jaxrl_offline.datasets import data, minari_format, transforms
+from jaxrl_offline.datasets.data import DatasetError, load_dataset, load_numpy
+from jaxrl_offline.datasets.raw_data import check_transition
+from jaxrl_offline.local_suite.synthetic import make_inverted_pendulum_dataset, write_d4rl_hdf5
+from jaxrl_offline.datasets.transforms import Transforms
 from jaxrl_offline.types import Transition
 
 RAW = Transforms(normalize_obs=False)  # Only the always-on action rescaling.

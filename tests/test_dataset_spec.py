@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 from experiments import migrations, overrides
-from jaxrl_offline import dataset_spec, experiment, locomotion, transforms
-from jaxrl_offline.dataset_spec import DatasetPart, DatasetSpec, SuiteDataset
-from jaxrl_offline.raw_data import DatasetError
+from jaxrl_offline.datasets import dataset_spec, transforms
+from jaxrl_offline.local_suite import locomotion
+from jaxrl_offline.runner import experiment
+from jaxrl_offline.datasets.dataset_spec import DatasetPart, DatasetSpec, SuiteDataset
+from jaxrl_offline.datasets.raw_data import DatasetError
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RECORDS = sorted(ROOT.glob("benchmarks/results/*/runs/*.json"))

@@ -1,4 +1,4 @@
-"""Tests of the diffusion toolkit (``jaxrl_offline/diffusion.py``).
+"""Tests of the diffusion toolkit (``jaxrl_offline/generative/diffusion.py``).
 
 * Schedules and the noising of actions against hand-computed values.
 * The DDPM ancestral sampler against a plain numpy loop.
@@ -17,7 +17,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxrl_offline import diffusion
+from jaxrl_offline.generative import diffusion
 
 SDE = diffusion.VPSDE()  # SfBC's beta_min = 0.1, beta_max = 20.
 

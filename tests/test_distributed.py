@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from experiments import sweep
-from jaxrl_offline import checkpoints, distributed, experiment
+from jaxrl_offline.runner import checkpoints, distributed, experiment
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATASET = "test/invpend/medium-v0"

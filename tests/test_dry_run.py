@@ -11,7 +11,7 @@ import hashlib
 import pathlib
 
 from experiments import dry_run, sweep
-from jaxrl_offline import experiment
+from jaxrl_offline.runner import experiment
 
 from helpers import interrupt_after, run_cli
 

@@ -1,4 +1,5 @@
-"""Tests of jaxrl_offline.envs, the env loop under evaluation, online RL and dataset generation.
+"""Tests of jaxrl_offline.local_suite.envs, the env loop under evaluation, online RL and dataset
+generation.
 
 InvertedPendulum-v5 terminates once the pole tips over (|angle| > 0.2), which a constant full-force
 action does within a few steps, and truncates at its time limit otherwise.
@@ -8,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from jaxrl_offline import envs
+from jaxrl_offline.local_suite import envs
 
 ENV_ID = "InvertedPendulum-v5"
 

@@ -1,4 +1,5 @@
-"""Tests for jaxrl_offline.evaluation on InvertedPendulum-v5 with a fake linear-controller agent.
+"""Tests for jaxrl_offline.runner.evaluation on InvertedPendulum-v5 with a fake linear-controller
+agent.
 
 The controller a = clip(K . obs, +-3) with K = [1, 10, 1, 1] balances the pendulum for the full
 1000 steps (data.md §5.3); K = 0 lets it fall within a few dozen steps. The fake agent keeps K per
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 from flax import struct
 
-from jaxrl_offline import evaluation
+from jaxrl_offline.runner import evaluation
 from jaxrl_offline.types import DatasetInfo
 
 ENV_ID = "InvertedPendulum-v5"

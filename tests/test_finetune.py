@@ -1,4 +1,5 @@
-"""Tests of offline-to-online fine-tuning (``jaxrl_offline/finetune.py``) and its runner mode.
+"""Tests of offline-to-online fine-tuning (``jaxrl_offline/runner/finetune.py``) and its runner
+mode.
 
 * host pieces against hand-computed values: cumulative regret, trajectory splitting, replay buffer
   seeding, the online reward transform, schedules, errors, record validation, the online table;
@@ -24,7 +25,11 @@ from absl import flags
 from flax import struct
 
 from experiments import cli, online_tables, sweep
-from jaxrl_offline import algorithms, data, envs, experiment, finetune, online, results, transforms
+from jaxrl_offline import algorithms
+from jaxrl_offline.datasets import data, transforms
+from jaxrl_offline.local_suite import envs
+from jaxrl_offline.reporting import results
+from jaxrl_offline.runner import experiment, finetune, online
 from jaxrl_offline.algorithms import aca, bc, iql, td3_bc
 from jaxrl_offline.types import Transition
 

@@ -10,7 +10,8 @@ import pytest
 from absl import flags
 
 from experiments import cli, grid_tables, sweep, tables
-from jaxrl_offline import experiment, grid, grid_run, results, training
+from jaxrl_offline.reporting import results
+from jaxrl_offline.runner import experiment, grid, grid_run, training
 from jaxrl_offline.algorithms import td3_bc
 from jaxrl_offline.types import Transition
 

@@ -18,7 +18,9 @@ import optax
 import pytest
 from flax.training.train_state import TrainState
 
-from jaxrl_offline import diffusion, synthetic, training
+from jaxrl_offline.generative import diffusion
+from jaxrl_offline.local_suite import synthetic
+from jaxrl_offline.runner import training
 from jaxrl_offline.algorithms import idql, iql, sfbc
 from jaxrl_offline.state import TargetTrainState
 from jaxrl_offline.types import Transition

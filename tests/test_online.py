@@ -14,7 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrl_offline import behavior, networks, online, replay_buffer
+from jaxrl_offline import networks
+from jaxrl_offline.local_suite import behavior
+from jaxrl_offline.runner import online, replay_buffer
 from jaxrl_offline.algorithms import sac
 from jaxrl_offline.types import Transition
 

@@ -14,9 +14,10 @@ import pytest
 from minari.data_collector.episode_buffer import EpisodeBuffer
 
 from benchmarks.parity import d4rl_arrays, harness, records, references, shims, tables
-from jaxrl_offline import aggregate, data, results
-from jaxrl_offline.synthetic import create_atomically
-from jaxrl_offline.transforms import Transforms
+from jaxrl_offline.datasets import data
+from jaxrl_offline.reporting import aggregate, results
+from jaxrl_offline.datasets.minari_writer import create_atomically
+from jaxrl_offline.datasets.transforms import Transforms
 
 DATASET_ID = "test/invpend/parity-v0"
 # (length, terminated): episode 1 and 3 time out (3 at the end of the file).

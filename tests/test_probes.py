@@ -16,7 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl_offline import synthetic, training
+from jaxrl_offline.local_suite import synthetic
+from jaxrl_offline.runner import training
 from jaxrl_offline.algorithms import bc, iql, td3_bc
 
 SEEDS = (0, 1)

@@ -18,7 +18,9 @@ import numpy as np
 import pytest
 import tqdm
 
-from jaxrl_offline import algorithms, experiment, formatting, progress
+from jaxrl_offline import algorithms
+from jaxrl_offline.reporting import formatting
+from jaxrl_offline.runner import experiment, progress
 from slow_probe import SLOW_PROBE
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -131,7 +133,8 @@ MULTI_DEVICE_SCRIPT = textwrap.dedent("""
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
                                + " --xla_force_host_platform_device_count=2")
     import jax, numpy as np
-    from jaxrl_offline import progress, synthetic, training
+    from jaxrl_offline.local_suite import synthetic
+    from jaxrl_offline.runner import progress, training
     from jaxrl_offline.algorithms import bc
     import dataclasses
     config = dataclasses.replace(bc.Config(), actor_hidden_dims=(8,), batch_size=4)

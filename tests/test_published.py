@@ -7,7 +7,7 @@ import pathlib
 import pytest
 
 from experiments import published, sweep, tables, tasks
-from jaxrl_offline import dataset_spec
+from jaxrl_offline.datasets import dataset_spec
 from jaxrl_offline.algorithms import ALGORITHMS
 
 PUBLISHED = sorted(published.PUBLISHED_DIR.glob("*.json"))

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from experiments import tables
-from jaxrl_offline import aggregate, experiment, plots, results
+from jaxrl_offline.reporting import aggregate, plots, results
+from jaxrl_offline.runner import experiment
 
 REFERENCE_DIR = pathlib.Path(__file__).parent.parent / "experiments" / "published_tables"
 

@@ -15,7 +15,9 @@ import pytest
 from absl import app, flags
 
 from experiments import cli, field_rules, overrides, run, stamp_digests, sweep, tables
-from jaxrl_offline import algorithms, experiment, results, training
+from jaxrl_offline import algorithms
+from jaxrl_offline.reporting import results
+from jaxrl_offline.runner import experiment, training
 
 from helpers import ProbeConfig, interrupt_after, invpend_root, probe_init, run_cli
 

@@ -17,7 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl_offline import synthetic, training
+from jaxrl_offline.local_suite import synthetic
+from jaxrl_offline.runner import training
 from jaxrl_offline.algorithms import bc, td3_bc
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -1,4 +1,5 @@
-"""Tests of the local D4RL-style suite generator (``suite.py``), its CLI and the policy export.
+"""Tests of the local D4RL-style suite generator (``local_suite/suite.py``), its CLI and the policy
+export.
 
 Every test uses tiny random behavior policies written by the ``policy_root`` fixture (the shipped
 policies are not needed) and datasets of a few dozen transitions.
@@ -16,8 +17,10 @@ import minari
 import numpy as np
 import pytest
 
-from jaxrl_offline import behavior, data, dataset_spec, locomotion, networks, suite
-from jaxrl_offline.raw_data import DatasetError
+from jaxrl_offline import networks
+from jaxrl_offline.datasets import data, dataset_spec
+from jaxrl_offline.local_suite import behavior, locomotion, suite
+from jaxrl_offline.datasets.raw_data import DatasetError
 
 ENV = "hopper"
 

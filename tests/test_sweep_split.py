@@ -9,7 +9,7 @@ import pytest
 from absl import flags
 
 from experiments import cli, sweep, tables
-from jaxrl_offline import results
+from jaxrl_offline.reporting import results
 
 from test_results import make_record, write
 

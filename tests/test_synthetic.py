@@ -1,4 +1,6 @@
-"""Tests for jaxrl_offline.synthetic: generated Minari datasets and probes with known answers."""
+"""Tests for jaxrl_offline.local_suite.synthetic: generated Minari datasets and probes with known
+answers.
+"""
 
 import os
 import socket
@@ -11,9 +13,9 @@ import minari
 import numpy as np
 import pytest
 
-from jaxrl_offline import synthetic
-from jaxrl_offline.data import DatasetError, load_numpy
-from jaxrl_offline.transforms import Transforms
+from jaxrl_offline.local_suite import synthetic
+from jaxrl_offline.datasets.data import DatasetError, load_numpy
+from jaxrl_offline.datasets.transforms import Transforms
 
 RAW = Transforms(normalize_obs=False)
 

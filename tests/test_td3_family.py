@@ -1,4 +1,5 @@
-"""Tests of TD3-RKL, MISA and ReBRAC and of their shared pieces (``mixture.py``, ``mcmc.py``).
+"""Tests of TD3-RKL, MISA and ReBRAC and of their shared pieces (``generative/mixture.py``,
+``generative/mcmc.py``).
 
 * Math against references: the reverse-KL estimate against the closed form for two Gaussians;
   the Gaussian mixture's log-prob, moments and tanh-squashed log-prob against distrax; HMC
@@ -23,7 +24,10 @@ import numpy as np
 import pytest
 from flax.training.train_state import TrainState
 
-from jaxrl_offline import mcmc, mixture, networks, state as state_lib, synthetic, training
+from jaxrl_offline import networks, state as state_lib
+from jaxrl_offline.generative import mcmc, mixture
+from jaxrl_offline.local_suite import synthetic
+from jaxrl_offline.runner import training
 from jaxrl_offline.algorithms import cql, misa, rebrac, td3_bc, td3_rkl
 from jaxrl_offline.state import TargetTrainState
 from jaxrl_offline.types import Transition

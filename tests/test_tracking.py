@@ -14,7 +14,7 @@ import pytest
 from absl import app
 from test_runner import TINY_FLAGS, dataset_root, plan  # noqa: F401 (fixture)
 
-from jaxrl_offline import experiment, tracking
+from jaxrl_offline.runner import experiment, tracking
 
 from helpers import run_cli
 

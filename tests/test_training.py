@@ -1,4 +1,5 @@
-"""Tests of ``jaxrl_offline.training``: seeds, chunks, retracing, divergence handling, sampling.
+"""Tests of ``jaxrl_offline.runner.training``: seeds, chunks, retracing, divergence handling,
+sampling.
 
 The seed tests (style §28, the purejaxrl #35 class of bug) use TD3+BC, whose update draws noise
 from ``state.key``; divergence and driver tests use ``fake_algo``, a one-scalar algorithm that
@@ -17,7 +18,8 @@ import numpy as np
 import pytest
 from flax import struct
 
-from jaxrl_offline import synthetic, training
+from jaxrl_offline.local_suite import synthetic
+from jaxrl_offline.runner import training
 from jaxrl_offline.algorithms import td3_bc
 from jaxrl_offline.types import Transition
 from helpers import without_keys

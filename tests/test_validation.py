@@ -16,10 +16,11 @@ import pytest
 from absl import app, flags
 
 from experiments import cli, sweep
-from jaxrl_offline import experiment, results
-from jaxrl_offline.data import DatasetError
-from jaxrl_offline.synthetic import (make_inverted_pendulum_dataset, rollout_inverted_pendulum,
-                                     write_d4rl_hdf5)
+from jaxrl_offline.reporting import results
+from jaxrl_offline.runner import experiment
+from jaxrl_offline.datasets.data import DatasetError
+from jaxrl_offline.local_suite.synthetic import (make_inverted_pendulum_dataset,
+                                                 rollout_inverted_pendulum, write_d4rl_hdf5)
 
 INVPEND = "?env=InvertedPendulum-v5"
 TINY = dict(algos=("bc",), num_seeds=1, steps=50, chunk=50, eval_every=0, eval_episodes=1,

@@ -44,7 +44,7 @@ def get_dataset(dataset_id: str) -> dict[str, np.ndarray]:
       dict of ``GET_DATASET_KEYS``: observations / next_observations [N, obs_dim] float32,
       actions [N, action_dim] float32, rewards [N] float32, terminals / timeouts [N] bool.
     """
-    from jaxrl_offline.minari_format import open_minari
+    from jaxrl_offline.datasets.minari_format import open_minari
 
     dataset = open_minari(dataset_id, download=False)
     columns: dict[str, list[np.ndarray]] = {key: [] for key in GET_DATASET_KEYS}

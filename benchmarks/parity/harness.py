@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from benchmarks.parity import d4rl_arrays, shims
-from jaxrl_offline import data, envs
-from jaxrl_offline.transforms import Transforms
+from jaxrl_offline.datasets import data
+from jaxrl_offline.local_suite import envs
+from jaxrl_offline.datasets.transforms import Transforms
 from jaxrl_offline.types import DatasetInfo
 
 

@@ -1,4 +1,4 @@
-"""Reference runs as run records of the project's schema (``jaxrl_offline.results``).
+"""Reference runs as run records of the project's schema (``jaxrl_offline.reporting.results``).
 
 A reference record is an ordinary record (every ``REQUIRED_FIELDS`` entry, so the project's tables,
 plots and readers take it) with three differences: ``variant`` is the reference's short name (its
@@ -21,8 +21,8 @@ import numpy as np
 
 from benchmarks.parity.harness import SeedResult
 from benchmarks.parity.references import Reference
-from jaxrl_offline import results
-from jaxrl_offline.raw_data import env_id_of
+from jaxrl_offline.reporting import results
+from jaxrl_offline.datasets.raw_data import env_id_of
 from jaxrl_offline.types import DatasetInfo
 
 REFERENCE_PACKAGES = ("torch", "pyrallis", "wandb")

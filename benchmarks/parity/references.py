@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import shlex
 
-from jaxrl_offline import dataset_spec
+from jaxrl_offline.datasets import dataset_spec
 
 CORL_REPOSITORY = "corl-team/CORL"
 CORL_COMMIT = "eeeeef2671235fcce3a3eb255576a207d78840e6"

@@ -91,7 +91,7 @@ def main(argv):
         print(f"warning: {reference_dir} is at {commit}, the pinned commit is {reference.commit}")
     if FLAGS.eval_every <= 0 or FLAGS.steps % FLAGS.eval_every:
         raise app.UsageError("--steps must be a positive multiple of --eval_every")
-    from jaxrl_offline import suite
+    from jaxrl_offline.local_suite import suite
 
     suite.ensure_local(FLAGS.dataset)
     env_name, config_file = names(reference)

@@ -101,7 +101,9 @@ def main(argv):
 
     from benchmarks import speed_measure
     from benchmarks.parity import harness, references
-    from jaxrl_offline import data, results, suite
+    from jaxrl_offline.datasets import data
+    from jaxrl_offline.local_suite import suite
+    from jaxrl_offline.reporting import results
     from jaxrl_offline.algorithms import get_algorithm
 
     reference = references.get_reference(FLAGS.reference)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from jaxrl_offline import aggregate, plots, results
+from jaxrl_offline.reporting import aggregate, plots, results
 
 WORKDIR = pathlib.Path(__file__).resolve().parent.parent / "results" / "parity"
 

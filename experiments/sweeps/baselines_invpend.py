@@ -7,7 +7,7 @@ critic loss evaluates 30 sampled actions per state).
     python -m experiments.run --sweep=baselines_invpend
 """
 
-from jaxrl_offline.synthetic import DEFAULT_DATASET
+from jaxrl_offline.local_suite.synthetic import DEFAULT_DATASET
 
 SWEEP = dict(
     algos=("bc", "td3_bc", "iql", "cql"),

@@ -20,9 +20,9 @@ alignment is a copy with the action rows of the first kernel zeroed (Z never tra
 
 Rewards: the official code fits Z on unshifted AntMaze rewards but fine-tunes on r - 1 (spec §7.2),
 so Z starts on the wrong scale. Here the online rewards pass through the dataset's own reward
-transform (``jaxrl_offline.finetune``): Z and the online critic see one scale. ``align=False`` is
-the "SAC+ML without alignment" baseline (registered as ``sac_ml``): the same protocol, but
-fine-tuning starts from the offline critic and has no log pi_0 term.
+transform (``jaxrl_offline.runner.finetune``): Z and the online critic see one scale.
+``align=False`` is the "SAC+ML without alignment" baseline (registered as ``sac_ml``): the same
+protocol, but fine-tuning starts from the offline critic and has no log pi_0 term.
 """
 
 from __future__ import annotations

@@ -37,7 +37,8 @@ from flax import struct
 from flax import linen as nn
 from flax.training.train_state import TrainState
 
-from jaxrl_offline import diffusion, losses, networks, state as state_lib
+from jaxrl_offline import losses, networks, state as state_lib
+from jaxrl_offline.generative import diffusion
 from jaxrl_offline.state import TargetTrainState
 from jaxrl_offline.types import Metrics, Params, PRNGKey, Transition
 

@@ -157,7 +157,8 @@ def explore(config: Config, state: AgentState, obs: jax.Array, key: PRNGKey) -> 
 
 
 def online_config(config: Config) -> dict:
-    """Naive fine-tuning (``jaxrl_offline.finetune``; IQL paper §5.3): IQL's own updates continue
+    """Naive fine-tuning (``jaxrl_offline.runner.finetune``; IQL paper §5.3): IQL's own updates
+    continue
     online, on a replay buffer that starts with the whole offline dataset."""
     del config
     return {"buffer": "offline"}

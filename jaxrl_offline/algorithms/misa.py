@@ -29,7 +29,8 @@ import ml_collections
 from flax import struct
 from flax.training.train_state import TrainState
 
-from jaxrl_offline import losses, mcmc, networks, state as state_lib
+from jaxrl_offline import losses, networks, state as state_lib
+from jaxrl_offline.generative import mcmc
 from jaxrl_offline.algorithms import cql
 from jaxrl_offline.state import TargetTrainState
 from jaxrl_offline.types import Metrics, Params, PRNGKey, Transition

@@ -9,8 +9,8 @@ target entropy -|A|:
 * actor:   mean_B (alpha log pi(a|s) - min_i Q_i(s, a)), a ~ pi(.|s) reparameterized;
 * alpha:   mean_B -alpha (log pi(a|s) + target_entropy).
 
-The library uses SAC online (``jaxrl_offline.online``) to train the behavior policies of the local
-D4RL-style suite, and it is registered for offline runs too: with ``num_critics=10`` it is the
+The library uses SAC online (``jaxrl_offline.runner.online``) to train the behavior policies of the
+local D4RL-style suite, and it is registered for offline runs too: with ``num_critics=10`` it is the
 SAC-N baseline of An et al. (2021). Every loss in one ``update`` uses the pre-update networks
 (jaxrl style); the target critic moves by Polyak averaging after each critic step.
 """

@@ -54,7 +54,8 @@ import numpy as np
 from flax import struct
 from flax.training.train_state import TrainState
 
-from jaxrl_offline import diffusion, networks, state as state_lib
+from jaxrl_offline import networks, state as state_lib
+from jaxrl_offline.generative import diffusion
 from jaxrl_offline.state import TargetTrainState
 from jaxrl_offline.types import Metrics, Params, PRNGKey, Transition
 

@@ -148,7 +148,8 @@ def explore(config: Config, state: AgentState, obs: jax.Array, key: PRNGKey) -> 
 
 
 def online_config(config: Config) -> dict:
-    """Naive fine-tuning (``jaxrl_offline.finetune``): TD3+BC's own updates continue online, on a
+    """Naive fine-tuning (``jaxrl_offline.runner.finetune``): TD3+BC's own updates continue online,
+    on a
     replay buffer that starts with the whole offline dataset."""
     del config
     return {"buffer": "offline"}

@@ -22,7 +22,8 @@ import ml_collections
 from flax import struct
 from flax.training.train_state import TrainState
 
-from jaxrl_offline import losses, mixture, networks, state as state_lib
+from jaxrl_offline import losses, networks, state as state_lib
+from jaxrl_offline.generative import mixture
 from jaxrl_offline.algorithms import td3_bc
 from jaxrl_offline.state import TargetTrainState
 from jaxrl_offline.types import Metrics, Params, PRNGKey, Transition

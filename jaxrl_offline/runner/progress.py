@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import tqdm
 
-from jaxrl_offline import distributed
+from jaxrl_offline.runner import distributed
 
 TARGET_INTERVAL_S = 1.0
 
@@ -190,7 +190,7 @@ class SweepProgress:
         return sum(updates * per_algorithm.get(name, mean) for name, updates in self.remaining)
 
     def line(self) -> str:
-        from jaxrl_offline.formatting import duration
+        from jaxrl_offline.reporting.formatting import duration
 
         eta = self.eta_s()
         left = sum(1 for _, updates in self.remaining if updates)

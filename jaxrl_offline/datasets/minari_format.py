@@ -23,7 +23,7 @@ import numpy as np
 from minari.dataset.minari_dataset import parse_dataset_id
 from minari.storage import get_dataset_path
 
-from jaxrl_offline.raw_data import DatasetError, RawDataset, env_id_of
+from jaxrl_offline.datasets.raw_data import DatasetError, RawDataset, env_id_of
 from jaxrl_offline.types import Transition
 
 OFFLINE_CHECK_TIMEOUT_S = 2.0
@@ -228,15 +228,18 @@ def _not_found_message(dataset_id: str, root) -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "Misconfigured dataset" warnings for broken folders.
         local = sorted(minari.list_local_datasets())
-    from jaxrl_offline.synthetic import SYNTHETIC_DATASETS  # Lazy: synthetic imports gym envs.
-
-    hint = ("It is generated locally in seconds: jaxrl_offline.synthetic.ensure_dataset"
-            f"({dataset_id!r}). " if dataset_id in SYNTHETIC_DATASETS else
+    # The generators live in the suite layer above this one, so they are named, not imported.
+    hint = ("It is generated locally in seconds: jaxrl_offline.local_suite.synthetic."
+            f"ensure_dataset({dataset_id!r}). " if dataset_id.startswith("jaxrl_offline/invpend/")
+            else
+            "It is generated locally: python -m experiments.make_datasets (or "
+            "jaxrl_offline.local_suite.suite.ensure_dataset). "
+            if dataset_id.startswith("jaxrl_offline/") else
             f"Get it with load_dataset({dataset_id!r}, download=True) or `minari download "
             f"{dataset_id}` on a connected machine (copy ~/.minari/datasets/{dataset_id} "
             f"to {os.path.join(str(root), dataset_id)} when this one is offline); datasets of the "
-            f"jaxrl_offline/ namespace ({', '.join(SYNTHETIC_DATASETS)}) are made by "
-            "jaxrl_offline.synthetic.ensure_dataset. ")
+            "jaxrl_offline/ namespace are made locally (jaxrl_offline.local_suite.synthetic."
+            "ensure_dataset, python -m experiments.make_datasets). ")
     return (f"Dataset {dataset_id!r} is not in the local Minari store {root} (set by "
             f"MINARI_DATASETS_PATH, default ~/.minari/datasets). Local datasets: "
             f"{', '.join(local) if local else 'none'}. " + hint

@@ -54,9 +54,10 @@ import jax.numpy as jnp
 import numpy as np
 import tqdm
 
-from jaxrl_offline import (checkpoints, envs, evaluation, online, replay_buffer, results,
-                           training)
-from jaxrl_offline.replay_buffer import ReplayBuffer
+from jaxrl_offline.local_suite import envs
+from jaxrl_offline.reporting import results
+from jaxrl_offline.runner import checkpoints, evaluation, online, replay_buffer, training
+from jaxrl_offline.runner.replay_buffer import ReplayBuffer
 from jaxrl_offline.types import DatasetInfo, Transition
 
 BUFFER_MODES = ("empty", "offline", "top_trajectories")
@@ -99,7 +100,8 @@ def online_config(algo: ModuleType, config: Any) -> OnlineConfig:
     if not (hasattr(algo, "online_config") and hasattr(algo, "explore")):
         raise ValueError(
             f"--online_steps: algorithm {algo.NAME!r} has no online fine-tuning definition (module "
-            "hooks online_config and explore, see jaxrl_offline/finetune.py). Algorithms that can "
+            "hooks online_config and explore, see jaxrl_offline/runner/finetune.py). Algorithms "
+            "that can "
             f"be fine-tuned: {', '.join(finetunable_algorithms())}.")
     return OnlineConfig(**algo.online_config(config))
 

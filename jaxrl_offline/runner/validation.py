@@ -13,8 +13,9 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
-from jaxrl_offline import envs, evaluation
-from jaxrl_offline.raw_data import DatasetError, env_id_of
+from jaxrl_offline.local_suite import envs
+from jaxrl_offline.runner import evaluation
+from jaxrl_offline.datasets.raw_data import DatasetError, env_id_of
 from jaxrl_offline.types import DatasetInfo
 
 
@@ -28,7 +29,8 @@ def check_eval_env(info: DatasetInfo) -> None:
     if info.eval_env_spec is None:
         raise DatasetError(
             f"Dataset {where!r} names no evaluation env: its file name matches no known env "
-            "(jaxrl_offline.d4rl_format.D4RL_ENV_TABLE) and it carries no eval_env_spec. Name "
+            "(jaxrl_offline.datasets.d4rl_format.D4RL_ENV_TABLE) and it carries no eval_env_spec. "
+            "Name "
             f"the env in the spec, e.g. 'd4rl:PATH.hdf5?env=Hopper-v5', or store eval_env_spec "
             "in the Minari metadata.")
     env_id = env_id_of(info.eval_env_spec)

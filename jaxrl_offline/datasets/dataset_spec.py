@@ -25,7 +25,7 @@ import dataclasses
 import pathlib
 import re
 
-from jaxrl_offline.raw_data import DatasetError
+from jaxrl_offline.datasets.raw_data import DatasetError
 
 D4RL_PREFIX = "d4rl:"
 ENV_OPTION = "env="
@@ -237,8 +237,9 @@ def parse(text: str | DatasetSpec) -> DatasetSpec:
     """Parses a dataset spec (a ``DatasetSpec`` is returned as it is).
 
     Raises:
-      jaxrl_offline.raw_data.DatasetError: for an empty part, an unknown ``d4rl:`` option, a bare
-        ``.hdf5`` path or text that is no Minari id; the message shows the accepted spellings.
+      jaxrl_offline.datasets.raw_data.DatasetError: for an empty part, an unknown ``d4rl:`` option,
+        a bare ``.hdf5`` path or text that is no Minari id; the message shows the accepted
+        spellings.
     """
     if isinstance(text, DatasetSpec):
         return text

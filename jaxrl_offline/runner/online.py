@@ -29,9 +29,10 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxrl_offline import envs, replay_buffer, training
-from jaxrl_offline.minari_format import flatten_observation
-from jaxrl_offline.replay_buffer import ReplayBuffer
+from jaxrl_offline.local_suite import envs
+from jaxrl_offline.runner import replay_buffer, training
+from jaxrl_offline.datasets.minari_format import flatten_observation
+from jaxrl_offline.runner.replay_buffer import ReplayBuffer
 from jaxrl_offline.types import PRNGKey, Transition
 
 
@@ -81,8 +82,8 @@ class LoopState(struct.PyTreeNode):
 
 
 class EnvGroup:
-    """``S x E`` envs stepped in lockstep (an :class:`jaxrl_offline.envs.EnvBatch`), each env's
-    episode ``k`` reset with the seed derived from (run seed, seed value, env index, k).
+    """``S x E`` envs stepped in lockstep (an :class:`jaxrl_offline.local_suite.envs.EnvBatch`),
+    each env's episode ``k`` reset with the seed derived from (run seed, seed value, env index, k).
 
     Actions arrive in the library's [-1, 1] convention and are mapped to each env's action box.
     Finished episodes are restarted at once; :meth:`step` reports the true final observation.

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxrl_offline.raw_data import DatasetError
+from jaxrl_offline.datasets.raw_data import DatasetError
 from jaxrl_offline.types import Transition
 
 REWARD_MODES = ("none", "return_range", "affine")

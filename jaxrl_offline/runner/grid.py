@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxrl_offline import training
+from jaxrl_offline.runner import training
 from jaxrl_offline.types import Transition
 
 

@@ -2,8 +2,8 @@
 
 A :class:`RawDataset` is what a reader (Minari, legacy D4RL hdf5) produces before any transform:
 numpy arrays in the env's own units plus the metadata needed to build a ``DatasetInfo``. Mixtures
-are concatenations of raw datasets; transforms (``jaxrl_offline.transforms``) then run once on the
-result.
+are concatenations of raw datasets; transforms (``jaxrl_offline.datasets.transforms``) then run
+once on the result.
 """
 
 from __future__ import annotations
@@ -96,7 +96,8 @@ def check_transition(transition: Transition, where: str, episode_ends: np.ndarra
         raise DatasetError(
             f"Dataset {where!r} contains no transitions (0 steps after reading). Check that the "
             "dataset was generated completely (regenerate it, e.g. with "
-            "jaxrl_offline.synthetic.ensure_dataset for jaxrl_offline/ ids), or pick another id."
+            "jaxrl_offline.local_suite.synthetic.ensure_dataset for jaxrl_offline/ ids), or pick "
+            "another id."
         )
     for name, value in transition._asdict().items():
         if not np.issubdtype(np.asarray(value).dtype, np.number):

@@ -27,8 +27,8 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from jaxrl_offline import distributed
-from jaxrl_offline.results import to_jsonable
+from jaxrl_offline.runner import distributed
+from jaxrl_offline.reporting.results import to_jsonable
 
 _ARRAYS, _META = "arrays", "meta"
 

@@ -36,13 +36,15 @@ import numpy as np
 from minari.data_collector.episode_buffer import EpisodeBuffer
 from minari.storage import get_dataset_path
 
-from jaxrl_offline import __version__, behavior, dataset_spec, locomotion
-from jaxrl_offline.behavior import BehaviorPolicy
-from jaxrl_offline.dataset_spec import DatasetSpec
-from jaxrl_offline.raw_data import DatasetError
-from jaxrl_offline.rollout import collect_episodes
-from jaxrl_offline import synthetic
-from jaxrl_offline.synthetic import create_atomically
+from jaxrl_offline import __version__
+from jaxrl_offline.datasets import dataset_spec
+from jaxrl_offline.local_suite import behavior, locomotion
+from jaxrl_offline.local_suite.behavior import BehaviorPolicy
+from jaxrl_offline.datasets.dataset_spec import DatasetSpec
+from jaxrl_offline.datasets.raw_data import DatasetError
+from jaxrl_offline.local_suite.rollout import collect_episodes
+from jaxrl_offline.local_suite import synthetic
+from jaxrl_offline.datasets.minari_writer import create_atomically
 
 KINDS = dataset_spec.SUITE_KINDS
 DEFAULT_SIZE = 1_000_000  # random / medium / expert, and each half of medium-expert (D4RL v2).
@@ -158,7 +160,7 @@ def make_dataset(env: str, kind: str, size: int | None = None, *, seed: int = 0,
         env=suite_env.env_id, eval_env=suite_env.env_id,
         algorithm_name="uniform random" if kind == "random" else f"SAC behavior policy ({kind})",
         author="jaxrl_offline", author_email="n/a (generated locally)",
-        code_permalink=f"jaxrl_offline {__version__}: jaxrl_offline/suite.py",
+        code_permalink=f"jaxrl_offline {__version__}: jaxrl_offline/local_suite/suite.py",
         observation_space=gym.spaces.Box(-np.inf, np.inf, obs_shape, np.float32),
         action_space=action_space,
         ref_min_score=suite_env.ref_min_score, ref_max_score=suite_env.ref_max_score,

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxrl_offline import distributed
+from jaxrl_offline.runner import distributed
 from jaxrl_offline.types import Metrics, PRNGKey, Transition
 
 SEED_AXIS = "seed"
@@ -67,9 +67,9 @@ def make_train_chunk(algo: ModuleType, config: Any, num_updates: int,
 
     With ``progress``, the function is ``train_chunk(state, data_key, dataset, progress_every,
     seed_value)`` and calls ``progress(progress_every, seed_value)`` on the host after every
-    ``progress_every``-th update (``jaxrl_offline.progress``); ``progress_every`` is an unbatched
-    int32 scalar (so the ``lax.cond`` stays a branch under ``vmap``) and ``seed_value`` any
-    per-seed scalar (so ``vmap`` calls the callback once per seed).
+    ``progress_every``-th update (``jaxrl_offline.runner.progress``); ``progress_every`` is an
+    unbatched int32 scalar (so the ``lax.cond`` stays a branch under ``vmap``) and ``seed_value``
+    any per-seed scalar (so ``vmap`` calls the callback once per seed).
     """
     update = functools.partial(algo.update, config)
 
@@ -136,8 +136,8 @@ def make_seed_layout(seeds: Sequence[int], devices: Sequence[jax.Device] | None 
     """Lays ``seeds`` out over ``devices``, padding as needed.
 
     The default is every device of every process (``jax.devices()``): with ``jax.distributed``
-    the seed axis is sharded over all processes (``jaxrl_offline.distributed``), and then padded
-    to the global device count even when there are fewer seeds than devices.
+    the seed axis is sharded over all processes (``jaxrl_offline.runner.distributed``), and then
+    padded to the global device count even when there are fewer seeds than devices.
     """
     seeds = tuple(int(seed) for seed in seeds)
     if not seeds:
@@ -238,10 +238,10 @@ def make_multi_seed_chunk(algo: ModuleType, config: Any, num_updates: int, layou
     XLA:CPU) or ``"auto"``: ``"map"`` when every device of the layout is a CPU, else ``"vmap"``.
 
     ``progress``: a host function ``progress(progress_every, seed_active)`` called from inside the
-    scan (see :func:`make_train_chunk` and ``jaxrl_offline.progress.ChunkProgress``, which divides
-    by the seed count: it is called once per padded seed and tick). ``run_chunk`` then takes a
-    sixth argument, ``progress_every`` (int32 scalar, updates between ticks; traced, so changing it
-    does not recompile). Without ``progress`` nothing is added to the compiled program.
+    scan (see :func:`make_train_chunk` and ``jaxrl_offline.runner.progress.ChunkProgress``, which
+    divides by the seed count: it is called once per padded seed and tick). ``run_chunk`` then
+    takes a sixth argument, ``progress_every`` (int32 scalar, updates between ticks; traced, so
+    changing it does not recompile). Without ``progress`` nothing is added to the compiled program.
     """
     strategy = resolve_seed_strategy(seed_strategy, layout)
     train_chunk = make_train_chunk(algo, config, num_updates, progress)

@@ -19,7 +19,8 @@ import re
 
 import numpy as np
 
-from jaxrl_offline.raw_data import DatasetError, RawDataset, check_magnitude, check_terminals
+from jaxrl_offline.datasets.raw_data import (DatasetError, RawDataset, check_magnitude,
+                                             check_terminals)
 from jaxrl_offline.types import Transition
 
 REQUIRED_KEYS = ("observations", "actions", "rewards", "terminals", "timeouts")
@@ -167,7 +168,8 @@ def _read_arrays(path: str, spec: str) -> dict[str, np.ndarray]:
                 raise DatasetError(
                     f"D4RL file {path!r} lacks the keys {missing} (it has {sorted(file.keys())}). "
                     f"A legacy D4RL file needs {list(REQUIRED_KEYS)} (plus optional "
-                    "next_observations); rewrite it with jaxrl_offline.synthetic.write_d4rl_hdf5 "
+                    "next_observations); rewrite it with "
+                    "jaxrl_offline.local_suite.synthetic.write_d4rl_hdf5 "
                     "or convert it to Minari."
                 )
             keys = REQUIRED_KEYS + (("next_observations",) if "next_observations" in file else ())

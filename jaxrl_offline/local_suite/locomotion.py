@@ -3,9 +3,9 @@
 D4RL's gym-mujoco suite (random, medium, medium-replay, medium-expert, expert for halfcheetah,
 hopper and walker2d) cannot be downloaded here, so the project regenerates it on Gymnasium's v5
 MuJoCo envs from behavior policies it trained itself (``experiments/train_behavior.py``) and ships
-under ``jaxrl_offline/behavior_policies/<env>/``. Reference scores are **D4RL's** constants
-(``d4rl/infos.py``), read from the one table ``d4rl_format.D4RL_REF_SCORES``: normalized scores
-are "D4RL-style" and comparable to published numbers only approximately (v5 envs differ from
+under ``jaxrl_offline/local_suite/behavior_policies/<env>/``. Reference scores are **D4RL's**
+constants (``d4rl/infos.py``), read from the one table ``d4rl_format.D4RL_REF_SCORES``: normalized
+scores are "D4RL-style" and comparable to published numbers only approximately (v5 envs differ from
 D4RL's v2/v3 envs; Hopper's uniform-random return on v5 is +15.9 against D4RL's -20.27
 reference).
 """
@@ -19,7 +19,8 @@ import shutil
 
 import numpy as np
 
-from jaxrl_offline import behavior, d4rl_format, dataset_spec
+from jaxrl_offline.datasets import d4rl_format, dataset_spec
+from jaxrl_offline.local_suite import behavior
 from jaxrl_offline.types import DatasetInfo
 
 POLICY_ROOT = pathlib.Path(__file__).parent / "behavior_policies"

@@ -132,7 +132,7 @@ def load(path: str | os.PathLike) -> BehaviorPolicy:
     with np.load(path) as data:
         if "format" not in data or str(data["format"]) != _FORMAT:
             raise ValueError(f"{path} is not a jaxrl_offline behavior policy (expected format "
-                             f"{_FORMAT!r}); write it with jaxrl_offline.behavior.save")
+                             f"{_FORMAT!r}); write it with jaxrl_offline.local_suite.behavior.save")
         count = sum(1 for name in data.files if name.endswith("_kernel")
                     and name.startswith("hidden"))
         layers = tuple((data[f"hidden{i}_kernel"], data[f"hidden{i}_bias"]) for i in range(count))

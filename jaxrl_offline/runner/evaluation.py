@@ -4,8 +4,8 @@
 ``evaluate`` rolls that policy out in ``S * E`` Gymnasium envs (one episode each) and returns raw
 and normalised per-seed, per-episode returns. Per-step jit dispatch costs about as much as a few
 MuJoCo steps, so batching all seeds and episodes into one call is what keeps evaluation cheap.
-The envs step in :class:`jaxrl_offline.envs.EnvBatch`, the loop shared with online RL and dataset
-generation.
+The envs step in :class:`jaxrl_offline.local_suite.envs.EnvBatch`, the loop shared with online RL
+and dataset generation.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl_offline import envs
-from jaxrl_offline.minari_format import flatten_observation
+from jaxrl_offline.local_suite import envs
+from jaxrl_offline.datasets.minari_format import flatten_observation
 from jaxrl_offline.types import DatasetInfo
 
 # policy(states, obs [S, E, obs_dim], seed_keys [S], step) -> actions [S, E, action_dim] in [-1, 1].
@@ -83,7 +83,7 @@ def make_batched_policy(algo: Any, config: Any) -> BatchedPolicy:
 def flatten_obs(obs: Any) -> np.ndarray:
     """Flat [..., obs_dim] env observations, by the data layer's rule (one rule for both sides).
 
-    See :func:`jaxrl_offline.minari_format.flatten_observation`: goal dicts become
+    See :func:`jaxrl_offline.datasets.minari_format.flatten_observation`: goal dicts become
     ``concat(observation, achieved_goal, desired_goal)``.
     """
     return flatten_observation(obs)
@@ -125,11 +125,11 @@ def evaluate(
     """Runs one episode in each of S * E envs, all seeds and episodes stepping in lockstep.
 
     Each step: raw obs -> ``flatten_obs`` -> ``info.normalize_obs`` -> [S, E, obs_dim] -> one
-    ``policy`` call -> ``info.to_env_action`` -> env, on an :class:`jaxrl_offline.envs.EnvBatch`.
-    Finished envs stop counting (returns frozen) and the loop stops when every env has finished,
-    so there is one policy call per step of the longest episode. Envs that are finished, inactive,
-    or whose seed produced a non-finite action receive the midpoint of the action box, so NaN never
-    reaches the simulator.
+    ``policy`` call -> ``info.to_env_action`` -> env, on an
+    :class:`jaxrl_offline.local_suite.envs.EnvBatch`. Finished envs stop counting (returns frozen)
+    and the loop stops when every env has finished, so there is one policy call per step of the
+    longest episode. Envs that are finished, inactive, or whose seed produced a non-finite action
+    receive the midpoint of the action box, so NaN never reaches the simulator.
 
     Args:
       policy: from ``make_batched_policy``.

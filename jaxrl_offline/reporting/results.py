@@ -7,8 +7,9 @@ and validated when read: a half-written or hand-damaged file, or one whose score
 its ``scores_digest``, raises :class:`RecordError` naming the file; it is never used silently.
 
 Statistics over seeds (mean, std and a percentile bootstrap confidence interval, as rliable:
-Agarwal et al., 2021) use the bootstrap of :mod:`jaxrl_offline.aggregate`, which also holds the
-aggregates over datasets (IQM and others); its generator is fixed, so tables are reproducible.
+Agarwal et al., 2021) use the bootstrap of :mod:`jaxrl_offline.reporting.aggregate`, which also
+holds the aggregates over datasets (IQM and others); its generator is fixed, so tables are
+reproducible.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxrl_offline import aggregate
+from jaxrl_offline.reporting import aggregate
 
 SCHEMA_VERSION = 1
 PROTOCOL_UPDATES = 1_000_000  # The papers' training budget (D4RL protocol: 1M gradient updates).
@@ -384,7 +385,7 @@ def git_commit() -> str | None:
 
     None for an installed wheel: ``site-packages`` is no checkout, even inside some other
     repository (a virtual environment in a project folder), whose commit would be wrong."""
-    repo = pathlib.Path(__file__).resolve().parent.parent
+    repo = pathlib.Path(__file__).resolve().parents[2]
     if not (repo / ".git").exists():  # A worktree's .git is a file.
         return None
     try:

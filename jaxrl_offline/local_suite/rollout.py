@@ -1,10 +1,11 @@
 """Deterministic data collection: whole episodes of a batched numpy policy, cut to a step budget.
 
-Used by every dataset generator (``synthetic.py``, ``suite.py``). Episode ``i`` uses the reset seed
-and the random generator of ``SeedSequence([*seed_key, i])`` only, so the data does not depend on
-how many envs step in lockstep (``num_envs`` only changes speed). The policy is called once per
-lockstep step on the observations of all running episodes, and the envs step in an
-:class:`jaxrl_offline.envs.EnvBatch` (the loop shared with evaluation and online RL).
+Used by every dataset generator (``local_suite/synthetic.py``, ``local_suite/suite.py``). Episode
+``i`` uses the reset seed and the random generator of ``SeedSequence([*seed_key, i])`` only, so the
+data does not depend on how many envs step in lockstep (``num_envs`` only changes speed). The
+policy is called once per lockstep step on the observations of all running episodes, and the envs
+step in an :class:`jaxrl_offline.local_suite.envs.EnvBatch` (the loop shared with evaluation and
+online RL).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable
 import gymnasium as gym
 import numpy as np
 
-from jaxrl_offline import envs
+from jaxrl_offline.local_suite import envs
 
 # policy(obs [n, obs_dim] raw env observations, rngs: one Generator per row) -> env actions [n, A].
 BatchPolicy = Callable[[np.ndarray, list], np.ndarray]

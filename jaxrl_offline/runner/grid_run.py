@@ -4,7 +4,7 @@
 ``alpha=2.5`` and record ``<algo>-alpha=2.5__<dataset>.json``, exactly those of a plain run of
 that config). :func:`run_grid` trains a grid's points together: :class:`GridSpec` is the
 combined run (name ``<algo>-grid-alpha=1_2.5_5__<dataset>``: its checkpoints and partial record),
-whose members are the (point, seed) pairs (``jaxrl_offline.grid``), trained, evaluated,
+whose members are the (point, seed) pairs (``jaxrl_offline.runner.grid``), trained, evaluated,
 checkpointed and resumed by ``experiment.train_run`` like the seeds of a plain run; at the end
 the combined record is split into one record per point.
 """
@@ -16,8 +16,9 @@ import hashlib
 import os
 from collections.abc import Callable, Sequence
 
-from jaxrl_offline import distributed, experiment, grid, results
-from jaxrl_offline.experiment import RunSpec
+from jaxrl_offline.reporting import results
+from jaxrl_offline.runner import distributed, experiment, grid
+from jaxrl_offline.runner.experiment import RunSpec
 
 # Everything but these must be equal across a grid's points.
 _POINT_FIELDS = ("config", "overrides", "variant")

@@ -4,14 +4,14 @@
 and sweep files build it in ``experiments/sweep.py``); :func:`run_experiment` trains it in
 chunks (``training.make_multi_seed_chunk``), evaluates every ``eval_every`` updates, checkpoints
 every ``checkpoint_every`` chunks and writes ``<workdir>/runs/<name>.json``
-(``jaxrl_offline.results``). A rerun skips a finished run and resumes an interrupted one from its
-latest checkpoint; since chunk ``k`` folds ``k`` into every seed's data key and evaluation seeds
-depend only on the step and each seed's own value, the resumed run ends with the same record
+(``jaxrl_offline.reporting.results``). A rerun skips a finished run and resumes an interrupted one
+from its latest checkpoint; since chunk ``k`` folds ``k`` into every seed's data key and evaluation
+seeds depend only on the step and each seed's own value, the resumed run ends with the same record
 (timing aside), and seed ``i`` of a multi-seed run scores as a run of seed ``i`` alone. With
 ``online_steps`` the offline phase is followed by fine-tuning in the eval env
-(``jaxrl_offline.finetune``), checkpointed and resumed the same way. The progress bar moves
-inside chunks (``jaxrl_offline.progress``); a first Ctrl-C finishes the current chunk, saves a
-checkpoint and the partial record and raises :class:`RunInterrupted`.
+(``jaxrl_offline.runner.finetune``), checkpointed and resumed the same way. The progress bar moves
+inside chunks (``jaxrl_offline.runner.progress``); a first Ctrl-C finishes the current chunk, saves
+a checkpoint and the partial record and raises :class:`RunInterrupted`.
 """
 
 from __future__ import annotations
@@ -30,11 +30,15 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxrl_offline import checkpoints, data, distributed, evaluation, finetune, results, suite
-from jaxrl_offline import training
-from jaxrl_offline import progress as progress_lib
-from jaxrl_offline import dataset_spec, tracking, validation
-from jaxrl_offline.formatting import duration, rate, significant
+from jaxrl_offline.datasets import data
+from jaxrl_offline.local_suite import suite
+from jaxrl_offline.reporting import results
+from jaxrl_offline.runner import checkpoints, distributed, evaluation, finetune
+from jaxrl_offline.runner import training
+from jaxrl_offline.runner import progress as progress_lib
+from jaxrl_offline.datasets import dataset_spec
+from jaxrl_offline.runner import tracking, validation
+from jaxrl_offline.reporting.formatting import duration, rate, significant
 from jaxrl_offline.algorithms import get_algorithm
 
 
@@ -71,12 +75,12 @@ class RunSpec:
       checkpoint_every: save a checkpoint every this many chunks (0 = never); while fine-tuning,
         every this many online evaluations.
       online_steps: env steps of online fine-tuning per seed after the offline phase (0 = none;
-        ``jaxrl_offline.finetune``).
+        ``jaxrl_offline.runner.finetune``).
       online_eval_every: env steps between online evaluations (0 = only at the start and end).
       online_update_every: env steps per jitted learning call (as many updates; 1 = the policy is
         updated before every env step).
       grid_fields: for one point of a hyperparameter grid (``--grid``), the gridded config
-        fields: the grid's points train together in one program (``jaxrl_offline.grid_run``).
+        fields: the grid's points train together in one program (``jaxrl_offline.runner.grid_run``).
         Not part of ``spec_hash``: a point's record is the record of a plain run of its config.
     """
 
@@ -246,7 +250,7 @@ def run_experiment(spec: RunSpec, workdir: str | os.PathLike, *, overwrite: bool
       log: where the one-line summaries go.
       on_chunk: called with the number of chunks done after each chunk (and its checkpoint);
         during fine-tuning with ``chunks + online evaluations done``.
-      log_to: live tracking backends (``jaxrl_offline.tracking``: ``"tensorboard"``,
+      log_to: live tracking backends (``jaxrl_offline.runner.tracking``: ``"tensorboard"``,
         ``"wandb"``) for the offline phase's chunks and evaluations, under
         ``<workdir>/tracking/``; a failing backend warns and is switched off.
 
@@ -298,7 +302,7 @@ def train_run(spec: RunSpec, workdir: str | os.PathLike, setup: Callable, *, fin
 
     ``setup(spec, algo, dataset) -> (algorithm, layout, (states, data_keys), record fields)``
     says what the members of the seed axis are (:func:`seed_setup`: the seeds;
-    ``jaxrl_offline.grid_run``: (grid point, seed) pairs); ``finish(spec, workdir, record,
+    ``jaxrl_offline.runner.grid_run``: (grid point, seed) pairs); ``finish(spec, workdir, record,
     log)`` turns the trained record into what is written and returned.
     """
     algo = get_algorithm(spec.algorithm)
@@ -367,7 +371,7 @@ def check_dataset(spec: RunSpec, log: Callable[[str], None] = print) -> list[str
     """Loads ``spec``'s dataset on the host (generating it on first use) and validates it.
 
     Raises ``data.DatasetError`` naming the dataset for data that cannot be trained on or
-    evaluated (see ``jaxrl_offline.validation``); returns the warnings (also logged).
+    evaluated (see ``jaxrl_offline.runner.validation``); returns the warnings (also logged).
     """
     ensure_local(spec.dataset, spec.name)
     _, info = data.load_numpy(spec.dataset, algorithm=spec.algorithm)
@@ -494,7 +498,8 @@ def _evaluate(spec, record, policy, layout, states, alive, info, step, metrics) 
 
 
 def _note_diverged(record: dict, alive: np.ndarray, step: int) -> None:
-    # A grid run's members are (point, seed) pairs, numbered in "members" (jaxrl_offline.grid_run).
+    # A grid run's members are (point, seed) pairs, numbered in "members"
+    # (jaxrl_offline.runner.grid_run).
     for seed, ok in zip(record.get("members", record["seeds"]), alive):
         if not ok and str(seed) not in record["diverged_at_step"]:
             record["diverged_at_step"][str(seed)] = step

@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from jaxrl_offline import results
+from jaxrl_offline.reporting import results
 
 
 def _plot_curves(records: Sequence[dict], path: str | os.PathLike, curve, title: str,

@@ -1,7 +1,7 @@
 """Dataset loading: Minari ids, D4RL hdf5 files and mixtures -> ``Transition`` + ``DatasetInfo``.
 
 One entry point, :func:`load_dataset`, takes a *spec* (text, parsed once by
-:func:`jaxrl_offline.dataset_spec.parse`, or a ``DatasetSpec``):
+:func:`jaxrl_offline.datasets.dataset_spec.parse`, or a ``DatasetSpec``):
 
 * a Minari id (``"mujoco/hopper/medium-v0"``, ``"jaxrl_offline/invpend/mixed-v0"``), read from the
   local Minari store (``$MINARI_DATASETS_PATH`` or ``~/.minari/datasets``);
@@ -10,9 +10,10 @@ One entry point, :func:`load_dataset`, takes a *spec* (text, parsed once by
   ``+`` always separates parts, so file paths cannot contain it.
 
 Host loading (numpy, :func:`load_numpy`) is separate from device placement (:func:`to_device`).
-Per-dataset preprocessing comes from the declarative table in ``jaxrl_offline.transforms`` and every
-transform applied is described in ``DatasetInfo.transforms``. Dict observations are flattened by
-:func:`flatten_observation` (``jaxrl_offline.minari_format``), which evaluation must share.
+Per-dataset preprocessing comes from the declarative table in ``jaxrl_offline.datasets.transforms``
+and every transform applied is described in ``DatasetInfo.transforms``. Dict observations are
+flattened by :func:`flatten_observation` (``jaxrl_offline.datasets.minari_format``), which
+evaluation must share.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl_offline import d4rl_format, dataset_spec
-from jaxrl_offline.dataset_spec import DatasetPart, DatasetSpec
-from jaxrl_offline.minari_format import flatten_observation, read_minari
-from jaxrl_offline.raw_data import DatasetError, RawDataset, check_transition, concatenate
-from jaxrl_offline.raw_data import env_id_of
-from jaxrl_offline.transforms import Transforms, apply_transforms, family_of, resolve_transforms
-from jaxrl_offline.transforms import table_key
+from jaxrl_offline.datasets import d4rl_format, dataset_spec
+from jaxrl_offline.datasets.dataset_spec import DatasetPart, DatasetSpec
+from jaxrl_offline.datasets.minari_format import flatten_observation, read_minari
+from jaxrl_offline.datasets.raw_data import DatasetError, RawDataset, check_transition, concatenate
+from jaxrl_offline.datasets.raw_data import env_id_of
+from jaxrl_offline.datasets.transforms import (Transforms, apply_transforms, family_of,
+                                               resolve_transforms)
+from jaxrl_offline.datasets.transforms import table_key
 from jaxrl_offline.types import DatasetInfo, Transition
 
 __all__ = ["DatasetError", "load_dataset", "load_numpy", "to_device", "env_id_of",
