@@ -1,24 +1,64 @@
 r"""Writes ``benchmarks/results/datasets/README.md``: the shipped behavior policies and the suite.
 
-    python -m experiments.suite_report --tables=benchmarks/results/datasets/suite_100k.md,...
+    python -m experiments.suite_report --measure   # re-measure the store, then write the report
+    python -m experiments.suite_report             # write the report from the committed files
 
-The policy table is read from the shipped ``manifest.json`` files and the dataset tables are the
-ones ``experiments.make_datasets --table`` wrote; nothing is typed by hand.
+The policy table is read from the shipped ``manifest.json`` files, the dataset tables are the
+ones ``experiments.make_datasets --table`` wrote (``--tables``, default the committed
+``suite_default_size.md`` and ``suite_100k.md``), and the "D4RL character" section puts the
+statistics of ``--character`` (default ``benchmarks/results/datasets/character.json``) beside
+D4RL v2's sourced figures of ``--reference`` (``experiments/d4rl_character.json``); nothing is
+typed by hand. ``--measure`` first computes ``local_suite.character.dataset_character`` for every
+suite dataset (any size) in the Minari store and replaces those datasets' entries in the JSON
+(entries of datasets no longer in the store are kept, unless ``--fresh``), so the report itself
+never needs the store: it is regenerated from committed files alone. A row whose data came from
+other behavior policies than the shipped ones (stored ``policy_sha256`` against
+``suite.expected_policy_hashes``) is marked stale. Once the whole suite exists at D4RL's size::
+
+    python -m experiments.make_datasets --jobs=2 --overwrite \
+        --table=benchmarks/results/datasets/suite_default_size.md
+    python -m experiments.suite_report --measure --fresh
 """
 
 from __future__ import annotations
 
+import json
+import os
 import pathlib
 import sys
 
 from absl import app, flags
+from minari.storage import get_dataset_path
 
-from jaxrl_offline.local_suite import locomotion
+from jaxrl_offline.datasets import dataset_spec
+from jaxrl_offline.local_suite import character, locomotion
+from jaxrl_offline.local_suite import suite as suite_lib
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list("tables", [], "Dataset tables written by make_datasets --table, in order.")
-flags.DEFINE_string("out", "benchmarks/results/datasets/README.md", "Output markdown file.")
-flags.DEFINE_string("notes", None, "Optional markdown file appended after the tables.")
+RESULTS = "benchmarks/results/datasets"
+DEFAULT_TABLES = (f"{RESULTS}/suite_default_size.md", f"{RESULTS}/suite_100k.md")
+DEFAULT_NOTES = f"{RESULTS}/notes.md"
+DEFAULT_CHARACTER = f"{RESULTS}/character.json"
+REFERENCE = "experiments/d4rl_character.json"
+
+
+def _define_flags() -> None:
+    """Flags of the command (defined only when run, so importing this module defines none)."""
+    flags.DEFINE_list("tables", list(DEFAULT_TABLES),
+                      "Dataset tables written by make_datasets --table, in order.")
+    flags.DEFINE_string("out", f"{RESULTS}/README.md", "Output markdown file.")
+    flags.DEFINE_string("notes", DEFAULT_NOTES,
+                        "Markdown file appended after the tables ('' for none).")
+    flags.DEFINE_string("character", DEFAULT_CHARACTER,
+                        "Statistics of the suite's datasets (written by --measure).")
+    flags.DEFINE_string("reference", REFERENCE, "D4RL v2's figures, each with its source.")
+    flags.DEFINE_bool("measure", False, "Measure every suite dataset in the Minari store into "
+                      "--character before writing the report.")
+    flags.DEFINE_string("root", None, "Minari datasets root for --measure (default "
+                        "$MINARI_DATASETS_PATH).")
+    flags.DEFINE_bool("fresh", False, "With --measure: drop the entries of datasets no longer "
+                      "in the store (by default they are kept).")
+
 
 # D4RL-era expert targets for v5 envs (issue 4): the returns an expert should roughly reach.
 EXPERT_TARGETS = {"halfcheetah": 10_000, "hopper": 3_000, "walker2d": 4_000}
@@ -47,25 +87,160 @@ def policy_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def suite_ids_in_store(root: pathlib.Path) -> list[str]:
+    """Every local-suite dataset id (any size) with data under ``root``, in suite order."""
+    found = []
+    for env in dataset_spec.SUITE_ENVS:
+        folder = root / dataset_spec.SUITE_NAMESPACE / env
+        for path in sorted(folder.glob(f"*{dataset_spec.SUITE_VERSION_SUFFIX}")):
+            dataset_id = f"{dataset_spec.SUITE_NAMESPACE}/{env}/{path.name}"
+            if (path / "data").is_dir() and dataset_spec.parse(dataset_id).parts[0].suite:
+                found.append(dataset_id)
+    return sorted(found, key=_suite_order)
+
+
+def _suite_order(dataset_id: str) -> tuple:
+    suite = dataset_spec.parse(dataset_id).parts[0].suite
+    return (suite.env, dataset_spec.SUITE_KINDS.index(suite.kind), suite.size or 0)
+
+
+def measure(ids: list[str], root: pathlib.Path, path: pathlib.Path) -> dict:
+    """Writes :func:`character.dataset_character` of ``ids`` (datasets under ``root``, the
+    current ``$MINARI_DATASETS_PATH``) and the behavior-policy hashes in their metadata into the
+    JSON at ``path`` (other entries kept); returns its contents."""
+    measured = json.loads(path.read_text()) if path.exists() else {}
+    for dataset_id in ids:
+        print(f"measuring {dataset_id} ...", flush=True)
+        metadata = json.loads((root / dataset_id / "data" / "metadata.json").read_text())
+        measured[dataset_id] = {**character.dataset_character(dataset_id).to_json(),
+                                "policy_sha256": metadata.get("policy_sha256", {})}
+    measured = {key: measured[key] for key in sorted(measured, key=_suite_order)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(measured, indent=1) + "\n")
+    return measured
+
+
+def _pair(ours: str, theirs: str) -> str:
+    return f"{ours} / {theirs}"
+
+
+def _figure(field: dict, fmt: str, notes: list[str]) -> str:
+    """A reference value formatted, with its source numbered into ``notes``; ``n/a`` if none."""
+    if field["value"] is None:
+        return "n/a"
+    if field["source"] not in notes:
+        notes.append(field["source"])
+    return f"{fmt.format(field['value'])} [{notes.index(field['source']) + 1}]"
+
+
+def _spread(mean, std, fmt: str) -> str:
+    return "n/a" if mean is None else f"{fmt.format(mean)} ± {fmt.format(std)}"
+
+
+def _reference_spread(theirs: dict, name: str, fmt: str, notes: list[str]) -> str:
+    mean, std = theirs[f"{name}_mean"], theirs[f"{name}_std"]
+    if mean["value"] is None:
+        return "n/a"
+    return f"{_figure(mean, fmt, notes)} ± {_figure(std, fmt, notes)}"
+
+
+def _staleness(suite, stored: dict | None) -> str:
+    """`` (stale ...)`` when the measured data came from other behavior policies than the shipped
+    ones (it is regenerated with the suite), ``""`` when they match."""
+    try:
+        expected = suite_lib.expected_policy_hashes(suite.env, suite.kind, suite.size)
+    except FileNotFoundError:
+        return " (no shipped policies)"
+    return "" if stored == expected else " (stale: older behavior policies)"
+
+
+def character_section(measured: dict, reference: dict) -> str:
+    """Markdown: per measured dataset, ours / D4RL v2's figures for the same (env, kind)."""
+    lines = [
+        "## D4RL character: the suite beside D4RL v2\n",
+        "Per dataset, **ours / D4RL v2's** `<env>-<kind>-v2`. Ours are measured by "
+        "`python -m experiments.suite_report --measure` (`local_suite/character.py`, stored in "
+        "`character.json`); D4RL's are the sourced figures of `experiments/d4rl_character.json` "
+        "(numbered sources below), `n/a` where no published figure was found. `terminated` is "
+        "the fraction of episodes ending in a true termination rather than a time-limit "
+        "truncation; returns are undiscounted, normalized with D4RL's reference scores. A "
+        "dataset whose size is not D4RL's (`size` column) is comparable in per-episode figures "
+        "only.\n"]
+    if not measured:
+        return "\n".join(lines + ["No suite dataset has been measured yet: generate the suite "
+                                   "(`python -m experiments.make_datasets`), then run "
+                                   "`python -m experiments.suite_report --measure`.\n"])
+    lines += ["| dataset | size | transitions | episodes | mean episode length | terminated | "
+              "return mean ± std | normalized mean ± std |", "|---|---|---|---|---|---|---|---|"]
+    notes: list[str] = []
+    for dataset_id, ours in measured.items():
+        suite = dataset_spec.parse(dataset_id).parts[0].suite
+        theirs = reference["datasets"].get(f"{suite.env}/{suite.kind}")
+        if theirs is None:
+            raise ValueError(f"{dataset_id}: no entry {suite.env}/{suite.kind} in the D4RL "
+                             "reference table; add one (values may be null) to "
+                             "experiments/d4rl_character.json")
+        size = ("D4RL's" if suite.size is None
+                else f"{dataset_spec.size_label(suite.size)} (reduced)") + _staleness(
+                    suite, ours.get("policy_sha256"))
+        ret, norm = (_pair(_spread(ours[f"{name}_mean"], ours[f"{name}_std"], fmt),
+                           _reference_spread(theirs, name, fmt, notes))
+                     for name, fmt in (("return", "{:.0f}"), ("normalized", "{:.1f}")))
+        cells = [_pair(f"{ours['transitions']:,}", _figure(theirs["transitions"], "{:,}", notes)),
+                 _pair(f"{ours['episodes']:,}", _figure(theirs["episodes"], "{:,}", notes)),
+                 _pair(f"{ours['mean_length']:.1f}",
+                       _figure(theirs["mean_length"], "{:.1f}", notes)),
+                 _pair(f"{ours['termination_rate']:.2f}",
+                       _figure(theirs["termination_rate"], "{:.2f}", notes)),
+                 ret, norm]
+        lines.append(f"| {dataset_id} | {size} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines += [f"{i + 1}. {reference['sources'][key]}" for i, key in enumerate(notes)]
+    return "\n".join(lines) + "\n"
+
+
+def render(tables: list[str], notes: str | None, measured: dict, reference: dict) -> str:
+    """The whole report (markdown)."""
+    parts = ["# The local D4RL-style suite: behavior policies and datasets\n",
+             "Generated by `python -m experiments.suite_report` from the shipped behavior-policy "
+             "manifests (`jaxrl_offline/local_suite/behavior_policies/*/manifest.json`), from "
+             "the tables "
+             "`python -m experiments.make_datasets --table=...` wrote and from the statistics "
+             "`python -m experiments.suite_report --measure` wrote (`character.json`).\n",
+             "## Behavior policies (SAC, evaluation = mean of 10 deterministic episodes)\n",
+             policy_table()]
+    for table in tables:
+        path = pathlib.Path(table)
+        parts += [f"## Datasets: `{path.name}`\n", path.read_text()]
+    parts.append(character_section(measured, reference))
+    if notes:
+        parts.append(pathlib.Path(notes).read_text())
+    return "\n".join(parts)
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    parts = ["# The local D4RL-style suite: behavior policies and datasets\n",
-             "Generated by `python -m experiments.suite_report` from the shipped behavior-policy "
-             "manifests (`jaxrl_offline/local_suite/behavior_policies/*/manifest.json`) and from "
-             "the tables "
-             "`python -m experiments.make_datasets --table=...` wrote.\n",
-             "## Behavior policies (SAC, evaluation = mean of 10 deterministic episodes)\n",
-             policy_table()]
-    for table in FLAGS.tables:
-        path = pathlib.Path(table)
-        parts += [f"## Datasets: `{path.name}`\n", path.read_text()]
-    if FLAGS.notes:
-        parts.append(pathlib.Path(FLAGS.notes).read_text())
+    character_path = pathlib.Path(FLAGS.character)
+    if FLAGS.measure:
+        root = pathlib.Path(FLAGS.root) if FLAGS.root else get_dataset_path()
+        ids = suite_ids_in_store(root)
+        if not ids:
+            raise app.UsageError(f"--measure: no local-suite dataset under {root}; generate them "
+                                 "with python -m experiments.make_datasets (or pass --root).")
+        if FLAGS.root:  # read_minari reads the store of $MINARI_DATASETS_PATH.
+            os.environ["MINARI_DATASETS_PATH"] = str(root)
+        if FLAGS.fresh:
+            character_path.unlink(missing_ok=True)
+        measure(ids, root, character_path)
+    measured = json.loads(character_path.read_text()) if character_path.exists() else {}
+    reference = json.loads(pathlib.Path(FLAGS.reference).read_text())
+    text = render(FLAGS.tables, FLAGS.notes, measured, reference)
     pathlib.Path(FLAGS.out).parent.mkdir(parents=True, exist_ok=True)
-    pathlib.Path(FLAGS.out).write_text("\n".join(parts))
-    print(pathlib.Path(FLAGS.out).read_text())
+    pathlib.Path(FLAGS.out).write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":
+    _define_flags()
     sys.exit(app.run(main))
