@@ -39,7 +39,8 @@ RESULTS = "benchmarks/results/datasets"
 DEFAULT_TABLES = (f"{RESULTS}/suite_default_size.md", f"{RESULTS}/suite_100k.md")
 DEFAULT_NOTES = f"{RESULTS}/notes.md"
 DEFAULT_CHARACTER = f"{RESULTS}/character.json"
-REFERENCE = "experiments/d4rl_character.json"
+# D4RL v2's sourced figures (package data, next to this module).
+REFERENCE = str(pathlib.Path(__file__).with_name("d4rl_character.json"))
 
 
 def _define_flags() -> None:
