@@ -5,8 +5,9 @@ unimodal Gaussian AWR policy (IQL) averages them into the bad middle.
 
 The task (``bimodal_task``) is a one-step bandit whose reward does not depend on the state:
 r(a) = 1 - min((a - m)^2, (a + m)^2) / m^2 for a 1-D action a in [-1, 1], m = ``MODE`` = 0.7.
-Known answer: r = 1 at the two modes a = +-0.7 (the optimum), r = 0 at the middle a = 0, r < 0
-below |a| = 0 never happens inside [-1, 1] except in the middle band. The behavior puts
+Known answer: r = 1 at the two modes a = +-0.7 (the optimum), r = 0 at the middle a = 0 (the
+minimum on [-1, 1]), r <= 0.75 in the middle band |a| < 0.35, r = 0.82 at the bounds. The behavior
+puts
 ``1 - middle_fraction`` of its actions at the modes (a fair coin, N(0, 0.05^2) noise) and the rest
 uniformly on [-1, 1], so the critic also sees the reward fall between and beyond the modes; the
 behavior's mean action is 0 (the bad middle).
@@ -14,8 +15,10 @@ behavior's mean action is 0 (the bad middle).
 Each algorithm (IQL: Gaussian AWR actor; IDQL and SfBC: diffusion behavior models with Q-based
 selection) is trained for ``--updates`` updates on its own dataset per seed (dataset seed = 1000
 + seed), then acts (its evaluation action) at 256 new states. Reported per algorithm: the fraction
-of actions within ``NEAR`` of a mode, the fraction in the middle band |a| < m / 2, and the mean
-reward, mean ± std over seeds. The settings were chosen on seed 100 only (``TUNING_SEED``); the
+of actions within ``NEAR`` of a mode, in the middle band |a| < m / 2 and beyond a mode
+(|a| >= m + NEAR), and the mean reward, mean ± std over seeds. The plot shows, for the first
+seed, the data with r(a), and per algorithm the samples of the model it draws from (the diffusion
+behavior models; IQL's Gaussian policy) and its evaluation actions. The settings were chosen on seed 100 only (``TUNING_SEED``); the
 evaluation seeds default to 0, 1, 2.
 
 Writes ``benchmarks/results/claims/bimodal/{record.json, table.md, samples.png}``.
