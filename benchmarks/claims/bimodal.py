@@ -7,9 +7,8 @@ The task (``bimodal_task``) is a one-step bandit whose reward does not depend on
 r(a) = 1 - min((a - m)^2, (a + m)^2) / m^2 for a 1-D action a in [-1, 1], m = ``MODE`` = 0.7.
 Known answer: r = 1 at the two modes a = +-0.7 (the optimum), r = 0 at the middle a = 0 (the
 minimum on [-1, 1]), r <= 0.75 in the middle band |a| < 0.35, r = 0.82 at the bounds. The behavior
-puts
-``1 - middle_fraction`` of its actions at the modes (a fair coin, N(0, 0.05^2) noise) and the rest
-uniformly on [-1, 1], so the critic also sees the reward fall between and beyond the modes; the
+puts ``1 - middle_fraction`` of its actions at the modes (a fair coin, N(0, 0.05^2) noise) and the
+rest uniformly on [-1, 1], so the critic also sees the reward fall between and beyond the modes; the
 behavior's mean action is 0 (the bad middle).
 
 Each algorithm (IQL: Gaussian AWR actor; IDQL and SfBC: diffusion behavior models with Q-based
