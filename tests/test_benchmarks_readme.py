@@ -64,3 +64,30 @@ def test_fine_tuning_folder_shows_offline_to_online():
     section = readme.score_section(folder)
     assert online_tables.to_markdown(records).rstrip() in section
     assert " → " in section and "Cumulative regret" in section
+
+
+def test_readme_claims_section_is_up_to_date():
+    text = readme.README.read_text()
+    assert text.count(readme.CLAIMS_START) == 1 and text.count(readme.CLAIMS_END) == 1
+    assert readme.render_readme(text) == text, (
+        "README.md's claims section is out of date with benchmarks/results/claims: run "
+        "`python -m benchmarks.readme` and commit the README")
+
+
+def test_claims_section_shows_table_plot_command_and_runtime(tmp_path):
+    cell = {"at_mode_mean": 1.0, "at_mode_std": 0.0, "middle_mean": 0.0, "middle_std": 0.0,
+            "beyond_mean": 0.0, "beyond_std": 0.0, "reward_mean": 1.0, "reward_std": 0.0}
+    record = {"claim": "bimodal", "command": "python -m benchmarks.claims --claim=bimodal",
+              "seeds": [0, 1, 2], "tuning_seed": 100, "updates": 600, "mode": 0.7,
+              "data_stats": {"at_mode": 0.8, "middle": 0.1, "beyond": 0.1, "reward": 0.9},
+              "algorithms": {"iql": {**cell, "at_mode_mean": 0.0, "middle_mean": 1.0},
+                             "idql": cell, "sfbc": cell},
+              "verdict": "Reproduced: yes.", "tried": "nothing", "plot": "samples.png",
+              "wall_s": 91.2, "device": "1 x cpu (cpu), 2 host cores", "git_commit": None}
+    results.dump_json(tmp_path / "claims" / "bimodal" / "record.json", record)
+    section = readme.claims_section(tmp_path)
+    assert section.startswith(readme.CLAIMS_START) and section.endswith(readme.CLAIMS_END)
+    assert "| iql | 0.00 ± 0.00 | 1.00 ± 0.00 | 0.00 ± 0.00 | 1.00 ± 0.00 |" in section
+    assert "**Reproduced: yes.**" in section and "claims/bimodal/samples.png)" in section
+    assert "Command: `python -m benchmarks.claims --claim=bimodal`; runtime 91 s" in section
+    assert "Claims with no benchmark yet: ACA" in section
