@@ -221,6 +221,20 @@ def test_difference_ci():
     assert difference == 3.5 and np.isnan(low) and np.isnan(high)
 
 
+def test_welch_difference_ci_by_hand():
+    # ours {1, 3}: mean 2, s^2 = 2; reference {0, 2, 4}: mean 2, s^2 = 4. Difference 0;
+    # s.e.^2 = 2/2 + 4/3 = 7/3; dof = (7/3)^2 / (1^2/1 + (4/3)^2/2) = (49/9) / (17/9) = 49/17;
+    # the t quantile at 0.975 and 49/17 dof is 3.2572 (between t_2 = 4.303 and t_3 = 3.182).
+    difference, low, high = aggregate.welch_difference_ci([1.0, 3.0], [0.0, 2.0, 4.0])
+    half = 3.2572 * np.sqrt(7 / 3)
+    assert difference == 0.0
+    np.testing.assert_allclose([low, high], [-half, half], rtol=1e-3)
+    # Wider than the percentile bootstrap at this sample size.
+    _, boot_low, boot_high = aggregate.difference_ci([1.0, 3.0], [0.0, 2.0, 4.0])
+    assert high - low > boot_high - boot_low
+    assert np.isnan(aggregate.welch_difference_ci([5.0], [1.0, 2.0])[1])
+
+
 def test_tables_pair_ours_with_reference(tmp_path):
     def record(name, seeds, scores, reference=None):
         rows = np.asarray(scores, np.float64).tolist()

@@ -6,7 +6,8 @@ For every (algorithm, dataset) with a reference record (``records.is_reference``
 plot, ``plots/<algorithm>__<dataset>.png``, with ours and the reference's curves (mean and 95%
 bootstrap CI over seeds), and one section of ``README.md``: at every evaluation step both sides
 share, ours and the reference's mean ± std over seeds and the difference of the means with a 95%
-bootstrap CI (each side's seeds resampled on their own), plus the same-sitting speed ratio when
+bootstrap CI (each side's seeds resampled on their own) and Welch's 95% t-interval (the one that
+keeps its coverage at 2-5 seeds a side), plus the same-sitting speed ratio when
 ``speed/`` holds a measurement for that reference and dataset. Nothing here is edited by hand.
 """
 
@@ -32,7 +33,10 @@ harness (`benchmarks/parity/`, see its README) on the same arrays, the same numb
 the same evaluation protocol, at the budgets stated in each section.
 
 What this shows: whether our implementation learns like the reference on identical data at that
-budget (the difference of the means, with a 95% bootstrap CI over seeds, contains 0 or not). What
+budget (the difference of the means, with a 95% CI over seeds, contains 0 or not). Two intervals
+are given: the percentile bootstrap over seeds, and Welch's t-interval. With 2-5 seeds a side the
+bootstrap is too narrow (two seeds resample to only three distinct means), so a difference counts
+as a gap only when the Welch interval excludes 0 too. What
 it does not show: scores under the papers' 1M-update protocol on D4RL, or anything at budgets
 longer than the ones listed; with one seed per side the CI is not defined and a single curve is
 only a smoke test of the pipeline, not evidence of parity.
@@ -76,8 +80,9 @@ def render_pair(ours: dict | None, reference: dict, speed: dict | None) -> str:
     lines += [budget, ""]
     if ours is None:
         lines += ["No record of ours yet.", ""]
-    lines += ["| updates | ours | reference | ours − reference [95% CI] |",
-              "| --- | --- | --- | --- |"]
+    lines += ["| updates | ours | reference | ours − reference [95% bootstrap CI] | "
+              "[95% Welch t CI] |",
+              "| --- | --- | --- | --- | --- |"]
     ref_rows = dict(zip(reference["eval_steps"], reference["normalized_scores"]))
     our_rows = {} if ours is None else dict(zip(ours["eval_steps"], ours["normalized_scores"]))
     for step in steps:
@@ -86,7 +91,10 @@ def render_pair(ours: dict | None, reference: dict, speed: dict | None) -> str:
         difference, low, high = aggregate.difference_ci(our_scores, ref_scores)
         interval = "n/a (< 2 seeds a side)" if math.isnan(low) else f"[{low:+.1f}, {high:+.1f}]"
         diff_text = "–" if math.isnan(difference) else f"{difference:+.1f} {interval}"
-        lines.append(f"| {step} | {_cell(our_scores)} | {_cell(ref_scores)} | {diff_text} |")
+        _, t_low, t_high = aggregate.welch_difference_ci(our_scores, ref_scores)
+        t_text = "n/a" if math.isnan(t_low) else f"[{t_low:+.1f}, {t_high:+.1f}]"
+        lines.append(f"| {step} | {_cell(our_scores)} | {_cell(ref_scores)} | {diff_text} | "
+                     f"{t_text} |")
     lines.append("")
     if speed is None:
         lines.append("Speed: not measured in the same sitting yet (`python -m "
