@@ -164,6 +164,18 @@ def sample_and_log_prob(distribution: distrax.Distribution, key: jax.Array, samp
         return distribution.sample_and_log_prob(seed=key, sample_shape=sample_shape)
 
 
+def log_prob_of_samples(distribution: distrax.Distribution, values: jax.Array) -> jax.Array:
+    """log-densities [*sample, *batch] of ``values`` [*sample, *batch, A] under ``distribution``
+    (batch shape [*batch]), broadcasting the distribution over the leading sample axes.
+
+    Evaluating the network once per state and broadcasting its distribution is the same math as
+    tiling the states ``num`` times and evaluating the network on every copy, at 1/num of the
+    network's cost. Rank promotion is allowed inside distrax only, as in ``sample_and_log_prob``.
+    """
+    with jax.numpy_rank_promotion("allow"):
+        return distribution.log_prob(values)
+
+
 class StateActionValue(nn.Module):
     """Q(s, a) = MLP([s, a]) -> scalar."""
 

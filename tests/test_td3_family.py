@@ -336,6 +336,26 @@ def test_misa_actor_and_alpha_losses_hand_computed():
     np.testing.assert_allclose(alpha_loss, 3.0 * np.log(2.0), rtol=1e-5)
 
 
+def test_misa_correction_evaluates_the_policy_once_per_state():
+    # The HMC correction's gradient with pi(.|s) broadcast over the draws equals the gradient with
+    # the states tiled once per draw (the old, mcmc_num_samples times costlier form).
+    actor_net = networks.TanhGaussianActor((8,), 2, -5.0, 2.0, -1.0, 9.0)
+    obs = jnp.asarray(np.random.default_rng(0).normal(size=(4, 3)), jnp.float32)
+    draws = jnp.asarray(np.random.default_rng(1).uniform(-0.9, 0.9, size=(5, 4, 2)), jnp.float32)
+    params = actor_net.init(jax.random.key(0), obs)
+
+    def broadcast(p):
+        return networks.log_prob_of_samples(actor_net.apply(p, obs), draws).mean()
+
+    def tiled(p):
+        tiled_obs = jnp.broadcast_to(obs[None], (5, 4, 3))
+        return actor_net.apply(p, tiled_obs).log_prob(draws).mean()
+
+    np.testing.assert_allclose(broadcast(params), tiled(params), rtol=1e-6)
+    chex.assert_trees_all_close(jax.grad(broadcast)(params), jax.grad(tiled)(params), rtol=1e-5,
+                                atol=1e-6)
+
+
 def test_hmc_samples_a_known_gaussian_inside_its_support():
     # Target N(0.3, std^2) per dimension, with no density outside (-1, 1) (like tanh policies).
     def log_density(x, std):

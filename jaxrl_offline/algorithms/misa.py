@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -274,8 +275,10 @@ def actor_loss(actor_params: Params, state: AgentState, batch: Transition, sampl
         loss = loss + config.bc_weight * bc
         metrics["actor/bc_loss"] = bc
     if mcmc_actions is not None:  # Gradient of -log Z(s) = -E_p[grad log pi(a|s)], a ~ p by HMC.
-        tiled_obs = jnp.broadcast_to(batch.obs[None], mcmc_actions.shape[:2] + batch.obs.shape[-1:])
-        correction = state.actor.apply_fn(actor_params, tiled_obs).log_prob(mcmc_actions).mean()
+        # pi(.|s) of the batch, broadcast over the draws: the policy network runs once per state,
+        # not once per draw (the same gradient at 1/mcmc_num_samples of the actor's cost).
+        chex.assert_shape(mcmc_actions, (None,) + batch.action.shape)
+        correction = networks.log_prob_of_samples(output, mcmc_actions).mean()
         loss = loss + config.unbiased_weight * correction
     return loss, {**metrics, "actor/loss": loss}
 
