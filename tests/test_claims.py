@@ -133,13 +133,21 @@ def test_mixed_policy_and_weight_stats_hand_values():
                           "td3_bc": cell([0.2, 0.3], 0.0)}).startswith("Not reproduced: TD3-RKL"
                                                                         "'s regret is below "
                                                                         "TD3+BC's on 1 of 2")
+    # Ablation w = 1 at regrets 0.15, 0.25 (mean 0.2): above TD3-RKL on both seeds, and the weight
+    # carries (0.2 - 0.15) / (0.25 - 0.15) = 50% of the gain over TD3+BC.
+    ablated = mixed.verdict({"td3_rkl": cell([0.1, 0.2], -0.9), "td3_bc": cell([0.2, 0.3], 0.0),
+                             "td3_rkl_w1": cell([0.15, 0.25], 0.0)})
+    assert "regret is 0.2000, above the weighted one on 2 of 2 seeds: the weight carries 50%" \
+        in ablated
     assert mixed.verdict({"td3_rkl": cell([0.1], 0.2),
                           "td3_bc": cell([0.2], 0.0)}).startswith("Not reproduced")
 
 
-def test_mixed_claim_pipeline_tiny(tmp_path):
+def test_mixed_claim_pipeline_tiny(tmp_path, monkeypatch):
     # Tiny end to end: 2 seeds vmapped, 8 updates, (8,) networks; record, table and plot, then
-    # --render regenerates the same table from the record.
+    # --render regenerates the same table from the record. The w = 1 ablation runs the same
+    # program as td3_rkl with another config; it is left out to save its compilation.
+    monkeypatch.setattr(mixed, "ALGOS", {k: mixed.ALGOS[k] for k in ("td3_bc", "td3_rkl")})
     argv = ["--seeds=0,1", "--updates=8", "--hidden=8", "--num_transitions=64",
             f"--out={tmp_path}"]
     assert claims_main.main(["--claim=mixed", *argv]) == 0
@@ -153,3 +161,32 @@ def test_mixed_claim_pipeline_tiny(tmp_path):
     (tmp_path / "table.md").unlink()
     assert mixed.main(["--render", f"--out={tmp_path}"]) == 0
     assert (tmp_path / "table.md").read_text() == table and (tmp_path / "policies.png").exists()
+
+
+def test_mixed_locomotion_verdict_table_and_plot(tmp_path):
+    from benchmarks.claims import mixed_locomotion
+
+    def score(mean, low, high):
+        return {"mean": mean, "std": 1.0, "ci_low": low, "ci_high": high, "per_seed": [mean]}
+
+    def cell(rkl, weights):
+        return {"td3_bc": score(50.0, 45.0, 55.0), "td3_rkl": rkl,
+                "weight_by_part": {"jaxrl_offline/hopper/random-v0": [weights[0]],
+                                   "jaxrl_offline/hopper/expert-v0": [weights[1]]}}
+
+    # Disjoint CIs (60 > 55) and the expert part weighted most: reproduced.
+    good = {"A+B": cell(score(70.0, 60.0, 80.0), (0.5, 1.5))}
+    assert mixed_locomotion.verdict(good).startswith("Reproduced: TD3-RKL's mean score is above "
+                                                     "TD3+BC's on 1 of 1 datasets (1 with")
+    # Above on average, but the CIs overlap (52 < 55): not reproduced; nor with the random part
+    # weighted most.
+    assert mixed_locomotion.verdict({"A+B": cell(score(60.0, 52.0, 68.0), (0.5, 1.5))}
+                                    ).startswith("Not reproduced")
+    assert "highest on the expert part on 0" in mixed_locomotion.verdict(
+        {"A+B": cell(score(70.0, 60.0, 80.0), (1.5, 0.5))})
+    record = {"steps": 200, "eval_episodes": 1, "seeds": [0], "hidden": [32, 32],
+              "datasets": good, "verdict": mixed_locomotion.verdict(good)}
+    table = mixed_locomotion.table_markdown(record)
+    assert "| A+B | 50.0 ± 1.0 | 70.0 ± 1.0 | random-v0 0.50; expert-v0 1.50 |" in table
+    mixed_locomotion.plot(record, tmp_path / "scores.png")
+    assert (tmp_path / "scores.png").stat().st_size > 0
