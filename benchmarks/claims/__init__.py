@@ -10,7 +10,7 @@ offline -> online measures (initial drop, time to recover, cumulative regret) fo
 The README's "Claims" section is generated from the records by ``python -m benchmarks.readme``.
 """
 
-from benchmarks.claims import bimodal, mixed  # noqa: E402  (after the docstring)
+from benchmarks.claims import bimodal, mixed_report  # noqa: E402  (after the docstring)
 
 
 def _locomotion_table(record: dict) -> str:
@@ -24,7 +24,7 @@ TITLES = {"bimodal": "SfBC and IDQL: expressive behavior models pick a mode, a G
           "mixed": "TD3-RKL: a per-state, mode-seeking BC weight on mixed data (low-dimensional)",
           "mixed_locomotion": "TD3-RKL against TD3+BC on hopper mixtures"}
 TABLES = {"bimodal": bimodal.table_markdown,  # Claim -> its record's markdown table.
-          "mixed": mixed.table_markdown, "mixed_locomotion": _locomotion_table}
+          "mixed": mixed_report.table_markdown, "mixed_locomotion": _locomotion_table}
 PENDING = ("ACA offline-to-online (the drop / recovery / regret metric is "
            "`benchmarks.claims.metrics.drop_and_recovery`; no benchmark run yet), a locomotion "
            "mixture for the bimodal claim, TD3-RKL's locomotion part (implemented, not run: "
