@@ -2,11 +2,13 @@
 answer, the action statistics and verdict, and the offline -> online drop / recovery metric on
 hand-computed curves. No training here (``python -m benchmarks.claims`` does that)."""
 
+import json
+
 import numpy as np
 import pytest
 
 from benchmarks.claims import __main__ as claims_main
-from benchmarks.claims import bimodal, metrics
+from benchmarks.claims import bimodal, metrics, mixed
 
 
 def test_bimodal_reward_known_answer():
@@ -49,7 +51,7 @@ def test_action_stats_and_verdict_hand_values():
 
 def test_claims_cli_rejects_unknown_claim(capsys):
     assert claims_main.main(["--claim=nope"]) == 2
-    assert "known claims: bimodal" in capsys.readouterr().err
+    assert "known claims: bimodal, mixed" in capsys.readouterr().err
 
 
 STEPS = [0, 10, 20, 30, 40, 100, 200]
@@ -79,3 +81,112 @@ def test_drop_and_recovery_rejects_bad_curves():
         metrics.drop_and_recovery(1.0, [0, 2, 1], [1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="early_fraction"):
         metrics.drop_and_recovery(1.0, [0, 1], [1.0, 2.0], early_fraction=0.0)
+
+
+# --- TD3-RKL claim (benchmarks/claims/mixed.py) --------------------------------------------------
+
+
+def test_mixed_task_known_answer():
+    obs = np.float32([[-1.0], [0.0], [1.0]])
+    # a*(s) = 0.5 + 0.3 s: 0.2, 0.5, 0.8; p(s) = clip(0.5 - s, 0, 1): 1, 0.5, 0.
+    np.testing.assert_allclose(mixed.optimal_action(obs), [0.2, 0.5, 0.8], rtol=1e-6)
+    np.testing.assert_allclose(mixed.expert_fraction(obs), [1.0, 0.5, 0.0])
+    # r = 1 - (a - a*)^2: at a* 1; at a = 0 with a* = 0.8: 1 - 0.64.
+    np.testing.assert_allclose(mixed.mixed_reward(obs, np.float32([[0.2], [0.5], [0.0]])),
+                               [1.0, 1.0, 0.36], rtol=1e-6)
+    # Behavior std: s = -1 expert only, 0.05; s = 1 uniform only, sqrt(1/3); s = 0:
+    # E[a^2] = 0.5 (0.25 + 0.0025) + 0.5 / 3 = 0.29292, mean 0.25: var 0.23042.
+    np.testing.assert_allclose(mixed.behavior_std(obs),
+                               [0.05, np.sqrt(0.2929167 - 0.0625), np.sqrt(1 / 3)], rtol=1e-5)
+    data = mixed.mixed_task(4000, seed=0)
+    assert data.obs.shape == (4000, 1) and data.action.shape == (4000, 1)
+    assert np.all(data.terminal == 1.0) and np.all(np.abs(data.action) <= 1.0)
+    np.testing.assert_allclose(data.reward, mixed.mixed_reward(data.obs, data.action))
+    near = np.abs(data.action[:, 0] - mixed.optimal_action(data.obs)) < 0.25
+    s = data.obs[:, 0]
+    assert near[s < -0.5].all()  # Expert only: every action at a*(s) (0.25 = 5 x noise).
+    assert near[s > 0.5].mean() < 0.35  # Random only: ~0.25 of the uniform actions land there.
+    np.testing.assert_allclose(np.std(data.action[s > 0.5]), np.sqrt(1 / 3), atol=0.03)
+    np.testing.assert_array_equal(data.action, mixed.mixed_task(4000, seed=0).action)
+
+
+def test_mixed_policy_and_weight_stats_hand_values():
+    obs = np.float32([[-0.75], [0.0], [0.75]])  # One state per region.
+    action = np.float32([0.275, 0.3, 0.0])  # a* = 0.275, 0.5, 0.725.
+    out = mixed.policy_stats(obs, action)
+    # Regrets (a - a*)^2: 0, 0.04, 0.525625; at a*: only the first (within 0.1).
+    np.testing.assert_allclose([out["regret_expert_only"], out["regret_mixed"],
+                                out["regret_random_only"]], [0.0, 0.04, 0.525625], atol=1e-6)
+    np.testing.assert_allclose(out["regret"], (0.04 + 0.525625) / 3, rtol=1e-5)
+    assert out["at_expert"] == 1 / 3
+    # True std rises with s (0.05, 0.48, 0.577): weights falling with it give Spearman -1.
+    weights = mixed.weight_stats(obs, np.float32([3.0, 1.0, 0.5]), np.float32([0.1, 0.4, 0.6]))
+    assert weights["spearman_weight_true_std"] == -1.0
+    assert weights["spearman_weight_model_std"] == -1.0
+    assert weights["spearman_model_true_std"] == 1.0 and weights["weight_expert_only"] == 3.0
+    cell = lambda regrets, rho: {"per_seed": [{"regret": r} for r in regrets],  # noqa: E731
+                                 "regret_mean": float(np.mean(regrets)),
+                                 "spearman_weight_true_std_mean": rho}
+    assert mixed.verdict({"td3_rkl": cell([0.1, 0.2], -0.9),
+                          "td3_bc": cell([0.2, 0.3], 0.0)}).startswith("Reproduced")
+    assert mixed.verdict({"td3_rkl": cell([0.1, 0.4], -0.9),
+                          "td3_bc": cell([0.2, 0.3], 0.0)}).startswith("Not reproduced: TD3-RKL"
+                                                                        "'s regret is below "
+                                                                        "TD3+BC's on 1 of 2")
+    # Ablation w = 1 at regrets 0.15, 0.25 (mean 0.2): above TD3-RKL on both seeds, and the weight
+    # carries (0.2 - 0.15) / (0.25 - 0.15) = 50% of the gain over TD3+BC.
+    ablated = mixed.verdict({"td3_rkl": cell([0.1, 0.2], -0.9), "td3_bc": cell([0.2, 0.3], 0.0),
+                             "td3_rkl_w1": cell([0.15, 0.25], 0.0)})
+    assert "regret is 0.2000, above the weighted one on 2 of 2 seeds: the weight carries 50%" \
+        in ablated
+    assert mixed.verdict({"td3_rkl": cell([0.1], 0.2),
+                          "td3_bc": cell([0.2], 0.0)}).startswith("Not reproduced")
+
+
+def test_mixed_claim_pipeline_tiny(tmp_path, monkeypatch):
+    # Tiny end to end: 2 seeds vmapped, 8 updates, (8,) networks; record, table and plot, then
+    # --render regenerates the same table from the record. The w = 1 ablation runs the same
+    # program as td3_rkl with another config; it is left out to save its compilation.
+    monkeypatch.setattr(mixed, "ALGOS", {k: mixed.ALGOS[k] for k in ("td3_bc", "td3_rkl")})
+    argv = ["--seeds=0,1", "--updates=8", "--hidden=8", "--num_transitions=64",
+            f"--out={tmp_path}"]
+    assert claims_main.main(["--claim=mixed", *argv]) == 0
+    record = json.loads((tmp_path / "record.json").read_text())
+    assert record["claim"] == "mixed" and record["seeds"] == [0, 1]
+    curves = record["curves"]
+    assert len(curves["td3_rkl"]["weight"]) == 2 and len(curves["obs"]) == mixed.NUM_GRID
+    assert np.all(np.isfinite(curves["td3_bc"]["action"]))
+    table = (tmp_path / "table.md").read_text()
+    assert "| td3_rkl |" in table and record["verdict"] in table
+    (tmp_path / "table.md").unlink()
+    assert mixed.main(["--render", f"--out={tmp_path}"]) == 0
+    assert (tmp_path / "table.md").read_text() == table and (tmp_path / "policies.png").exists()
+
+
+def test_mixed_locomotion_verdict_table_and_plot(tmp_path):
+    from benchmarks.claims import mixed_locomotion
+
+    def score(mean, low, high):
+        return {"mean": mean, "std": 1.0, "ci_low": low, "ci_high": high, "per_seed": [mean]}
+
+    def cell(rkl, weights):
+        return {"td3_bc": score(50.0, 45.0, 55.0), "td3_rkl": rkl,
+                "weight_by_part": {"jaxrl_offline/hopper/random-v0": [weights[0]],
+                                   "jaxrl_offline/hopper/expert-v0": [weights[1]]}}
+
+    # Disjoint CIs (60 > 55) and the expert part weighted most: reproduced.
+    good = {"A+B": cell(score(70.0, 60.0, 80.0), (0.5, 1.5))}
+    assert mixed_locomotion.verdict(good).startswith("Reproduced: TD3-RKL's mean score is above "
+                                                     "TD3+BC's on 1 of 1 datasets (1 with")
+    # Above on average, but the CIs overlap (52 < 55): not reproduced; nor with the random part
+    # weighted most.
+    assert mixed_locomotion.verdict({"A+B": cell(score(60.0, 52.0, 68.0), (0.5, 1.5))}
+                                    ).startswith("Not reproduced")
+    assert "highest on the expert part on 0" in mixed_locomotion.verdict(
+        {"A+B": cell(score(70.0, 60.0, 80.0), (1.5, 0.5))})
+    record = {"steps": 200, "eval_episodes": 1, "seeds": [0], "hidden": [32, 32],
+              "datasets": good, "verdict": mixed_locomotion.verdict(good)}
+    table = mixed_locomotion.table_markdown(record)
+    assert "| A+B | 50.0 ± 1.0 | 70.0 ± 1.0 | random-v0 0.50; expert-v0 1.50 |" in table
+    mixed_locomotion.plot(record, tmp_path / "scores.png")
+    assert (tmp_path / "scores.png").stat().st_size > 0

@@ -2,9 +2,9 @@
 
 import sys
 
-from benchmarks.claims import bimodal
+from benchmarks.claims import bimodal, mixed
 
-CLAIMS = {"bimodal": bimodal.main}
+CLAIMS = {"bimodal": bimodal.main, "mixed": mixed.main}
 
 
 def main(argv: list[str]) -> int:

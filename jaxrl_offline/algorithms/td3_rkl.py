@@ -185,7 +185,12 @@ def reverse_kl(config: Config, actor_output, behavior: mixture.MixtureParams, ke
 def actor_loss(
     actor_params: Params, state: AgentState, batch: Transition, kl_key: PRNGKey, config: Config
 ):
-    """-lambda mean_B Q1(s, a_pi) + mean_B w(s) KL_hat(s), lambda = alpha / mean|Q1| (§3.3.4)."""
+    """-lambda mean_B Q1(s, a_pi) + mean_B w(s) KL_hat(s), lambda = alpha / mean|Q1| (§3.3.4).
+
+    ``kl_key`` may also be a key's raw bits (``jax.random.key_data``), as ``update`` passes it.
+    """
+    if not jax.dtypes.issubdtype(kl_key.dtype, jax.dtypes.prng_key):
+        kl_key = jax.random.wrap_key_data(kl_key)
     sample_key, weight_key = jax.random.split(kl_key)
     behavior = jax.lax.stop_gradient(state.behavior.apply_fn(state.behavior.params, batch.obs))
     kl, action = reverse_kl(config, state.actor.apply_fn(actor_params, batch.obs), behavior,
@@ -217,9 +222,11 @@ def update(config: Config, state: AgentState, batch: Transition) -> tuple[AgentS
     state = state.replace(behavior=behavior)
 
     # --- TD3+BC's critic and delayed actor/target steps, the actor from actor_start_step ---
+    # The KL key enters the delayed step as raw bits: vmapped over seeds, its lax.cond becomes a
+    # select over both branches, which jax_debug_key_reuse counts as a reuse of a typed key.
     state, td3_metrics = td3_bc.td3_step(
         config, state, batch, noise_key, critic_loss, actor_loss,
-        actor_enabled=state.step >= config.actor_start_step, kl_key=kl_key)
+        actor_enabled=state.step >= config.actor_start_step, kl_key=jax.random.key_data(kl_key))
     return state.replace(key=key, step=state.step + 1), {**behavior_metrics, **td3_metrics}
 
 

@@ -1,0 +1,232 @@
+"""TD3-RKL claim, locomotion part: TD3-RKL against TD3+BC at equal updates on hopper mixtures.
+
+    python -m benchmarks.claims --claim=mixed --part=locomotion [--steps=1000000] [--num_seeds=5]
+        [--hidden=256,256] [--eval_every=5000] [--eval_episodes=10] [--chunk=1000]
+        [--datasets=A+B,...] [--workdir=workdir/claims_mixed]
+        [--out=benchmarks/results/claims/mixed_locomotion]
+
+The defaults are the paper protocol of spec ``algorithms.md`` §3.3 (TD3+BC's: 256 x 256 networks,
+1M updates, 10 episodes every 5k, 5 seeds; TD3-RKL's reconstruction with its behavior model fitted
+for the first 100k updates, or a tenth of a shorter run) on ``DATASETS``: hopper random+expert and
+medium+expert, each the concatenation of the local suite's 1M-transition parts (generated on first
+use). Each (algorithm, dataset) is one run of the project's runner
+(``jaxrl_offline.runner.experiment``; records and checkpoints under ``--workdir``, so an
+interrupted claim resumes). Then, per dataset, the final TD3-RKL agents (restored from the run's
+last checkpoint) give the per-state weight w(s) on ``NUM_WEIGHT_STATES`` dataset states of each
+mixture part, normalized over them together: the claim predicts a higher mean w(s) on the expert
+part (narrow coverage) than on the random / medium one.
+
+Expected cost, full size (not run yet): the committed 256 x 256 hopper records give TD3+BC 134
+updates/s with 2 seeds on the idle 2-core CPU (``benchmarks/results/hopper_medium``) and
+TD3-RKL at 0.63 of TD3+BC's rate under the same load (``benchmarks/results/td3_family``), so with
+5 seeds about 5 h (TD3+BC) + 8 h (TD3-RKL) per dataset, plus ~200 evaluations of 10 episodes per
+run and ~5 minutes to generate each 1M-transition part: about a day and a half for both
+datasets. On a GPU it should take well under an hour per run (not measured). The smoke test
+(about two minutes)::
+
+    python -m benchmarks.claims --claim=mixed --part=locomotion --steps=200 --num_seeds=2 \
+        --hidden=32,32 --eval_every=0 --eval_episodes=1 \
+        --datasets=jaxrl_offline/hopper/medium-50k-v0+jaxrl_offline/hopper/medium-50k-v0 \
+        --workdir=/tmp/claims_mixed --out=/tmp/claims_mixed/out
+
+Writes ``<out>/{record.json, table.md, scores.png}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import pathlib
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrl_offline.algorithms import td3_bc, td3_rkl
+from jaxrl_offline.datasets import data, dataset_spec
+from jaxrl_offline.generative import mixture
+from jaxrl_offline.reporting import results
+from jaxrl_offline.runner import checkpoints, experiment, training
+
+DATASETS = ("jaxrl_offline/hopper/random-v0+jaxrl_offline/hopper/expert-v0",
+            "jaxrl_offline/hopper/medium-v0+jaxrl_offline/hopper/expert-v0")
+ALGOS = {"td3_bc": td3_bc, "td3_rkl": td3_rkl}
+NUM_WEIGHT_STATES = 4096  # Dataset rows per mixture part on which w(s) is evaluated.
+OUT_DIR = pathlib.Path(__file__).resolve().parents[1] / "results" / "claims" / "mixed_locomotion"
+
+
+def configs(steps: int, hidden: tuple[int, ...]) -> dict:
+    """Paper defaults with ``hidden`` networks; beta fitted for min(100k, steps // 10) updates."""
+    sizes = dict(actor_hidden_dims=hidden, critic_hidden_dims=hidden)
+    behavior_steps = min(td3_rkl.Config.behavior_steps, max(1, steps // 10))
+    return {"td3_bc": td3_bc.Config(**sizes),
+            "td3_rkl": td3_rkl.Config(**sizes, behavior_hidden_dims=hidden,
+                                      behavior_steps=behavior_steps)}
+
+
+def part_slices(dataset: str) -> dict[str, slice]:
+    """Rows of each part in the loaded mixture (``data.load_numpy`` concatenates in order), keyed
+    by the part's id (``<id> #<i>`` when a part repeats)."""
+    parts = [str(part) for part in dataset_spec.parse(dataset).parts]
+    out, start = {}, 0
+    for i, part in enumerate(parts):
+        size = data.load_numpy(part)[1].num_transitions
+        out[part if parts.count(part) == 1 else f"{part} #{i + 1}"] = slice(start, start + size)
+        start += size
+    return out
+
+
+def weights_by_part(spec: experiment.RunSpec, workdir: pathlib.Path) -> dict[str, list[float]]:
+    """Mean w(s) per mixture part and seed, from the TD3-RKL run's last checkpoint; the weights
+    are normalized over the parts' sampled states together (as over a training batch)."""
+    dataset, _ = data.load_numpy(spec.dataset, algorithm=spec.algorithm)
+    layout = training.make_seed_layout(spec.seeds)
+    device_data = data.to_device(dataset)
+    template = (*training.init_seed_states(td3_rkl, spec.config, layout, device_data),
+                training.initial_active(layout))
+    with checkpoints.RunCheckpointer(experiment.checkpoint_dir(workdir, spec),
+                                     spec.spec_hash) as checkpointer:
+        _, (states, _, _), _ = checkpointer.restore(template)
+    rng = np.random.default_rng(0)
+    slices = part_slices(spec.dataset)
+    rows = {name: rng.choice(np.arange(s.start, s.stop), min(NUM_WEIGHT_STATES, s.stop - s.start),
+                             replace=False) for name, s in slices.items()}
+    obs = jnp.asarray(np.concatenate([dataset.obs[r] for r in rows.values()]))
+    config = spec.config
+
+    def per_seed(state, key):
+        behavior = state.behavior.apply_fn(state.behavior.params, obs)
+        return mixture.coverage_weights(behavior, config.coverage_weight, key,
+                                        config.num_kl_samples, config.coverage_max_weight)
+
+    keys = jax.random.split(jax.random.key(0), len(layout.padded_seeds))
+    weights = layout.unpad(np.asarray(jax.jit(jax.vmap(per_seed))(states, keys)))
+    out, start = {}, 0
+    for name, row in rows.items():
+        out[name] = [float(w[start:start + len(row)].mean()) for w in weights]
+        start += len(row)
+    return out
+
+
+def table_markdown(record: dict) -> str:
+    """Per dataset: each algorithm's final score (mean ± std over seeds) and TD3-RKL's mean w(s)
+    per mixture part."""
+    rows = ["| dataset | td3_bc (last) | td3_rkl (last) | TD3-RKL mean w(s) per part |",
+            "|---|---|---|---|"]
+    for dataset, cell in record["datasets"].items():
+        scores = [f"{cell[a]['mean']:.1f} ± {cell[a]['std']:.1f}" for a in ALGOS]
+        weights = "; ".join(f"{part.split('/')[-1]} {np.mean(w):.2f}"
+                            for part, w in cell["weight_by_part"].items())
+        rows.append(f"| {dataset} | " + " | ".join(scores) + f" | {weights} |")
+    return "\n".join([
+        f"Hopper mixtures, D4RL-normalized score of the last evaluation ({record['steps']:,} "
+        f"updates, {record['eval_episodes']} episodes, seeds "
+        f"{', '.join(map(str, record['seeds']))}, {tuple(record['hidden'])} networks).", "",
+        *rows, "", f"**{record['verdict']}**", ""])
+
+
+def verdict(datasets: dict) -> str:
+    """Reproduced when, on every dataset, TD3-RKL's 95% bootstrap CI of the last score lies above
+    TD3+BC's and its mean w(s) is highest on the expert part."""
+    above = [d for d, c in datasets.items() if c["td3_rkl"]["mean"] > c["td3_bc"]["mean"]]
+    clear = [d for d, c in datasets.items() if c["td3_rkl"]["ci_low"] > c["td3_bc"]["ci_high"]]
+    expert_heaviest = [
+        d for d, c in datasets.items()
+        if max(c["weight_by_part"], key=lambda p: np.mean(c["weight_by_part"][p])).split("/")[-1]
+        .startswith("expert")]
+    text = (f"TD3-RKL's mean score is above TD3+BC's on {len(above)} of {len(datasets)} datasets "
+            f"({len(clear)} with disjoint 95% CIs); its mean w(s) is highest on the expert part "
+            f"on {len(expert_heaviest)}.")
+    ok = len(clear) == len(expert_heaviest) == len(datasets)
+    return ("Reproduced: " if ok else "Not reproduced: ") + text
+
+
+def plot(record: dict, path: pathlib.Path) -> None:
+    """Final scores per dataset and algorithm, one dot per seed; TD3-RKL's mean w(s) per mixture
+    part."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(record["datasets"])
+    fig, (ax, wax) = plt.subplots(1, 2, figsize=(5 + 5 * len(names), 3.5))
+    for j, name in enumerate(ALGOS):
+        for i, dataset in enumerate(names):
+            cell = record["datasets"][dataset][name]
+            x = i + (j - 0.5) * 0.3
+            ax.bar(x, cell["mean"], width=0.28, color=f"C{j}", label=name if i == 0 else None)
+            ax.scatter([x] * len(cell["per_seed"]), cell["per_seed"], color="black", s=8)
+    ax.set_xticks(range(len(names)), [n.replace("+", "+\n") for n in names], fontsize=7)
+    ax.set(ylabel="normalized score (last eval)", title="TD3-RKL vs TD3+BC, hopper mixtures")
+    ax.legend(fontsize=7)
+    labels = []
+    for i, dataset in enumerate(names):
+        for part, weights in record["datasets"][dataset]["weight_by_part"].items():
+            x = len(labels)
+            short = "+".join(p.split("/")[-1] for p in dataset.split("+"))
+            labels.append(f"{short}:\n{part.split('/')[-1]}")
+            wax.bar(x, np.mean(weights), width=0.6, color=f"C{i}")
+            wax.scatter([x] * len(weights), weights, color="black", s=8)
+    wax.set_xticks(range(len(labels)), labels, fontsize=7, rotation=15)
+    wax.set(ylabel="TD3-RKL mean w(s) on the part's states",
+            title="mean w(s) per mixture part")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=70)
+    plt.close(fig)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.claims --claim=mixed "
+                                          "--part=locomotion")
+    parser.add_argument("--steps", type=int, default=1_000_000)
+    parser.add_argument("--num_seeds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hidden", default="256,256")
+    parser.add_argument("--chunk", type=int, default=1000)
+    parser.add_argument("--eval_every", type=int, default=5000)
+    parser.add_argument("--eval_episodes", type=int, default=10)
+    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--workdir", default="workdir/claims_mixed")
+    parser.add_argument("--out", default=str(OUT_DIR))
+    args = parser.parse_args(argv)
+    if args.num_seeds < 1 or args.steps < 1:
+        parser.error(f"--num_seeds and --steps must be >= 1; got {args.num_seeds}, {args.steps}")
+    hidden = tuple(int(h) for h in args.hidden.split(",") if h)
+    seeds = tuple(range(args.seed, args.seed + args.num_seeds))
+    workdir, start = pathlib.Path(args.workdir), time.perf_counter()
+    per_dataset, runs = {}, {}
+    for dataset in [d for d in args.datasets.split(",") if d]:
+        cell = {}
+        for name in ALGOS:
+            spec = experiment.RunSpec(
+                name, dataset, configs(args.steps, hidden)[name], seeds, args.steps,
+                min(args.chunk, args.steps), args.eval_every, args.eval_episodes,
+                checkpoint_every=10)
+            run = experiment.run_experiment(spec, workdir, progress=False)
+            cell[name] = run["final"]["last"]
+            runs[spec.name] = {"record": str(experiment.record_path(workdir, spec)),
+                               "updates_per_s": run["timing"]["updates_per_s"],
+                               "config": dataclasses.asdict(spec.config)}
+        cell["weight_by_part"] = weights_by_part(spec, workdir)
+        per_dataset[dataset] = cell
+    record = {
+        "schema": "jaxrl_offline/claim-v1", "claim": "mixed_locomotion",
+        "command": "python -m benchmarks.claims --claim=mixed --part=locomotion"
+                   + "".join(" " + a for a in argv),
+        "seeds": list(seeds), "steps": args.steps, "eval_episodes": args.eval_episodes,
+        "hidden": list(hidden), "datasets": per_dataset, "runs": runs,
+        "device": results.device_description(jax.devices()), "git_commit": results.git_commit(),
+        "versions": results.versions(), "plot": "scores.png", "table": "table.md",
+    }
+    record["verdict"] = verdict(per_dataset)
+    record["wall_s"] = time.perf_counter() - start
+    out = pathlib.Path(args.out)
+    plot(record, out / record["plot"])
+    results.dump_json(out / "record.json", record)
+    results.dump_text(out / "table.md", table_markdown(record))
+    print(table_markdown(record))
+    print(f"{out}: record.json, table.md, scores.png ({record['wall_s']:.0f} s)")
+    return 0
