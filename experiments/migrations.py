@@ -8,9 +8,13 @@ field name means one quantity in every algorithm (IQL's AWR inverse temperature 
 ``awr_temperature``, MISA's log-sum-exp temperature ``logsumexp_temperature``; IQL's AWR weight
 clip ``awr_max_weight``, TD3-RKL's coverage-weight clip ``coverage_max_weight``).
 
+``ADDED_FIELDS[algorithm][field] = value``: a field added to a ``Config`` later, with the value
+that does what the code did before it existed (its default).
+
 Records written before the renames carry the old names in ``config`` and ``overrides`` and a
-``spec_hash`` of them; :func:`migrate_record` renames the fields (values unchanged) and recomputes
-the hash, so re-planned sweeps find their finished runs. ``python -m experiments.migrations
+``spec_hash`` of them; :func:`migrate_record` renames the fields (values unchanged), adds the
+added fields a record's ``config`` lacks, and recomputes the hash, so re-planned sweeps find their
+finished runs. ``python -m experiments.migrations
 RECORD.json ...`` rewrites records in place.
 """
 
@@ -42,6 +46,13 @@ RENAMED_FIELDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
 }
 
 
+# IQL's CORL switches (``actor_kind``, ``use_updated_value``): the Gaussian actor and the official
+# update order were the only behavior before them.
+ADDED_FIELDS: Mapping[str, Mapping[str, Any]] = {
+    "iql": {"actor_kind": "gaussian", "use_updated_value": True},
+}
+
+
 def renamed(algorithm: str, name: str) -> tuple[str, ...]:
     """The new names of ``algorithm``'s old field ``name`` (``()`` if it was not renamed)."""
     return tuple(RENAMED_FIELDS.get(algorithm, {}).get(name, ()))
@@ -69,14 +80,16 @@ def record_spec_hash(record: Mapping[str, Any]) -> str:
 
 
 def migrate_record(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The record with renamed ``config`` and ``overrides`` fields and a recomputed
-    ``spec_hash``; ``ValueError`` if its stored hash does not match its own fields (the record was
+    """The record with renamed ``config`` and ``overrides`` fields, the ``ADDED_FIELDS`` its
+    ``config`` lacks, and a recomputed ``spec_hash``; ``ValueError`` if its stored hash does not match its own fields (the record was
     edited, or written by code this migration does not know)."""
     if record_spec_hash(record) != record["spec_hash"]:
         raise ValueError(f"record {record.get('name')!r}: spec_hash does not match its fields")
     algorithm = record["algorithm"]
     migrated = dict(record)
     migrated["config"] = migrate_config(algorithm, record["config"])
+    for name, value in ADDED_FIELDS.get(algorithm, {}).items():
+        migrated["config"].setdefault(name, value)
     migrated["overrides"] = {layer: migrate_config(algorithm, values)
                              for layer, values in record.get("overrides", {}).items()}
     migrated["spec_hash"] = record_spec_hash(migrated)

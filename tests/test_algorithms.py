@@ -458,6 +458,68 @@ def test_iql_update_order_uses_new_value():
     assert not np.isclose(new_v_actor, old_v_actor, rtol=1e-4), (new_v_actor, old_v_actor)
 
 
+# CORL's hopper medium setting: deterministic actor, losses from the step's starting V.
+CORL_IQL = {"actor_kind": "deterministic", "use_updated_value": False}
+
+
+def test_iql_deterministic_actor_loss_hand_computed():
+    compiled = compile_algorithm("iql", **CORL_IQL)
+    state, _ = compiled.init()
+    value = state.value.replace(params=linear_network(state.value.params, VALUE_W, -1.0))
+    bias = np.float32([0.4, -0.3])
+    actor = state.actor.replace(params=zeroed(state.actor.params, **{"Dense_0/bias": bias}))
+    state = with_critic(state).replace(value=value, actor=actor)
+    # pi(s) = tanh(b) in every state; w = min(exp(3 (min_i Q_targ_i(s, a) - V(s))), 100);
+    # loss = mean_B w ||tanh(b) - a||^2 (CORL iql_deterministic).
+    advantage = q_reference(TARGET_W, TARGET_C, BATCH.obs, BATCH.action).min(0) - v_reference(
+        BATCH.obs, -1.0)
+    weights = np.minimum(np.exp(3.0 * advantage), 100.0)
+    assert (weights == 100.0).any() and (weights < 100.0).any()
+    action = np.tanh(bias.astype(np.float64))
+    squared_error = np.sum((action - BATCH.action) ** 2, axis=-1)
+    loss_fn = functools.partial(iql.actor_loss, config=compiled.config)
+    (loss, metrics), grads = jax.jit(jax.value_and_grad(loss_fn, has_aux=True))(
+        state.actor.params, state, BATCH, jax.random.key(0))
+    np.testing.assert_allclose(loss, np.mean(weights * squared_error), rtol=1e-5)
+    np.testing.assert_allclose(metrics["actor/adv_weight_mean"], weights.mean(), rtol=1e-5)
+    np.testing.assert_allclose(metrics["actor/bc_mse"], squared_error.mean(), rtol=1e-5)
+    # The weights are constants: d loss / d b_j = (1 - tanh(b_j)^2) 2/B sum_B w (tanh(b_j) - a_j).
+    expected_grad = (1.0 - action**2) * 2.0 * np.mean(
+        weights[:, None] * (action - BATCH.action), axis=0)
+    np.testing.assert_allclose(grads["params"]["Dense_0"]["bias"], expected_grad, rtol=1e-4)
+    np.testing.assert_allclose(compiled.act(state, BATCH.obs, jax.random.key(1)),
+                               np.tile(action, (len(BATCH.obs), 1)), rtol=1e-6)
+
+
+def test_iql_corl_update_order_uses_old_value():
+    # use_updated_value=False: the actor and the Q target read V from before this step's value
+    # update (CORL iql.py), unlike test_iql_update_order_uses_new_value.
+    compiled = compile_algorithm("iql", **CORL_IQL)
+    state, _ = compiled.init()
+    before = without_keys(state)
+    batch = batch_at(0)
+    new_state, metrics = compiled.update(state, batch)
+    assert trees_differ(new_state.value.params, before.value.params)
+    new_value = before.replace(value=new_state.value)
+    for loss_fn, params, args in ((iql.critic_loss, before.critic.params, ()),
+                                  (iql.actor_loss, before.actor.params, (jax.random.key(0),))):
+        loss = jitted(loss_fn, config=compiled.config)
+        old_v_loss, _ = loss(params, before, batch, *args)
+        new_v_loss, _ = loss(params, new_value, batch, *args)
+        name = "critic/loss" if loss_fn is iql.critic_loss else "actor/loss"
+        np.testing.assert_allclose(metrics[name], old_v_loss, rtol=1e-5)
+        assert not np.isclose(new_v_loss, old_v_loss, rtol=1e-4), (name, new_v_loss, old_v_loss)
+
+
+def test_iql_config_rejects_bad_actor_settings():
+    with pytest.raises(ValueError, match="actor_kind must be one of"):
+        iql.Config(actor_kind="stochastic")
+    with pytest.raises(ValueError, match="no dropout"):
+        iql.Config(actor_kind="deterministic", dropout_rate=0.1)
+    with pytest.raises(ValueError, match="no exploration distribution"):
+        iql.explore(iql.Config(actor_kind="deterministic"), None, BATCH.obs, jax.random.key(0))
+
+
 # --- CQL ----------------------------------------------------------------------------------------
 
 def cql_state(config_overrides=(), log_alpha=np.log(2.0), log_multiplier=np.log(0.5)):

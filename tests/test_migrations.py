@@ -18,6 +18,12 @@ def test_renames_point_to_fields_that_exist_and_old_names_are_gone():
             assert set(new) <= fields and old not in fields, (algo, old, new)
 
 
+def test_added_fields_exist_with_their_defaults():
+    for algo, added in migrations.ADDED_FIELDS.items():
+        config = algorithms.get_algorithm(algo).Config()
+        assert {name: getattr(config, name) for name in added} == added, algo
+
+
 def test_migrate_config_splits_and_renames_and_is_idempotent():
     old = {"hidden_dims": [64, 64], "temperature": 3.0, "expectile": 0.7}
     new = migrations.migrate_config("iql", old)
@@ -33,7 +39,8 @@ def test_migrate_record_checks_and_recomputes_the_hash():
     old = {**record, "config": {("hidden_dims" if name.endswith("hidden_dims") else
                                  "temperature" if name == "awr_temperature" else
                                  "max_weight" if name == "awr_max_weight" else name): value
-                                for name, value in record["config"].items()}}
+                                for name, value in record["config"].items()
+                                if name not in migrations.ADDED_FIELDS["iql"]}}
     old["spec_hash"] = migrations.record_spec_hash(old)
     assert migrations.migrate_record(old) == {**record, "overrides": record["overrides"]}
     with pytest.raises(ValueError, match="spec_hash does not match"):

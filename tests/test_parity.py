@@ -213,6 +213,24 @@ def test_run_seed_and_reference_record(parity_dataset, tmp_path):
     assert results.column_label(record) == "td3_bc/fake"
 
 
+def test_ours_config_matches_corl_iql_per_domain():
+    from jaxrl_offline.algorithms import ALGORITHMS
+
+    hopper = ["--config.use_updated_value=false", "--config.actor_kind=deterministic",
+              "--config.tau=0.001"]
+    for dataset in ("jaxrl_offline/hopper/medium-v0", "jaxrl_offline/hopper/medium-50k-v0",
+                    "jaxrl_offline/hopper/medium-replay-v0"):
+        assert references.ours_config_args("corl/iql", dataset) == hopper
+    assert references.ours_config_args("corl/iql", "jaxrl_offline/walker2d/medium-v0") == [
+        "--config.use_updated_value=false"]
+    assert references.ours_config_args("corl/td3_bc", "jaxrl_offline/hopper/medium-v0") == []
+    with pytest.raises(ValueError, match="unknown reference"):
+        references.ours_config("corl/iqx", "jaxrl_offline/hopper/medium-v0")
+    # Every row names fields of the reference's algorithm with valid values.
+    for name, _, values in references.OURS_CONFIG:
+        ALGORITHMS[references.get_reference(name).algorithm].Config(**values)
+
+
 def test_difference_ci():
     # Means 2 and 0: difference 2; resampling {1, 3} gives means 1, 2 or 3, so the CI is in [1, 3].
     difference, low, high = aggregate.difference_ci([1.0, 3.0], [0.0, 0.0])

@@ -4,12 +4,23 @@ Each entry names the repository, the commit the parity runs used (the user check
 and passes it as ``--reference_dir``; no reference code is stored here), the script, the project
 algorithm it is compared with, its evaluation function (wrapped to capture the returns), its own
 per-domain config file and the names of its flags for the harness's settings.
+
+``OURS_CONFIG`` holds, per reference and domain, the ``--config.*`` settings of ours that match the
+reference's own choices where they depart from our defaults (the parity queue runs ours with them;
+the run record keeps them under ``overrides``):
+
+    python -m benchmarks.parity.references corl/iql jaxrl_offline/hopper/medium-v0
+    # --config.use_updated_value=false --config.actor_kind=deterministic --config.tau=0.001
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import shlex
+import sys
+from collections.abc import Mapping
+from typing import Any
 
 from jaxrl_offline.datasets import dataset_spec
 
@@ -84,6 +95,41 @@ def get_reference(name: str) -> Reference:
         raise ValueError(f"unknown reference {name!r}; known: {sorted(REFERENCES)}") from None
 
 
+# (reference, D4RL env-name regex, our Config values): every matching row applies, later rows win.
+OURS_CONFIG: tuple[tuple[str, str, Mapping[str, Any]], ...] = (
+    # CORL iql.py, every domain: V, Q and the actor all read the step's starting V.
+    ("corl/iql", "", {"use_updated_value": False}),
+    # CORL configs/offline/iql/hopper/{medium,medium_replay}_v2.yaml: iql_deterministic: true,
+    # tau: 0.001 (its other locomotion configs keep the Gaussian actor and 0.005).
+    ("corl/iql", r"^hopper-medium(-replay)?-v2$", {"actor_kind": "deterministic", "tau": 0.001}),
+)
+
+
+def ours_config(reference_name: str, dataset_id: str) -> dict[str, Any]:
+    """Our Config values matching ``reference_name``'s settings on ``dataset_id`` (``{}``: our
+    defaults already match, as far as a Config field can)."""
+    get_reference(reference_name)
+    env_name = d4rl_name(dataset_id)[2]
+    values: dict[str, Any] = {}
+    for name, pattern, row in OURS_CONFIG:
+        if name == reference_name and re.search(pattern, env_name):
+            values.update(row)
+    return values
+
+
+def ours_config_args(reference_name: str, dataset_id: str) -> list[str]:
+    """``ours_config`` as ``experiments.run`` flags: ``["--config.tau=0.001", ...]``."""
+    def text(value: Any) -> str:
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+    args = [f"--config.{field}={text(value)}"
+            for field, value in ours_config(reference_name, dataset_id).items()]
+    if any(re.search(r"\s", arg) for arg in args):
+        raise ValueError(f"OURS_CONFIG values must not contain whitespace (the queue splits the "
+                         f"printed flags on it): {args}")
+    return args
+
+
 def d4rl_name(dataset_id: str) -> tuple[str, str, str]:
     """``(env, kind, D4RL env name)`` of a suite dataset: ``jaxrl_offline/hopper/medium-50k-v0``
     -> ``("hopper", "medium", "hopper-medium-v2")``. The size label is dropped: the reference sees
@@ -105,3 +151,10 @@ def command_args(reference: Reference, env_name: str, config_file: str | None, s
     args = [f"--config_path=<reference_dir>/{config_file}"] if config_file else []
     args += [f"--{reference.flags[key]}={value}" for key, value in values.items()]
     return args + list(reference.fixed_args) + shlex.split(extra)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit("usage: python -m benchmarks.parity.references REFERENCE DATASET  (prints our "
+                 "--config.* flags matching the reference's settings on that dataset)")
+    print(" ".join(ours_config_args(sys.argv[1], sys.argv[2])))
