@@ -14,6 +14,7 @@ Groups:
   Polyak rate of a critic trained by temporal differences (every algorithm but BC);
 * :class:`ActorCritic`: plus the actor's network and step size (TD3, SAC, IQL, CQL, MISA and
   their variants);
+* :class:`ExpectileValue`: plus IQL's expectile state value (IQL, IDQL);
 * :class:`TD3`: plus TD3's target policy smoothing and policy delay (TD3+BC, ReBRAC, TD3-RKL).
 """
 
@@ -31,6 +32,9 @@ FIELD_DOCS = {
     "batch_size": "transitions per update",
     "discount": "gamma",
     "tau": "Polyak rate of the target networks",
+    "value_hidden_dims": "V MLP sizes",
+    "value_lr": "V Adam step size",
+    "expectile": "tau of the expectile value loss, IQL Eq. 5 (0.9 on AntMaze)",
     "policy_noise": "std of TD3's target policy smoothing noise, in [-1, 1] action units",
     "noise_clip": "clip of the smoothing noise",
     "policy_freq": ("critic updates per actor and target update (the actor steps on updates "
@@ -126,6 +130,19 @@ class ActorCritic(TDLearning):
 
 
 @dataclasses.dataclass(frozen=True)
+class ExpectileValue(TDLearning):
+    """:class:`TDLearning` plus IQL's in-sample state value V, an upper expectile of the target
+    Q over dataset actions (IQL, IDQL).
+
+    Attributes:
+    """
+
+    value_hidden_dims: tuple[int, ...] = (256, 256)
+    value_lr: float = 3e-4
+    expectile: float = 0.7
+
+
+@dataclasses.dataclass(frozen=True)
 class TD3(ActorCritic):
     """:class:`ActorCritic` plus TD3's target policy smoothing and delayed policy updates
     (Fujimoto et al. 2018; TD3+BC's defaults).
@@ -140,4 +157,5 @@ class TD3(ActorCritic):
 
 documented(TDLearning)
 documented(ActorCritic)
+documented(ExpectileValue)
 documented(TD3)

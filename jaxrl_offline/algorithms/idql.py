@@ -52,9 +52,9 @@ CODE_SCHEDULE = {"batch_size": 512, "critic_batch_size": 512, "critic_every": 1,
 
 @hyperparams.documented
 @dataclasses.dataclass(frozen=True)
-class Config(hyperparams.TDLearning):
+class Config(hyperparams.ExpectileValue):
     """IDQL hyperparameters (paper App. E "IDQL-A"/"-1" and the official ``ddpm_iql_simple``):
-    ``hyperparams.TDLearning``'s critic fields plus the diffusion actor, V and the sampler.
+    ``hyperparams.ExpectileValue``'s critic and V fields plus the diffusion actor and the sampler.
 
     Attributes:
       denoiser_hidden_dims: width of each residual block of the LN-ResNet denoiser (3 blocks of
@@ -63,11 +63,9 @@ class Config(hyperparams.TDLearning):
       time_hidden_dims: MLP on the time features (256, 256), swish, no final activation.
       actor_dropout_rate: dropout in each residual block (0.1).
       actor_layer_norm: LayerNorm in each residual block (True).
-      value_hidden_dims: V MLP sizes (2 x 256, ReLU).
       value_layer_norm: one LayerNorm on the value net's input (True, code ``value_layer_norm``).
       num_critics: Q heads; targets use their minimum (2).
       actor_lr: diffusion model step size (3e-4), cosine-decayed over ``cosine_decay_steps``.
-      value_lr: V step size (3e-4).
       actor_weight_decay: AdamW decay of the actor (0.0 = Adam as in the paper; the code's
         ``optax.adamw`` default is 1e-4).
       cosine_decay_steps: actor cosine schedule length (= actor grad steps, 3M; the runner sets
@@ -86,7 +84,6 @@ class Config(hyperparams.TDLearning):
         initialization in the weights evaluated after T updates (13.5% at 2k). Metrics:
         ``actor/ema_rate`` and ``actor/ema_init_weight`` (that fraction).
       value_loss: f in V = argmin E f(Qbar - V): "expectile" (default), "quantile", "exponential".
-      expectile: tau of the expectile loss (0.7 locomotion, 0.9 AntMaze).
       quantile: tau of the quantile loss (0.6, paper App. E).
       exponential_beta: beta of the exponential loss (1.0, paper App. E).
       exponential_max_weight: cap of exp(beta u) in the exponential loss (6, code ``log 6`` clip).
@@ -105,11 +102,9 @@ class Config(hyperparams.TDLearning):
     time_hidden_dims: tuple[int, ...] = (256, 256)
     actor_dropout_rate: float | None = 0.1
     actor_layer_norm: bool = True
-    value_hidden_dims: tuple[int, ...] = (256, 256)
     value_layer_norm: bool = True
     num_critics: int = 2
     actor_lr: float = 3e-4
-    value_lr: float = 3e-4
     actor_weight_decay: float = 0.0
     cosine_decay_steps: int | None = 3_000_000
     batch_size: int = 1024
@@ -118,7 +113,6 @@ class Config(hyperparams.TDLearning):
     actor_tau: float = 0.001
     actor_ema_warmup: float = 10.0
     value_loss: str = "expectile"
-    expectile: float = 0.7
     quantile: float = 0.6
     exponential_beta: float = 1.0
     exponential_max_weight: float = 6.0

@@ -27,27 +27,21 @@ NAME = "iql"
 
 @hyperparams.documented
 @dataclasses.dataclass(frozen=True)
-class Config(hyperparams.ActorCritic):
-    """IQL hyperparameters (official locomotion config): ``hyperparams.ActorCritic``'s, whose
-    defaults are the config's, plus the value network, expectile and AWR.
+class Config(hyperparams.ActorCritic, hyperparams.ExpectileValue):
+    """IQL hyperparameters (official locomotion config): ``hyperparams.ActorCritic``'s and
+    ``hyperparams.ExpectileValue``'s, whose defaults are the config's, plus AWR.
 
     Attributes:
-      value_hidden_dims: V MLP sizes (2 x 256).
       actor_lr: actor Adam step size (3e-4), cosine-decayed over ``cosine_decay_steps``.
-      value_lr: V Adam step size (3e-4).
       cosine_decay_steps: length of the actor's cosine schedule (the run's total steps, 1M in the
         paper); ``None`` keeps the actor rate constant.
-      expectile: tau of the expectile value loss (0.7 locomotion, 0.9 AntMaze).
       awr_temperature: inverse AWR temperature beta (3.0 locomotion, 10.0 AntMaze, 0.5
         Kitchen/Adroit).
       awr_max_weight: clip of the AWR weights exp(beta A) (100).
       dropout_rate: actor dropout (``None``; 0.1 on Kitchen/Adroit).
     """
 
-    value_hidden_dims: tuple[int, ...] = (256, 256)
-    value_lr: float = 3e-4
     cosine_decay_steps: int | None = 1_000_000
-    expectile: float = 0.7
     awr_temperature: float = 3.0
     awr_max_weight: float = 100.0
     dropout_rate: float | None = None
