@@ -38,7 +38,7 @@ from flax import linen as nn
 from flax.training.train_state import TrainState
 
 from jaxrl_offline import hyperparams, losses, networks, state as state_lib
-from jaxrl_offline.generative import diffusion
+from jaxrl_offline.generative import denoisers, diffusion
 from jaxrl_offline.state import TargetTrainState
 from jaxrl_offline.types import Metrics, Params, PRNGKey, Transition
 
@@ -156,7 +156,7 @@ class ValueNet(nn.Module):
 def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: jax.Array):
     actor_key, critic_key, value_key, state_key = jax.random.split(key, 4)
     obs, action = example_obs[None], example_action[None]
-    actor_net = diffusion.LNResNetDenoiser(
+    actor_net = denoisers.LNResNetDenoiser(
         example_action.shape[-1], config.denoiser_hidden_dims, config.time_features,
         config.time_hidden_dims, config.actor_dropout_rate, config.actor_layer_norm)
     critic_net = networks.EnsembleCritic(config.critic_hidden_dims, num_critics=config.num_critics)

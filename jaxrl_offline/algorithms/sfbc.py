@@ -55,7 +55,7 @@ from flax import struct
 from flax.training.train_state import TrainState
 
 from jaxrl_offline import hyperparams, networks, state as state_lib
-from jaxrl_offline.generative import diffusion
+from jaxrl_offline.generative import denoisers, diffusion
 from jaxrl_offline.state import TargetTrainState
 from jaxrl_offline.types import Metrics, Params, PRNGKey, Transition
 
@@ -163,7 +163,7 @@ class Critic(nn.Module):
 def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: jax.Array):
     behavior_key, critic_key, state_key = jax.random.split(key, 3)
     obs, action = example_obs[None], example_action[None]
-    behavior_net = diffusion.ScoreUNet(example_action.shape[-1], config.score_unet_hidden_dims)
+    behavior_net = denoisers.ScoreUNet(example_action.shape[-1], config.score_unet_hidden_dims)
     critic_net = Critic(config.critic_hidden_dims)
     critic_params = critic_net.init(critic_key, obs, action)
     behavior = state_lib.create_train_state(behavior_net, behavior_key,
