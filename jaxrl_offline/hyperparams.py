@@ -1,4 +1,4 @@
-"""Hyperparameter groups that several algorithms' ``Config``\\ s share, declared and documented once.
+"""Hyperparameter groups that several algorithms' ``Config`` classes share, declared and documented once.
 
 A group is a frozen dataclass; an algorithm's ``Config`` inherits it, re-declares only the
 defaults it changes and adds its own fields. :func:`documented` (a decorator on the ``Config``)
