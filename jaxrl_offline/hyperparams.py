@@ -1,4 +1,4 @@
-"""Hyperparameter groups that several algorithms' ``Config`` classes share, declared and documented once.
+"""Hyperparameter groups shared by several algorithms' ``Config`` classes, declared once.
 
 A group is a frozen dataclass; an algorithm's ``Config`` inherits it, re-declares only the
 defaults it changes and adds its own fields. :func:`documented` (a decorator on the ``Config``)

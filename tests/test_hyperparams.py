@@ -1,4 +1,4 @@
-"""hyperparams.documented: every inherited field gets a docstring entry, with the Config's default."""
+"""hyperparams.documented: each inherited field gets a docstring entry with the Config's default."""
 
 import dataclasses
 

@@ -1,6 +1,7 @@
 """What a run is and where it lives: :class:`RunSpec` (every setting that determines a run's
-result, and its ``spec_hash``), the schedule checks, the record/checkpoint/partial-record paths under
-a workdir, and finding or removing a finished run (``jaxrl_offline.runner.experiment`` runs it).
+result, and its ``spec_hash``), the schedule checks, the record, checkpoint and partial-record
+paths under a workdir, and finding or removing a finished run
+(``jaxrl_offline.runner.experiment`` runs it).
 """
 
 from __future__ import annotations
