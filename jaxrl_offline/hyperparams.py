@@ -63,6 +63,14 @@ def attribute_entries(doc: str) -> dict[str, str]:
     return entries
 
 
+def field_defaults(config_cls: type) -> dict:
+    """``{field name: default}`` read from the dataclass fields, without building a ``Config``
+    (``documented`` runs at import, before anything may touch a JAX backend: validations in
+    ``__post_init__`` could, and ``jax.distributed.initialize`` must come first)."""
+    return {field.name: (field.default_factory() if field.default is dataclasses.MISSING
+                         else field.default) for field in dataclasses.fields(config_cls)}
+
+
 def documented(config_cls: type) -> type:
     """Adds an entry for each inherited field that ``config_cls``'s docstring does not document.
 
@@ -81,17 +89,16 @@ def documented(config_cls: type) -> type:
         raise ValueError(f"{config_cls.__qualname__}'s docstring needs an 'Attributes:' section, "
                          "last, for hyperparams.documented to extend")
     own = attribute_entries(doc)
-    defaults = config_cls()
+    defaults = field_defaults(config_cls)
     added = []
     for field in dataclasses.fields(config_cls):
         if field.name in own:
             continue
-        default = getattr(defaults, field.name)
+        default = defaults[field.name]
         inherited = [attribute_entries(inspect.cleandoc(base.__doc__)).get(field.name)
                      for base in config_cls.__mro__[1:]
                      if dataclasses.is_dataclass(base) and base.__doc__
-                     and field.name in {f.name for f in dataclasses.fields(base)}
-                     and getattr(base(), field.name) == default]
+                     and field_defaults(base).get(field.name, dataclasses.MISSING) == default]
         if inherited and inherited[0]:
             added.append(inherited[0])
         elif field.name in FIELD_DOCS:
