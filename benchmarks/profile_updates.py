@@ -40,12 +40,18 @@ OUT_DIR = pathlib.Path(__file__).parent / "results" / "profile"
 OBS_DIM, ACTION_DIM = 11, 3  # Hopper's shapes.
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list("algos", ["td3_bc", "cql", "misa", "idql", "sfbc"], "Registry names.")
-flags.DEFINE_integer("updates", 3, "Updates per timed call (one lax.scan).")
-flags.DEFINE_integer("repeats", 2, "Timed calls after the warm-up (the fastest is reported).")
-flags.DEFINE_multi_string("config", [], "Overrides `<algo>.<field>=<value>` (Python literals).")
-flags.DEFINE_string("name", None, "Output name (default: a slug of the device and host cores).")
-flags.DEFINE_bool("render", False, "Only rewrite every .md from its .json.")
+
+
+def define_flags() -> None:
+    """The command line's flags, defined only when run as a script (tests import the module
+    beside other absl programs)."""
+    flags.DEFINE_list("algos", ["td3_bc", "cql", "misa", "idql", "sfbc"], "Registry names.")
+    flags.DEFINE_integer("updates", 3, "Updates per timed call (one lax.scan).")
+    flags.DEFINE_integer("repeats", 2, "Timed calls after the warm-up (the fastest is reported).")
+    flags.DEFINE_multi_string("config", [], "Overrides `<algo>.<field>=<value>` (Python literals).")
+    flags.DEFINE_string("name", None, "Output name (default: a slug of the device and host cores).")
+    flags.DEFINE_bool("render", False, "Only rewrite every .md from its .json.")
+
 
 # The optimized HLO defines each value once: `%name = f32[d0,d1]{...} op(...)`.
 _DEFINITION = re.compile(r"\s*(?:ROOT )?%([\w.\-]+) = f32\[([\d,]*)\]")
@@ -261,4 +267,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
