@@ -27,7 +27,8 @@ from jaxrl_offline.types import Transition
 
 TINY = staged.Config(score_unet_hidden_dims=(8,), critic_hidden_dims=(8,), batch_size=16,
                      critic_batch_size=16, num_value_samples=4, num_candidates=4, num_selected=1,
-                     presample_chunk=3, behavior_steps=2, critic_steps=2)
+                     presample_chunk=3, behavior_steps=2, critic_steps=2, sampling_steps=2,
+                     solver_order=1)  # A 2-evaluation sampler: fast to compile.
 
 
 def toy_dataset() -> Transition:
@@ -108,22 +109,25 @@ def random_dataset(num: int = 10) -> Transition:
                       terminal=jnp.float32(np.arange(num) == 4))
 
 
+@functools.cache
+def stage(fn, in_axes, single: bool, **static):
+    """A stage jitted once: for one seed, or vmapped over seeds (``over_seeds``)."""
+    if single:
+        return jax.jit(functools.partial(fn, TINY, **static))
+    return staged.over_seeds(fn, TINY, in_axes, **static)
+
+
 def run_stages(states, data, single: bool):
     """behavior -> presample -> critic -> refresh -> critic, vmapped over seeds or for one seed."""
-    def stage(fn, in_axes, **static):
-        if single:
-            return jax.jit(functools.partial(fn, TINY, **static))
-        return staged.over_seeds(fn, TINY, in_axes, **static)
-
     done = staged.episode_dones(data)
     targets = staged.initial_targets(TINY, data, done)
     if not single:
         targets = jax.tree.map(lambda x: jnp.stack([x, x]), targets)
-    states, _ = stage(staged.train_behavior, (0, None), num_steps=2)(states, data)
-    states, actions = stage(staged.presample, (0, None))(states, data.obs)
-    states, _ = stage(staged.train_critic, (0, 0, None), num_steps=2)(states, targets, data)
-    states, targets, _ = stage(staged.refresh_targets, (0, 0, None, None, 0))(states, targets, data, done, actions)
-    states, _ = stage(staged.train_critic, (0, 0, None), num_steps=2)(states, targets, data)
+    states, _ = stage(staged.train_behavior, (0, None), single, num_steps=2)(states, data)
+    states, actions = stage(staged.presample, (0, None), single)(states, data.obs)
+    states, _ = stage(staged.train_critic, (0, 0, None), single, num_steps=2)(states, targets, data)
+    states, targets, _ = stage(staged.refresh_targets, (0, 0, None, None, 0), single)(states, targets, data, done, actions)
+    states, _ = stage(staged.train_critic, (0, 0, None), single, num_steps=2)(states, targets, data)
     return states, actions, targets
 
 
