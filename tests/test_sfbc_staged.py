@@ -21,6 +21,7 @@ from flax.training.train_state import TrainState
 
 from experiments import sfbc_staged as driver
 from jaxrl_offline.algorithms import sfbc_staged as staged
+from jaxrl_offline.datasets import data
 from jaxrl_offline.reporting import results
 from jaxrl_offline.runner import experiment, training
 from jaxrl_offline.types import Transition
@@ -161,6 +162,10 @@ def test_end_to_end_run_writes_a_record(tiny_invpend_dataset, tmp_path):
     assert set(record["timing"]["stages_s"]) == {"behavior", "presample", "critic", "refresh"}
     assert results.read_record(experiment.record_path(tmp_path, spec)) == record
     assert len(record["normalized_scores"][-1]) == 2
+    # The episode boundaries recovered from the loaded Transition are the loader's episodes.
+    dataset, info = data.load_dataset(tiny_invpend_dataset, algorithm="sfbc")
+    done = staged.episode_dones(dataset)
+    assert int(done.sum()) == info.num_episodes and float(done[-1]) == 1.0
 
 
 def test_make_spec_refuses_a_chunk_that_does_not_divide_the_stages():

@@ -41,6 +41,7 @@ import dataclasses
 import functools
 from typing import NamedTuple
 
+import chex
 import jax
 import jax.numpy as jnp
 from flax import struct
@@ -195,6 +196,8 @@ def episode_dones(dataset: Transition) -> jax.Array:
 def backward_sweep(reward: jax.Array, done: jax.Array, value: jax.Array, discount: float):
     """R_i = max(r_i + gamma R_{i+1} (1 - done_i), V_i) over the flat dataset, a reverse
     ``lax.scan`` (R_N = 0). All arguments [N]; returns [N]."""
+    chex.assert_rank(reward, 1)
+    chex.assert_equal_shape([reward, done, value])
     def step(next_return, row):
         r, d, v = row
         current = jnp.maximum(r + discount * next_return * (1.0 - d), v)
@@ -252,6 +255,7 @@ def soft_values(config: Config, state: AgentState, obs: jax.Array, actions: jax.
     Returns:
       [N] values, computed ``presample_chunk`` states at a time.
     """
+    chex.assert_shape(actions, (obs.shape[0], None, None))
     def chunk_values(chunk_obs, chunk_actions):
         rows, samples = chunk_actions.shape[:2]
         q = state.critic.apply_fn(state.critic.params, jnp.repeat(chunk_obs, samples, axis=0),
