@@ -94,3 +94,14 @@ def sweep_workdir(name: str, source: str | None = None) -> str:
     runs on different data never share a table."""
     source = data_source() if source is None else source
     return f"workdir/{name}" if source == "local" else f"workdir/{name}-{source.split(':')[0]}"
+
+
+def paper_sweep(name: str, tasks: Sequence[str], *, algos: Sequence[str], num_seeds: int,
+                steps: int, eval_every: int, eval_episodes: int = 10) -> dict:
+    """The ``SWEEP`` of a paper-table sweep file ``experiments/sweeps/<name>.py``: ``algos`` on the
+    datasets of ``tasks`` on the current data source (:func:`sweep_datasets`), in
+    :func:`sweep_workdir` ``(name)``, with the paper's seeds, updates, evaluation interval and
+    episodes per evaluation (D4RL's 10 unless given)."""
+    return dict(algos=tuple(algos), datasets=sweep_datasets(tasks), num_seeds=num_seeds,
+                steps=steps, eval_every=eval_every, eval_episodes=eval_episodes,
+                workdir=sweep_workdir(name))

@@ -1,7 +1,7 @@
 """The package layout: layers import only downwards, and no modules import each other.
 
 Layers, lowest first: core, generative, algorithms, datasets, local_suite, reporting, runner (``WORKSPACE.md``, "Package layout"). The core
-modules (types, networks, losses, state) sit at the top of the package; every other layer is a subpackage.
+modules (types, networks, losses, state, hyperparams) sit at the top of the package; every other layer is a subpackage.
 Imports are read with ``ast``, so lazy imports inside functions count too; imports under
 ``if TYPE_CHECKING:`` never run and do not count.
 """
@@ -13,7 +13,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "jaxrl_offline"
 LAYERS = ('core', 'generative', 'algorithms', 'datasets', 'local_suite', 'reporting', 'runner')
-CORE = ('types', 'networks', 'losses', 'state')
+CORE = ('types', 'networks', 'losses', 'state', 'hyperparams')
 
 
 def module_name(path: pathlib.Path) -> str:

@@ -17,12 +17,5 @@ TASKS = tasks.locomotion_tasks(("random", "medium", "medium-replay", "medium-exp
     f"antmaze-{maze}" for maze in tasks.ANTMAZE_MAZES]
 PUBLISHED = ("aca_paper",)
 
-SWEEP = dict(
-    algos=("aca",),
-    datasets=tasks.sweep_datasets(TASKS),
-    num_seeds=5,
-    steps=500_000,
-    eval_every=50_000,
-    eval_episodes=10,
-    workdir=tasks.sweep_workdir("aca_table"),
-)
+SWEEP = tasks.paper_sweep("aca_table", TASKS, algos=("aca",), num_seeds=5,
+                          steps=500_000, eval_every=50_000)

@@ -9,17 +9,17 @@ critic loss evaluates 30 sampled actions per state).
 
 from jaxrl_offline.local_suite.synthetic import DEFAULT_DATASET
 
+# The small-run protocol, also the default sweep's (``default.py``): 3 seeds, 20k updates,
+# 64 x 64 networks.
+SMALL_RUNS = dict(num_seeds=3, steps=20_000, eval_every=5_000, eval_episodes=5, chunk=1_000,
+                  checkpoint_every=5)
+SMALL_NETWORKS = {"actor_hidden_dims": (64, 64),
+                  "td3_bc": {"critic_hidden_dims": (64, 64)},
+                  "iql": {"critic_hidden_dims": (64, 64), "value_hidden_dims": (64, 64)}}
+
 SWEEP = dict(
     algos=("bc", "td3_bc", "iql", "cql"),
     datasets=(DEFAULT_DATASET,),
-    num_seeds=3,
-    steps=20_000,
-    eval_every=5_000,
-    eval_episodes=5,
-    chunk=1_000,
-    checkpoint_every=5,
-    config={"actor_hidden_dims": (64, 64),
-            "td3_bc": {"critic_hidden_dims": (64, 64)},
-            "iql": {"critic_hidden_dims": (64, 64), "value_hidden_dims": (64, 64)},
-            "cql": {"critic_hidden_dims": (64, 64)}},
+    **SMALL_RUNS,
+    config={**SMALL_NETWORKS, "cql": {"critic_hidden_dims": (64, 64)}},
 )

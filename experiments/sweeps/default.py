@@ -8,18 +8,13 @@ runs are 20k updates to keep it short; every other hyperparameter is the paper d
 default, the InvertedPendulum "mixed" set, is ``--sweep=baselines_invpend``.
 """
 
+from experiments.sweeps.baselines_invpend import SMALL_NETWORKS, SMALL_RUNS
+
 DEFAULT_JOB_DATASET = "jaxrl_offline/hopper/medium-50k-v0"
 
 SWEEP = dict(
     algos=("bc", "td3_bc", "iql"),
     datasets=(DEFAULT_JOB_DATASET,),
-    num_seeds=3,
-    steps=20_000,
-    eval_every=5_000,
-    eval_episodes=5,
-    chunk=1_000,
-    checkpoint_every=5,
-    config={"actor_hidden_dims": (64, 64),
-            "td3_bc": {"critic_hidden_dims": (64, 64)},
-            "iql": {"critic_hidden_dims": (64, 64), "value_hidden_dims": (64, 64)}},
+    **SMALL_RUNS,
+    config=SMALL_NETWORKS,
 )

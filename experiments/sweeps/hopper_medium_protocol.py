@@ -10,13 +10,8 @@ Published D4RL hopper-medium-v2 scores: TD3+BC 59.3, IQL 66.3 (IQL paper Table 1
     python -m experiments.run --sweep=hopper_medium_protocol
 """
 
-SWEEP = dict(
-    algos=("td3_bc", "iql"),
-    datasets=("jaxrl_offline/hopper/medium-v0",),
-    num_seeds=10,
-    steps=1_000_000,
-    eval_every=5_000,
-    eval_episodes=10,
-    chunk=5_000,
-    checkpoint_every=20,
-)
+from experiments.sweeps import hopper_medium
+
+# ``hopper_medium``'s runs (algorithms, dataset, 10 episodes per evaluation) at the papers' scale.
+SWEEP = {**hopper_medium.SWEEP, "num_seeds": 10, "steps": 1_000_000, "eval_every": 5_000,
+         "chunk": 5_000, "checkpoint_every": 20}

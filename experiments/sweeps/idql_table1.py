@@ -16,12 +16,5 @@ TASKS = tasks.locomotion_tasks(("medium", "medium-replay", "medium-expert")) + [
     f"antmaze-{maze}" for maze in tasks.ANTMAZE_MAZES]
 PUBLISHED = ("idql_paper_table1_one_setting", "idql_paper_table1_tuned")
 
-SWEEP = dict(
-    algos=("idql", "iql", "cql"),
-    datasets=tasks.sweep_datasets(TASKS),
-    num_seeds=10,
-    steps=1_000_000,
-    eval_every=250_000,
-    eval_episodes=10,
-    workdir=tasks.sweep_workdir("idql_table1"),
-)
+SWEEP = tasks.paper_sweep("idql_table1", TASKS, algos=("idql", "iql", "cql"), num_seeds=10,
+                          steps=1_000_000, eval_every=250_000)

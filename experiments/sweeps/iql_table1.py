@@ -17,12 +17,5 @@ TASKS = tasks.locomotion_tasks(("medium", "medium-replay", "medium-expert")) + [
     f"antmaze-{maze}" for maze in tasks.ANTMAZE_MAZES]
 PUBLISHED = ("iql_paper_table1", "corl_last")
 
-SWEEP = dict(
-    algos=("bc", "td3_bc", "cql", "iql"),
-    datasets=tasks.sweep_datasets(TASKS),
-    num_seeds=10,
-    steps=1_000_000,
-    eval_every=5_000,
-    eval_episodes=10,
-    workdir=tasks.sweep_workdir("iql_table1"),
-)
+SWEEP = tasks.paper_sweep("iql_table1", TASKS, algos=("bc", "td3_bc", "cql", "iql"), num_seeds=10,
+                          steps=1_000_000, eval_every=5_000)

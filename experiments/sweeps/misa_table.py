@@ -16,12 +16,5 @@ from experiments import tasks
 TASKS = tasks.locomotion_tasks(("medium", "medium-replay", "medium-expert"))
 PUBLISHED = ("misa_paper", "corl_last")
 
-SWEEP = dict(
-    algos=("misa", "cql", "td3_bc"),
-    datasets=tasks.sweep_datasets(TASKS),
-    num_seeds=5,
-    steps=1_200_000,
-    eval_every=10_000,
-    eval_episodes=10,
-    workdir=tasks.sweep_workdir("misa_table"),
-)
+SWEEP = tasks.paper_sweep("misa_table", TASKS, algos=("misa", "cql", "td3_bc"), num_seeds=5,
+                          steps=1_200_000, eval_every=10_000)

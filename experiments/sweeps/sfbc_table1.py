@@ -17,12 +17,5 @@ TASKS = tasks.locomotion_tasks(("medium-expert", "medium", "medium-replay")) + [
     f"antmaze-{maze}" for maze in tasks.ANTMAZE_MAZES]
 PUBLISHED = ("sfbc_paper_table1",)
 
-SWEEP = dict(
-    algos=("sfbc", "iql"),
-    datasets=tasks.sweep_datasets(TASKS),
-    num_seeds=4,
-    steps=1_000_000,
-    eval_every=50_000,
-    eval_episodes=20,
-    workdir=tasks.sweep_workdir("sfbc_table1"),
-)
+SWEEP = tasks.paper_sweep("sfbc_table1", TASKS, algos=("sfbc", "iql"), num_seeds=4,
+                          steps=1_000_000, eval_every=50_000, eval_episodes=20)

@@ -18,12 +18,5 @@ TASKS = tasks.locomotion_tasks(
      "random+medium", "random+medium+expert"))
 PUBLISHED = ("td3_bc_paper_v2", "td3_rkl_paper")
 
-SWEEP = dict(
-    algos=("td3_rkl", "td3_bc"),
-    datasets=tasks.sweep_datasets(TASKS),
-    num_seeds=5,
-    steps=1_000_000,
-    eval_every=5_000,
-    eval_episodes=10,
-    workdir=tasks.sweep_workdir("td3_rkl_table"),
-)
+SWEEP = tasks.paper_sweep("td3_rkl_table", TASKS, algos=("td3_rkl", "td3_bc"), num_seeds=5,
+                          steps=1_000_000, eval_every=5_000)

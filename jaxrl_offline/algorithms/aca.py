@@ -36,7 +36,7 @@ import ml_collections
 from flax import struct
 from flax.training.train_state import TrainState
 
-from jaxrl_offline import losses, networks, state as state_lib
+from jaxrl_offline import hyperparams, losses, networks, state as state_lib
 from jaxrl_offline.algorithms import sac
 from jaxrl_offline.state import TargetTrainState
 from jaxrl_offline.types import Metrics, Params, PRNGKey, Transition
@@ -44,6 +44,7 @@ from jaxrl_offline.types import Metrics, Params, PRNGKey, Transition
 NAME = "aca"
 
 
+@hyperparams.documented
 @dataclasses.dataclass(frozen=True)
 class Config(sac.Config):
     """ACA hyperparameters (official ``configs/{offline,online}/mjc_m.yaml`` and d3rlpy defaults).
@@ -55,11 +56,6 @@ class Config(sac.Config):
       critic_hidden_dims: MLP sizes of each critic head and of Z (2 x 256; alignment copies Z
         into the critic, so they share it).
       actor_lr: actor Adam step size (3e-4), both phases.
-      critic_lr: critic Adam step size (3e-4).
-      temperature_lr: Adam step size of log alpha (3e-4).
-      batch_size: transitions per update (256).
-      discount: gamma (0.99).
-      tau: Polyak rate of the target critic (0.005).
       num_critics: critic heads, and heads of Z (2).
       initial_temperature: offline alpha at initialization (1.0).
       target_entropy: SAC's entropy target; ``None`` = -|A| (coef 1.0, MuJoCo; AntMaze uses

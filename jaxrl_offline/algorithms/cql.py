@@ -19,16 +19,18 @@ import ml_collections
 from flax import struct
 from flax.training.train_state import TrainState
 
-from jaxrl_offline import losses, networks, state as state_lib
+from jaxrl_offline import hyperparams, losses, networks, state as state_lib
 from jaxrl_offline.state import TargetTrainState
 from jaxrl_offline.types import Metrics, Params, PRNGKey, Transition
 
 NAME = "cql"
 
 
+@hyperparams.documented
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """CQL hyperparameters (CORL gym-locomotion config).
+class Config(hyperparams.ActorCritic):
+    """CQL hyperparameters (CORL gym-locomotion config): ``hyperparams.ActorCritic``'s with
+    CORL's defaults, plus SAC's temperature and the CQL(H) regularizer.
 
     Attributes:
       actor_hidden_dims: policy MLP sizes (3 x 256 in CORL).
@@ -36,9 +38,6 @@ class Config:
       actor_lr: policy Adam step size (3e-5 gym, 1e-4 AntMaze/Adroit).
       critic_lr: Q Adam step size (3e-4).
       alpha_lr: entropy-temperature Adam step size (3e-4).
-      batch_size: transitions per update (256).
-      discount: gamma (0.99).
-      tau: Polyak rate of the target critics (0.005).
       target_entropy: SAC's target entropy; ``None`` means -action_dim.
       backup_entropy: subtract alpha log pi(a'|s') in the TD target (CORL: False).
       cql_alpha: weight alpha of the CQL penalty (10 gym, 5 AntMaze, 1 Adroit).
@@ -55,11 +54,7 @@ class Config:
     actor_hidden_dims: tuple[int, ...] = (256, 256, 256)
     critic_hidden_dims: tuple[int, ...] = (256, 256, 256)
     actor_lr: float = 3e-5
-    critic_lr: float = 3e-4
     alpha_lr: float = 3e-4
-    batch_size: int = 256
-    discount: float = 0.99
-    tau: float = 0.005
     target_entropy: float | None = None
     backup_entropy: bool = False
     cql_alpha: float = 10.0

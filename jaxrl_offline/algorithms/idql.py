@@ -37,8 +37,8 @@ from flax import struct
 from flax import linen as nn
 from flax.training.train_state import TrainState
 
-from jaxrl_offline import losses, networks, state as state_lib
-from jaxrl_offline.generative import diffusion
+from jaxrl_offline import hyperparams, losses, networks, state as state_lib
+from jaxrl_offline.generative import denoisers, diffusion
 from jaxrl_offline.state import TargetTrainState
 from jaxrl_offline.types import Metrics, Params, PRNGKey, Transition
 
@@ -50,9 +50,11 @@ CODE_SCHEDULE = {"batch_size": 512, "critic_batch_size": 512, "critic_every": 1,
                  "actor_weight_decay": 1e-4}
 
 
+@hyperparams.documented
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """IDQL hyperparameters (paper App. E "IDQL-A"/"-1" and the official ``ddpm_iql_simple``).
+class Config(hyperparams.ExpectileValue):
+    """IDQL hyperparameters (paper App. E "IDQL-A"/"-1" and the official ``ddpm_iql_simple``):
+    ``hyperparams.ExpectileValue``'s critic and V fields plus the diffusion actor and the sampler.
 
     Attributes:
       denoiser_hidden_dims: width of each residual block of the LN-ResNet denoiser (3 blocks of
@@ -61,13 +63,9 @@ class Config:
       time_hidden_dims: MLP on the time features (256, 256), swish, no final activation.
       actor_dropout_rate: dropout in each residual block (0.1).
       actor_layer_norm: LayerNorm in each residual block (True).
-      critic_hidden_dims: MLP sizes of each Q head (2 x 256, ReLU).
-      value_hidden_dims: V MLP sizes (2 x 256, ReLU).
       value_layer_norm: one LayerNorm on the value net's input (True, code ``value_layer_norm``).
       num_critics: Q heads; targets use their minimum (2).
       actor_lr: diffusion model step size (3e-4), cosine-decayed over ``cosine_decay_steps``.
-      critic_lr: Q step size (3e-4).
-      value_lr: V step size (3e-4).
       actor_weight_decay: AdamW decay of the actor (0.0 = Adam as in the paper; the code's
         ``optax.adamw`` default is 1e-4).
       cosine_decay_steps: actor cosine schedule length (= actor grad steps, 3M; the runner sets
@@ -76,8 +74,6 @@ class Config:
       critic_batch_size: rows of the batch used by V and Q (256, paper; code 512), at most
         ``batch_size``.
       critic_every: updates per critic step (2 = "two actor steps per critic step", paper; code 1).
-      discount: gamma (0.99).
-      tau: Polyak rate of the target critic (0.005).
       actor_tau: EMA rate of the sampling (target) diffusion weights (0.001).
       actor_ema_warmup: w of the EMA warm-up: the rate at update t = 0, 1, ... is
         max(actor_tau, w / (w + t)) (``ema_rate``), so the sampling weights start as the online
@@ -88,7 +84,6 @@ class Config:
         initialization in the weights evaluated after T updates (13.5% at 2k). Metrics:
         ``actor/ema_rate`` and ``actor/ema_init_weight`` (that fraction).
       value_loss: f in V = argmin E f(Qbar - V): "expectile" (default), "quantile", "exponential".
-      expectile: tau of the expectile loss (0.7 locomotion, 0.9 AntMaze).
       quantile: tau of the quantile loss (0.6, paper App. E).
       exponential_beta: beta of the exponential loss (1.0, paper App. E).
       exponential_max_weight: cap of exp(beta u) in the exponential loss (6, code ``log 6`` clip).
@@ -107,24 +102,17 @@ class Config:
     time_hidden_dims: tuple[int, ...] = (256, 256)
     actor_dropout_rate: float | None = 0.1
     actor_layer_norm: bool = True
-    critic_hidden_dims: tuple[int, ...] = (256, 256)
-    value_hidden_dims: tuple[int, ...] = (256, 256)
     value_layer_norm: bool = True
     num_critics: int = 2
     actor_lr: float = 3e-4
-    critic_lr: float = 3e-4
-    value_lr: float = 3e-4
     actor_weight_decay: float = 0.0
     cosine_decay_steps: int | None = 3_000_000
     batch_size: int = 1024
     critic_batch_size: int = 256
     critic_every: int = 2
-    discount: float = 0.99
-    tau: float = 0.005
     actor_tau: float = 0.001
     actor_ema_warmup: float = 10.0
     value_loss: str = "expectile"
-    expectile: float = 0.7
     quantile: float = 0.6
     exponential_beta: float = 1.0
     exponential_max_weight: float = 6.0
@@ -168,7 +156,7 @@ class ValueNet(nn.Module):
 def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: jax.Array):
     actor_key, critic_key, value_key, state_key = jax.random.split(key, 4)
     obs, action = example_obs[None], example_action[None]
-    actor_net = diffusion.LNResNetDenoiser(
+    actor_net = denoisers.LNResNetDenoiser(
         example_action.shape[-1], config.denoiser_hidden_dims, config.time_features,
         config.time_hidden_dims, config.actor_dropout_rate, config.actor_layer_norm)
     critic_net = networks.EnsembleCritic(config.critic_hidden_dims, num_critics=config.num_critics)

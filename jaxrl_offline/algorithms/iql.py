@@ -22,7 +22,7 @@ import ml_collections
 from flax import struct
 from flax.training.train_state import TrainState
 
-from jaxrl_offline import losses, networks, state as state_lib
+from jaxrl_offline import hyperparams, losses, networks, state as state_lib
 from jaxrl_offline.state import TargetTrainState
 from jaxrl_offline.types import Metrics, Params, PRNGKey, Transition
 
@@ -30,23 +30,16 @@ NAME = "iql"
 ACTOR_KINDS = ("gaussian", "deterministic")
 
 
+@hyperparams.documented
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """IQL hyperparameters (official locomotion config).
+class Config(hyperparams.ActorCritic, hyperparams.ExpectileValue):
+    """IQL hyperparameters (official locomotion config): ``hyperparams.ActorCritic``'s and
+    ``hyperparams.ExpectileValue``'s, whose defaults are the config's, plus AWR.
 
     Attributes:
-      actor_hidden_dims: actor MLP sizes (2 x 256).
-      critic_hidden_dims: MLP sizes of each critic (2 x 256).
-      value_hidden_dims: V MLP sizes (2 x 256).
       actor_lr: actor Adam step size (3e-4), cosine-decayed over ``cosine_decay_steps``.
-      critic_lr: Q Adam step size (3e-4).
-      value_lr: V Adam step size (3e-4).
       cosine_decay_steps: length of the actor's cosine schedule (the run's total steps, 1M in the
         paper); ``None`` keeps the actor rate constant.
-      batch_size: transitions per update (256).
-      discount: gamma (0.99).
-      tau: Polyak rate of the target critic (0.005).
-      expectile: tau of the expectile value loss (0.7 locomotion, 0.9 AntMaze).
       awr_temperature: inverse AWR temperature beta (3.0 locomotion, 10.0 AntMaze, 0.5
         Kitchen/Adroit).
       awr_max_weight: clip of the AWR weights exp(beta A) (100).
@@ -60,17 +53,7 @@ class Config:
         all three losses read the step's starting V and target critic).
     """
 
-    actor_hidden_dims: tuple[int, ...] = (256, 256)
-    critic_hidden_dims: tuple[int, ...] = (256, 256)
-    value_hidden_dims: tuple[int, ...] = (256, 256)
-    actor_lr: float = 3e-4
-    critic_lr: float = 3e-4
-    value_lr: float = 3e-4
     cosine_decay_steps: int | None = 1_000_000
-    batch_size: int = 256
-    discount: float = 0.99
-    tau: float = 0.005
-    expectile: float = 0.7
     awr_temperature: float = 3.0
     awr_max_weight: float = 100.0
     dropout_rate: float | None = None

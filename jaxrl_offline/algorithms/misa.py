@@ -30,7 +30,7 @@ import ml_collections
 from flax import struct
 from flax.training.train_state import TrainState
 
-from jaxrl_offline import losses, networks, state as state_lib
+from jaxrl_offline import hyperparams, losses, networks, state as state_lib
 from jaxrl_offline.generative import mcmc
 from jaxrl_offline.algorithms import cql
 from jaxrl_offline.state import TargetTrainState
@@ -44,20 +44,17 @@ CHOICES = {"policy": ("tanh_gaussian", "deterministic"), "critic_regularizer": (
 CHAIN_START_CLIP = 1.0 - 1e-5  # HMC starts at dataset actions, kept where log pi is finite.
 
 
+@hyperparams.documented
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """MISA hyperparameters (official code defaults, ``algos/misa.py`` and ``experiments/main.py``).
+class Config(hyperparams.ActorCritic):
+    """MISA hyperparameters (official code defaults, ``algos/misa.py`` and ``experiments/main.py``):
+    ``hyperparams.ActorCritic``'s plus the policy, the regularizers and the HMC sampler.
 
     Attributes:
       actor_hidden_dims: policy MLP sizes (256-256, ReLU).
-      critic_hidden_dims: Q MLP sizes (256-256).
       critic_activation: Q nonlinearity, ``"elu"`` (code) or ``"relu"``.
       actor_lr: policy Adam step size (1e-4).
-      critic_lr: Q Adam step size (3e-4).
       alpha_lr: temperature Adam step size (1e-4, the policy's).
-      batch_size: transitions per update (256).
-      discount: gamma (0.99).
-      tau: Polyak rate of the target critics, every step (0.005).
       target_entropy: SAC target entropy; ``None`` means -action_dim (code).
       policy: ``"tanh_gaussian"`` (code) or ``"deterministic"`` (a tanh MLP: the fixed-variance
         Gaussian limit used for the TD3+BC special case; needs ``bc_mode="mse"``, no correction).
@@ -98,15 +95,9 @@ class Config:
       noise_clip: clip of that noise (0.5).
     """
 
-    actor_hidden_dims: tuple[int, ...] = (256, 256)
-    critic_hidden_dims: tuple[int, ...] = (256, 256)
-    critic_activation: str = "elu"
     actor_lr: float = 1e-4
-    critic_lr: float = 3e-4
+    critic_activation: str = "elu"
     alpha_lr: float = 1e-4
-    batch_size: int = 256
-    discount: float = 0.99
-    tau: float = 0.005
     target_entropy: float | None = None
     policy: str = "tanh_gaussian"
     log_std_offset: float = -1.0

@@ -29,16 +29,18 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from jaxrl_offline import losses, networks, state as state_lib
+from jaxrl_offline import hyperparams, losses, networks, state as state_lib
 from jaxrl_offline.algorithms import td3_bc
 from jaxrl_offline.types import Metrics, Params, PRNGKey, Transition
 
 NAME = "rebrac"
 
 
+@hyperparams.documented
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """ReBRAC hyperparameters (CORL ``rebrac.py`` and its D4RL locomotion configs).
+class Config(hyperparams.TD3):
+    """ReBRAC hyperparameters (CORL ``rebrac.py`` and its D4RL locomotion configs): TD3's
+    (``hyperparams.TD3``) with CORL's locomotion defaults, plus the layer norms and BC penalties.
 
     Attributes:
       actor_hidden_dims: actor MLP sizes (3 x 256).
@@ -50,9 +52,6 @@ class Config:
       critic_lr: critic Adam step size (1e-3 locomotion; 5e-5 AntMaze; 3e-4 Adroit).
       batch_size: transitions per update (1024 locomotion; 256 AntMaze/Adroit).
       discount: gamma (0.99; 0.999 AntMaze).
-      tau: Polyak rate of the target networks (0.005).
-      policy_noise: std of the target policy smoothing noise (0.2).
-      noise_clip: clip of the smoothing noise (0.5).
       policy_freq: critic updates per actor/target update (2; the actor steps on updates 1, 3,
         ..., TD3's phase as in TD3+BC; CORL steps it on updates 0, 2, ...).
       actor_bc_coef: beta_actor on sum_i (pi(s)_i - a_i)^2 (per dataset, 0.001-0.1; default 0.01,
@@ -67,16 +66,11 @@ class Config:
 
     actor_hidden_dims: tuple[int, ...] = (256, 256, 256)
     critic_hidden_dims: tuple[int, ...] = (256, 256, 256)
-    actor_layer_norm: bool = False
-    critic_layer_norm: bool = True
     actor_lr: float = 1e-3
     critic_lr: float = 1e-3
     batch_size: int = 1024
-    discount: float = 0.99
-    tau: float = 0.005
-    policy_noise: float = 0.2
-    noise_clip: float = 0.5
-    policy_freq: int = 2
+    actor_layer_norm: bool = False
+    critic_layer_norm: bool = True
     actor_bc_coef: float = 0.01
     critic_bc_coef: float = 0.01
     normalize_q: bool = True

@@ -27,7 +27,7 @@ import ml_collections
 from flax import struct
 from flax.training.train_state import TrainState
 
-from jaxrl_offline import losses, networks, state as state_lib
+from jaxrl_offline import hyperparams, losses, networks, state as state_lib
 from jaxrl_offline.state import TargetTrainState
 from jaxrl_offline.types import Metrics, Params, PRNGKey, Transition
 
@@ -37,19 +37,14 @@ NAME = "sac"
 QOffset = Callable[[jax.Array, jax.Array], jax.Array]
 
 
+@hyperparams.documented
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """SAC hyperparameters (Haarnoja et al. 2018, Table 1, with automatic temperature).
+class Config(hyperparams.ActorCritic):
+    """SAC hyperparameters (Haarnoja et al. 2018, Table 1, with automatic temperature):
+    ``hyperparams.ActorCritic``'s, whose defaults are the paper's, plus the temperature's.
 
     Attributes:
-      actor_hidden_dims: actor MLP sizes (2 x 256).
-      critic_hidden_dims: MLP sizes of each critic (2 x 256).
-      actor_lr: actor Adam step size (3e-4).
-      critic_lr: critic Adam step size (3e-4).
       temperature_lr: Adam step size of log alpha (3e-4).
-      batch_size: transitions per update (256).
-      discount: gamma (0.99).
-      tau: Polyak rate of the target critic (0.005).
       num_critics: Q networks in the ensemble; the target and the actor use their minimum (2;
         SAC-N uses 10 or more).
       initial_temperature: alpha at initialization (1.0).
@@ -58,14 +53,7 @@ class Config:
       critic_layer_norm: LayerNorm in the critic MLPs (False; RLPD/ReBRAC-style critics use it).
     """
 
-    actor_hidden_dims: tuple[int, ...] = (256, 256)
-    critic_hidden_dims: tuple[int, ...] = (256, 256)
-    actor_lr: float = 3e-4
-    critic_lr: float = 3e-4
     temperature_lr: float = 3e-4
-    batch_size: int = 256
-    discount: float = 0.99
-    tau: float = 0.005
     num_critics: int = 2
     initial_temperature: float = 1.0
     target_entropy: float | None = None

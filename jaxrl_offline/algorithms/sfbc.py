@@ -62,8 +62,8 @@ import numpy as np
 from flax import struct
 from flax.training.train_state import TrainState
 
-from jaxrl_offline import networks, state as state_lib
-from jaxrl_offline.generative import diffusion
+from jaxrl_offline import hyperparams, networks, state as state_lib
+from jaxrl_offline.generative import denoisers, diffusion
 from jaxrl_offline.state import TargetTrainState
 from jaxrl_offline.types import Metrics, Params, PRNGKey, Transition
 
@@ -71,9 +71,11 @@ NAME = "sfbc"
 PLANNING_BACKUPS = ("current_state", "next_state")
 
 
+@hyperparams.documented
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """SfBC hyperparameters (paper App. B.1 and the official code).
+class Config(hyperparams.TDLearning):
+    """SfBC hyperparameters (paper App. B.1 and the official code): ``hyperparams.TDLearning``'s
+    critic fields plus the behavior diffusion model, the planning rounds and the selection.
 
     Attributes:
       score_unet_hidden_dims: the behavior model's ScoreNet U-Net down-path widths (512, 256, 128).
@@ -92,11 +94,9 @@ class Config:
         3 12 (time-uniform) / 14 (logSNR), order 2 9 / 10, order 1 2 / 3. ``inf`` disables the check
         [INFERRED safeguard].
       critic_hidden_dims: Q MLP sizes, SiLU (2 x 256; AntMaze-large 512-256-256).
-      critic_lr: Q Adam step size (1e-3).
       critic_batch_size: rows of the batch used for the critic step, at most ``batch_size``
         (256) [INFERRED: the code regresses 4096 precomputed targets; here every row costs
         ``num_value_samples`` behavior samples].
-      discount: gamma (0.99).
       tau: Polyak rate of the bootstrap target critic (0.005) [INFERRED: TD form only].
       num_value_samples: behavior samples per state for V and the bootstrap, M_V (16).
       planning_temperature: alpha of the soft value, on the standardized scale (20).
@@ -121,11 +121,8 @@ class Config:
     solver_order: int = 3
     solver_grid: str = "time_uniform"
     max_solver_error_gain: float = diffusion.DPM_SOLVER_MAX_ERROR_GAIN
-    critic_hidden_dims: tuple[int, ...] = (256, 256)
     critic_lr: float = 1e-3
     critic_batch_size: int = 256
-    discount: float = 0.99
-    tau: float = 0.005
     num_value_samples: int = 16
     planning_temperature: float = 20.0
     planning_iterations: int = 2
@@ -174,7 +171,7 @@ class Critic(nn.Module):
 def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: jax.Array):
     behavior_key, critic_key, state_key = jax.random.split(key, 3)
     obs, action = example_obs[None], example_action[None]
-    behavior_net = diffusion.ScoreUNet(example_action.shape[-1], config.score_unet_hidden_dims)
+    behavior_net = denoisers.ScoreUNet(example_action.shape[-1], config.score_unet_hidden_dims)
     critic_net = Critic(config.critic_hidden_dims)
     critic_params = critic_net.init(critic_key, obs, action)
     behavior = state_lib.create_train_state(behavior_net, behavior_key,

@@ -17,42 +17,23 @@ import jax.numpy as jnp
 import ml_collections
 from flax import struct
 
-from jaxrl_offline import losses, networks, state as state_lib
+from jaxrl_offline import hyperparams, losses, networks, state as state_lib
 from jaxrl_offline.state import TargetTrainState
 from jaxrl_offline.types import Metrics, Params, PRNGKey, Transition
 
 NAME = "td3_bc"
 
 
+@hyperparams.documented
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """TD3+BC hyperparameters (paper Table 4 / official code).
+class Config(hyperparams.TD3):
+    """TD3+BC hyperparameters (paper Table 4 / official code): TD3's (``hyperparams.TD3``, whose
+    defaults are the paper's) plus the BC trade-off.
 
     Attributes:
-      actor_hidden_dims: actor MLP sizes (2 x 256).
-      critic_hidden_dims: MLP sizes of each critic (2 x 256).
-      actor_lr: actor Adam step size (3e-4).
-      critic_lr: critic Adam step size (3e-4).
-      batch_size: transitions per update (256).
-      discount: gamma (0.99).
-      tau: Polyak rate of the target networks (0.005).
-      policy_noise: std of target policy smoothing noise, in [-1, 1] action units (0.2).
-      noise_clip: clip of the smoothing noise (0.5).
-      policy_freq: critic updates per actor/target update (d = 2; the actor steps on updates
-        1, 3, ..., TD3's phase, ``state.delayed_update``).
       alpha: BC trade-off alpha in lambda = alpha / mean|Q| (2.5).
     """
 
-    actor_hidden_dims: tuple[int, ...] = (256, 256)
-    critic_hidden_dims: tuple[int, ...] = (256, 256)
-    actor_lr: float = 3e-4
-    critic_lr: float = 3e-4
-    batch_size: int = 256
-    discount: float = 0.99
-    tau: float = 0.005
-    policy_noise: float = 0.2
-    noise_clip: float = 0.5
-    policy_freq: int = 2
     alpha: float = 2.5
 
 

@@ -22,7 +22,7 @@ import ml_collections
 from flax import struct
 from flax.training.train_state import TrainState
 
-from jaxrl_offline import losses, networks, state as state_lib
+from jaxrl_offline import hyperparams, losses, networks, state as state_lib
 from jaxrl_offline.generative import mixture
 from jaxrl_offline.algorithms import td3_bc
 from jaxrl_offline.state import TargetTrainState
@@ -32,23 +32,13 @@ NAME = "td3_rkl"
 ACTOR_TYPES = ("gaussian", "deterministic")
 
 
+@hyperparams.documented
 @dataclasses.dataclass(frozen=True)
 class Config(td3_bc.Config):
     """TD3-RKL hyperparameters: TD3+BC's (§2.2, ``td3_bc.Config``, whose defaults it keeps) plus
     the reconstructed regularizer (§3.3).
 
     Attributes:
-      actor_hidden_dims: (TD3+BC's field) actor MLP sizes (2 x 256).
-      critic_hidden_dims: (TD3+BC's field) sizes of each critic MLP (2 x 256).
-      actor_lr: (TD3+BC's field) actor Adam step size (3e-4).
-      critic_lr: (TD3+BC's field) critic Adam step size (3e-4).
-      batch_size: (TD3+BC's field) transitions per update (256).
-      discount: (TD3+BC's field) gamma (0.99).
-      tau: (TD3+BC's field) Polyak rate of the target networks (0.005).
-      policy_noise: (TD3+BC's field) std of the target policy smoothing noise (0.2).
-      noise_clip: (TD3+BC's field) clip of that noise (0.5).
-      policy_freq: (TD3+BC's field) critic updates per actor step (2; the actor steps on updates
-        1, 3, ..., TD3's phase).
       alpha: (TD3+BC's field) alpha of lambda = alpha / mean|Q1| (2.5, TD3+BC's; [INFERRED],
         spec: tune in {1, 2.5, 5} since -log beta and MSE differ in scale).
       actor_type: [INFERRED] ``"gaussian"``: tanh-Gaussian actor, KL(pi || beta) by reparameterized

@@ -15,13 +15,10 @@ reproducible.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 import math
 import os
 import pathlib
-import platform
-import subprocess
 import tempfile
 from collections.abc import Sequence
 from typing import Any
@@ -29,6 +26,9 @@ from typing import Any
 import numpy as np
 
 from jaxrl_offline.reporting import aggregate
+# Where a record came from (package versions, commit, devices), re-exported: ``results.versions()``.
+from jaxrl_offline.reporting.provenance import (  # noqa: F401
+    VERSIONED_PACKAGES, device_description, git_commit, versions)
 
 SCHEMA_VERSION = 1
 PROTOCOL_UPDATES = 1_000_000  # The papers' training budget (D4RL protocol: 1M gradient updates).
@@ -359,49 +359,3 @@ def curve_with_ci(normalized_scores: Any, num_samples: int = 1000,
 def final_summary(normalized_scores: Any) -> dict[str, dict]:
     """The record's ``final`` field: ``summarize`` of the last and the best eval per seed."""
     return {score: summarize(per_seed_scores(normalized_scores, score)) for score in SCORES}
-
-
-# --- Provenance ----------------------------------------------------------------------------------
-
-VERSIONED_PACKAGES = ("jax", "jaxlib", "flax", "optax", "numpy", "minari", "mujoco", "gymnasium",
-                      "orbax-checkpoint")
-
-
-def versions() -> dict[str, str | None]:
-    """Python, jaxrl_offline and key package versions (``None`` when not installed)."""
-    from jaxrl_offline import __version__
-
-    found = {"python": platform.python_version(), "jaxrl_offline": __version__}
-    for package in VERSIONED_PACKAGES:
-        try:
-            found[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            found[package] = None
-    return found
-
-
-def git_commit() -> str | None:
-    """HEAD of the repository this package lives in (``+dirty`` with local changes), or None.
-
-    None for an installed wheel: ``site-packages`` is no checkout, even inside some other
-    repository (a virtual environment in a project folder), whose commit would be wrong."""
-    repo = pathlib.Path(__file__).resolve().parents[2]
-    if not (repo / ".git").exists():  # A worktree's .git is a file.
-        return None
-    try:
-        head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
-                              text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain",
-                                "--untracked-files=no"], capture_output=True, text=True,
-                               timeout=10, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return f"{head}+dirty" if dirty else head
-
-
-def device_description(devices: Sequence[Any]) -> str:
-    """E.g. ``"2 x cpu (cpu), 2 host cores"`` for the devices the seeds were sharded over."""
-    kinds = sorted({device.device_kind for device in devices})
-    platforms = sorted({device.platform for device in devices})
-    return (f"{len(devices)} x {'/'.join(kinds)} ({'/'.join(platforms)}), "
-            f"{os.cpu_count()} host cores")

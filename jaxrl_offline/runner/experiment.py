@@ -16,34 +16,29 @@ a checkpoint and the partial record and raises :class:`RunInterrupted`.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import os
-import pathlib
-import re
-import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import jax
 import numpy as np
 
-from jaxrl_offline.datasets import data
+from jaxrl_offline.algorithms import get_algorithm
+from jaxrl_offline.datasets import data, dataset_spec
 from jaxrl_offline.local_suite import suite
 from jaxrl_offline.reporting import results
-from jaxrl_offline.runner import checkpoints, distributed, evaluation, finetune
-from jaxrl_offline.runner import training
+from jaxrl_offline.reporting.formatting import significant
+from jaxrl_offline.runner import checkpoints, distributed, evaluation, finetune, training
 from jaxrl_offline.runner import progress as progress_lib
-from jaxrl_offline.datasets import dataset_spec
 from jaxrl_offline.runner import tracking, validation
-from jaxrl_offline.reporting.formatting import duration, rate, significant
-from jaxrl_offline.algorithms import get_algorithm
-
-
-class RunConflictError(ValueError):
-    """A finished record exists for this run name but was produced with other settings."""
+# The run's description and paths (run_spec) and its record (run_record), re-exported: callers
+# use ``experiment.RunSpec``, ``experiment.record_path``, ``experiment.summary_line``, ...
+from jaxrl_offline.runner.run_record import finish_record, new_record, summary_line
+from jaxrl_offline.runner.run_spec import (  # noqa: F401
+    RunConflictError, RunSpec, check_schedule, checkpoint_dir, config_to_json, finished_record,
+    has_final_checkpoint, partial_record_path, record_path, remove_run, spec_hash_of)
 
 
 class RunInterrupted(Exception):
@@ -52,183 +47,6 @@ class RunInterrupted(Exception):
 
 STOP_MESSAGE = ("Ctrl-C: finishing the current chunk, then saving a checkpoint and the partial "
                 "record. Press Ctrl-C again to exit at once (losing the current chunk).")
-
-
-@dataclasses.dataclass(frozen=True)
-class RunSpec:
-    """Everything that determines a run's result, plus how to checkpoint it.
-
-    Attributes:
-      algorithm: registry name (``"iql"``).
-      dataset: dataset spec for ``data.load_dataset``.
-      config: the algorithm's final ``Config`` (built by ``experiments.sweep.build_config``).
-      seeds: seeds trained together (vmapped, seed axis first).
-      steps: updates per seed; a multiple of ``chunk``.
-      chunk: updates per jitted ``lax.scan`` call.
-      eval_every: evaluate every this many updates (a multiple of ``chunk``; 0 = final only). The
-        final step is always evaluated.
-      eval_episodes: episodes per seed and evaluation.
-      overrides: provenance of ``config``: ``{layer: {field: value}}`` (recorded, not applied).
-      variant: optional sweep-variant label; runs of one algorithm and dataset with different
-        variants get different records and table columns.
-      max_episode_steps: cap on evaluation episode length (``None``: the env's own limit).
-      checkpoint_every: save a checkpoint every this many chunks (0 = never); while fine-tuning,
-        every this many online evaluations.
-      online_steps: env steps of online fine-tuning per seed after the offline phase (0 = none;
-        ``jaxrl_offline.runner.finetune``).
-      online_eval_every: env steps between online evaluations (0 = only at the start and end).
-      online_update_every: env steps per jitted learning call (as many updates; 1 = the policy is
-        updated before every env step).
-      grid_fields: for one point of a hyperparameter grid (``--grid``), the gridded config
-        fields: the grid's points train together in one program (``jaxrl_offline.runner.grid_run``).
-        Not part of ``spec_hash``: a point's record is the record of a plain run of its config.
-    """
-
-    algorithm: str
-    dataset: str
-    config: Any
-    seeds: tuple[int, ...]
-    steps: int
-    chunk: int
-    eval_every: int
-    eval_episodes: int
-    overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    variant: str = ""
-    max_episode_steps: int | None = None
-    checkpoint_every: int = 0
-    online_steps: int = 0
-    online_eval_every: int = 0
-    online_update_every: int = 1
-    grid_fields: tuple[str, ...] = ()
-
-    def __post_init__(self):
-        check_schedule(self.steps, self.chunk, self.eval_every)
-        finetune.check_online_schedule(self.online_steps, self.online_eval_every,
-                                       self.online_update_every)
-        if self.eval_episodes < 1:
-            raise ValueError(f"eval_episodes must be >= 1, got {self.eval_episodes}")
-        if self.checkpoint_every < 0:
-            raise ValueError(f"checkpoint_every must be >= 0 chunks, got {self.checkpoint_every}")
-        if self.variant and not re.fullmatch(r"[A-Za-z0-9._=-]+", self.variant):
-            raise ValueError(f"variant {self.variant!r} may only use letters, digits and ._=-")
-
-    @property
-    def name(self) -> str:
-        """File-system name of the run: ``<algorithm>[-<variant>]__<dataset slug>``."""
-        algorithm = f"{self.algorithm}-{self.variant}" if self.variant else self.algorithm
-        return f"{algorithm}__{re.sub(r'[^A-Za-z0-9._-]+', '_', self.dataset).strip('_')}"
-
-    @property
-    def eval_steps(self) -> list[int]:
-        every = self.eval_every or self.steps
-        return sorted({*range(every, self.steps + 1, every), self.steps})
-
-    @property
-    def spec_hash(self) -> str:
-        """Hash of every setting that changes the result (not ``checkpoint_every``)."""
-        online = None
-        if self.online_steps:  # Offline-only runs keep their hashes (and records) unchanged.
-            online = [self.online_steps, self.online_eval_every, self.online_update_every]
-        return spec_hash_of(
-            algorithm=self.algorithm, variant=self.variant, dataset=self.dataset,
-            config=config_to_json(self.config), seeds=list(self.seeds), steps=self.steps,
-            chunk=self.chunk, eval_every=self.eval_every, eval_episodes=self.eval_episodes,
-            max_episode_steps=self.max_episode_steps, online=online)
-
-
-def spec_hash_of(*, online: list[int] | None, **fingerprint: Any) -> str:
-    """``RunSpec.spec_hash`` of its fields as JSON values (also recomputed from records)."""
-    if online is not None:
-        fingerprint["online"] = online
-    text = json.dumps(fingerprint, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def config_to_json(value: Any) -> Any:
-    """A config (dataclass or dict) as JSON values; non-finite floats become ``"inf"`` etc."""
-    if dataclasses.is_dataclass(value):
-        value = dataclasses.asdict(value)
-    if isinstance(value, Mapping):
-        return {str(key): config_to_json(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [config_to_json(item) for item in value]
-    if isinstance(value, float) and not np.isfinite(value):
-        return str(value)
-    return results.to_jsonable(value)
-
-
-def check_schedule(steps: int, chunk: int, eval_every: int) -> None:
-    """Raises ``ValueError`` unless steps and eval_every are multiples of chunk."""
-    if chunk < 1 or steps < 1:
-        raise ValueError(f"steps and chunk must be >= 1, got steps={steps}, chunk={chunk}")
-    if steps % chunk:
-        raise ValueError(
-            f"--steps={steps} is not a multiple of --chunk={chunk}: every chunk has the same "
-            f"length (one compiled scan). Use e.g. --steps={(steps // chunk + 1) * chunk}.")
-    if eval_every < 0 or eval_every % chunk:
-        raise ValueError(
-            f"--eval_every={eval_every} is not a multiple of --chunk={chunk}: evaluation happens "
-            "between chunks. Pick a multiple of the chunk (or a smaller --chunk).")
-
-
-# --- Paths and skipping --------------------------------------------------------------------------
-
-
-def record_path(workdir: str | os.PathLike, spec: RunSpec) -> pathlib.Path:
-    return pathlib.Path(workdir) / "runs" / f"{spec.name}.json"
-
-
-def checkpoint_dir(workdir: str | os.PathLike, spec: RunSpec) -> pathlib.Path:
-    return pathlib.Path(workdir) / "checkpoints" / spec.name
-
-
-def partial_record_path(workdir: str | os.PathLike, spec: RunSpec) -> pathlib.Path:
-    """Where an interrupted run leaves its record so far (``status`` ``"interrupted"``); deleted
-    when the run finishes. Tables never read it."""
-    return pathlib.Path(workdir) / "partial" / f"{spec.name}.json"
-
-
-def finished_record(spec: RunSpec, workdir: str | os.PathLike,
-                    log: Callable[[str], None] | None = None) -> dict | None:
-    """The record of an already finished identical run, ``None`` if there is none.
-
-    A damaged record (unreadable, invalid, or with scores not matching its digest) of a run whose
-    final checkpoint exists also gives ``None``: :func:`run_experiment` then rebuilds the record
-    from that checkpoint without training. Otherwise raises ``RecordError`` for a damaged record,
-    and :class:`RunConflictError` for a record of this name made with other settings.
-    """
-    path = record_path(workdir, spec)
-    if not path.exists():
-        return None
-    try:
-        record = results.read_record(path)
-    except results.RecordError as err:
-        if not has_final_checkpoint(spec, workdir):
-            raise
-        if log is not None:
-            log(f"{spec.name}: {path} is damaged ({str(err).split('. ')[0]}); rebuilding it from "
-                "the run's final checkpoint.")
-        return None
-    if record["spec_hash"] != spec.spec_hash:
-        raise RunConflictError(
-            f"{path} holds a finished run of {spec.algorithm} on {record['dataset_id']} made with "
-            f"other settings (steps, seeds, config, ...). Rerun with --redo={spec.name} to replace "
-            "just this run, or use another --workdir.")
-    return record
-
-
-def has_final_checkpoint(spec: RunSpec, workdir: str | os.PathLike) -> bool:
-    """Whether an offline run's checkpoint after its last chunk exists (it holds every score)."""
-    final = checkpoint_dir(workdir, spec) / str(spec.steps // spec.chunk)
-    return not spec.online_steps and final.is_dir()
-
-
-def remove_run(spec: RunSpec, workdir: str | os.PathLike) -> None:
-    """Deletes a run's record, checkpoints and TensorBoard events (``--overwrite``)."""
-    record_path(workdir, spec).unlink(missing_ok=True)
-    partial_record_path(workdir, spec).unlink(missing_ok=True)
-    shutil.rmtree(checkpoint_dir(workdir, spec), ignore_errors=True)
-    shutil.rmtree(tracking.tensorboard_dir(workdir, spec.name), ignore_errors=True)
 
 
 # --- The run -------------------------------------------------------------------------------------
@@ -503,66 +321,3 @@ def _note_diverged(record: dict, alive: np.ndarray, step: int) -> None:
     for seed, ok in zip(record.get("members", record["seeds"]), alive):
         if not ok and str(seed) not in record["diverged_at_step"]:
             record["diverged_at_step"][str(seed)] = step
-
-
-def new_record(spec: RunSpec, info, layout: training.SeedLayout, command: str | None) -> dict:
-    """The record of a run that has not trained yet (``status`` ``"running"``)."""
-    return {
-        "schema_version": results.SCHEMA_VERSION, "status": "running", "name": spec.name,
-        "algorithm": spec.algorithm, "variant": spec.variant, "dataset_id": spec.dataset,
-        "domain": info.family, "seeds": list(spec.seeds), "config": config_to_json(spec.config),
-        "overrides": config_to_json(spec.overrides), "transforms": info.transforms,
-        "dataset": {"num_transitions": info.num_transitions, "num_episodes": info.num_episodes,
-                    "eval_env": data.env_id_of(info.eval_env_spec),
-                    "ref_min_score": info.ref_min_score, "ref_max_score": info.ref_max_score,
-                    "ref_score_source": info.ref_score_source,
-                    "reward_scale": info.reward_scale, "reward_shift": info.reward_shift},
-        "score_label": info.score_label, "normalized": info.has_reference_scores,
-        "steps": spec.steps, "chunk": spec.chunk, "eval_every": spec.eval_every,
-        "eval_episodes": spec.eval_episodes, "max_episode_steps": spec.max_episode_steps,
-        "eval_steps": [], "normalized_scores": [], "returns": [], "final": {},
-        "train_metrics": {"steps": []}, "diverged_seeds": [], "diverged_at_step": {},
-        "timing": {"compile_s": 0.0, "train_s": 0.0, "eval_s": 0.0, "updates_per_s": None,
-                   "resumed_at_step": []},
-        "versions": results.versions(), "git_commit": results.git_commit(),
-        "device": results.device_description(layout.mesh.devices.ravel().tolist()),
-        "spec_hash": spec.spec_hash, "command": command, "warnings": [],
-    }
-
-
-def finish_record(record: dict) -> dict:
-    """Adds ``final``, ``diverged_seeds``, ``updates_per_s`` and ``scores_digest``; marks the
-    record complete."""
-    record = dict(record)
-    record["final"] = results.final_summary(record["normalized_scores"])
-    record["diverged_seeds"] = sorted(int(seed) for seed in record["diverged_at_step"])
-    train_s = record["timing"]["train_s"]
-    record["timing"] = {**record["timing"],
-                        "updates_per_s": record["steps"] / train_s if train_s else None}
-    record["status"] = "complete"
-    record = results.to_jsonable(record)
-    record["scores_digest"] = results.scores_digest(record)
-    return record
-
-
-def summary_line(record: dict) -> str:
-    """One line per finished run: scores (mean ± std over seeds, 95% CI) and timing."""
-    def fmt(score):
-        final = record["final"][score]
-        return (f"{score} {_num(final['mean'])} ± {_num(final['std'])} "
-                f"[{_num(final['ci_low'])}, {_num(final['ci_high'])}]")
-    timing = record["timing"]
-    diverged = (f"; DIVERGED seeds {record['diverged_seeds']} left out of the scores"
-                if record["diverged_seeds"] else "")
-    kind = "normalized score" if record["normalized"] else "raw return"
-    budget = results.budget_note(record["steps"])
-    return (f"{record['name']}: {fmt('last')}, {fmt('best')} ({kind}, "
-            f"{results.seeds_text(record)} x {record['eval_episodes']} episodes{diverged})"
-            + (f" | budget: {budget}" if budget else "") + " | "
-            f"{rate(timing['updates_per_s'])} upd/s, compile {duration(timing['compile_s'])}, "
-            f"train {duration(timing['train_s'])}, eval {duration(timing['eval_s'])}")
-
-
-def _num(value) -> str:
-    """A score: one decimal, or two significant digits below 1 (0.031)."""
-    return significant(value, 2, min_decimals=1)
