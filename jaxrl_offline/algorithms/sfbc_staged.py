@@ -47,13 +47,14 @@ import jax.numpy as jnp
 from flax import struct
 from flax.training.train_state import TrainState
 
-from jaxrl_offline import state as state_lib
+from jaxrl_offline import hyperparams, state as state_lib
 from jaxrl_offline.algorithms import sfbc
 from jaxrl_offline.types import Metrics, Params, PRNGKey, Transition
 
 NAME = "sfbc_staged"
 
 
+@hyperparams.documented
 @dataclasses.dataclass(frozen=True)
 class Config(sfbc.Config):
     """``sfbc.Config`` plus the stage lengths of the official pipeline.
