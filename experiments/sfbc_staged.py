@@ -33,19 +33,23 @@ from jaxrl_offline.algorithms import sfbc_staged
 from jaxrl_offline.datasets import data, dataset_spec
 from jaxrl_offline.runner import evaluation, experiment, training
 
-flags.DEFINE_string("dataset", None, "Dataset spec (Minari id, d4rl:PATH or A+B).")
-flags.DEFINE_integer("seed", 0, "First seed; seeds are seed, seed+1, ...")
-flags.DEFINE_integer("num_seeds", 1, "Seeds (vmapped).")
-flags.DEFINE_integer("chunk", 100, "Steps per jitted lax.scan call (behavior and critic).")
-flags.DEFINE_integer("eval_every", 0, "Evaluate every this many critic steps (a multiple of "
-                     "--chunk; 0 = final only).")
-flags.DEFINE_integer("eval_episodes", 10, "Episodes per seed and evaluation.")
-flags.DEFINE_integer("max_episode_steps", None, "Cap on evaluation episode length.")
-flags.DEFINE_string("workdir", "workdir/sfbc_staged", "Output folder (runs/<name>.json).")
-flags.DEFINE_bool("overwrite", False, "Redo a finished run.")
-config_flags.DEFINE_config_dict(
-    "config", ml_collections.ConfigDict(dataclasses.asdict(sfbc_staged.Config())),
-    "sfbc_staged.Config fields: --config.critic_steps=24400 ...")
+
+def define_flags() -> None:
+    """The command line's flags, defined only when run as a script (tests import this module
+    beside other absl programs that define flags of the same names)."""
+    flags.DEFINE_string("dataset", None, "Dataset spec (Minari id, d4rl:PATH or A+B).")
+    flags.DEFINE_integer("seed", 0, "First seed; seeds are seed, seed+1, ...")
+    flags.DEFINE_integer("num_seeds", 1, "Seeds (vmapped).")
+    flags.DEFINE_integer("chunk", 100, "Steps per jitted lax.scan call (behavior and critic).")
+    flags.DEFINE_integer("eval_every", 0, "Evaluate every this many critic steps (a multiple of "
+                         "--chunk; 0 = final only).")
+    flags.DEFINE_integer("eval_episodes", 10, "Episodes per seed and evaluation.")
+    flags.DEFINE_integer("max_episode_steps", None, "Cap on evaluation episode length.")
+    flags.DEFINE_string("workdir", "workdir/sfbc_staged", "Output folder (runs/<name>.json).")
+    flags.DEFINE_bool("overwrite", False, "Redo a finished run.")
+    config_flags.DEFINE_config_dict(
+        "config", ml_collections.ConfigDict(dataclasses.asdict(sfbc_staged.Config())),
+        "sfbc_staged.Config fields: --config.critic_steps=24400 ...")
 
 
 def make_spec(dataset: str, config: sfbc_staged.Config, seeds: tuple[int, ...], chunk: int,
@@ -134,4 +138,5 @@ def main(argv) -> None:
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -19,6 +19,7 @@ import optax
 import pytest
 from flax.training.train_state import TrainState
 
+from experiments import cli  # noqa: F401  (its flags and the driver's must not clash)
 from experiments import sfbc_staged as driver
 from jaxrl_offline.algorithms import sfbc_staged as staged
 from jaxrl_offline.datasets import data
@@ -147,7 +148,7 @@ def test_vmapped_seed_equals_single_seed_run():
     vmapped = run_stages(training.stack_trees(per_seed), data, single=False)
     for index, seed in enumerate((0, 1)):  # Fresh keys: stacking consumed per_seed's.
         single = run_stages(init_one(np.uint32(seed), data)[0], data, single=True)
-        pick = jax.tree.map(lambda x: x[index], (vmapped[0].critic.params, *vmapped[1:]))
+        pick = jax.tree.map(lambda x, i=index: x[i], (vmapped[0].critic.params, *vmapped[1:]))
         jax.tree.map(functools.partial(np.testing.assert_allclose, rtol=1e-4, atol=1e-5),
                      pick, (single[0].critic.params, *single[1:]))
 

@@ -47,7 +47,8 @@ import jax.numpy as jnp
 from flax import struct
 from flax.training.train_state import TrainState
 
-from jaxrl_offline import hyperparams, state as state_lib
+from jaxrl_offline import hyperparams
+from jaxrl_offline import state as state_lib
 from jaxrl_offline.algorithms import sfbc
 from jaxrl_offline.types import Metrics, Params, PRNGKey, Transition
 
