@@ -42,11 +42,11 @@ rebuilding, sampled actions clipped to [-1, 1] (the code does not clip).
 Speed (2-core CPU under load ~6, jax 0.10.2, defaults, obs 11 / action 3, 2 seeds vmapped):
 0.056 updates/s (17.8 s per update: each one draws 256 rows x 16 x 2 behavior samples with 15
 solver steps besides a 4096-row behavior step); 0.38 updates/s with ``planning_backup="next_state"``
-and ``num_value_samples=4``. In FLOPs (hopper shapes): ~440 per update here (256 x 2 x 16 samples
-x 15 U-Net forwards of 3.3 MFLOP, plus a 40 GFLOP behavior step; XLA's ``cost_analysis`` says 202,
-counting each solver ``lax.scan`` body once); the staged pipeline samples once, 0.78 GFLOP per
-dataset state, then takes 1.7 GFLOP critic steps (``sfbc_staged``). Action selection for 2 seeds x 10 envs (32 candidates, 15 steps):
-0.56 s per env step, one jitted call.
+and ``num_value_samples=4``. In FLOPs (hopper shapes): ~440 GFLOP per update here (256 x 2 x 16
+samples x 15 U-Net forwards of 3.3 MFLOP, plus a 40 GFLOP behavior step; XLA's ``cost_analysis``
+says 202, counting each solver ``lax.scan`` body once); the staged pipeline samples once, 0.78
+GFLOP per dataset state, then takes 1.7 GFLOP critic steps (``sfbc_staged``). Action selection
+for 2 seeds x 10 envs (32 candidates, 15 steps): 0.56 s per env step, one jitted call.
 """
 
 from __future__ import annotations
