@@ -7,14 +7,15 @@
 For each algorithm at its default (paper) sizes, one seed, on a random batch of hopper's shapes
 (obs 11, action 3; the data's values do not change the work), this:
 
-* compiles ``update`` and reads XLA's own FLOP count of the compiled program
-  (``cost_analysis()["flops"]``);
-* attributes every matrix product of the optimized HLO to the network it belongs to (the Flax
-  module named in its ``op_name`` metadata), its pass (forward, or backward: ``transpose(jvp)``),
-  and whether it runs inside a loop of the update (``while``: HMC chains, diffusion sampling),
-  with its FLOPs 2 x prod(output) x contracted size;
-* times a ``lax.scan`` of ``--updates`` updates (after a warm-up call) and divides XLA's FLOPs
-  by the time: the achieved GFLOP/s, beside a 256-wide matmul chain timed in the same sitting
+* compiles ``update`` and counts the FLOPs of every matrix product of the optimized HLO, 2 x
+  prod(output) x contracted size, times the number of times it runs per update (a product in a
+  ``while`` body counts its known trip count, nested loops multiply: HMC chains, diffusion
+  sampling), beside XLA's own count (``cost_analysis()["flops"]``, which counts a loop body once);
+* attributes the matmul FLOPs to the network they belong to (the Flax module named in the op's
+  ``op_name`` metadata), the pass (forward, or backward: ``transpose(jvp)``) and whether they run
+  inside a loop of the update;
+* times a ``lax.scan`` of ``--updates`` updates (after a warm-up call) and divides the matmul
+  FLOPs by the time: the achieved GFLOP/s, beside a 256-wide matmul chain timed in the same sitting
   (``peak_gflops``, what one XLA:CPU device reaches on this machine).
 
 An update at a large fraction of the peak is compute bound: it gets faster only by doing fewer
@@ -65,38 +66,91 @@ def _dims(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x]
 
 
-def dot_flops_by_part(hlo_text: str) -> dict[str, float]:
-    """FLOPs of every ``dot`` of an optimized HLO module, summed per ``"<loop ><Module> <pass>"``.
+_COMPUTATION = re.compile(r"^(ENTRY )?%([\w.\-]+) .*\{$")
+_CALLEE = re.compile(r"(?:calls|body|to_apply|true_computation|false_computation)=%([\w.\-]+)")
+_BRANCHES = re.compile(r"branch_computations=\{([^}]*)\}")
+_TRIP_COUNT = re.compile(r'"known_trip_count":\{"n":"(\d+)"\}')
 
-    ``<Module>`` is the first Flax module (a CamelCase name) in the op's ``op_name``, ``<pass>`` is
-    ``backward`` inside a ``transpose(...)`` (reverse-mode AD) and ``forward`` otherwise, and the
-    prefix ``in-loop`` marks ops inside a ``while`` (a ``lax.scan``/``fori_loop`` of the update).
+
+def _computations(hlo_text: str) -> tuple[dict[str, list[str]], str]:
+    """The HLO module's computations, ``{name: lines}``, and the entry computation's name."""
+    computations: dict[str, list[str]] = {}
+    entry, current = "", None
+    for line in hlo_text.splitlines():
+        header = _COMPUTATION.match(line)
+        if header:
+            current = header.group(2)
+            computations[current] = []
+            if header.group(1):
+                entry = current
+        elif current is not None:
+            computations[current].append(line)
+    return computations, entry
+
+
+def _executions(computations: dict[str, list[str]], entry: str) -> dict[str, float]:
+    """How many times each computation runs per call of the entry: a ``while`` body runs its
+    known trip count times per run of its caller (nested loops multiply); fusions, calls and
+    ``cond`` branches run once per run of their caller (a cond counts every branch, as XLA's own
+    cost analysis does)."""
+    counts: dict[str, float] = collections.defaultdict(float)
+
+    def visit(name: str, times: float) -> None:
+        counts[name] += times
+        for line in computations.get(name, []):
+            trips = _TRIP_COUNT.search(line)
+            callees = _CALLEE.findall(line)
+            branches = _BRANCHES.search(line)
+            if branches:
+                callees += re.findall(r"%([\w.\-]+)", branches.group(1))
+            for callee in callees:
+                loop_body = " while(" in line and f"body=%{callee}" in line
+                visit(callee, times * (int(trips.group(1)) if loop_body and trips else 1))
+
+    visit(entry, 1.0)
+    return counts
+
+
+def dot_flops_by_part(hlo_text: str) -> dict[str, float]:
+    """FLOPs of every ``dot`` of an optimized HLO module per call of the module, summed per
+    ``"<loop ><Module> <pass>"``.
+
+    A dot inside a loop counts once per iteration (the ``while``'s known trip count; XLA's own
+    ``cost_analysis`` counts a loop body once). ``<Module>`` is the first Flax module (a
+    CamelCase name) in the op's ``op_name``, ``<pass>`` is ``backward`` inside a
+    ``transpose(...)`` (reverse-mode AD) and ``forward`` otherwise, and the prefix ``in-loop``
+    marks ops inside a ``while`` of the update (a ``lax.scan``/``fori_loop``: HMC chains, solver
+    steps).
     """
+    computations, entry = _computations(hlo_text)
+    executions = _executions(computations, entry)
     shapes = {}
-    for line in hlo_text.splitlines():
-        match = _DEFINITION.match(line)
-        if match:
-            shapes[match.group(1)] = _dims(match.group(2))
+    for lines in computations.values():
+        for line in lines:
+            match = _DEFINITION.match(line)
+            if match:
+                shapes[match.group(1)] = _dims(match.group(2))
     parts: collections.Counter = collections.Counter()
-    for line in hlo_text.splitlines():
-        match = _DOT.search(line)
-        if not match:
-            continue
-        output, lhs = _dims(match.group(1)), shapes.get(match.group(2), [])
-        contracting = _CONTRACTING.search(line)
-        size = 1
-        if contracting and lhs:
-            for axis in _dims(contracting.group(1)):
-                size *= lhs[axis]
-        flops = 2.0 * size
-        for dim in output:
-            flops *= dim
-        op_name = _OP_NAME.search(line)
-        op_name = op_name.group(1) if op_name else ""
-        modules = _MODULE.findall(op_name)
-        loop = "in-loop " if "while" in op_name else ""
-        kind = "backward" if "transpose(" in op_name else "forward"
-        parts[f"{loop}{modules[0] if modules else 'other'} {kind}"] += flops
+    for name, lines in computations.items():
+        for line in lines:
+            match = _DOT.search(line)
+            if not match or not executions.get(name):
+                continue
+            output, lhs = _dims(match.group(1)), shapes.get(match.group(2), [])
+            contracting = _CONTRACTING.search(line)
+            size = 1
+            if contracting and lhs:
+                for axis in _dims(contracting.group(1)):
+                    size *= lhs[axis]
+            flops = 2.0 * size * executions[name]
+            for dim in output:
+                flops *= dim
+            op_name = _OP_NAME.search(line)
+            op_name = op_name.group(1) if op_name else ""
+            modules = _MODULE.findall(op_name)
+            loop = "in-loop " if "while" in op_name else ""
+            kind = "backward" if "transpose(" in op_name else "forward"
+            parts[f"{loop}{modules[0] if modules else 'other'} {kind}"] += flops
     return dict(parts)
 
 
@@ -168,10 +222,12 @@ def profile_algorithm(name: str, overrides: dict, updates: int, repeats: int) ->
     for _ in range(repeats):
         times.append(_timed(lambda: jax.block_until_ready(scanned(state))))
     seconds = min(times) / updates
+    matmul_flops = float(sum(parts.values()))
     return {"algorithm": name, "overrides": overrides, "batch_size": batch_size,
-            "flops_per_update": flops, "dot_flops_by_part": parts, "compile_s": compile_s,
+            "xla_flops_per_update": flops, "matmul_flops_per_update": matmul_flops,
+            "dot_flops_by_part": parts, "compile_s": compile_s,
             "seconds_per_update": seconds, "updates_per_s": 1.0 / seconds,
-            "achieved_gflops": flops / seconds / 1e9, "call_seconds": times}
+            "achieved_gflops": matmul_flops / seconds / 1e9, "call_seconds": times}
 
 
 def parse_overrides(entries) -> dict[str, dict]:
@@ -203,11 +259,14 @@ def render(report: dict) -> str:
              f"- **Load:** 1-minute load average {report['load_before']:.1f} before, "
              f"{report['load_after']:.1f} after, on {report['host_cores']} host cores (other jobs "
              "lower the achieved rates; the FLOP counts do not depend on load).",
-             "- **Setting:** default (paper) sizes, one seed, hopper's shapes (obs 11, action 3); "
-             "FLOPs are XLA's count of the compiled update; the parts are its matrix products by "
-             "Flax module and pass.", "",
-             "| algorithm | batch | GFLOP / update | updates/s | achieved GFLOP/s | % of peak | "
-             "where the matmul FLOPs go |", "|---|---|---|---|---|---|---|"]
+             "- **Setting:** default (paper) sizes, one seed, hopper's shapes (obs 11, action 3). "
+             "Matmul GFLOP: every matrix product of the compiled update, a product inside a loop "
+             "counted once per iteration; XLA GFLOP: XLA's own cost analysis, which counts a loop "
+             "body once (so it undercounts sampling loops and HMC chains). Achieved GFLOP/s and "
+             "the parts use the matmul count; a `cond` counts both branches.", "",
+             "| algorithm | batch | matmul GFLOP / update | XLA GFLOP / update | updates/s | "
+             "achieved GFLOP/s | % of peak | where the matmul FLOPs go |",
+             "|---|---|---|---|---|---|---|---|"]
     for entry in report["algorithms"]:
         parts = entry["dot_flops_by_part"]
         total = sum(parts.values()) or 1.0
@@ -215,7 +274,9 @@ def render(report: dict) -> str:
         where = "; ".join(f"{part} {100 * value / total:.0f}%" for part, value in top)
         name = entry["algorithm"] + (f" ({', '.join(f'{k}={v}' for k, v in entry['overrides'].items())})"
                                      if entry["overrides"] else "")
-        lines.append(f"| {name} | {entry['batch_size']} | {entry['flops_per_update'] / 1e9:.2f} | "
+        lines.append(f"| {name} | {entry['batch_size']} | "
+                     f"{entry['matmul_flops_per_update'] / 1e9:.2f} | "
+                     f"{entry['xla_flops_per_update'] / 1e9:.2f} | "
                      f"{entry['updates_per_s']:.2f} | {entry['achieved_gflops']:.1f} | "
                      f"{100 * entry['achieved_gflops'] / report['peak_gflops']:.0f}% | {where} |")
     return "\n".join(lines) + "\n"
@@ -247,7 +308,7 @@ def main(argv):
     entries = []
     for name in FLAGS.algos:
         entry = profile_algorithm(name, overrides.get(name, {}), FLAGS.updates, FLAGS.repeats)
-        print(f"{name}: {entry['flops_per_update'] / 1e9:.2f} GFLOP/update, "
+        print(f"{name}: {entry['matmul_flops_per_update'] / 1e9:.2f} matmul GFLOP/update, "
               f"{entry['updates_per_s']:.2f} updates/s, {entry['achieved_gflops']:.1f} GFLOP/s "
               f"(peak {peak:.0f})", flush=True)
         entries.append(entry)

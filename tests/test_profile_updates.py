@@ -26,6 +26,20 @@ def test_dot_flops_by_part_counts_forward_and_backward_by_module():
     assert set(parts) <= {"Probe forward", "Probe backward"}
 
 
+def test_dot_flops_count_loop_bodies_once_per_iteration():
+    def unrolled_seven(x, w):
+        def body(carry, _):
+            return jnp.tanh(carry @ w), None
+        return jax.lax.scan(body, x, None, length=7)[0].sum()
+
+    grad = jax.jit(jax.grad(unrolled_seven, argnums=1))
+    parts = profile_updates.dot_flops_by_part(
+        grad.lower(jnp.ones((64, 32)), jnp.ones((32, 32))).compile().as_text())
+    # Forward: 7 steps of [64, 32] x [32, 32], 2 * 64 * 32 * 32 = 131,072 each. Backward: per
+    # step dW and d(carry), two products of the same size.
+    assert parts == {"in-loop other forward": 7 * 131_072, "in-loop other backward": 14 * 131_072}
+
+
 def test_parse_overrides():
     assert profile_updates.parse_overrides(["sfbc.num_value_samples=4",
                                             "sfbc.planning_backup=next_state"]) == {
