@@ -2,7 +2,9 @@
 answer, the action statistics and verdict, and the offline -> online drop / recovery metric on
 hand-computed curves. No training here (``python -m benchmarks.claims`` does that)."""
 
+import dataclasses
 import json
+import types
 
 import numpy as np
 import pytest
@@ -51,7 +53,7 @@ def test_action_stats_and_verdict_hand_values():
 
 def test_claims_cli_rejects_unknown_claim(capsys):
     assert claims_main.main(["--claim=nope"]) == 2
-    assert "known claims: bimodal, mixed" in capsys.readouterr().err
+    assert "known claims: bimodal, misa_cql, mixed" in capsys.readouterr().err
 
 
 STEPS = [0, 10, 20, 30, 40, 100, 200]
@@ -190,3 +192,112 @@ def test_mixed_locomotion_verdict_table_and_plot(tmp_path):
     assert "| A+B | 50.0 ± 1.0 | 70.0 ± 1.0 | random-v0 0.50; expert-v0 1.50 |" in table
     mixed_locomotion.plot(record, tmp_path / "scores.png")
     assert (tmp_path / "scores.png").stat().st_size > 0
+
+
+# --- MISA claim (benchmarks/claims/misa_cql.py) --------------------------------------------------
+
+
+def misa_episodes():
+    """Three tiny episodes: rows 0-2 terminate, rows 3-4 time out, row 5 is cut by the data's end."""
+    obs = np.float32([[0], [1], [2], [10], [11], [20]])
+    next_obs = np.float32([[1], [2], [3], [11], [12], [21]])
+    terminal = np.float32([0, 0, 1, 0, 0, 0])
+    reward = np.float32([1, 2, 3, 4, 8, 2])
+    return obs, next_obs, terminal, reward
+
+
+def test_misa_returns_to_go_hand_values():
+    from benchmarks.claims import misa_cql
+
+    obs, next_obs, terminal, reward = misa_episodes()
+    ends = misa_cql.episode_ends(obs, next_obs, terminal)
+    # Row 2 terminal; row 4's next observation (12) is not row 5's (20): a truncation; row 5 last.
+    np.testing.assert_array_equal(ends, [False, False, True, False, True, True])
+    mc_return, tail = misa_cql.returns_to_go(reward, terminal, ends, discount=0.5)
+    # Terminal episode: G2 = 3, G1 = 2 + 0.5 * 3 = 3.5, G0 = 1 + 0.5 * 3.5 = 2.75, nothing missing.
+    # Timeout: G4 = 8, G3 = 4 + 0.5 * 8 = 8, missing 0.5 V(s5') and 0.25 V(s5'); the cut row: 2.
+    np.testing.assert_allclose(mc_return, [2.75, 3.5, 3.0, 8.0, 8.0, 2.0])
+    np.testing.assert_allclose(tail, [0.0, 0.0, 0.0, 0.25, 0.5, 0.5])
+    with pytest.raises(ValueError, match="terminal row must also be an episode end"):
+        misa_cql.returns_to_go(reward, terminal, np.bool_([0, 0, 0, 0, 1, 1]), 0.5)
+    with pytest.raises(ValueError, match="one length"):
+        misa_cql.returns_to_go(reward[:3], terminal, ends, 0.5)
+    # gamma 0.5: a tail of 0.25 or 0.5 is above 0.01, so only the terminating episode is used.
+    data = types.SimpleNamespace(obs=obs, next_obs=next_obs, terminal=terminal, reward=reward)
+    rows, at_rows = misa_cql.q_rows(data, 0.5)
+    np.testing.assert_array_equal(rows, [0, 1, 2])
+    np.testing.assert_allclose(at_rows, [2.75, 3.5, 3.0])
+    out = misa_cql.overestimation(np.float32([2.0, 4.0]), np.float32([1.0, 2.0]))
+    assert out == {"q": 3.0, "mc": 1.5, "ratio": 2.0, "gap": 1.5}
+    with pytest.raises(ValueError, match="equal non-empty"):
+        misa_cql.overestimation(np.float32([1.0]), np.float32([1.0, 2.0]))
+
+
+def misa_record():
+    from benchmarks.claims import misa_cql
+
+    def stat(values):
+        return {"mean": float(np.mean(values)), "std": float(np.std(values)),
+                "ci_low": min(values), "ci_high": max(values), "per_seed": list(values)}
+
+    def cell(scores, ratios):
+        return {"score": stat(scores), "q_data": stat([200.0, 220.0]),
+                "q_policy": stat([250.0, 260.0]), "mc_return": 240.0,
+                "ratio_data": stat(ratios), "ratio_policy": stat([r + 0.1 for r in ratios]),
+                "curve": {"steps": [100, 200], "mean": [1.0, np.mean(scores)],
+                          "low": [0.5, min(scores)], "high": [1.5, max(scores)]}}
+
+    datasets = {"jaxrl_offline/hopper/medium-v0": {"misa": cell([60.0, 70.0], [0.9, 1.0]),
+                                                   "cql": cell([40.0, 50.0], [1.2, 1.3])}}
+    return {"steps": 200, "eval_episodes": 1, "seeds": [0, 1], "hidden": [32, 32],
+            "discount": 0.99, "num_q_states_max": 10, "tail_tolerance": 0.01,
+            "datasets": datasets, "verdict": misa_cql.verdict(datasets)}
+
+
+def test_misa_verdict_table_and_plot(tmp_path):
+    from benchmarks.claims import misa_cql
+
+    record = misa_record()
+    assert record["verdict"] == (
+        "Reproduced: MISA's mean last score is above CQL's on 1 of 1 datasets (1 with disjoint "
+        "95% CIs). Its Q / MC-return ratio: hopper/medium-v0, data actions: MISA 0.95 vs CQL "
+        "1.25, lower (per-seed values apart); hopper/medium-v0, policy actions: MISA 1.05 vs CQL "
+        "1.35, lower (per-seed values apart).")
+    cell = record["datasets"]["jaxrl_offline/hopper/medium-v0"]
+    cell["cql"]["score"]["ci_high"] = 65.0  # Overlapping CIs: not reproduced.
+    assert misa_cql.verdict(record["datasets"]).startswith("Not reproduced: MISA's mean last "
+                                                           "score is above CQL's on 1 of 1 "
+                                                           "datasets (0 with")
+    table = misa_cql.table_markdown(record)
+    assert ("| jaxrl_offline/hopper/medium-v0 | misa | 65.0 ± 5.0 | [60.0, 70.0] | 210.0 ± 10.0 | "
+            "255.0 ± 5.0 | 240.0 | 0.95 ± 0.05 | 1.05 ± 0.05 |") in table
+    assert record["verdict"] in table
+    misa_cql.plot(record, tmp_path / "scores_q.png")
+    assert (tmp_path / "scores_q.png").stat().st_size > 0
+
+
+def test_misa_claim_pipeline_tiny(tmp_path, monkeypatch):
+    # Tiny end to end through the runner: 2 seeds, 20 updates, (16,) networks, batch 16, few
+    # sampled actions and HMC draws; record, table, plot and finite Q statistics.
+    from benchmarks.claims import misa_cql
+
+    small = dict(batch_size=16, num_actions=4, mcmc_num_samples=2, mcmc_burnin_steps=1)
+    configs = misa_cql.configs
+    monkeypatch.setattr(misa_cql, "configs", lambda hidden: {
+        k: dataclasses.replace(c, **small) for k, c in configs(hidden).items()})
+    monkeypatch.setattr(misa_cql, "NUM_Q_STATES", 64)
+    argv = ["--steps=20", "--num_seeds=2", "--hidden=16", "--eval_every=0", "--eval_episodes=1",
+            "--datasets=jaxrl_offline/hopper/medium-50k-v0", f"--workdir={tmp_path / 'runs'}",
+            f"--out={tmp_path / 'out'}"]
+    assert claims_main.main(["--claim=misa_cql", *argv]) == 0
+    record = json.loads((tmp_path / "out" / "record.json").read_text())
+    cell = record["datasets"]["jaxrl_offline/hopper/medium-50k-v0"]
+    assert record["claim"] == "misa_cql" and record["seeds"] == [0, 1]
+    for name in ("misa", "cql"):
+        assert len(cell[name]["q_policy"]["per_seed"]) == 2 and cell[name]["num_q_states"] == 64
+        assert np.all(np.isfinite(cell[name]["ratio_data"]["per_seed"]))
+    assert cell["misa"]["mc_return"] == cell["cql"]["mc_return"] > 0
+    assert set(record["runs"]) == {"misa__jaxrl_offline_hopper_medium-50k-v0",
+                                   "misa-cql__jaxrl_offline_hopper_medium-50k-v0"}
+    assert record["verdict"] in (tmp_path / "out" / "table.md").read_text()
+    assert (tmp_path / "out" / "scores_q.png").exists()

@@ -34,8 +34,6 @@ Writes ``<out>/{record.json, table.md, scores.png}``.
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import pathlib
 import time
 
@@ -43,11 +41,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks.claims import locomotion
 from jaxrl_offline.algorithms import td3_bc, td3_rkl
 from jaxrl_offline.datasets import data, dataset_spec
 from jaxrl_offline.generative import mixture
-from jaxrl_offline.reporting import results
-from jaxrl_offline.runner import checkpoints, experiment, training
+from jaxrl_offline.runner import experiment
 
 DATASETS = ("jaxrl_offline/hopper/random-v0+jaxrl_offline/hopper/expert-v0",
             "jaxrl_offline/hopper/medium-v0+jaxrl_offline/hopper/expert-v0")
@@ -80,14 +78,7 @@ def part_slices(dataset: str) -> dict[str, slice]:
 def weights_by_part(spec: experiment.RunSpec, workdir: pathlib.Path) -> dict[str, list[float]]:
     """Mean w(s) per mixture part and seed, from the TD3-RKL run's last checkpoint; the weights
     are normalized over the parts' sampled states together (as over a training batch)."""
-    dataset, _ = data.load_numpy(spec.dataset, algorithm=spec.algorithm)
-    layout = training.make_seed_layout(spec.seeds)
-    device_data = data.to_device(dataset)
-    template = (*training.init_seed_states(td3_rkl, spec.config, layout, device_data),
-                training.initial_active(layout))
-    with checkpoints.RunCheckpointer(experiment.checkpoint_dir(workdir, spec),
-                                     spec.spec_hash) as checkpointer:
-        _, (states, _, _), _ = checkpointer.restore(template)
+    dataset, layout, states = locomotion.restore_final(td3_rkl, spec, workdir)
     rng = np.random.default_rng(0)
     slices = part_slices(spec.dataset)
     rows = {name: rng.choice(np.arange(s.start, s.stop), min(NUM_WEIGHT_STATES, s.stop - s.start),
@@ -179,37 +170,19 @@ def plot(record: dict, path: pathlib.Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.claims --claim=mixed "
-                                          "--part=locomotion")
-    parser.add_argument("--steps", type=int, default=1_000_000)
-    parser.add_argument("--num_seeds", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--hidden", default="256,256")
-    parser.add_argument("--chunk", type=int, default=1000)
-    parser.add_argument("--eval_every", type=int, default=5000)
-    parser.add_argument("--eval_episodes", type=int, default=10)
-    parser.add_argument("--datasets", default=",".join(DATASETS))
-    parser.add_argument("--workdir", default="workdir/claims_mixed")
-    parser.add_argument("--out", default=str(OUT_DIR))
-    args = parser.parse_args(argv)
-    if args.num_seeds < 1 or args.steps < 1:
-        parser.error(f"--num_seeds and --steps must be >= 1; got {args.num_seeds}, {args.steps}")
-    hidden = tuple(int(h) for h in args.hidden.split(",") if h)
-    seeds = tuple(range(args.seed, args.seed + args.num_seeds))
+    parser = locomotion.run_parser(
+        "python -m benchmarks.claims --claim=mixed --part=locomotion", datasets=DATASETS,
+        workdir="workdir/claims_mixed", out=OUT_DIR, steps=1_000_000, eval_every=5000)
+    args, hidden, seeds, datasets = locomotion.parse_run_flags(parser, argv)
     workdir, start = pathlib.Path(args.workdir), time.perf_counter()
     per_dataset, runs = {}, {}
-    for dataset in [d for d in args.datasets.split(",") if d]:
+    for dataset in datasets:
         cell = {}
         for name in ALGOS:
-            spec = experiment.RunSpec(
-                name, dataset, configs(args.steps, hidden)[name], seeds, args.steps,
-                min(args.chunk, args.steps), args.eval_every, args.eval_episodes,
-                checkpoint_every=10)
-            run = experiment.run_experiment(spec, workdir, progress=False)
+            spec = locomotion.spec_for(name, dataset, configs(args.steps, hidden)[name], seeds,
+                                       args)
+            run, runs[spec.name] = locomotion.train(spec, workdir)
             cell[name] = run["final"]["last"]
-            runs[spec.name] = {"record": str(experiment.record_path(workdir, spec)),
-                               "updates_per_s": run["timing"]["updates_per_s"],
-                               "config": dataclasses.asdict(spec.config)}
         cell["weight_by_part"] = weights_by_part(spec, workdir)
         per_dataset[dataset] = cell
     record = {
@@ -218,15 +191,9 @@ def main(argv: list[str]) -> int:
                    + "".join(" " + a for a in argv),
         "seeds": list(seeds), "steps": args.steps, "eval_episodes": args.eval_episodes,
         "hidden": list(hidden), "datasets": per_dataset, "runs": runs,
-        "device": results.device_description(jax.devices()), "git_commit": results.git_commit(),
-        "versions": results.versions(), "plot": "scores.png", "table": "table.md",
+        **locomotion.provenance(), "plot": "scores.png", "table": "table.md",
     }
     record["verdict"] = verdict(per_dataset)
     record["wall_s"] = time.perf_counter() - start
-    out = pathlib.Path(args.out)
-    plot(record, out / record["plot"])
-    results.dump_json(out / "record.json", record)
-    results.dump_text(out / "table.md", table_markdown(record))
-    print(table_markdown(record))
-    print(f"{out}: record.json, table.md, scores.png ({record['wall_s']:.0f} s)")
+    locomotion.write_outputs(record, pathlib.Path(args.out), plot, table_markdown)
     return 0
