@@ -2,9 +2,9 @@
 
 import sys
 
-from benchmarks.claims import bimodal, mixed
+from benchmarks.claims import aca, bimodal, mixed
 
-CLAIMS = {"bimodal": bimodal.main, "mixed": mixed.main}
+CLAIMS = {"aca": aca.main, "bimodal": bimodal.main, "mixed": mixed.main}
 
 
 def main(argv: list[str]) -> int:
