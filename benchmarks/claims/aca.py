@@ -100,7 +100,7 @@ def behavior_level(dataset: str) -> float | None:
     for part in dataset_spec.parse(dataset).parts:
         try:
             stored = minari.load_dataset(str(part))
-        except Exception:  # Not a local Minari dataset (e.g. a d4rl: file): no episodes to read.
+        except (FileNotFoundError, ValueError):  # Not a local Minari dataset (a d4rl: file).
             return None
         returns += [float(np.sum(episode.rewards)) for episode in stored.iterate_episodes()]
     return float(np.mean(info.normalized_score(np.asarray(returns))))
