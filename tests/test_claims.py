@@ -53,7 +53,7 @@ def test_action_stats_and_verdict_hand_values():
 
 def test_claims_cli_rejects_unknown_claim(capsys):
     assert claims_main.main(["--claim=nope"]) == 2
-    assert "known claims: bimodal, misa_cql, mixed" in capsys.readouterr().err
+    assert "known claims: aca, bimodal, misa_cql, mixed" in capsys.readouterr().err
 
 
 STEPS = [0, 10, 20, 30, 40, 100, 200]
@@ -301,3 +301,91 @@ def test_misa_claim_pipeline_tiny(tmp_path, monkeypatch):
                                    "misa-cql__jaxrl_offline_hopper_medium-50k-v0"}
     assert record["verdict"] in (tmp_path / "out" / "table.md").read_text()
     assert (tmp_path / "out" / "scores_q.png").exists()
+
+# --- ACA claim (benchmarks/claims/aca.py) --------------------------------------------------------
+
+
+def _fake_aca_record():
+    """Two seeds, evaluations at 0, 10, ..., 100 (early window (0, 10]); behavior level 50."""
+    from benchmarks.claims import aca
+
+    steps = list(range(0, 101, 10))
+    curves = {  # [T, S] normalized scores.
+        "aca": [[60, 62], [58, 61], *[[65, 66]] * 9],  # drop 2, 1; back at step 20.
+        "sac_ml": [[60, 62], [30, 40], *[[50, 55]] * 4, *[[70, 70]] * 5],  # drop 30, 22; at 60.
+        "iql": [[55, 45], [50, 40], *[[50, 40]] * 3, *[[60, 50]] * 6],  # back at 50; seed 1
+        # (offline 45) is below the behavior level 50.
+        "td3_bc": [[55, 57], [20, 25], *[[40, 45]] * 9],  # never back.
+    }
+    record = {"dataset": "d", "seeds": [0, 1], "steps": 100, "online_steps": 100,
+              "online_eval_every": 10, "eval_episodes": 1, "hidden": [8], "behavior_level": 50.0,
+              "curves": {n: {"env_steps": steps, "normalized_scores": c}
+                         for n, c in curves.items()},
+              "plot": "curves.png"}
+    record["algorithms"] = {
+        n: aca.summarize_algorithm(aca.curve_metrics(c), 50.0) for n, c in record["curves"].items()}
+    return record
+
+
+def test_aca_claim_metrics_verdict_and_render(tmp_path):
+    from benchmarks.claims import aca
+
+    record = _fake_aca_record()
+    cells = record["algorithms"]
+    # ACA: drops 60 - 58 = 2 and 62 - 61 = 1 at step 10, back at step 20 on both seeds.
+    assert cells["aca"]["initial_drop"] == {"mean": 1.5, "std": 0.5}
+    assert cells["aca"]["recovery_step"] == {"mean": 20.0, "std": 0.0, "recovered": 2, "seeds": 2}
+    assert cells["sac_ml"]["recovery_step"]["mean"] == 60.0
+    assert cells["td3_bc"]["recovery_step"]["recovered"] == 0
+    assert cells["iql"]["below_behavior_seeds"] == [1]
+    assert cells["aca"]["below_behavior_seeds"] == []
+    # Regret of ACA seed 0: widths 10 / 100 times 1 - score / 100 after each evaluation:
+    # 0.1 x (0.42 + 9 x 0.35) = 0.357.
+    np.testing.assert_allclose(cells["aca"]["per_seed"][0]["cumulative_regret"],
+                               0.1 * (1 - 0.58) + 0.9 * (1 - 0.65))
+    # ACA wins on both counts, but IQL's offline agent is below the behavior level.
+    assert aca.verdict(cells).startswith("Inconclusive: the ordering holds, but the offline "
+                                         "agents of iql")
+    clean = {n: {**c, "below_behavior_seeds": []} for n, c in cells.items()}
+    assert aca.verdict(clean).startswith("Reproduced: ACA's drop is smaller than 3 of 3")
+    worse = {**clean, "aca": clean["sac_ml"], "sac_ml": clean["aca"]}
+    # Swapped: drop 26 (below td3_bc's 33.5 only), recovery at 60 (after iql's 50).
+    assert "smaller than 1 of 3 baselines' (td3_bc) and its recovery faster than 1 (td3_bc)" \
+        in aca.verdict(worse)
+    assert aca.verdict(worse).startswith("Not reproduced")
+    record["verdict"] = aca.verdict(cells)
+    record["behavior_warnings"] = aca.behavior_warnings(record)
+    table = aca.table_markdown(record)
+    assert "| aca | 61.0 ± 1.0 | 1.5 ± 0.5 | 20 ± 0 (2/2) |" in table
+    assert "| td3_bc |" in table and "never (0/2)" in table
+    assert "**Warning: iql's offline agent is below the behavior level (50.0) on seed(s) 1" \
+        in table
+    assert aca.behavior_warnings({**record, "behavior_level": None})[0].startswith(
+        "Warning: the behavior level of d is unknown")
+    aca.write_outputs(record, tmp_path)
+    (tmp_path / "table.md").unlink()
+    assert aca.main(["--render", f"--out={tmp_path}"]) == 0
+    assert (tmp_path / "table.md").read_text() == table
+    assert (tmp_path / "curves.png").stat().st_size > 0
+
+
+def test_aca_claim_tiny_end_to_end(tmp_path):
+    # The runner's offline -> online path for ACA alone (the baselines run the same code path;
+    # each costs its own compilation): 2 seeds, 100 offline updates, 40 env steps, (8,) networks.
+    from benchmarks.claims import aca
+
+    out = tmp_path / "out"
+    argv = ["--dataset=jaxrl_offline/hopper/medium-50k-v0", "--algos=aca", "--steps=100",
+            "--chunk=100", "--online_steps=40", "--online_eval_every=20",
+            "--online_update_every=20", "--num_seeds=2", "--hidden=8", "--eval_episodes=1",
+            "--max_episode_steps=20", f"--workdir={tmp_path / 'work'}", f"--out={out}"]
+    assert claims_main.main(["--claim=aca", *argv]) == 0
+    record = json.loads((out / "record.json").read_text())
+    assert record["claim"] == "aca" and record["seeds"] == [0, 1]
+    assert record["curves"]["aca"]["env_steps"] == [0, 20, 40]
+    assert record["behavior_level"] > 10  # hopper medium data, normalized.
+    assert record["behavior_warnings"]  # 100 updates: far below the data's level, and said so.
+    assert record["verdict"].startswith("Not reproduced")  # No baseline was run.
+    assert (out / "curves.png").exists() and record["verdict"] in (out / "table.md").read_text()
+    with pytest.raises(SystemExit):
+        aca.main(["--algos=td3_bc"])

@@ -3,10 +3,12 @@
     python -m benchmarks.claims --claim=bimodal
     python -m benchmarks.claims --claim=mixed [--part=locomotion]
     python -m benchmarks.claims --claim=misa_cql
+    python -m benchmarks.claims --claim=aca
 
 One module per claim (``bimodal``: SfBC / IDQL, expressive behavior models; ``mixed``: TD3-RKL on
 mixed data, its locomotion part in ``mixed_locomotion``; ``misa_cql``: MISA against CQL, score
-and Q overestimation, with ``locomotion`` holding what the locomotion claims share), each writing a
+and Q overestimation, with ``locomotion`` holding what the locomotion claims share; ``aca``: ACA's
+offline -> online fine-tuning against SAC+ML and naive IQL / TD3+BC), each writing a
 record, a table and a plot under ``benchmarks/results/claims/<claim>/``; ``metrics`` holds the
 offline -> online measures (initial drop, time to recover, cumulative regret) for the ACA claim.
 The README's "Claims" section is generated from the records by ``python -m benchmarks.readme``.
@@ -30,15 +32,18 @@ TITLES = {"bimodal": "SfBC and IDQL: expressive behavior models pick a mode, a G
           "mixed": "TD3-RKL: a per-state, mode-seeking BC weight on mixed data (low-dimensional)",
           "mixed_locomotion": "TD3-RKL against TD3+BC on hopper mixtures",
           "misa_cql": "MISA against CQL: score and Q overestimation at equal data, updates and "
-                      "critic"}
+                      "critic",
+          "aca": "ACA offline -> online: initial drop, recovery and regret against SAC+ML and "
+                 "naive fine-tuning"}
 TABLES = {"bimodal": bimodal.table_markdown,  # Claim -> its record's markdown table.
           "mixed": mixed_report.table_markdown, "mixed_locomotion": _table_on_use("mixed_locomotion"),
-          "misa_cql": _table_on_use("misa_cql")}
-PENDING = ("ACA offline-to-online (the drop / recovery / regret metric is "
-           "`benchmarks.claims.metrics.drop_and_recovery`; no benchmark run yet), a locomotion "
+          "misa_cql": _table_on_use("misa_cql"), "aca": _table_on_use("aca")}
+PENDING = ("ACA offline-to-online (pending: not run yet; implemented: `python -m "
+           "benchmarks.claims --claim=aca`, hopper medium, ACA / SAC+ML / IQL / TD3+BC, 500k "
+           "offline updates then 100k online env steps, 5 seeds: about 20 hours on the 2-core "
+           "CPU, estimated), a locomotion "
            "mixture for the bimodal claim, TD3-RKL's locomotion part (implemented, not run: "
            "`python -m benchmarks.claims --claim=mixed --part=locomotion`, about a day and a "
-           "half on the 2-core CPU), MISA against CQL (pending: not run yet; implemented: "
+           "half on the 2-core CPU) and MISA against CQL (pending: not run yet; implemented: "
            "`python -m benchmarks.claims --claim=misa_cql`, 1.2M updates x 5 seeds on "
-           "hopper-medium, about 6 weeks on the 2-core CPU, a GPU's work), and the other "
-           "founding papers' claims of issue 15.")
+           "hopper-medium, about 6 weeks on the 2-core CPU, a GPU's work).")

@@ -2,9 +2,9 @@
 
 import sys
 
-from benchmarks.claims import bimodal, misa_cql, mixed
+from benchmarks.claims import aca, bimodal, misa_cql, mixed
 
-CLAIMS = {"bimodal": bimodal.main, "misa_cql": misa_cql.main, "mixed": mixed.main}
+CLAIMS = {"aca": aca.main, "bimodal": bimodal.main, "misa_cql": misa_cql.main, "mixed": mixed.main}
 
 
 def main(argv: list[str]) -> int:
