@@ -127,16 +127,12 @@ def bootstrap_ci(values: Sequence[float], num_samples: int = NUM_BOOTSTRAP,
 
 
 def _finite_pair(ours: Sequence[float], reference: Sequence[float]):
-    """Both sides' finite values and ``mean(ours) - mean(reference)``, or the NaN answer of a
-    difference CI: all NaN when a side is empty, NaN bounds when a side has fewer than 2 runs."""
+    """Both sides' finite values and ``mean(ours) - mean(reference)`` (NaN when a side is empty)."""
     groups = [np.asarray(group, np.float64).ravel() for group in (ours, reference)]
     ours, reference = [group[np.isfinite(group)] for group in groups]
     if not ours.size or not reference.size:
-        return None, (math.nan, math.nan, math.nan)
-    difference = float(ours.mean() - reference.mean())
-    if ours.size < 2 or reference.size < 2:
-        return None, (difference, math.nan, math.nan)
-    return (ours, reference, difference), None
+        return ours, reference, math.nan
+    return ours, reference, float(ours.mean() - reference.mean())
 
 
 def difference_ci(ours: Sequence[float], reference: Sequence[float],
@@ -144,10 +140,9 @@ def difference_ci(ours: Sequence[float], reference: Sequence[float],
                   seed: int = 0) -> tuple[float, float, float]:
     """``mean(ours) - mean(reference)`` and its percentile-bootstrap CI, each side's runs resampled
     on their own (NaN/inf dropped; NaN bounds when a side has fewer than 2 runs)."""
-    pair, undefined = _finite_pair(ours, reference)
-    if pair is None:
-        return undefined
-    ours, reference, difference = pair
+    ours, reference, difference = _finite_pair(ours, reference)
+    if ours.size < 2 or reference.size < 2:  # NaN bounds; all NaN when a side is empty.
+        return difference, math.nan, math.nan
     ours_samples, reference_samples = bootstrap_replicates([ours, reference], num_samples, seed)
     low, high = _interval(ours_samples.mean(axis=-1) - reference_samples.mean(axis=-1), level)
     return difference, float(low), float(high)
@@ -166,10 +161,9 @@ def welch_difference_ci(ours: Sequence[float], reference: Sequence[float],
     """
     from scipy import stats  # a dependency of jax; imported here to keep module import light
 
-    pair, undefined = _finite_pair(ours, reference)
-    if pair is None:
-        return undefined
-    ours, reference, difference = pair
+    ours, reference, difference = _finite_pair(ours, reference)
+    if ours.size < 2 or reference.size < 2:  # NaN bounds; all NaN when a side is empty.
+        return difference, math.nan, math.nan
     var_ours, var_ref = ours.var(ddof=1) / ours.size, reference.var(ddof=1) / reference.size
     standard_error = math.sqrt(var_ours + var_ref)
     if standard_error == 0.0:
