@@ -159,7 +159,8 @@ def welch_difference_ci(ours: Sequence[float], reference: Sequence[float],
     widens with the small sample (t quantiles at few degrees of freedom) and is the one to read
     before calling a small-sample difference a gap.
     """
-    from scipy import stats  # a dependency of jax; imported here to keep module import light
+    # scipy is a dependency of jax; imported here to keep the module's import light.
+    from scipy import stats
 
     ours, reference, difference = _finite_pair(ours, reference)
     if ours.size < 2 or reference.size < 2:  # NaN bounds; all NaN when a side is empty.
