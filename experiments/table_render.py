@@ -1,6 +1,6 @@
 """A :class:`~experiments.table_data.ScoreTable` as text: markdown, LaTeX and long-format CSV.
 
-Cells are mean ± std over seeds (:func:`_fmt`: one decimal, or two significant digits below 1),
+Cells are mean ± std over seeds (``_fmt``: one decimal, or two significant digits below 1),
 marked when seeds diverged; the aggregate rows give each estimate with its 95% CI. Published
 numbers (``experiments.published``) stand next to the matching algorithm, and with them every
 column header says which data it was measured on. :func:`caption` says what the numbers are
