@@ -31,6 +31,16 @@ class _NullBar:
         self.n += count
 
 
+def overheads_text(row: dict) -> dict[str, str]:
+    """A row's four overheads as percentages, each at the precision every report prints it with:
+    measured (signed: negative is timing noise) and estimated, at the runner's tick interval
+    (``adapted``) and with a tick on every update (``every_update``)."""
+    return {"adapted": f"{100 * row['overhead_adapted']:+.2f}%",
+            "estimated_adapted": f"{100 * row['estimated_adapted']:.3f}%",
+            "every_update": f"{100 * row['overhead_every_update']:+.2f}%",
+            "estimated_every_update": f"{100 * row['estimated_every_update']:.2f}%"}
+
+
 def callback_cost_us(num_calls: int = 2000) -> float:
     """Microseconds per ``jax.debug.callback`` behind the ``lax.cond`` of a scan (best of 3)."""
     import jax
@@ -116,10 +126,11 @@ def measure(algorithm: str, hidden_dims: tuple[int, ...] | None, num_seeds: int,
            "overhead_every_update": best["on_every_update"] / best["off"] - 1,
            "estimated_adapted": calls // adapted * callback_us * 1e-6 / best["off"],
            "estimated_every_update": calls * callback_us * 1e-6 / best["off"]}
+    text = overheads_text(row)
     log(f"{algorithm}, {num_seeds} seeds: {chunk / best['off']:.1f} upd/s without ticks; ticks "
-        f"every {adapted} updates {100 * row['overhead_adapted']:+.2f}%, every update "
-        f"{100 * row['overhead_every_update']:+.2f}% (estimated from the callback cost: "
-        f"{100 * row['estimated_adapted']:.3f}% and {100 * row['estimated_every_update']:.2f}%)")
+        f"every {adapted} updates {text['adapted']}, every update {text['every_update']} "
+        f"(estimated from the callback cost: {text['estimated_adapted']} and "
+        f"{text['estimated_every_update']})")
     return row
 
 
@@ -142,12 +153,12 @@ def to_markdown(report: dict) -> str:
              "|---|---|---|---|---|---|---|---|---|---|"]
     for row in report["rows"]:
         dims = "default" if row["hidden_dims"] is None else " x ".join(map(str, row["hidden_dims"]))
+        text = overheads_text(row)
         lines.append(
             f"| {row['algorithm']} | {row['num_seeds']} | {dims} | {row['chunk']} | "
             f"{rate(row['updates_per_s_off'])} | {row['progress_every']} updates | "
-            f"{100 * row['overhead_adapted']:+.2f}% | {100 * row['estimated_adapted']:.3f}% | "
-            f"{100 * row['overhead_every_update']:+.2f}% | "
-            f"{100 * row['estimated_every_update']:.2f}% |")
+            f"{text['adapted']} | {text['estimated_adapted']} | {text['every_update']} | "
+            f"{text['estimated_every_update']} |")
     return "\n".join(lines) + "\n"
 
 

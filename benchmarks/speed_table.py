@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 from jaxrl_offline.reporting.formatting import significant
 
+from benchmarks import progress_cost
+
 GPU_TARGET = {"algorithms": ("td3_bc", "iql"), "num_seeds": 10, "aggregate_updates_per_s": 20_000}
 
 
@@ -95,14 +97,14 @@ def header_lines(report: dict) -> list[str]:
                 "timed alternately, under the same load.")
     cost = report.get("progress_cost")
     if cost:
+        text = progress_cost.overheads_text(cost)
         lines.append(
             f"- **Progress ticks:** the in-chunk progress callback (`experiments.run`'s bar) cost "
-            f"{100 * cost['overhead_adapted']:+.2f}% measured on TD3+BC ({cost['num_seeds']} "
-            f"seed, chunk {cost['chunk']}, a tick every {cost['progress_every']} updates; "
-            f"estimated {100 * cost['estimated_adapted']:.3f}% from one callback's "
-            f"{_num(cost['callback_us'], 0)} µs), {100 * cost['overhead_every_update']:+.2f}% "
-            f"with a tick on every update (the first chunk of a run; estimated "
-            f"{100 * cost['estimated_every_update']:.2f}%). These timings run without it.")
+            f"{text['adapted']} measured on TD3+BC ({cost['num_seeds']} seed, chunk "
+            f"{cost['chunk']}, a tick every {cost['progress_every']} updates; estimated "
+            f"{text['estimated_adapted']} from one callback's {_num(cost['callback_us'], 0)} "
+            f"µs), {text['every_update']} with a tick on every update (the first chunk of a run; "
+            f"estimated {text['estimated_every_update']}). These timings run without it.")
     return lines
 
 

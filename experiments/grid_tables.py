@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from jaxrl_offline.reporting import results
 from jaxrl_offline.runner import grid
 
+from experiments.table_render import _fmt  # The score tables' number format.
+
 TITLE = "Best grid point per dataset, selected on evaluation scores"
 
 
@@ -44,8 +46,6 @@ def _point_text(point: dict) -> str:
 
 
 def to_markdown(best: dict, score: str) -> str:
-    from experiments.tables import _fmt  # The score tables' number format.
-
     labels = sorted({label for _, label in best})
     datasets = sorted({dataset for dataset, _ in best})
     lines = [f"**{TITLE}** ({score} score): per dataset, the grid point with the highest mean "
