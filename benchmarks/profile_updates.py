@@ -20,7 +20,11 @@ For each algorithm at its default (paper) sizes, one seed, on a random batch of 
 
 An update at a large fraction of the peak is compute bound: it gets faster only by doing fewer
 FLOPs, so the breakdown says which part of the method to look at (e.g. SfBC's sampling inside
-every update). A ``cond`` (TD3's delayed actor) counts both branches' FLOPs, as XLA does.
+every update). The matmul count is what runs on average per update: the ``cond`` of a delayed
+update (``jaxrl_offline.state.delayed_update``, named ``delayed_every_<period>``: TD3's actor and
+targets every ``policy_freq`` updates, IDQL's critic every ``critic_every``) counts its update
+branch 1/period and its skip branch the rest (an ``enabled`` warm-up is not counted); any other
+``cond`` counts every branch, as XLA's own count does for all of them.
 Writes ``benchmarks/results/profile/<name>.json`` and the generated ``<name>.md``.
 """
 
@@ -70,6 +74,10 @@ _COMPUTATION = re.compile(r"^(ENTRY )?%([\w.\-]+) .*\{$")
 _CALLEE = re.compile(r"(?:calls|body|to_apply|true_computation|false_computation)=%([\w.\-]+)")
 _BRANCHES = re.compile(r"branch_computations=\{([^}]*)\}")
 _TRIP_COUNT = re.compile(r'"known_trip_count":\{"n":"(\d+)"\}')
+# A delayed update's cond (``state.DELAYED_SCOPE``): its own op_name ends in the scope's ``/cond``.
+_DELAYED_COND = re.compile(r'op_name="[^"]*delayed_every_(\d+)/cond"')
+_TRUE_FALSE = re.compile(r"(true|false)_computation=%([\w.\-]+)")
+COUNTING = "delayed-cond-weighted"  # Reports' ``counting``: a delayed update's cond weighted.
 
 
 def _computations(hlo_text: str) -> tuple[dict[str, list[str]], str]:
@@ -88,11 +96,28 @@ def _computations(hlo_text: str) -> tuple[dict[str, list[str]], str]:
     return computations, entry
 
 
+def _branch_weights(line: str) -> dict[str, float]:
+    """Runs per run of its caller of each branch of a delayed update's ``conditional``: the
+    update branch (index 1, or ``true_computation``) 1/period, the skip branch 1 - 1/period;
+    ``{}`` for any other line."""
+    delayed = _DELAYED_COND.search(line)
+    if not delayed:
+        return {}
+    every = 1.0 / int(delayed.group(1))
+    branches = _BRANCHES.search(line)
+    if branches:
+        names = re.findall(r"%([\w.\-]+)", branches.group(1))
+        return dict(zip(names, (1.0 - every, every))) if len(names) == 2 else {}
+    return {name: every if kind == "true" else 1.0 - every
+            for kind, name in _TRUE_FALSE.findall(line)}
+
+
 def _executions(computations: dict[str, list[str]], entry: str) -> dict[str, float]:
-    """How many times each computation runs per call of the entry: a ``while`` body runs its
-    known trip count times per run of its caller (nested loops multiply); fusions, calls and
-    ``cond`` branches run once per run of their caller (a cond counts every branch, as XLA's own
-    cost analysis does)."""
+    """How many times each computation runs per call of the entry, on average: a ``while`` body
+    runs its known trip count times per run of its caller (nested loops multiply); fusions and
+    calls run once per run of their caller; the branches of a delayed update's ``cond``
+    (:func:`_branch_weights`) 1/period (update) and 1 - 1/period (skip); any other cond's
+    branches once each (every branch counted, as XLA's own cost analysis does)."""
     counts: dict[str, float] = collections.defaultdict(float)
 
     def visit(name: str, times: float) -> None:
@@ -103,9 +128,11 @@ def _executions(computations: dict[str, list[str]], entry: str) -> dict[str, flo
             branches = _BRANCHES.search(line)
             if branches:
                 callees += re.findall(r"%([\w.\-]+)", branches.group(1))
+            weights = _branch_weights(line)
             for callee in callees:
                 loop_body = " while(" in line and f"body=%{callee}" in line
-                visit(callee, times * (int(trips.group(1)) if loop_body and trips else 1))
+                runs = int(trips.group(1)) if loop_body and trips else weights.get(callee, 1.0)
+                visit(callee, times * runs)
 
     visit(entry, 1.0)
     return counts
@@ -116,11 +143,12 @@ def dot_flops_by_part(hlo_text: str) -> dict[str, float]:
     ``"<loop ><Module> <pass>"``.
 
     A dot inside a loop counts once per iteration (the ``while``'s known trip count; XLA's own
-    ``cost_analysis`` counts a loop body once). ``<Module>`` is the first Flax module (a
-    CamelCase name) in the op's ``op_name``, ``<pass>`` is ``backward`` inside a
-    ``transpose(...)`` (reverse-mode AD) and ``forward`` otherwise, and the prefix ``in-loop``
-    marks ops inside a ``while`` of the update (a ``lax.scan``/``fori_loop``: HMC chains, solver
-    steps).
+    ``cost_analysis`` counts a loop body once); a dot in the update branch of a delayed update's
+    ``cond`` counts 1/period (what runs on average per update; :func:`_executions`).
+    ``<Module>`` is the first Flax module (a CamelCase name) in the op's ``op_name``, ``<pass>``
+    is ``backward`` inside a ``transpose(...)`` (reverse-mode AD) and ``forward`` otherwise, and
+    the prefix ``in-loop`` marks ops inside a ``while`` of the update (a
+    ``lax.scan``/``fori_loop``: HMC chains, solver steps).
     """
     computations, entry = _computations(hlo_text)
     executions = _executions(computations, entry)
@@ -263,7 +291,7 @@ def render(report: dict) -> str:
              "Matmul GFLOP: every matrix product of the compiled update, a product inside a loop "
              "counted once per iteration; XLA GFLOP: XLA's own cost analysis, which counts a loop "
              "body once (so it undercounts sampling loops and HMC chains). Achieved GFLOP/s and "
-             "the parts use the matmul count; a `cond` counts both branches.", "",
+             f"the parts use the matmul count. {_cond_note(report)}", "",
              "| algorithm | batch | matmul GFLOP / update | XLA GFLOP / update | updates/s | "
              "achieved GFLOP/s | % of peak | where the matmul FLOPs go |",
              "|---|---|---|---|---|---|---|---|"]
@@ -280,6 +308,19 @@ def render(report: dict) -> str:
                      f"{entry['updates_per_s']:.2f} | {entry['achieved_gflops']:.1f} | "
                      f"{100 * entry['achieved_gflops'] / report['peak_gflops']:.0f}% | {where} |")
     return "\n".join(lines) + "\n"
+
+
+def _cond_note(report: dict) -> str:
+    """How the report's matmul count treats ``cond`` branches (reports before the weighting have
+    no ``counting`` field and counted every branch)."""
+    if report.get("counting") != COUNTING:
+        return ("A `cond` counts both branches (this report predates the per-update weighting of "
+                "delayed updates: TD3's actor and IDQL's critic are counted on every update).")
+    return ("Counted is what runs on average per update: the branch of a delayed update "
+            "(`state.delayed_update`: TD3's actor and targets every `policy_freq` updates, "
+            "IDQL's critic every `critic_every`) is weighted 1/period, its skip branch the rest; "
+            "any other `cond` counts both branches, and XLA's own count counts both branches of "
+            "every `cond`.")
 
 
 def _device_name() -> str:
@@ -320,6 +361,7 @@ def main(argv):
               "commit": commit, "command": " ".join(["python -m benchmarks.profile_updates",
                                                      *sys.argv[1:]]),
               "peak_gflops": peak, "load_before": load_before, "load_after": os.getloadavg()[0],
+              "counting": COUNTING,
               "algorithms": entries}
     (OUT_DIR / f"{name}.json").write_text(json.dumps(report, indent=1))
     (OUT_DIR / f"{name}.md").write_text(render(report))

@@ -102,6 +102,11 @@ def gradient_step(loss_fn: Callable, state: train_state.TrainState, *loss_args, 
     return state.apply_gradients(grads=grads), aux
 
 
+# Name scope of ``delayed_update``'s cond: its branches are (skip, update), the update taken on
+# one update in ``period``.
+DELAYED_SCOPE = "delayed_every_{period}"
+
+
 def delayed_update(update_fn: Callable, state, *, step: jax.Array, period: int, phase: int,
                    enabled: jax.Array | bool = True):
     """``update_fn(state) -> (state, metrics)`` on the updates with ``step % period == phase``.
@@ -117,7 +122,9 @@ def delayed_update(update_fn: Callable, state, *, step: jax.Array, period: int, 
     Under vmap over seeds the predicate is batched and ``lax.cond`` lowers to a select, so both
     branches run and the update stays one traced function for every seed. ``state.key`` is taken
     out while the cond runs (as a select operand it would count as a second use of the key for
-    ``jax_debug_key_reuse``) and put back afterwards; ``update_fn`` must not use it.
+    ``jax_debug_key_reuse``) and put back afterwards; ``update_fn`` must not use it. The cond
+    runs under the name scope ``delayed_every_<period>`` (``DELAYED_SCOPE``; HLO metadata only),
+    so ``benchmarks/profile_updates.py`` can count its update branch 1/period of the time.
 
     Args:
       update_fn: the delayed update; closes over the batch, config and any key it needs.
@@ -142,7 +149,8 @@ def delayed_update(update_fn: Callable, state, *, step: jax.Array, period: int, 
         return current, jax.tree.map(lambda m: jnp.full(m.shape, jnp.nan, m.dtype), metrics)
 
     run = (step % period == phase) & enabled
-    new_state, metrics = jax.lax.cond(run, update_fn, skip, state.replace(key=None))
+    with jax.named_scope(DELAYED_SCOPE.format(period=period)):
+        new_state, metrics = jax.lax.cond(run, update_fn, skip, state.replace(key=None))
     return new_state.replace(key=key), metrics
 
 

@@ -80,6 +80,14 @@ class DatasetInfo:
         (max - min trajectory return)); 1.0 when rewards are raw. The online phase applies it to
         env rewards.
       reward_shift: the offset of that map (AntMaze's r - 1: -1.0); 0.0 when rewards are raw.
+      episode_ends: [N] bool, True at the last transition of each episode as the loader read it
+        (a Minari episode's last step; a D4RL ``terminals | timeouts`` step, or the last kept row
+        of an episode whose timeout row was dropped; the end of each part's data). The rows of an
+        episode are consecutive and a mixture keeps each part's ends, so ``episode_ends.sum()``
+        is ``num_episodes``. It marks where trajectories end, never where bootstrapping stops:
+        a row with ``episode_ends`` True and ``terminal`` 0 is a truncation (every terminal row
+        is an episode end). ``None`` for data that came from no loader (a probe, an eval-only
+        info).
     """
 
     dataset_id: str
@@ -101,6 +109,7 @@ class DatasetInfo:
     spec: DatasetSpec | None = None
     reward_scale: float = 1.0
     reward_shift: float = 0.0
+    episode_ends: np.ndarray | None = None
 
     @property
     def has_reference_scores(self) -> bool:

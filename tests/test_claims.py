@@ -210,9 +210,8 @@ def test_misa_returns_to_go_hand_values():
     from benchmarks.claims import misa_cql
 
     obs, next_obs, terminal, reward = misa_episodes()
-    ends = misa_cql.episode_ends(obs, next_obs, terminal)
-    # Row 2 terminal; row 4's next observation (12) is not row 5's (20): a truncation; row 5 last.
-    np.testing.assert_array_equal(ends, [False, False, True, False, True, True])
+    # The loader's episode ends: row 2 terminal; row 4 a truncation (time out); row 5 last.
+    ends = np.bool_([0, 0, 1, 0, 1, 1])
     mc_return, tail = misa_cql.returns_to_go(reward, terminal, ends, discount=0.5)
     # Terminal episode: G2 = 3, G1 = 2 + 0.5 * 3 = 3.5, G0 = 1 + 0.5 * 3.5 = 2.75, nothing missing.
     # Timeout: G4 = 8, G3 = 4 + 0.5 * 8 = 8, missing 0.5 V(s5') and 0.25 V(s5'); the cut row: 2.
@@ -224,7 +223,7 @@ def test_misa_returns_to_go_hand_values():
         misa_cql.returns_to_go(reward[:3], terminal, ends, 0.5)
     # gamma 0.5: a tail of 0.25 or 0.5 is above 0.01, so only the terminating episode is used.
     data = types.SimpleNamespace(obs=obs, next_obs=next_obs, terminal=terminal, reward=reward)
-    rows, at_rows = misa_cql.q_rows(data, 0.5)
+    rows, at_rows = misa_cql.q_rows(data, ends, 0.5)
     np.testing.assert_array_equal(rows, [0, 1, 2])
     np.testing.assert_allclose(at_rows, [2.75, 3.5, 3.0])
     out = misa_cql.overestimation(np.float32([2.0, 4.0]), np.float32([1.0, 2.0]))
@@ -369,13 +368,34 @@ def test_aca_claim_metrics_verdict_and_render(tmp_path):
     assert (tmp_path / "curves.png").stat().st_size > 0
 
 
+def test_shared_offline_phase_is_checked():
+    from benchmarks.claims import aca, locomotion
+    from jaxrl_offline.runner import experiment
+
+    def spec(name, variant="", online_steps=10, **fields):
+        config = dataclasses.replace(aca.config_for(name, 100, (8,)), **fields)
+        return experiment.RunSpec(name, "d", config, (0,), 100, 100, 0, 1, variant=variant,
+                                  online_steps=online_steps)
+
+    offline = spec("aca", "offline", online_steps=0)
+    locomotion.check_shared_offline(spec("sac_ml"), offline, aca.ONLINE_FIELDS)  # align only
+    with pytest.raises(ValueError, match="sac_ml__d cannot fine-tune from aca-offline__d"):
+        locomotion.check_shared_offline(spec("sac_ml", batch_size=64), offline, ("align",))
+    with pytest.raises(ValueError, match="offline phases differ"):
+        locomotion.check_shared_offline(spec("sac_ml"), offline, ())
+    with pytest.raises(ValueError, match="offline phases differ"):
+        locomotion.check_shared_offline(spec("td3_bc"), offline, aca.ONLINE_FIELDS)
+
+
 def test_aca_claim_tiny_end_to_end(tmp_path):
-    # The runner's offline -> online path for ACA alone (the baselines run the same code path;
-    # each costs its own compilation): 2 seeds, 100 offline updates, 40 env steps, (8,) networks.
+    # The runner's offline -> online path for ACA and SAC+ML, fine-tuned from one shared offline
+    # run (the naive baselines run the runner's plain path; each costs its own compilation): 2
+    # seeds, 100 offline updates, 40 env steps, (8,) networks.
     from benchmarks.claims import aca
+    from jaxrl_offline.reporting import results
 
     out = tmp_path / "out"
-    argv = ["--dataset=jaxrl_offline/hopper/medium-50k-v0", "--algos=aca", "--steps=100",
+    argv = ["--dataset=jaxrl_offline/hopper/medium-50k-v0", "--algos=aca,sac_ml", "--steps=100",
             "--chunk=100", "--online_steps=40", "--online_eval_every=20",
             "--online_update_every=20", "--num_seeds=2", "--hidden=8", "--eval_episodes=1",
             "--max_episode_steps=20", f"--workdir={tmp_path / 'work'}", f"--out={out}"]
@@ -383,9 +403,28 @@ def test_aca_claim_tiny_end_to_end(tmp_path):
     record = json.loads((out / "record.json").read_text())
     assert record["claim"] == "aca" and record["seeds"] == [0, 1]
     assert record["curves"]["aca"]["env_steps"] == [0, 20, 40]
+    # One offline run, trained once: both arms start from its agents (same step-0 scores) and
+    # their records carry its offline evaluations; the table says so.
+    offline = "aca-offline__jaxrl_offline_hopper_medium-50k-v0"
+    assert record["shared_offline"]["run"] == offline
+    assert record["shared_offline"]["algorithms"] == ["aca", "sac_ml"]
+    curves = record["curves"]
+    assert curves["aca"]["normalized_scores"][0] == curves["sac_ml"]["normalized_scores"][0]
+    runs = sorted(p.name for p in (tmp_path / "work" / "runs").glob("*.json"))
+    assert runs == sorted(f"{n}__jaxrl_offline_hopper_medium-50k-v0.json"
+                          for n in ("aca", "sac_ml", "aca-offline"))
+    offline_record = results.read_record(tmp_path / "work" / "runs" / f"{offline}.json")
+    for name in ("aca", "sac_ml"):
+        arm = record["runs"][f"{name}__jaxrl_offline_hopper_medium-50k-v0"]
+        assert arm["offline_phase"] == offline
+        arm_record = results.read_record(arm["record"])
+        assert arm_record["normalized_scores"] == offline_record["normalized_scores"]
+        assert arm_record["offline_phase"]["run"] == offline
+    assert "fine-tune the same offline agents" in (out / "table.md").read_text()
     assert record["behavior_level"] > 10  # hopper medium data, normalized.
     assert record["behavior_warnings"]  # 100 updates: far below the data's level, and said so.
-    assert record["verdict"].startswith("Not reproduced")  # No baseline was run.
+    # Offline agents below the behavior level: never "Reproduced", whichever arm drops less.
+    assert record["verdict"].startswith(("Not reproduced", "Inconclusive"))
     assert (out / "curves.png").exists() and record["verdict"] in (out / "table.md").read_text()
     with pytest.raises(SystemExit):
         aca.main(["--algos=td3_bc"])

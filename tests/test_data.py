@@ -84,6 +84,46 @@ def test_minari_round_trip_keeps_true_next_obs_at_truncations(mixed_end_dataset)
     json.dumps(info.transforms)  # Goes into run records as is.
 
 
+def test_episode_ends_are_the_readers_episodes_through_mixtures_and_transforms(
+        mixed_end_dataset):
+    dataset_id = mixed_end_dataset[0]  # 3 steps terminated, 4 and 2 truncated.
+    rng = np.random.default_rng(1)
+    # Two truncated episodes whose boundary no observation check can see (the second starts where
+    # the first stopped), then a one-step terminated one.
+    first, second = _episode(rng, 2, "truncated"), _episode(rng, 1, "truncated")
+    second["obs"][0] = first["obs"][-1]
+    joined = [first, second, _episode(rng, 1, "terminal")]
+    _create_minari("test/handmade/joined-v0", joined,
+                   gym.spaces.Box(-np.inf, np.inf, (3,), np.float64),
+                   gym.spaces.Box(-2.0, 2.0, (2,), np.float32), eval_env="Pendulum-v1")
+    mixed_ends = [0, 0, 1, 0, 0, 0, 1, 0, 1]
+    transition, info = load_numpy(dataset_id, transforms=RAW)
+    np.testing.assert_array_equal(info.episode_ends, mixed_ends)
+    assert info.episode_ends.dtype == bool and info.episode_ends.sum() == info.num_episodes == 3
+    # Terminal rows end episodes, but an episode end is not a terminal (rows 6 and 8: truncated).
+    np.testing.assert_array_equal(transition.terminal, [0, 0, 1, 0, 0, 0, 0, 0, 0])
+    _, alone = load_numpy("test/handmade/joined-v0", transforms=RAW)
+    np.testing.assert_array_equal(alone.episode_ends, [0, 1, 1, 1])
+    # A mixture keeps each part's ends, whatever the transforms (normalization, return range).
+    for algorithm in ("td3_bc", "iql"):
+        mixture, info = load_numpy(f"{dataset_id}+test/handmade/joined-v0", algorithm=algorithm)
+        np.testing.assert_array_equal(info.episode_ends, mixed_ends + [0, 1, 1, 1])
+        np.testing.assert_array_equal(mixture.terminal, [0, 0, 1] + [0] * 6 + [0, 0, 0, 1])
+        assert info.num_episodes == 6 == info.episode_ends.sum()
+        assert info.episode_ends.shape == (info.num_transitions,)
+
+
+def test_episode_ends_must_close_terminals_and_the_data():
+    good = Transition(obs=np.zeros((3, 2)), action=np.zeros((3, 1)), reward=np.zeros(3),
+                      next_obs=np.zeros((3, 2)), terminal=np.float32([1, 0, 1]))
+    check_transition(good, "ok", np.bool_([1, 0, 1]))
+    with pytest.raises(DatasetError, match=r"1 terminal row\(s\) lie inside an episode "
+                                           r"\(first rows: \[0\]\)"):
+        check_transition(good, "bad", np.bool_([0, 0, 1]))
+    with pytest.raises(DatasetError, match="last row does not end an episode"):
+        check_transition(good._replace(terminal=np.zeros(3)), "bad", np.bool_([1, 0, 0]))
+
+
 def test_fast_hdf5_reader_matches_minari_iteration(tiny_invpend_dataset, monkeypatch):
     fast, fast_info = load_numpy(tiny_invpend_dataset, transforms=RAW)
     monkeypatch.setattr(minari_format, "_HDF5_FILE", "absent.hdf5")  # Forces iterate_episodes.
@@ -170,6 +210,8 @@ def test_d4rl_file_terminals_timeouts_env_and_refs(tmp_path):
     assert (info.ref_min_score, info.ref_max_score) == (-20.272305, 3234.3)
     assert info.ref_score_source == "D4RL" and info.num_episodes == 3
     assert "dropped 2 of 7" in info.transforms["next_obs"]
+    # Episodes end at kept row 1 (its timeout row 2 was dropped), the terminal and the data's end.
+    np.testing.assert_array_equal(info.episode_ends, [0, 1, 0, 1, 1])
 
     _, overridden = load_numpy(f"d4rl:{path}", env_id="Walker2d-v5")
     assert overridden.eval_env_spec == "Walker2d-v5"

@@ -51,9 +51,12 @@ def test_cumulative_regret_hand_computed():
         results.cumulative_regret([0], [[1.0]])
 
 
+HOST_ENDS = np.bool_([0, 1, 0, 0, 1, 1])  # host_dataset's episode ends (the loader's).
+
+
 def host_dataset():
-    """Three trajectories (lengths 2, 3, 1; returns 3, 30, 6): the first ends in a terminal, the
-    second at a break of the obs chain, the third at the end of the data."""
+    """Three trajectories (lengths 2, 3, 1; returns 3, 30, 6; ends ``HOST_ENDS``): the first ends
+    in a terminal, the second in a truncation, the third at the end of the data."""
     obs = np.float32([[0], [1], [10], [11], [12], [20]])
     next_obs = np.float32([[1], [2], [11], [12], [13], [21]])
     reward = np.float32([1, 2, 10, 10, 10, 6])
@@ -62,12 +65,16 @@ def host_dataset():
                       terminal=terminal)
 
 
-def test_trajectory_ends_and_top_trajectories():
+def test_top_trajectories_split_at_the_episode_ends():
     dataset = host_dataset()
-    np.testing.assert_array_equal(finetune.trajectory_ends(dataset), [0, 1, 0, 0, 1, 1])
-    best = finetune.top_trajectories(dataset, 2)  # returns 30 and 6, kept in dataset order
+    best = finetune.top_trajectories(dataset, HOST_ENDS, 2)  # returns 30 and 6, in data order
     np.testing.assert_array_equal(best.obs[:, 0], [10, 11, 12, 20])
     np.testing.assert_array_equal(best.reward, [10, 10, 10, 6])
+    # Ends the obs chain cannot show: rows 2-5 as one truncated trajectory of return 36.
+    merged = finetune.top_trajectories(dataset, np.bool_([0, 1, 0, 0, 0, 1]), 1)
+    np.testing.assert_array_equal(merged.obs[:, 0], [10, 11, 12, 20])
+    with pytest.raises(ValueError, match="ending in True"):
+        finetune.top_trajectories(dataset, np.bool_([0, 1, 0, 0, 1, 0]), 1)
 
 
 def test_initial_buffers_hold_the_offline_data():
@@ -78,8 +85,11 @@ def test_initial_buffers_hold_the_offline_data():
         np.testing.assert_array_equal(stored[:, :6], np.stack([getattr(dataset, field)] * 2))
         assert not np.any(stored[:, 6:])  # room for the 4 online rows
     assert offline.insert_index.tolist() == [6, 6]
-    top = finetune.initial_buffers(dataset, finetune.OnlineConfig("top_trajectories", 1), 1, 4)
+    top = finetune.initial_buffers(dataset, finetune.OnlineConfig("top_trajectories", 1), 1, 4,
+                                   HOST_ENDS)
     assert top.size.tolist() == [3] and top.data.reward.shape == (1, 7)
+    with pytest.raises(ValueError, match="needs the dataset's episode ends"):
+        finetune.initial_buffers(dataset, finetune.OnlineConfig("top_trajectories", 1), 1, 4)
     np.testing.assert_array_equal(top.data.obs[0, :3, 0], [10, 11, 12])
     empty = finetune.initial_buffers(dataset, finetune.OnlineConfig("empty"), 3, 5)
     assert empty.size.tolist() == [0, 0, 0] and empty.data.reward.shape == (3, 5)
@@ -350,8 +360,8 @@ def test_online_phase_uses_the_offline_loads_reward_numbers_without_reloading(
     record = experiment.run_experiment(spec, tmp_path, progress=False, log=lambda line: None)
     assert len(loads) == 1
     monkeypatch.setattr(data, "load_numpy", real_load)
-    raw = data.load_numpy(DATASET, algorithm="td3_bc")[0]  # raw rewards: InvertedPendulum's 1s
-    ends = finetune.trajectory_ends(raw)
+    raw, raw_info = data.load_numpy(DATASET, algorithm="td3_bc")  # raw rewards: 1 per step
+    ends = raw_info.episode_ends
     returns = np.add.reduceat(raw.reward.astype(np.float64),
                               np.r_[0, np.nonzero(ends[:-1])[0] + 1])  # = episode lengths
     scale = 1000.0 / (returns.max() - returns.min())

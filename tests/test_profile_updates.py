@@ -3,8 +3,10 @@
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from flax import struct
 
 from benchmarks import profile_updates
+from jaxrl_offline import state as state_lib
 
 
 class Probe(nn.Module):
@@ -38,6 +40,30 @@ def test_dot_flops_count_loop_bodies_once_per_iteration():
     # Forward: 7 steps of [64, 32] x [32, 32], 2 * 64 * 32 * 32 = 131,072 each. Backward: per
     # step dW and d(carry), two products of the same size.
     assert parts == {"in-loop other forward": 7 * 131_072, "in-loop other backward": 14 * 131_072}
+
+
+class Carry(struct.PyTreeNode):
+    w: jax.Array
+    key: jax.Array | None = None
+
+
+def test_delayed_update_branch_counts_once_per_period():
+    # A critic-like product on every update and a TD3-like delayed one (state.delayed_update,
+    # period 4): [4, 5] x [5, 5] is 2 * 4 * 5 * 5 = 200 FLOPs, so 200 + 200 / 4 on average.
+    def update(step, carry, m):
+        carry = carry.replace(w=carry.w @ m)
+        def heavy(c):
+            return c.replace(w=jnp.tanh(c.w @ m)), {"loss": c.w.sum()}
+
+        return state_lib.delayed_update(heavy, carry, step=step, period=4, phase=3)[0].w
+
+    hlo = jax.jit(update).lower(jnp.int32(0), Carry(w=jnp.ones((4, 5))),
+                                jnp.ones((5, 5))).compile().as_text()
+    assert "delayed_every_4/cond" in hlo  # The scope the profiler reads.
+    assert profile_updates.dot_flops_by_part(hlo) == {"other forward": 200.0 + 200.0 / 4}
+    report = {"counting": profile_updates.COUNTING}
+    assert "weighted 1/period" in profile_updates._cond_note(report)
+    assert "predates" in profile_updates._cond_note({})  # Older reports counted both branches.
 
 
 def test_parse_overrides():

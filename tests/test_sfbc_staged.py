@@ -1,8 +1,9 @@
 """Tests of SfBC's staged pipeline (``jaxrl_offline/algorithms/sfbc_staged.py``) and its driver
 (``experiments/sfbc_staged.py``).
 
-* Episode ends, Monte-Carlo returns and the backward planning sweep on a 2-episode toy dataset
-  (a timeout episode, then a terminal one) against hand-computed values.
+* Monte-Carlo returns and the backward planning sweep on a 2-episode toy dataset (a timeout
+  episode, then a terminal one; done flags are the loader's episode ends) against hand-computed
+  values.
 * The soft value, the standardization and a target refresh with a stub critic of known output.
 * Presampled actions: shape [N, M_V, action_dim], finite, in [-1, 1].
 * Seed i of the vmapped stages equals a single-seed run with seed i.
@@ -33,9 +34,12 @@ TINY = staged.Config(score_unet_hidden_dims=(8,), critic_hidden_dims=(8,), batch
                      solver_order=1)  # A 2-evaluation sampler: fast to compile.
 
 
+TOY_DONE = jnp.float32([0, 0, 1, 0, 1])  # The toy's episode ends (DatasetInfo.episode_ends).
+
+
 def toy_dataset() -> Transition:
-    """Rows 0-2: an episode cut by a timeout (next_obs[2] != obs[3], terminal 0); rows 3-4: an
-    episode ending in a terminal. obs is the row number; rewards 1, 1, 1 | 1, 2."""
+    """Rows 0-2: an episode cut by a timeout (terminal 0); rows 3-4: an episode ending in a
+    terminal (``TOY_DONE``). obs is the row number; rewards 1, 1, 1 | 1, 2."""
     obs = np.arange(5, dtype=np.float32)[:, None]
     next_obs = np.float32([[1], [2], [99], [4], [5]])
     return Transition(obs=jnp.asarray(obs), action=jnp.zeros((5, 1)),
@@ -43,10 +47,8 @@ def toy_dataset() -> Transition:
                       terminal=jnp.float32([0, 0, 0, 0, 1]))
 
 
-def test_episode_dones_returns_and_sweep_hand_values():
-    data = toy_dataset()
-    done = staged.episode_dones(data)
-    np.testing.assert_array_equal(done, [0, 0, 1, 0, 1])  # The timeout ends its returns too.
+def test_returns_and_sweep_hand_values():
+    data, done = toy_dataset(), TOY_DONE  # The timeout ends its returns too.
     # gamma 0.5: G_2 = 1, G_1 = 1 + 0.5, G_0 = 1 + 0.75; G_4 = 2, G_3 = 1 + 0.5 * 2.
     np.testing.assert_allclose(staged.monte_carlo_returns(data.reward, done, 0.5),
                                [1.75, 1.5, 1.0, 2.0, 2.0])
@@ -84,8 +86,7 @@ def test_soft_value_hand_values():
 
 def test_refresh_targets_unstandardizes_sweeps_and_resets():
     config = dataclasses.replace(TINY, discount=0.5, planning_temperature=20.0)
-    data = toy_dataset()
-    done = staged.episode_dones(data)
+    data, done = toy_dataset(), TOY_DONE
     # Equal cached actions c per state: V_std = c, so V = 2 c + 1 = [0, 2, 0, 0, 3].
     c = jnp.float32([-0.5, 0.5, -0.5, -0.5, 1.0])
     actions = jnp.repeat(c[:, None, None], 4, axis=1)
@@ -121,7 +122,7 @@ def stage(fn, in_axes, single: bool, **static):
 
 def run_stages(states, data, single: bool):
     """behavior -> presample -> critic -> refresh -> critic, vmapped over seeds or for one seed."""
-    done = staged.episode_dones(data)
+    done = jnp.float32(np.arange(10) % 5 == 4)  # random_dataset's two episodes of 5 rows.
     targets = staged.initial_targets(TINY, data, done)
     if not single:
         targets = jax.tree.map(lambda x: jnp.stack([x, x]), targets)
@@ -153,20 +154,44 @@ def test_vmapped_seed_equals_single_seed_run():
                      pick, (single[0].critic.params, *single[1:]))
 
 
-def test_end_to_end_run_writes_a_record(tiny_invpend_dataset, tmp_path):
+class Crash(Exception):
+    """Stands for a kill of the staged run between two stage chunks."""
+
+
+def crash_after(chunks: int):
+    def on_chunk(done):
+        if done == chunks:
+            raise Crash
+    return on_chunk
+
+
+def test_end_to_end_run_writes_a_record_and_resumes(tiny_invpend_dataset, tmp_path):
     config = dataclasses.replace(TINY, presample_chunk=512)
     spec = driver.make_spec(tiny_invpend_dataset, config, (0, 1), chunk=2, eval_every=2,
-                            eval_episodes=1, max_episode_steps=5)
+                            eval_episodes=1, max_episode_steps=5, checkpoint_every=1)
+    # Stage chunks: 1 behavior, 2 presample, 3 and 4 critic (iteration 2 starts with a refresh).
+    # Killed after the behavior stage, then after the first critic chunk; each rerun resumes.
+    resumed = tmp_path / "resumed"
+    for chunks in (1, 3):
+        with pytest.raises(Crash):
+            driver.run_staged(spec, resumed, log=lambda line: None,
+                              on_chunk=crash_after(chunks))
+    resumed_record = driver.run_staged(spec, resumed, log=lambda line: None)
+    assert resumed_record["timing"]["resumed_at_step"] == [0, 2]
     record = driver.run_staged(spec, tmp_path, log=lambda line: None)
+    for key in ("eval_steps", "normalized_scores", "returns", "train_metrics", "scores_digest"):
+        assert resumed_record[key] == record[key], key
     assert record["status"] == "complete" and record["algorithm"] == "sfbc_staged"
     assert record["steps"] == 4 and record["eval_steps"] == [2, 4]
     assert set(record["timing"]["stages_s"]) == {"behavior", "presample", "critic", "refresh"}
     assert results.read_record(experiment.record_path(tmp_path, spec)) == record
     assert len(record["normalized_scores"][-1]) == 2
-    # The episode boundaries recovered from the loaded Transition are the loader's episodes.
-    dataset, info = data.load_dataset(tiny_invpend_dataset, algorithm="sfbc")
-    done = staged.episode_dones(dataset)
+    # SfBC's done flags are the loader's episode ends.
+    _, info = data.load_dataset(tiny_invpend_dataset, algorithm="sfbc")
+    done = driver.done_flags_of(info)
     assert int(done.sum()) == info.num_episodes and float(done[-1]) == 1.0
+    with pytest.raises(ValueError, match="has no episode_ends"):
+        driver.done_flags_of(dataclasses.replace(info, episode_ends=None))
 
 
 def test_make_spec_refuses_a_chunk_that_does_not_divide_the_stages():

@@ -1,11 +1,13 @@
-"""What the locomotion claims share (``mixed_locomotion``, ``misa_cql``): training one (algorithm,
-dataset) run through the project's runner (``jaxrl_offline.runner.experiment``: records and
-checkpoints under a workdir, so an interrupted claim resumes), restoring its final agents from
-the run's last checkpoint, and the record's provenance and output files."""
+"""What the locomotion claims share (``mixed_locomotion``, ``misa_cql``, ``aca``): training one
+(algorithm, dataset) run through the project's runner (``jaxrl_offline.runner.experiment``:
+records and checkpoints under a workdir, so an interrupted claim resumes), restoring its final
+agents from the run's last checkpoint, fine-tuning several online arms from one offline run
+(:func:`finetune_from`), and the record's provenance and output files."""
 
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import pathlib
 from collections.abc import Callable
@@ -14,9 +16,14 @@ from typing import Any
 
 import jax
 
-from jaxrl_offline.datasets import data
+from jaxrl_offline.algorithms import get_algorithm
+from jaxrl_offline.datasets import data, transforms
 from jaxrl_offline.reporting import results
-from jaxrl_offline.runner import checkpoints, experiment, training
+from jaxrl_offline.runner import checkpoints, experiment, finetune, training
+
+# What an arm's record takes over from the shared offline run's (its offline evaluations).
+OFFLINE_RESULTS = ("eval_steps", "normalized_scores", "returns", "train_metrics",
+                   "diverged_at_step", "timing", "warnings")
 
 
 def train(spec: experiment.RunSpec, workdir: pathlib.Path) -> tuple[dict, dict]:
@@ -30,16 +37,97 @@ def train(spec: experiment.RunSpec, workdir: pathlib.Path) -> tuple[dict, dict]:
 
 
 def restore_final(algo: ModuleType, spec: experiment.RunSpec, workdir: pathlib.Path):
-    """The run's dataset (host numpy, after the algorithm's transforms), seed layout and final
-    agent states (every leaf seed-first, padded seeds included: ``layout.unpad`` drops them)."""
-    dataset, _ = data.load_numpy(spec.dataset, algorithm=spec.algorithm)
+    """The run's dataset (host numpy, after the algorithm's transforms) and its ``DatasetInfo``
+    (``episode_ends`` included), seed layout and final agent states (every leaf seed-first,
+    padded seeds included: ``layout.unpad`` drops them)."""
+    dataset, info = data.load_numpy(spec.dataset, algorithm=spec.algorithm)
     layout = training.make_seed_layout(spec.seeds)
     template = (*training.init_seed_states(algo, spec.config, layout, data.to_device(dataset)),
                 training.initial_active(layout))
     with checkpoints.RunCheckpointer(experiment.checkpoint_dir(workdir, spec),
                                      spec.spec_hash) as checkpointer:
         _, (states, _, _), _ = checkpointer.restore(template)
-    return dataset, layout, states
+    return dataset, info, layout, states
+
+
+def check_shared_offline(spec: experiment.RunSpec, offline_spec: experiment.RunSpec,
+                         online_fields: tuple[str, ...]) -> None:
+    """``ValueError`` unless ``spec``'s offline phase is ``offline_spec`` by construction: the
+    same ``init`` and ``update`` functions, dataset transforms (``TRANSFORM_TABLE`` entries of
+    every family), dataset, seeds and offline schedule, and configs equal but for
+    ``online_fields`` (read only when fine-tuning starts)."""
+    def offline_part(run):
+        algo = get_algorithm(run.algorithm)
+        config = {k: v for k, v in dataclasses.asdict(run.config).items()
+                  if k not in online_fields}
+        data_transforms = [transforms.resolve_transforms(family, run.algorithm)
+                           for family in transforms.TRANSFORM_TABLE]
+        return (algo.init, algo.update, data_transforms, run.dataset, run.seeds, run.steps,
+                run.chunk, run.eval_every, run.eval_episodes, run.max_episode_steps, config)
+
+    if offline_part(spec) != offline_part(offline_spec) or offline_spec.online_steps:
+        raise ValueError(
+            f"{spec.name} cannot fine-tune from {offline_spec.name}: their offline phases differ "
+            f"(algorithm functions, dataset transforms, dataset, seeds, schedule or config fields "
+            f"other than {', '.join(online_fields) or 'none'}), or the offline run has online "
+            "steps itself.")
+
+
+def finetune_from(spec: experiment.RunSpec, offline_spec: experiment.RunSpec,
+                  workdir: pathlib.Path, *, online_fields: tuple[str, ...] = (),
+                  log: Callable[[str], None] = print) -> dict:
+    """Fine-tunes ``spec`` (``online_steps > 0``) from the final agents of the offline-only run
+    ``offline_spec``, so several arms share one trained offline phase (the same arrays and
+    seeds), and writes ``spec``'s record.
+
+    The offline run goes through the runner (trained, resumed or skipped when finished; it must
+    checkpoint, so its final agents can be restored); the online phase is the runner's
+    (``finetune.run_online``: the arm's own online checkpoints, so an interrupted arm resumes).
+    The arm's record holds the offline run's evaluations and timing and says where they come
+    from: ``record["offline_phase"] = {"run", "record", "spec_hash"}``.
+
+    Args:
+      spec: the arm; its offline part must equal ``offline_spec``'s
+        (:func:`check_shared_offline`).
+      offline_spec: the offline run (``online_steps=0``, ``checkpoint_every > 0``).
+      workdir: the runner's workdir of both.
+      online_fields: config fields allowed to differ (read only once fine-tuning starts).
+      log: where the runner's one-line summaries go.
+
+    Returns:
+      The arm's complete record.
+    """
+    check_shared_offline(spec, offline_spec, online_fields)
+    if not offline_spec.checkpoint_every:
+        raise ValueError(f"{offline_spec.name}: a shared offline run must checkpoint "
+                         "(checkpoint_every > 0) so its final agents can be restored")
+    done = experiment.finished_record(spec, workdir, log)
+    if done is not None:
+        if done.get("offline_phase", {}).get("run") != offline_spec.name:
+            raise experiment.RunConflictError(
+                f"{experiment.record_path(workdir, spec)} was not fine-tuned from "
+                f"{offline_spec.name} (it trained its own offline phase); delete it or use "
+                "another --workdir.")
+        return done
+    offline = experiment.run_experiment(offline_spec, workdir, progress=False, log=log)
+    dataset, info, layout, states = restore_final(
+        get_algorithm(offline_spec.algorithm), offline_spec, workdir)
+    record = experiment.new_record(spec, info, layout, command=None)
+    record.update(copy.deepcopy({key: offline[key] for key in OFFLINE_RESULTS}))
+    record["offline_phase"] = {"run": offline_spec.name, "spec_hash": offline_spec.spec_hash,
+                               "record": str(experiment.record_path(workdir, offline_spec))}
+    checkpointer = (checkpoints.RunCheckpointer(experiment.checkpoint_dir(workdir, spec),
+                                                spec.spec_hash)
+                    if spec.checkpoint_every else None)
+    try:
+        record = finetune.run_online(spec, get_algorithm(spec.algorithm), info,
+                                     data.to_device(dataset), layout.unpad(states), record,
+                                     checkpointer, spec.steps // spec.chunk, progress=False,
+                                     log=log)
+    finally:
+        if checkpointer is not None:
+            checkpointer.close()
+    return experiment.write_finished(spec, workdir, record, log)
 
 
 def provenance() -> dict[str, Any]:

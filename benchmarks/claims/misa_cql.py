@@ -27,8 +27,8 @@ misses gamma^k V(s_end) for the k steps left, so only rows whose missing tail we
 episode that terminated) are drawn. The MC return is the behavior policy's value, so the
 Q(s, a_data) / MC ratio measures overestimation at the data; Q(s, pi(s)) / MC compares the
 learned policy's predicted value with the data's realized one (above 1 is an improvement only if
-the score says so too). Episode ends are the rows whose next observation is not the next row's
-observation (and true terminals, and the last row).
+the score says so too). Episode ends are the loader's (``DatasetInfo.episode_ends``: each
+episode's last row, a terminal or a truncation); ``terminal`` says which of them terminated.
 
 Verdict: reproduced when MISA's 95% bootstrap CI of the last score lies above CQL's on every
 dataset; it also states which overestimation ratio is lower and whether the per-seed values
@@ -80,22 +80,13 @@ def configs(hidden: tuple[int, ...]) -> dict[str, misa.Config]:
                                        entropy_weight=1.0, unbiased_grad=False)}
 
 
-def episode_ends(obs: np.ndarray, next_obs: np.ndarray, terminal: np.ndarray) -> np.ndarray:
-    """[N] bool, True at each episode's last row: a terminal, a next observation that is not the
-    next row's observation (a truncation), or the last row."""
-    ends = np.asarray(terminal, bool).copy()
-    ends[:-1] |= np.any(next_obs[:-1] != obs[1:], axis=1)
-    ends[-1] = True
-    return ends
-
-
 def returns_to_go(reward: np.ndarray, terminal: np.ndarray, ends: np.ndarray,
                   discount: float) -> tuple[np.ndarray, np.ndarray]:
     """Discounted return-to-go of each row within its episode, and its missing tail's weight.
 
     Args:
       reward, terminal, ends: [N] per-row reward, true-termination flag and episode-end flag
-        (``episode_ends``); rows of one episode are consecutive.
+        (``DatasetInfo.episode_ends``); rows of one episode are consecutive.
       discount: gamma.
 
     Returns:
@@ -110,7 +101,7 @@ def returns_to_go(reward: np.ndarray, terminal: np.ndarray, ends: np.ndarray,
     if reward.size and not ends[-1]:
         raise ValueError("ends[-1] must be True: the last row ends an episode")
     if np.any(terminal.astype(bool) & ~ends.astype(bool)):
-        raise ValueError("a terminal row must also be an episode end (see episode_ends)")
+        raise ValueError("a terminal row must also be an episode end (DatasetInfo.episode_ends)")
     out, tail = np.zeros(reward.shape, np.float64), np.zeros(reward.shape, np.float64)
     running, weight = 0.0, 0.0
     for t in range(reward.size - 1, -1, -1):
@@ -134,10 +125,11 @@ def overestimation(q: np.ndarray, mc_return: np.ndarray) -> dict[str, float]:
             "gap": float((q - mc_return).mean())}
 
 
-def q_rows(dataset, discount: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def q_rows(dataset, ends: np.ndarray, discount: float,
+           seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Up to ``NUM_Q_STATES`` rows whose return-to-go misses at most ``TAIL_TOLERANCE`` of a
-    truncated tail (a fixed draw), and the return-to-go at them."""
-    ends = episode_ends(dataset.obs, dataset.next_obs, dataset.terminal)
+    truncated tail (a fixed draw), and the return-to-go at them; ``ends`` [N] are the dataset's
+    episode ends (``DatasetInfo.episode_ends``)."""
     mc_return, tail = returns_to_go(dataset.reward, dataset.terminal, ends, discount)
     eligible = np.nonzero(tail <= TAIL_TOLERANCE)[0]
     if not eligible.size:
@@ -151,9 +143,9 @@ def q_rows(dataset, discount: float, seed: int = 0) -> tuple[np.ndarray, np.ndar
 
 def q_stats(spec, workdir: pathlib.Path) -> dict:
     """Per seed, the overestimation at dataset and policy actions of the run's final agents."""
-    dataset, layout, states = locomotion.restore_final(misa, spec, workdir)
+    dataset, info, layout, states = locomotion.restore_final(misa, spec, workdir)
     config = spec.config
-    rows, mc_return = q_rows(dataset, config.discount)
+    rows, mc_return = q_rows(dataset, info.episode_ends, config.discount)
     obs, action = jnp.asarray(dataset.obs[rows]), jnp.asarray(dataset.action[rows])
 
     def per_seed(state):

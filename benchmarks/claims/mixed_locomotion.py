@@ -78,7 +78,7 @@ def part_slices(dataset: str) -> dict[str, slice]:
 def weights_by_part(spec: experiment.RunSpec, workdir: pathlib.Path) -> dict[str, list[float]]:
     """Mean w(s) per mixture part and seed, from the TD3-RKL run's last checkpoint; the weights
     are normalized over the parts' sampled states together (as over a training batch)."""
-    dataset, layout, states = locomotion.restore_final(td3_rkl, spec, workdir)
+    dataset, _, layout, states = locomotion.restore_final(td3_rkl, spec, workdir)
     rng = np.random.default_rng(0)
     slices = part_slices(spec.dataset)
     rows = {name: rng.choice(np.arange(s.start, s.stop), min(NUM_WEIGHT_STATES, s.stop - s.start),

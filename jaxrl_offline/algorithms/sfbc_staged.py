@@ -17,10 +17,12 @@ The official code samples from the behavior model once, not in every update:
    weights;
 4. **act**: ``sfbc.act`` (M = 32 candidates, alpha_sel = 100 on the standardized Q).
 
-``done_i`` is terminal OR timeout OR episode end (:func:`episode_dones`). The official code
-deliberately ends the Monte-Carlo returns (and the sweep) at timeouts as well as at terminals, so
-here a truncated episode's return does not bootstrap: this is the paper's estimator, not a
-confusion of termination with truncation (``Transition.terminal`` stays the true terminal).
+``done_i`` [N] is 1 where the loader's episode ends: ``DatasetInfo.episode_ends`` (terminal,
+timeout, or the end of a part's data; SfBC's ``terminals | timeouts`` with the last transition
+forced done). The official code deliberately ends the Monte-Carlo returns (and the sweep) at
+timeouts as well as at terminals, so here a truncated episode's return does not bootstrap: this is
+the paper's estimator, not a confusion of termination with truncation (``Transition.terminal``
+stays the true terminal and the critic never reads ``done``).
 
 Cost (hopper shapes, obs 11 / action 3, defaults; FLOPs from XLA's ``cost_analysis`` of the
 jitted stage, seconds on a 2-core CPU under load ~9, one seed, jax 0.10.2): presampling is
@@ -183,16 +185,6 @@ def presample(config: Config, state: AgentState, obs: jax.Array):
         return actions.reshape(chunk_obs.shape[0], samples, -1)
 
     return state.replace(key=key), _chunked(sample_chunk, config, (obs,), (chunk_keys,))
-
-
-def episode_dones(dataset: Transition) -> jax.Array:
-    """done_i [N]: 1 where step i is terminal, or the next row starts another episode (a timeout or
-    any episode end: ``next_obs[i] != obs[i + 1]``), or i is the last row (SfBC's
-    ``terminals | timeouts``, last transition forced done). Loaded datasets keep episodes
-    contiguous and in order, so an episode boundary is exactly such a discontinuity."""
-    jump = jnp.any(dataset.next_obs[:-1] != dataset.obs[1:], axis=-1)
-    ends = jnp.concatenate([jump, jnp.ones((1,), bool)])
-    return jnp.maximum(dataset.terminal, ends.astype(jnp.float32))
 
 
 def backward_sweep(reward: jax.Array, done: jax.Array, value: jax.Array, discount: float):

@@ -55,7 +55,8 @@ def load_dataset(spec: str | DatasetSpec, *, algorithm: str | None = None, downl
 
     Returns:
       (``Transition`` of float32 device arrays: obs [N, obs_dim], action [N, action_dim] in
-      [-1, 1], reward [N], next_obs [N, obs_dim], terminal [N]; ``DatasetInfo``).
+      [-1, 1], reward [N], next_obs [N, obs_dim], terminal [N]; ``DatasetInfo``, whose
+      ``episode_ends`` [N] says where the reader's episodes end, truncations included).
     """
     transition, info = load_numpy(spec, algorithm=algorithm, download=download,
                                   transforms=transforms, env_id=env_id)
@@ -112,6 +113,7 @@ def load_numpy(spec: str | DatasetSpec, *, algorithm: str | None = None, downloa
         spec=parsed,
         reward_scale=reward_scale,
         reward_shift=reward_shift,
+        episode_ends=np.asarray(episode_ends, bool),  # Transforms keep every row in place.
     )
     return transition, info
 

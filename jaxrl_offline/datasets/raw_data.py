@@ -116,6 +116,23 @@ def check_transition(transition: Transition, where: str, episode_ends: np.ndarra
     check_terminals(transition.terminal, "terminal", where)
     for name in ("obs", "next_obs"):
         check_magnitude(getattr(transition, name), name, where)
+    if episode_ends is not None:
+        check_episode_ends(transition.terminal, episode_ends, where)
+
+
+def check_episode_ends(terminal: np.ndarray, episode_ends: np.ndarray, where: str) -> None:
+    """Raises ``DatasetError`` unless the last row ends an episode and every terminal row does
+    (after a true termination the next row cannot continue the same episode)."""
+    ends = np.asarray(episode_ends).astype(bool)
+    inside = np.nonzero((np.asarray(terminal) > 0) & ~ends)[0]
+    if not ends[-1] or inside.size:
+        problem = ("its last row does not end an episode" if not ends[-1] else
+                   f"{inside.size} terminal row(s) lie inside an episode (first rows: "
+                   f"{inside[:5].tolist()})")
+        raise DatasetError(
+            f"Dataset {where!r}: {problem}. An episode must end at its termination and the data "
+            "must end with a complete (or truncated) episode; the file is malformed: regenerate "
+            "it, or split its episodes at the terminations.")
 
 
 def check_terminals(values: np.ndarray, name: str, where: str) -> None:

@@ -278,7 +278,8 @@ def _train(spec, algo, info, layout, dataset, carry, record, start_chunk, checkp
                 metrics = layout.unpad(distributed.to_host(metrics))
                 tracker.chunk(step, metrics)
             if step in eval_steps:
-                score = _evaluate(spec, record, policy, layout, states, alive, info, step, metrics)
+                score = evaluate_into_record(spec, record, policy, layout, states, alive, info,
+                                             step, metrics)
                 tracker.evaluation(step, record["normalized_scores"][-1], record["returns"])
                 bar.set_postfix_str(f"score {significant(score, 2, 1)}", refresh=False)
             chunks_done = chunk_index + 1
@@ -292,8 +293,33 @@ def _train(spec, algo, info, layout, dataset, carry, record, start_chunk, checkp
     return (states, data_keys, active), chunks_done
 
 
-def _evaluate(spec, record, policy, layout, states, alive, info, step, metrics) -> float:
-    """Evaluates all seeds at ``step``; appends scores and train metrics to ``record``."""
+def evaluate_into_record(spec: RunSpec, record: dict, policy, layout: training.SeedLayout,
+                         states, alive: np.ndarray, info, step: int, metrics: dict) -> float:
+    """Evaluates every seed of a run at ``step`` and appends the result to its record.
+
+    The evaluation of :func:`run_experiment`, public for drivers that train outside its chunk
+    loop but write the same record (``experiments/sfbc_staged.py``): ``spec.eval_episodes``
+    episodes per seed with ``evaluation.evaluate``, keys and reset seeds from ``step`` and each
+    seed's own value (a seed scores the same alone or beside others).
+
+    Args:
+      spec: the run (``eval_episodes``, ``max_episode_steps``).
+      record: the run's record (``new_record``); gets ``eval_steps``, ``normalized_scores``
+        (per seed, ``None`` for a seed with a non-finite score), ``returns`` (the latest
+        evaluation's), ``train_metrics`` (``metrics`` at ``step``), ``timing.eval_s`` and
+        ``diverged_at_step`` for seeds that are not ``alive`` or acted non-finitely.
+      policy: ``evaluation.make_batched_policy(algo, config)``.
+      layout: the run's ``training.SeedLayout``.
+      states: agent states, seed axis first, padded as ``layout`` says.
+      alive: [S] bool, the seeds still finite (``layout.unpad`` of the active mask).
+      info: the dataset's ``DatasetInfo`` (eval env, normalization, reference scores).
+      step: the update count evaluated at (also the evaluation seed).
+      metrics: ``{name: [S] values}`` of the training metrics to record at ``step`` (host or
+        device arrays; ``{}`` for none).
+
+    Returns:
+      The mean normalized score over the seeds with a finite score (NaN when none has).
+    """
     # Keys and reset seeds come from (step, each seed's own value): a seed scores the same in any
     # run that trains it, alone or with others.
     if distributed.multi_process():  # Every process evaluates every seed, on its own devices.

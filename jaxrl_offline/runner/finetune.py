@@ -59,7 +59,7 @@ from jaxrl_offline.reporting import results
 from jaxrl_offline.runner import checkpoints, evaluation, online, training
 # The buffers fine-tuning starts from, re-exported (``finetune.initial_buffers``, ...).
 from jaxrl_offline.runner.online_buffers import (  # noqa: F401
-    BUFFER_MODES, initial_buffers, top_trajectories, trajectory_ends)
+    BUFFER_MODES, initial_buffers, top_trajectories)
 from jaxrl_offline.types import DatasetInfo, Transition
 
 NUM_ENVS = 1  # Envs per seed: one update per env step keeps the update-to-data ratio at 1.
@@ -181,11 +181,13 @@ def online_keys(seeds) -> tuple[jax.Array, jax.Array]:
 
 
 def initial_loop_state(algo: ModuleType, config: Any, seeds, agents: Any, dataset: Transition,
-                       online_steps: int, device: jax.Device | None = None) -> online.LoopState:
-    """The online state at env step 0: ``start_online(agents)``, seeded buffers, online keys, all
-    committed to ``device`` (default: the first local device)."""
+                       online_steps: int, device: jax.Device | None = None,
+                       episode_ends: np.ndarray | None = None) -> online.LoopState:
+    """The online state at env step 0: ``start_online(agents)``, seeded buffers (a
+    "top_trajectories" buffer splits ``dataset`` at ``episode_ends``, ``DatasetInfo``'s), online
+    keys, all committed to ``device`` (default: the first local device)."""
     buffers = initial_buffers(dataset, online_config(algo, config), len(seeds),
-                              online_steps * NUM_ENVS)
+                              online_steps * NUM_ENVS, episode_ends)
     act_key, data_key = online_keys(seeds)
     state = online.LoopState(agent=start_online(algo, config, agents), buffer=buffers,
                              act_key=act_key, data_key=data_key)
@@ -218,7 +220,7 @@ def run_online(spec, algo: ModuleType, info: DatasetInfo, dataset: Transition, a
     agents, dataset = jax.device_put((agents, dataset), device)
     scale, shift = info.reward_scale, info.reward_shift  # The offline load's numbers; no reload.
     loop_state = initial_loop_state(algo, spec.config, spec.seeds, agents, dataset,
-                                    spec.online_steps, device)
+                                    spec.online_steps, device, info.episode_ends)
     points = online_eval_steps(spec.online_steps, spec.online_eval_every)
     blocks_done = 0
     if checkpointer is not None and (checkpointer.latest_step() or 0) > num_chunks:

@@ -22,19 +22,13 @@ if TYPE_CHECKING:
 BUFFER_MODES = ("empty", "offline", "top_trajectories")
 
 
-def trajectory_ends(dataset: Transition) -> np.ndarray:
-    """[N] bool, True at each trajectory's last row: a terminal, or a next_obs that is not the
-    following row's obs (L2 > 1e-6, the IQL/IDQL rule), and the last row."""
-    obs, next_obs = np.asarray(dataset.obs), np.asarray(dataset.next_obs)
-    ends = np.asarray(dataset.terminal) > 0
-    ends[:-1] |= np.linalg.norm(next_obs[:-1] - obs[1:], axis=-1) > 1e-6
-    ends[-1] = True
-    return ends
-
-
-def top_trajectories(dataset: Transition, count: int) -> Transition:
-    """The ``count`` highest-return trajectories of a host dataset, in dataset order."""
-    ends = trajectory_ends(dataset)
+def top_trajectories(dataset: Transition, episode_ends: np.ndarray, count: int) -> Transition:
+    """The ``count`` highest-return trajectories of a host dataset, in dataset order; a
+    trajectory ends where ``episode_ends`` [N] (``DatasetInfo.episode_ends``) is True."""
+    ends = np.asarray(episode_ends, bool)
+    if ends.shape != np.shape(dataset.reward) or not ends[-1]:
+        raise ValueError(f"episode_ends must be an [N] bool array ending in True, N = "
+                         f"{np.shape(dataset.reward)[0]}; got shape {ends.shape}")
     starts = np.concatenate([[0], np.nonzero(ends[:-1])[0] + 1])
     stops = np.nonzero(ends)[0] + 1
     returns = np.add.reduceat(np.asarray(dataset.reward, np.float64), starts)
@@ -44,15 +38,19 @@ def top_trajectories(dataset: Transition, count: int) -> Transition:
 
 
 def initial_buffers(dataset: Transition, config: OnlineConfig, num_seeds: int,
-                    online_rows: int) -> ReplayBuffer:
+                    online_rows: int, episode_ends: np.ndarray | None = None) -> ReplayBuffer:
     """[S] identical replay buffers seeded as ``config.buffer`` says, with room for
-    ``online_rows`` more transitions each."""
+    ``online_rows`` more transitions each; "top_trajectories" needs the dataset's
+    ``episode_ends`` [N] (``DatasetInfo.episode_ends``)."""
     if config.buffer == "empty":
         rows = jax.tree.map(lambda field: field[:0], dataset)
     elif config.buffer == "offline":
         rows = dataset
+    elif episode_ends is None:
+        raise ValueError("online buffer 'top_trajectories' needs the dataset's episode ends "
+                         "(DatasetInfo.episode_ends of a loaded dataset); got None")
     else:
-        rows = top_trajectories(jax.device_get(dataset), config.seed_trajectories)
+        rows = top_trajectories(jax.device_get(dataset), episode_ends, config.seed_trajectories)
     example = jax.tree.map(lambda field: field[:1], dataset)
     return _replicated_buffer(jax.tree.map(jnp.asarray, rows), example, online_rows, num_seeds)
 
