@@ -7,6 +7,7 @@ evaluation env and ``d4rl.qlearning_dataset(env)`` returns the project's arrays 
 would (:mod:`benchmarks.parity.d4rl_arrays`). :mod:`benchmarks.parity.run_reference` launches a
 checked-out reference with them, captures its evaluations by wrapping its evaluation function, and
 writes them as a run record of the project's schema marked as a reference run
-(:mod:`benchmarks.parity.records`). No reference code is stored in this repository; the README
-names the exact commit each reference was run at.
+(:mod:`benchmarks.parity.records`). A JAX reference on older jax (the official MISA code) runs
+in a child process of its own venv (:mod:`benchmarks.parity.venv_reference`). No reference code
+is stored in this repository; the README names the exact commit each reference was run at.
 """

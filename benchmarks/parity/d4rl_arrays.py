@@ -18,11 +18,12 @@ precisely this against what the project's loader returns.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from jaxrl_offline.types import DatasetInfo, Transition
+if TYPE_CHECKING:  # Annotations only: a reference venv imports this module without our jax.
+    from jaxrl_offline.types import DatasetInfo, Transition
 
 
 class ParityError(ValueError):

@@ -38,7 +38,8 @@ def record_name(algorithm: str, variant: str, dataset_id: str) -> str:
 
 def reference_record(reference: Reference, commit: str, dataset_id: str, info: DatasetInfo,
                      config: dict, seeds: Sequence[SeedResult], steps: int, eval_every: int,
-                     eval_episodes: int, device: str, command: str | None) -> dict:
+                     eval_episodes: int, device: str, command: str | None,
+                     versions: dict[str, str | None] | None = None) -> dict:
     """A complete, validated reference run record.
 
     Args:
@@ -53,6 +54,9 @@ def reference_record(reference: Reference, commit: str, dataset_id: str, info: D
       eval_episodes: episodes per evaluation.
       device: where the reference trained (``"cpu (torch, 1 thread)"``).
       command: the harness command line.
+      versions: the reference's package versions when it ran in its own venv (recorded with
+        ours under ``versions["reference_venv"]``); ``None``: ``REFERENCE_PACKAGES`` of this
+        Python.
     """
     eval_steps = list(range(eval_every, steps + 1, eval_every))
     for seed in seeds:
@@ -61,12 +65,14 @@ def reference_record(reference: Reference, commit: str, dataset_id: str, info: D
                              f"{(len(eval_steps), eval_episodes)} (evaluations x episodes)")
     normalized = np.stack([info.normalized_score(s.returns).mean(axis=1) for s in seeds], axis=1)
     train_s = float(sum(s.train_s.sum() for s in seeds))
-    versions = results.versions()
-    for package in REFERENCE_PACKAGES:
+    versions, reference_versions = results.versions(), versions
+    for package in REFERENCE_PACKAGES if reference_versions is None else ():
         try:
             versions[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
             versions[package] = None
+    if reference_versions is not None:
+        versions["reference_venv"] = dict(reference_versions)
     record = {
         "schema_version": results.SCHEMA_VERSION, "status": "complete",
         "name": record_name(reference.algorithm, reference.variant, dataset_id),

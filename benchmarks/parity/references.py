@@ -61,6 +61,13 @@ class Reference:
     fixed_args: tuple[str, ...] = ()
     config_class: str = "TrainConfig"
 
+    def flag_values(self, env_name: str, seed: int, steps: int, eval_every: int,
+                    episodes: int) -> dict[str, Any]:
+        """The reference's flag name -> value for the harness's settings."""
+        values = {"env": env_name, "steps": steps, "eval_every": eval_every,
+                  "episodes": episodes, "seed": seed}
+        return {self.flags[key]: value for key, value in values.items()}
+
 
 _CORL_FLAGS = {"env": "env", "steps": "max_timesteps", "eval_every": "eval_freq",
                "episodes": "n_episodes", "seed": "seed"}
@@ -88,6 +95,55 @@ REFERENCES: dict[str, Reference] = {
 }
 
 
+# --- MISA (sail-sg/MISA, JAX; runs in its own venv: benchmarks/parity/venv_reference.py) ---
+
+MISA_REPOSITORY = "sail-sg/MISA"
+MISA_COMMIT = "bd350e5ee650ad0a212d80a85c02b6fadea9104a"
+
+
+@dataclasses.dataclass(frozen=True)
+class VenvReference(Reference):
+    """A reference run by ``venv_reference`` in a child process with its own venv's Python.
+
+    ``eval_function`` may name a method (``"TrajSampler.sample"``); ``config_class`` names the
+    module-level dict of its absl flags (recorded as its config). Training counts epochs:
+    ``flags["steps"]`` is the epoch-count flag, given ``steps // eval_every``, and
+    ``flags["eval_every"]`` the updates per epoch; ``fixed_args`` make it evaluate after every
+    epoch, so the k-th evaluation is again the one after k x ``eval_every`` updates.
+
+    Attributes:
+      entry_module: the module imported (with the checkout first on ``sys.path``) whose
+        ``main(argv)`` runs after its absl flags are parsed.
+      returns_reader: ``venv_reference.RETURN_READERS`` key reading returns from the hook's
+        result.
+      requirements: the pinned venv packages, relative to this repository.
+    """
+
+    entry_module: str = ""
+    returns_reader: str = "returns"
+    requirements: str = ""
+
+    def flag_values(self, env_name: str, seed: int, steps: int, eval_every: int,
+                    episodes: int) -> dict[str, Any]:
+        if eval_every <= 0 or steps % eval_every:
+            raise ValueError(f"{self.name} trains in epochs of eval_every updates: steps "
+                             f"({steps}) must be a positive multiple of eval_every ({eval_every})")
+        return super().flag_values(env_name, seed, steps // eval_every, eval_every, episodes)
+
+
+REFERENCES["official/misa"] = VenvReference(
+    name="official/misa", repository=MISA_REPOSITORY, commit=MISA_COMMIT,
+    script="experiments/main.py", algorithm="misa", variant="official",
+    eval_function="TrajSampler.sample", config_file="",
+    flags={"env": "env", "steps": "n_epochs", "eval_every": "n_train_step_per_epoch",
+           "episodes": "eval_n_trajs", "seed": "seed"},
+    # eval_period=1: evaluate after every epoch (its epoch 0 is always evaluated);
+    # its wandb/viskit logs go to a temporary folder.
+    fixed_args=("--eval_period=1", "--logging.output_dir=<scratch_dir>"),
+    config_class="FLAGS_DEF", entry_module="experiments.main",
+    returns_reader="trajectory_rewards", requirements="benchmarks/parity/requirements-misa.txt")
+
+
 def get_reference(name: str) -> Reference:
     try:
         return REFERENCES[name]
@@ -103,6 +159,13 @@ OURS_CONFIG: tuple[tuple[str, str, Mapping[str, Any]], ...] = (
     # tau: 0.001 (its other locomotion configs keep the Gaussian actor and 0.005).
     ("corl/iql", r"^hopper-medium(-replay)?-v2$", {"actor_kind": "deterministic", "tau": 0.001}),
 )
+
+
+# MISA: the code draws its HMC chains from step size 1.0 at every update (TFP's
+# SimpleStepSizeAdaptation over the 4 burn-in steps, at most 1% a step, restarts each update);
+# ours carries an adapted step size across updates unless mcmc_adaptation_rate=0. Every other
+# setting of its experiments/main.py and MISA.get_default_config() is our default.
+OURS_CONFIG += (("official/misa", "", {"mcmc_adaptation_rate": 0.0}),)
 
 
 def ours_config(reference_name: str, dataset_id: str) -> dict[str, Any]:
@@ -146,10 +209,9 @@ def command_args(reference: Reference, env_name: str, config_file: str | None, s
                  steps: int, eval_every: int, episodes: int, extra: str = "") -> list[str]:
     """The reference's command-line arguments; ``config_file`` is relative to the checkout and
     written as ``<reference_dir>/...`` so that records do not hold local paths."""
-    values = {"env": env_name, "steps": steps, "eval_every": eval_every, "episodes": episodes,
-              "seed": seed}
+    values = reference.flag_values(env_name, seed, steps, eval_every, episodes)
     args = [f"--config_path=<reference_dir>/{config_file}"] if config_file else []
-    args += [f"--{reference.flags[key]}={value}" for key, value in values.items()]
+    args += [f"--{flag}={value}" for flag, value in values.items()]
     return args + list(reference.fixed_args) + shlex.split(extra)
 
 

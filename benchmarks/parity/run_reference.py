@@ -9,7 +9,9 @@ per-domain config file (``Reference.config_file``) and the harness's settings pa
 ``--reference_args`` appends more of its flags (to match a setting of ours, say). Each finished seed
 is kept under ``<workdir>/reference_seeds/`` (its returns, timings, data check and parsed config),
 so a run that is stopped resumes at the first unfinished seed; a seed's 100k updates run in one go,
-because the reference scripts keep no checkpoint between evaluations. The record goes to
+because the reference scripts keep no checkpoint between evaluations. A ``VenvReference`` (the
+official MISA code, on older jax) runs each seed in a child process of its own venv's Python
+instead (``--reference_python``; :mod:`benchmarks.parity.venv_reference`). The record goes to
 ``<workdir>/runs/<algorithm>-<variant>__<dataset>.json``. The checkout's commit is read with git
 (or given by ``--reference_commit``); a commit other than the pinned one is recorded and warned
 about. See ``benchmarks/parity/README.md``.
@@ -46,6 +48,9 @@ def define_flags():
     flags.DEFINE_integer("eval_episodes", 10, "Episodes per evaluation.")
     flags.DEFINE_string("reference_args", "", "More flags for the reference script.")
     flags.DEFINE_integer("torch_threads", 1, "torch.set_num_threads (0: default).")
+    flags.DEFINE_string("reference_python", None, "The reference venv's Python, for references "
+                        "that run in their own venv (official/misa: /tmp/refs/misa-venv/bin/"
+                        "python; see benchmarks/parity/README.md).")
     flags.DEFINE_string("workdir", "benchmarks/results/parity", "Records go to runs/.")
     flags.DEFINE_bool("reuse_seeds", True, "Reuse seeds finished by an earlier invocation with "
                       "the same settings (<workdir>/reference_seeds/); false reruns them.")
@@ -95,11 +100,17 @@ def main(argv):
 
     suite.ensure_local(FLAGS.dataset)
     env_name, config_file = names(reference)
-    import torch
+    in_venv = isinstance(reference, references.VenvReference)
+    if in_venv and not FLAGS.reference_python:
+        raise app.UsageError(f"{reference.name} runs in its own venv: pass --reference_python="
+                             f"<venv>/bin/python (packages: {reference.requirements})")
+    if not in_venv:
+        import torch
 
-    if FLAGS.torch_threads:
-        torch.set_num_threads(FLAGS.torch_threads)
+        if FLAGS.torch_threads:
+            torch.set_num_threads(FLAGS.torch_threads)
     binding, info = harness.make_binding(FLAGS.dataset, env_name)
+    versions = None
     seed_results = []
     for seed in map(int, FLAGS.seeds):
         args = references.command_args(reference, env_name, config_file, seed, FLAGS.steps,
@@ -109,22 +120,35 @@ def main(argv):
         if result is not None:
             print(f"seed {seed}: reusing {cache}")
         else:
-            local = [arg.replace("<reference_dir>", str(reference_dir)) for arg in args]
-            result = harness.run_seed(reference_dir / reference.script, reference.eval_function,
-                                      binding, local, seed, config_class=reference.config_class)
+            if in_venv:
+                from benchmarks.parity import venv_reference
+
+                result, versions = venv_reference.run_seed(
+                    FLAGS.reference_python, reference, reference_dir, binding,
+                    info.eval_env_spec, args, seed)
+            else:
+                local = [arg.replace("<reference_dir>", str(reference_dir)) for arg in args]
+                result = harness.run_seed(reference_dir / reference.script,
+                                          reference.eval_function, binding, local, seed,
+                                          config_class=reference.config_class)
             result.argv = args
             records.save_seed(cache, result)
         seed_results.append(result)
         print(f"seed {seed}: returns {result.returns.mean(axis=1).round(1).tolist()}")
-    threads = torch.get_num_threads()
-    device = (f"cpu (torch {torch.__version__}, {threads} thread{'s' if threads > 1 else ''}), "
-              f"{os.cpu_count()} host cores")
+    if in_venv:
+        device = (f"cpu (its own venv: jax {(versions or {}).get('jax', '?')}), "
+                  f"{os.cpu_count()} host cores")
+    else:
+        threads = torch.get_num_threads()
+        device = (f"cpu (torch {torch.__version__}, {threads} thread{'s' if threads > 1 else ''})"
+                  f", {os.cpu_count()} host cores")
     record = records.reference_record(
         reference, commit, FLAGS.dataset, info, seed_results[0].config, seed_results,
         FLAGS.steps, FLAGS.eval_every, FLAGS.eval_episodes, device,
         command=shlex.join(["python", "-m", "benchmarks.parity.run_reference",
                             *[arg for arg in sys.argv[1:] if not arg.startswith(
-                                "--reference_dir")]]))
+                                ("--reference_dir", "--reference_python"))]]),
+        versions=versions)
     print("wrote", records.write(FLAGS.workdir, record))
 
 
