@@ -107,6 +107,11 @@ def main(argv):
     from jaxrl_offline.algorithms import get_algorithm
 
     reference = references.get_reference(FLAGS.reference)
+    if isinstance(reference, references.VenvReference):
+        raise app.UsageError(
+            f"{reference.name} runs in its own venv, which this in-process timer does not "
+            "drive: time it with run_reference and experiments.run over the same updates "
+            "(benchmarks/parity/README.md, MISA section, 'Smoke result and speed')")
     if not FLAGS.reference_dir:
         raise app.UsageError(f"--reference_dir is required (a checkout of {reference.repository})")
     reference_dir = pathlib.Path(FLAGS.reference_dir).expanduser().resolve()
