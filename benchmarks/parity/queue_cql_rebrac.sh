@@ -9,8 +9,9 @@
 #
 # Budget (issue 14: "as many updates as fit in about 40 minutes per seed on one core, the same for
 # both sides"), sized by the slower side of each method, measured on 2026-12-06 with
-#   taskset -c 1 python -m benchmarks.parity.speed --reference=corl/<algo> --reference_dir=CORL_DIR \
-#       --dataset=jaxrl_offline/hopper/medium-50k-v0 --chunk=200|300 --repeats=2 --seed_counts=1
+#   taskset -c 1 python -m benchmarks.parity.speed --reference=corl/<algo> \
+#       --reference_dir=CORL_DIR --dataset=jaxrl_offline/hopper/medium-50k-v0 \
+#       --chunk=200|300 --repeats=2 --seed_counts=1
 # (one seed, both sides in one sitting on core 1, while two background jobs and other sessions
 # kept the 1-minute load average of the 2-core machine at 5-10; idle, both sides are faster):
 #   CQL:    ours 2.4 updates/s, CORL 3.6 updates/s (load 7.3 / 9.9): ours is slower,

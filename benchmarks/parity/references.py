@@ -103,9 +103,9 @@ def _corl(algorithm: str, script: str) -> Reference:
 # CORL's ReBRAC (JAX): epochs of ``num_updates_on_epoch`` updates in a ``lax.fori_loop``, an
 # evaluation after epoch 0, every ``eval_every``-th epoch and the last; its own D4RL loop with
 # next actions; ``jax.tree_map`` (removed in JAX 0.6) in its replay buffer;
-# ``wandb.mark_preempting()``, which raises in the installed wandb's disabled mode. With one epoch per
-# harness evaluation interval and ``--eval_every=1`` it evaluates after every epoch, i.e. after
-# k * eval_every updates, like the others.
+# ``wandb.mark_preempting()``, which raises in the installed wandb's disabled mode. With one
+# epoch per harness evaluation interval and ``--eval_every=1`` it evaluates after every epoch,
+# i.e. after k * eval_every updates, like the others.
 _CORL_REBRAC = Reference(
     name="corl/rebrac", repository=CORL_REPOSITORY, commit=CORL_COMMIT,
     script="algorithms/offline/rebrac.py", algorithm="rebrac", variant="corl",

@@ -5,11 +5,11 @@
 
 Ours: ``benchmarks.speed_measure.time_vmapped`` (the runner's ``jit(vmap(lax.scan(update)))``,
 seeds sharded over one XLA:CPU device per core) with the algorithm's default ``Config`` and the
-reference's settings from ``references.OURS_CONFIG`` (the sizes and rates the parity runs use), ``repeats`` timed calls of ``chunk`` updates per
-seed count after a warm-up call. The reference: its own script through the parity harness, one
-seed, ``chunk * (repeats + 1)`` updates with a one-episode evaluation every ``chunk`` updates; the
-harness times the training between evaluations, and the first block (which holds the script's
-setup) is the warm-up. Both sides report their fastest block (``timeit``'s rule: the least
+reference's settings from ``references.OURS_CONFIG`` (the sizes and rates the parity runs use),
+``repeats`` timed calls of ``chunk`` updates per seed count after a warm-up call. The reference:
+its own script through the parity harness, one seed, ``chunk * (repeats + 1)`` updates with a
+one-episode evaluation every ``chunk`` updates; the harness times the training between
+evaluations, and the first block (which holds the script's setup) is the warm-up. Both sides report their fastest block (``timeit``'s rule: the least
 disturbed by other load) and the mean over blocks; the ratios divide ours by the reference's, and
 the 1-minute load average is recorded before each side. Writes
 ``benchmarks/results/parity/speed/<reference slug>__<dataset slug>.json`` and ``.md``.
