@@ -111,11 +111,17 @@ def _argv(argv: Sequence[str]):
 
 def run_seed(script: pathlib.Path, eval_function: str, binding: shims.Binding,
              args: Sequence[str], seed: int, entry: str = "train",
-             config_class: str | None = None) -> SeedResult:
+             config_class: str | None = None, dataset_function: str = "",
+             jax_aliases: Sequence[str] = (), wandb_noops: Sequence[str] = ()) -> SeedResult:
     """Runs ``script``'s ``entry()`` once with ``args`` and returns its captured evaluations.
 
     ``config_class`` names the script's pyrallis config dataclass; it is parsed from ``args`` (as
-    the script itself parses them) for the record."""
+    the script itself parses them) for the record. ``dataset_function`` names a module-level
+    function of the script that builds the D4RL transitions itself (``fn(env, ...)``); it is
+    wrapped so its output goes through the same check as ``d4rl.qlearning_dataset``'s.
+    ``jax_aliases``: removed ``jax`` aliases to restore while it runs
+    (``shims.restore_jax_aliases``); ``wandb_noops``: ``wandb`` functions that raise in its
+    disabled mode, made no-ops while it runs (``shims.wandb_noops``)."""
     os.environ.setdefault("WANDB_MODE", "disabled")
     binding.checks.clear()
     check, load_end = binding.check, {"t": time.perf_counter()}
@@ -127,10 +133,14 @@ def run_seed(script: pathlib.Path, eval_function: str, binding: shims.Binding,
 
     binding.check = timed_check
     try:
-        with shims.install(binding):
+        with (shims.install(binding), shims.restore_jax_aliases(jax_aliases),
+              shims.wandb_noops(wandb_noops)):
             module = load_script(script, f"parity_reference_{script.stem}")
             capture = EvalCapture(getattr(module, eval_function))
             setattr(module, eval_function, capture)
+            if dataset_function:
+                setattr(module, dataset_function,
+                        checked_dataset_function(getattr(module, dataset_function), binding))
             config = _parse_config(getattr(module, config_class), args) if config_class else {}
             with _argv([str(script), *args]):
                 getattr(module, entry)()
@@ -144,6 +154,32 @@ def run_seed(script: pathlib.Path, eval_function: str, binding: shims.Binding,
     return SeedResult(seed=seed, argv=list(args), returns=np.stack(capture.returns),
                       eval_s=ends - starts, train_s=starts - previous,
                       data_check=binding.checks[0], config=config)
+
+
+def run_reference_seed(reference, reference_dir: pathlib.Path, binding: shims.Binding,
+                       args: Sequence[str], seed: int) -> SeedResult:
+    """:func:`run_seed` of a ``references.Reference``'s script in the checkout ``reference_dir``
+    (``args`` with local paths), with its evaluation function, config class, own dataset
+    function and JAX aliases."""
+    return run_seed(reference_dir / reference.script, reference.eval_function, binding, args,
+                    seed, config_class=reference.config_class,
+                    dataset_function=reference.dataset_function,
+                    jax_aliases=reference.jax_aliases, wandb_noops=reference.wandb_noops)
+
+
+def checked_dataset_function(function: Callable[..., dict], binding: shims.Binding):
+    """``function(env, dataset=None, ...)``, a script's own ``qlearning_dataset``, with its result
+    checked like ``d4rl.qlearning_dataset``'s (``binding.check``, summary in ``binding.checks``)."""
+
+    def checked(env, *args, **kwargs):
+        received = function(env, *args, **kwargs)
+        dataset = kwargs.get("dataset", args[0] if args else None)
+        if binding.check is not None:
+            binding.checks.append(binding.check(
+                binding.dataset if dataset is None else dataset, received))
+        return received
+
+    return checked
 
 
 def _parse_config(config_class: type, args: Sequence[str]) -> dict:

@@ -47,6 +47,19 @@ class Reference:
         ``episodes``, ``seed``.
       fixed_args: flags always passed (``--device=cpu``).
       config_class: the script's pyrallis config dataclass, parsed for the record.
+      steps_unit: ``"updates"``: the ``steps`` flag counts updates and the reference evaluates
+        every ``eval_every`` of them (CORL's PyTorch scripts); ``"epochs"``: the ``steps`` flag
+        counts epochs of ``eval_every`` updates each (the harness passes ``steps // eval_every``)
+        and ``fixed_args`` make the reference evaluate after every epoch (CORL ReBRAC).
+      dataset_function: a module-level function of the script that builds the D4RL transitions
+        itself instead of calling ``d4rl.qlearning_dataset`` (CORL ReBRAC's
+        ``qlearning_dataset(env)``, which adds ``next_actions``); the harness wraps it to check
+        its output against the project's arrays. ``""``: the script calls ``d4rl``'s.
+      jax_aliases: removed ``jax`` aliases the script still uses, restored while it runs (each
+        as the function that replaced it: ``tree_map`` -> ``jax.tree.map``;
+        ``shims.JAX_ALIASES``).
+      wandb_noops: ``wandb`` functions the script calls that raise under ``WANDB_MODE=disabled``
+        with the installed wandb; no-ops while it runs (``shims.wandb_noops``).
     """
 
     name: str
@@ -60,6 +73,15 @@ class Reference:
     flags: dict[str, str]
     fixed_args: tuple[str, ...] = ()
     config_class: str = "TrainConfig"
+    steps_unit: str = "updates"
+    dataset_function: str = ""
+    jax_aliases: tuple[str, ...] = ()
+    wandb_noops: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.steps_unit not in ("updates", "epochs"):
+            raise ValueError(f"Reference.steps_unit must be 'updates' or 'epochs', got "
+                             f"{self.steps_unit!r}")
 
 
 _CORL_FLAGS = {"env": "env", "steps": "max_timesteps", "eval_every": "eval_freq",
@@ -78,13 +100,30 @@ def _corl(algorithm: str, script: str) -> Reference:
         flags=_CORL_FLAGS, fixed_args=("--device=cpu",))
 
 
+# CORL's ReBRAC (JAX): epochs of ``num_updates_on_epoch`` updates in a ``lax.fori_loop``, an
+# evaluation after epoch 0, every ``eval_every``-th epoch and the last; its own D4RL loop with
+# next actions; ``jax.tree_map`` (removed in JAX 0.6) in its replay buffer;
+# ``wandb.mark_preempting()``, which raises in the installed wandb's disabled mode. With one
+# epoch per harness evaluation interval and ``--eval_every=1`` it evaluates after every epoch,
+# i.e. after k * eval_every updates, like the others.
+_CORL_REBRAC = Reference(
+    name="corl/rebrac", repository=CORL_REPOSITORY, commit=CORL_COMMIT,
+    script="algorithms/offline/rebrac.py", algorithm="rebrac", variant="corl",
+    eval_function="evaluate", config_file="configs/offline/rebrac/{env}/{kind}_v2.yaml",
+    flags={"env": "dataset_name", "steps": "num_epochs", "eval_every": "num_updates_on_epoch",
+           "episodes": "eval_episodes", "seed": "train_seed"},
+    fixed_args=("--eval_every=1",), config_class="Config", steps_unit="epochs",
+    dataset_function="qlearning_dataset", jax_aliases=("tree_map",),
+    wandb_noops=("mark_preempting",))
+
 REFERENCES: dict[str, Reference] = {
     "corl/td3_bc": _corl("td3_bc", "td3_bc.py"),
     "corl/bc": _corl("bc", "any_percent_bc.py"),
-    # Same interface as the two above; each ran end to end for 2 updates through the harness,
-    # no parity run yet.
     "corl/iql": _corl("iql", "iql.py"),
+    # Ran end to end through the harness for a few hundred updates (the speed measurement in
+    # the README); no parity run yet (benchmarks/parity/queue_cql_rebrac.sh).
     "corl/cql": _corl("cql", "cql.py"),
+    "corl/rebrac": _CORL_REBRAC,
 }
 
 
@@ -102,6 +141,17 @@ OURS_CONFIG: tuple[tuple[str, str, Mapping[str, Any]], ...] = (
     # CORL configs/offline/iql/hopper/{medium,medium_replay}_v2.yaml: iql_deterministic: true,
     # tau: 0.001 (its other locomotion configs keep the Gaussian actor and 0.005).
     ("corl/iql", r"^hopper-medium(-replay)?-v2$", {"actor_kind": "deterministic", "tau": 0.001}),
+    # CORL cql.py, every domain: the temperature's Adam runs at policy_lr (3e-5 in every
+    # locomotion config), and the actor's log-std starts with an offset of -1 (JaxCQL's
+    # TanhGaussianPolicy, log_std_offset=-1.0).
+    ("corl/cql", "", {"alpha_lr": 3e-5, "log_std_offset": -1.0}),
+    # CORL configs/offline/cql/hopper/medium_v2.yaml alone: normalize_reward: true (scale 1,
+    # bias 0), i.e. r * 1000 / (max - min trajectory return); its other locomotion configs keep
+    # raw rewards, as ours does by default.
+    ("corl/cql", r"^hopper-medium-v2$", {"return_range_rewards": True}),
+    # corl/rebrac: none. Ours' defaults are CORL's locomotion defaults and
+    # experiments/overrides.py already holds its per-dataset actor/critic BC coefficients
+    # (hopper medium: 0.01 and 0.01, the defaults).
 )
 
 
@@ -146,6 +196,11 @@ def command_args(reference: Reference, env_name: str, config_file: str | None, s
                  steps: int, eval_every: int, episodes: int, extra: str = "") -> list[str]:
     """The reference's command-line arguments; ``config_file`` is relative to the checkout and
     written as ``<reference_dir>/...`` so that records do not hold local paths."""
+    if reference.steps_unit == "epochs":
+        if eval_every <= 0 or steps % eval_every:
+            raise ValueError(f"{reference.name} counts epochs of eval_every updates: steps "
+                             f"({steps}) must be a positive multiple of eval_every ({eval_every})")
+        steps //= eval_every
     values = {"env": env_name, "steps": steps, "eval_every": eval_every, "episodes": episodes,
               "seed": seed}
     args = [f"--config_path=<reference_dir>/{config_file}"] if config_file else []

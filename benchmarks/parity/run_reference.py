@@ -110,8 +110,7 @@ def main(argv):
             print(f"seed {seed}: reusing {cache}")
         else:
             local = [arg.replace("<reference_dir>", str(reference_dir)) for arg in args]
-            result = harness.run_seed(reference_dir / reference.script, reference.eval_function,
-                                      binding, local, seed, config_class=reference.config_class)
+            result = harness.run_reference_seed(reference, reference_dir, binding, local, seed)
             result.argv = args
             records.save_seed(cache, result)
         seed_results.append(result)

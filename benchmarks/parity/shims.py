@@ -11,6 +11,13 @@ two modules into ``sys.modules`` for the duration of a ``with`` block:
 * ``d4rl``: ``qlearning_dataset(env)`` by D4RL's rule (:mod:`benchmarks.parity.d4rl_arrays`); each
   call is checked against the project's arrays and the check's summary is kept on the binding.
 
+:func:`restore_jax_aliases` puts back, for the same span, ``jax`` aliases that newer JAX removed
+and a reference still calls (``jax.tree_map``, removed in JAX 0.6: CORL ReBRAC's replay buffer),
+each bound to the function that replaced it, so the reference runs unchanged on the project's JAX.
+:func:`wandb_noops` does the same for ``wandb`` functions that its disabled mode (newer wandb)
+leaves unbound (``wandb.mark_preempting`` raises "You must call wandb.init() before ..." even
+after ``wandb.init()``: CORL ReBRAC calls it right after ``wandb.init``).
+
 Seeding follows old gym: ``seed(s)`` makes the next ``reset()`` a ``reset(seed=s)``; later resets
 continue the env's generator, so CORL's ``env.seed(seed)`` before each evaluation replays the same
 initial states every time, as it did on gym 0.23.
@@ -20,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import sys
 import types
 from collections.abc import Callable, Iterator
@@ -198,6 +206,51 @@ def make_modules(binding: Binding) -> dict[str, types.ModuleType]:
     d4rl.qlearning_dataset = qlearning_dataset
     d4rl.get_normalized_score = lambda env_name, score: normalized_score(binding, score)
     return {"gym": gym, "gym.wrappers": wrappers, "d4rl": d4rl}
+
+
+# Removed ``jax`` aliases -> (submodule, function) that replaced them, same signature and result.
+JAX_ALIASES = {"tree_map": ("tree", "map")}
+
+
+@contextlib.contextmanager
+def restore_jax_aliases(names) -> Iterator[list[str]]:
+    """Binds each removed alias in ``names`` (``JAX_ALIASES``) on the ``jax`` module while the
+    block runs; an alias this JAX still has is left alone. Yields the names it bound."""
+    unknown = sorted(set(names) - set(JAX_ALIASES))
+    if unknown:
+        raise ValueError(f"no replacement known for jax.{unknown[0]}; known: {sorted(JAX_ALIASES)}")
+    import jax
+
+    bound = []
+    try:
+        for name in names:
+            if name not in vars(jax):
+                module, function = JAX_ALIASES[name]
+                setattr(jax, name, getattr(getattr(jax, module), function))
+                bound.append(name)
+        yield bound
+    finally:
+        for name in bound:
+            delattr(jax, name)
+
+
+@contextlib.contextmanager
+def wandb_noops(names) -> Iterator[list[str]]:
+    """With ``WANDB_MODE=disabled``, binds each ``wandb.<name>`` in ``names`` to a no-op while
+    the block runs (its disabled mode leaves them raising); any other mode is left alone."""
+    if not names or os.environ.get("WANDB_MODE") != "disabled":
+        yield []
+        return
+    import wandb
+
+    saved = {name: getattr(wandb, name) for name in names}
+    for name in names:
+        setattr(wandb, name, lambda *args, **kwargs: None)
+    try:
+        yield list(names)
+    finally:
+        for name, function in saved.items():
+            setattr(wandb, name, function)
 
 
 @contextlib.contextmanager
