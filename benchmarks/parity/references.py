@@ -11,10 +11,16 @@ the run record keeps them under ``overrides``):
 
     python -m benchmarks.parity.references corl/iql jaxrl_offline/hopper/medium-v0
     # --config.use_updated_value=false --config.actor_kind=deterministic --config.tau=0.001
+
+CORL's scripts read their flags from ``sys.argv``; IDQL's ``call_main`` takes the settings dict its
+launcher builds (``IDQL_DETAILS``, with the harness's flags applied by ``details_from_args``) and
+runs in its own virtual environment (``requirements-idql.txt``).
 """
 
 from __future__ import annotations
 
+import ast
+import copy
 import dataclasses
 import re
 import shlex
@@ -26,6 +32,8 @@ from jaxrl_offline.datasets import dataset_spec
 
 CORL_REPOSITORY = "corl-team/CORL"
 CORL_COMMIT = "eeeeef2671235fcce3a3eb255576a207d78840e6"
+IDQL_REPOSITORY = "philippe-eecs/IDQL"
+IDQL_COMMIT = "7582571ce686c77b4ee0f592dd639ab8151295fa"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +54,8 @@ class Reference:
       flags: the reference's flag for each harness setting: ``env``, ``steps``, ``eval_every``,
         ``episodes``, ``seed``.
       fixed_args: flags always passed (``--device=cpu``).
-      config_class: the script's pyrallis config dataclass, parsed for the record.
+      config_class: the script's pyrallis config dataclass, parsed for the record (``None``: the
+        record keeps ``details`` instead).
       steps_unit: ``"updates"``: the ``steps`` flag counts updates and the reference evaluates
         every ``eval_every`` of them (CORL's PyTorch scripts); ``"epochs"``: the ``steps`` flag
         counts epochs of ``eval_every`` updates each (the harness passes ``steps // eval_every``)
@@ -60,6 +69,25 @@ class Reference:
         ``shims.JAX_ALIASES``).
       wandb_noops: ``wandb`` functions the script calls that raise under ``WANDB_MODE=disabled``
         with the installed wandb; no-ops while it runs (``shims.wandb_noops``).
+      entry: the function of the script that trains one seed.
+      details: ``None``: ``entry()`` reads its flags from ``sys.argv`` (CORL). Otherwise the
+        settings dict ``entry(details)`` takes (IDQL's ``call_main``); the arguments
+        ``--key=value`` (``--rl_config.T=5`` for a nested key) replace its values
+        (:func:`details_from_args`).
+      steps_offset: added to the steps given to the ``steps`` flag (IDQL evaluates at loop index
+        ``i = k * eval_interval`` after ``i + 1`` updates, so ``max_steps = steps + 1`` reaches
+        the last evaluation, as its launcher's 3000001 does).
+      steps_also: more flags set to the number of updates (IDQL's ``rl_config.decay_steps``, the
+        length of its cosine schedule, which ours derives from ``--steps``).
+      returns_from: where the episode returns come from: ``"result"`` (what the evaluation
+        function returns, CORL) or ``"env"`` (the harness's env counts each episode's return and
+        checks their mean against the function's ``{"return": mean}``, IDQL).
+      framework: ``"torch"`` or ``"jax"`` (the record's device line; torch's thread count).
+      import_root: the checkout goes on ``sys.path`` while the script runs (IDQL imports its
+        ``jaxrl5`` package); modules imported from it are dropped afterwards.
+      real_gym: the reference runs against the installed old ``gym`` (0.23, its spaces and
+        wrappers), with only ``gym.make`` of the bound name served by the harness; ``False``:
+        the harness's stand-in ``gym`` module (:mod:`benchmarks.parity.shims`).
     """
 
     name: str
@@ -72,11 +100,19 @@ class Reference:
     config_file: str
     flags: dict[str, str]
     fixed_args: tuple[str, ...] = ()
-    config_class: str = "TrainConfig"
+    config_class: str | None = "TrainConfig"
     steps_unit: str = "updates"
     dataset_function: str = ""
     jax_aliases: tuple[str, ...] = ()
     wandb_noops: tuple[str, ...] = ()
+    entry: str = "train"
+    details: Mapping[str, Any] | None = None
+    steps_offset: int = 0
+    steps_also: tuple[str, ...] = ()
+    returns_from: str = "result"
+    framework: str = "torch"
+    import_root: bool = False
+    real_gym: bool = False
 
     def __post_init__(self):
         if self.steps_unit not in ("updates", "epochs"):
@@ -116,6 +152,28 @@ _CORL_REBRAC = Reference(
     dataset_function="qlearning_dataset", jax_aliases=("tree_map",),
     wandb_noops=("mark_preempting",))
 
+
+# IDQL's offline launcher (launcher/examples/train_ddpm_iql_offline.py): its constant_parameters
+# with what its sweep adds for a locomotion dataset (critic_hyperparam 0.7, T 5, the VP schedule; the
+# launcher reads the last two from keys its variants lack, so it cannot run unchanged) and one
+# inference variant, the training-time N = 64 (the launcher evaluates N = 16, 64 and 256 in turn).
+# The harness sets env_name, seed, max_steps, eval_interval, eval_episodes, rl_config.decay_steps
+# and group.
+IDQL_DETAILS: Mapping[str, Any] = {
+    "project": "offline_schedule_final", "experiment_name": "ddpm_iql", "group": "",
+    "env_name": "", "seed": 0, "max_steps": 3000001, "batch_size": 512, "eval_episodes": 50,
+    "log_interval": 1000, "eval_interval": 250000, "save_video": False,
+    "filter_threshold": None, "take_top": None, "online_max_steps": 0,
+    "unsquash_actions": False, "normalize_returns": True,
+    "training_time_inference_params": {"N": 64, "clip_sampler": True, "M": 0},
+    "inference_variants": [{"N": 64, "clip_sampler": True, "M": 0}],
+    "rl_config": {
+        "model_cls": "DDPMIQLLearner", "actor_lr": 3e-4, "critic_lr": 3e-4, "value_lr": 3e-4,
+        "T": 5, "N": 64, "M": 0, "actor_dropout_rate": 0.1, "actor_num_blocks": 3,
+        "decay_steps": 3000000, "actor_layer_norm": True, "value_layer_norm": True,
+        "actor_tau": 0.001, "beta_schedule": "vp", "critic_hyperparam": 0.7},
+}
+
 REFERENCES: dict[str, Reference] = {
     "corl/td3_bc": _corl("td3_bc", "td3_bc.py"),
     "corl/bc": _corl("bc", "any_percent_bc.py"),
@@ -124,6 +182,16 @@ REFERENCES: dict[str, Reference] = {
     # the README); no parity run yet (benchmarks/parity/queue_cql_rebrac.sh).
     "corl/cql": _corl("cql", "cql.py"),
     "corl/rebrac": _CORL_REBRAC,
+    # JAX (jaxrl5); runs in its own virtual environment (README "IDQL").
+    "idql/idql": Reference(
+        name="idql/idql", repository=IDQL_REPOSITORY, commit=IDQL_COMMIT,
+        script="examples/states/train_diffusion_offline.py", algorithm="idql", variant="ref",
+        eval_function="evaluate", config_file="",
+        flags={"env": "env_name", "steps": "max_steps", "eval_every": "eval_interval",
+               "episodes": "eval_episodes", "seed": "seed"},
+        config_class=None, entry="call_main", details=IDQL_DETAILS, steps_offset=1,
+        steps_also=("rl_config.decay_steps",), returns_from="env", framework="jax",
+        import_root=True, real_gym=True),
 }
 
 
@@ -152,6 +220,11 @@ OURS_CONFIG: tuple[tuple[str, str, Mapping[str, Any]], ...] = (
     # corl/rebrac: none. Ours' defaults are CORL's locomotion defaults and
     # experiments/overrides.py already holds its per-dataset actor/critic BC coefficients
     # (hopper medium: 0.01 and 0.01, the defaults).
+    # IDQL's launcher: 1:1 actor/critic updates on batches of 512, AdamW (decay 1e-4) for the
+    # diffusion model, the EMA at actor_tau from the first update, expectile 0.9 on AntMaze
+    # (already ours through experiments/overrides.py) and 0.7 elsewhere (our default).
+    ("idql/idql", "", {"batch_size": 512, "critic_batch_size": 512, "critic_every": 1,
+                       "actor_weight_decay": 1e-4, "actor_ema_warmup": 0.0}),
 )
 
 
@@ -196,16 +269,54 @@ def command_args(reference: Reference, env_name: str, config_file: str | None, s
                  steps: int, eval_every: int, episodes: int, extra: str = "") -> list[str]:
     """The reference's command-line arguments; ``config_file`` is relative to the checkout and
     written as ``<reference_dir>/...`` so that records do not hold local paths."""
+    updates = steps
     if reference.steps_unit == "epochs":
         if eval_every <= 0 or steps % eval_every:
             raise ValueError(f"{reference.name} counts epochs of eval_every updates: steps "
                              f"({steps}) must be a positive multiple of eval_every ({eval_every})")
         steps //= eval_every
-    values = {"env": env_name, "steps": steps, "eval_every": eval_every, "episodes": episodes,
-              "seed": seed}
+    values = {"env": env_name, "steps": steps + reference.steps_offset, "eval_every": eval_every,
+              "episodes": episodes, "seed": seed}
     args = [f"--config_path=<reference_dir>/{config_file}"] if config_file else []
     args += [f"--{reference.flags[key]}={value}" for key, value in values.items()]
+    args += [f"--{flag}={updates}" for flag in reference.steps_also]
     return args + list(reference.fixed_args) + shlex.split(extra)
+
+
+def details_from_args(reference: Reference, args: list[str]) -> dict[str, Any]:
+    """The settings dict for a ``details`` reference: ``reference.details`` with each
+    ``--key=value`` (``--rl_config.N=256``) applied; values are Python literals, else strings.
+    ``group`` (the wandb run name IDQL requires) defaults to ``<env>_<seed>``."""
+    if reference.details is None:
+        raise ValueError(f"{reference.name} takes its flags from sys.argv, not a details dict")
+    details = copy.deepcopy(dict(reference.details))
+    for arg in args:
+        key, sep, text = arg[2:].partition("=")
+        if not arg.startswith("--") or not sep:
+            raise ValueError(f"{reference.name}: expected --key=value arguments, got {arg!r}")
+        *parents, leaf = key.split(".")
+        node = details
+        for parent in parents:
+            node = node.get(parent) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or leaf not in node:
+            raise ValueError(f"{reference.name}: unknown setting {key!r} in {arg!r}; known: "
+                             f"{sorted(_dotted_keys(details))}")
+        try:
+            node[leaf] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            node[leaf] = text
+    if not details.get("group"):
+        details["group"] = f"{details['env_name']}_{details['seed']}"
+    return details
+
+
+def _dotted_keys(tree: Mapping[str, Any], prefix: str = "") -> list[str]:
+    keys = []
+    for key, value in tree.items():
+        keys.append(prefix + key)
+        if isinstance(value, Mapping):
+            keys += _dotted_keys(value, f"{prefix}{key}.")
+    return keys
 
 
 if __name__ == "__main__":

@@ -45,7 +45,8 @@ def define_flags():
     flags.DEFINE_integer("eval_every", 1000, "Updates between evaluations.")
     flags.DEFINE_integer("eval_episodes", 10, "Episodes per evaluation.")
     flags.DEFINE_string("reference_args", "", "More flags for the reference script.")
-    flags.DEFINE_integer("torch_threads", 1, "torch.set_num_threads (0: default).")
+    flags.DEFINE_integer("torch_threads", 1, "torch.set_num_threads (0: default; torch "
+                         "references only).")
     flags.DEFINE_string("workdir", "benchmarks/results/parity", "Records go to runs/.")
     flags.DEFINE_bool("reuse_seeds", True, "Reuse seeds finished by an earlier invocation with "
                       "the same settings (<workdir>/reference_seeds/); false reruns them.")
@@ -77,6 +78,18 @@ def names(reference) -> tuple[str, str | None]:
     return env_name, None if config_file in (None, "", "none") else config_file
 
 
+def device_line(reference) -> str:
+    """Where the reference trained: ``cpu (torch 2.x, 1 thread)`` or ``cpu (jax 0.5.3)``."""
+    if reference.framework == "torch":
+        import torch
+
+        threads = torch.get_num_threads()
+        return f"cpu (torch {torch.__version__}, {threads} thread{'s' if threads > 1 else ''})"
+    import jax
+
+    return f"{jax.default_backend()} (jax {jax.__version__})"
+
+
 def main(argv):
     del argv
     from benchmarks.parity import harness, records, references
@@ -95,10 +108,11 @@ def main(argv):
 
     suite.ensure_local(FLAGS.dataset)
     env_name, config_file = names(reference)
-    import torch
+    if reference.framework == "torch":
+        import torch
 
-    if FLAGS.torch_threads:
-        torch.set_num_threads(FLAGS.torch_threads)
+        if FLAGS.torch_threads:
+            torch.set_num_threads(FLAGS.torch_threads)
     binding, info = harness.make_binding(FLAGS.dataset, env_name)
     seed_results = []
     for seed in map(int, FLAGS.seeds):
@@ -115,9 +129,7 @@ def main(argv):
             records.save_seed(cache, result)
         seed_results.append(result)
         print(f"seed {seed}: returns {result.returns.mean(axis=1).round(1).tolist()}")
-    threads = torch.get_num_threads()
-    device = (f"cpu (torch {torch.__version__}, {threads} thread{'s' if threads > 1 else ''}), "
-              f"{os.cpu_count()} host cores")
+    device = f"{device_line(reference)}, {os.cpu_count()} host cores"
     record = records.reference_record(
         reference, commit, FLAGS.dataset, info, seed_results[0].config, seed_results,
         FLAGS.steps, FLAGS.eval_every, FLAGS.eval_episodes, device,

@@ -109,6 +109,10 @@ def main(argv):
     reference = references.get_reference(FLAGS.reference)
     if not FLAGS.reference_dir:
         raise app.UsageError(f"--reference_dir is required (a checkout of {reference.repository})")
+    if reference.framework != "torch" or reference.details is not None:
+        raise app.UsageError(
+            f"{reference.name} runs in its own environment (benchmarks/parity/README.md), not in "
+            "one process with ours: compare the updates_per_s of its record and ours instead")
     reference_dir = pathlib.Path(FLAGS.reference_dir).expanduser().resolve()
     chunk, repeats = FLAGS.chunk, FLAGS.repeats
     suite.ensure_local(FLAGS.dataset)
