@@ -68,7 +68,7 @@ def probe(spec) -> dict[str, float]:
     start = time.perf_counter()
     algo = get_algorithm(spec.algorithm)
     suite.ensure_local(spec.dataset)
-    dataset, info = data.load_dataset(spec.dataset, algorithm=spec.algorithm)
+    dataset, info = data.load_dataset(spec.dataset, algorithm=spec.algorithm, config=spec.config)
     if hasattr(algo, "prepare_dataset"):
         dataset = algo.prepare_dataset(spec.config, dataset)
     layout = training.make_seed_layout(spec.seeds)

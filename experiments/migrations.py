@@ -48,8 +48,11 @@ RENAMED_FIELDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
 
 # IQL's CORL switches (``actor_kind``, ``use_updated_value``): the Gaussian actor and the official
 # update order were the only behavior before them.
+# CQL's CORL switches (``log_std_offset``, ``return_range_rewards``): no offset and the dataset's
+# own rewards were the only behavior before them.
 ADDED_FIELDS: Mapping[str, Mapping[str, Any]] = {
     "iql": {"actor_kind": "gaussian", "use_updated_value": True},
+    "cql": {"log_std_offset": 0.0, "return_range_rewards": False},
 }
 
 

@@ -599,6 +599,17 @@ def test_cql_critic_loss(overrides):
         np.testing.assert_allclose(multiplier_metrics["cql_alpha/value"], 0.5, rtol=1e-6)
 
 
+def test_cql_log_std_offset_shifts_the_actor_log_std():
+    obs, action = jnp.linspace(-1.0, 1.0, 12).reshape(3, 4), jnp.zeros(2)
+    stds = []
+    for offset in (0.0, -1.0):  # Same key: same weights, the offset alone moves the log-std.
+        config = cql.Config(actor_hidden_dims=(8,), critic_hidden_dims=(8,),
+                            log_std_offset=offset)
+        state = cql.init(config, jax.random.key(0), obs[0], action)
+        stds.append(state.actor.apply_fn(state.actor.params, obs).distribution.stddev())
+    np.testing.assert_allclose(np.log(stds[1]), np.log(stds[0]) - 1.0, atol=1e-5)
+
+
 @pytest.mark.parametrize("bc_steps", [0, 10], ids=["sac", "bc_warm_start"])
 def test_cql_actor_and_alpha_losses(bc_steps):
     config, state, state_weights, _ = cql_state((("bc_steps", bc_steps),))

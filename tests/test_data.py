@@ -168,6 +168,23 @@ def test_iql_transforms_scale_by_trajectory_return_range(tiny_invpend_dataset):
     assert info.transforms["reward"].startswith("x1000/(max-min trajectory return)")
 
 
+def test_cql_return_range_rewards_switch(tiny_invpend_dataset):
+    from jaxrl_offline.algorithms import cql
+
+    iql_scaled, _ = load_numpy(tiny_invpend_dataset, algorithm="iql")
+    raw, info = load_numpy(tiny_invpend_dataset, algorithm="cql", config=cql.Config())
+    scaled, scaled_info = load_numpy(tiny_invpend_dataset, algorithm="cql",
+                                     config=cql.Config(return_range_rewards=True))
+    # CQL keeps raw rewards on locomotion; the switch applies IQL's x1000 / (max - min return).
+    assert info.transforms["source"] == "TRANSFORM_TABLE[locomotion/cql]"
+    np.testing.assert_allclose(scaled.reward, iql_scaled.reward, rtol=1e-6)
+    np.testing.assert_allclose(scaled.reward, raw.reward * scaled_info.reward_scale, rtol=1e-5)
+    assert scaled_info.transforms["source"].endswith("adjusted by the algorithm's Config")
+    with pytest.raises(ValueError, match="return_range_rewards=False"):
+        cql.Config(return_range_rewards=True).dataset_transforms(
+            Transforms(False, "affine", 10.0, -5.0))
+
+
 def test_dict_observations_are_flattened_with_goals(minari_root):
     rng = np.random.default_rng(1)
     space = gym.spaces.Dict({key: gym.spaces.Box(-np.inf, np.inf, (2,), np.float64)

@@ -213,7 +213,85 @@ def test_run_seed_and_reference_record(parity_dataset, tmp_path):
     assert results.column_label(record) == "td3_bc/fake"
 
 
-def test_ours_config_matches_corl_iql_per_domain():
+# A stand-in for CORL ReBRAC: its own D4RL loop with next actions (no d4rl.qlearning_dataset),
+# the removed jax.tree_map, wandb.mark_preempting, epochs of updates with an evaluation after
+# each (num_epochs, num_updates_on_epoch, eval_every=1).
+FAKE_REBRAC = '''
+import sys
+
+import d4rl  # noqa: F401
+import gym
+import jax
+import numpy as np
+import wandb
+
+
+def qlearning_dataset(env, dataset=None):
+    dataset = env.get_dataset() if dataset is None else dataset
+    keep = [i for i in range(len(dataset["rewards"]) - 1) if not dataset["timeouts"][i]]
+    rows = {"observations": dataset["observations"][keep],
+            "next_observations": dataset["observations"][[i + 1 for i in keep]],
+            "actions": dataset["actions"][keep],
+            "next_actions": dataset["actions"][[i + 1 for i in keep]],
+            "rewards": dataset["rewards"][keep], "terminals": dataset["terminals"][keep]}
+    if "SHIFT_NEXT_ACTIONS" in sys.argv[-1]:
+        rows["next_actions"] = np.roll(rows["next_actions"], 1, axis=0)
+    return rows
+
+
+def evaluate(env, n_episodes, seed):
+    env.seed(seed)
+    return np.asarray([float(seed + n) for n in range(n_episodes)])
+
+
+def train():
+    args = dict(arg[2:].split("=") for arg in sys.argv[1:])
+    wandb.mark_preempting()
+    data = qlearning_dataset(gym.make(args["dataset_name"]))
+    jax.tree_map(lambda x: x[:2], dict(data))
+    assert int(args["eval_every"]) == 1
+    for _ in range(int(args["num_epochs"])):
+        evaluate(gym.make(args["dataset_name"]), int(args["eval_episodes"]),
+                 int(args["train_seed"]))
+'''
+
+
+def test_rebrac_style_reference_runs_with_its_own_dataset_loop(parity_dataset, tmp_path,
+                                                               monkeypatch):
+    import jax
+
+    script = tmp_path / "fake_rebrac.py"
+    script.write_text(textwrap.dedent(FAKE_REBRAC))
+    fake_wandb = type(sys)("wandb")
+    fake_wandb.mark_preempting = lambda: (_ for _ in ()).throw(RuntimeError("wandb.init first"))
+    monkeypatch.setitem(sys.modules, "wandb", fake_wandb)
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    reference = dataclasses.replace(references.REFERENCES["corl/rebrac"], script=script.name,
+                                    config_class="")  # No pyrallis in the stand-in.
+    # 30 updates evaluated every 10: three epochs of 10 updates, an evaluation after each.
+    args = references.command_args(reference, ENV_NAME, None, 1, 30, 10, 2)
+    assert args == [f"--dataset_name={ENV_NAME}", "--num_epochs=3", "--num_updates_on_epoch=10",
+                    "--eval_episodes=2", "--train_seed=1", "--eval_every=1"]
+    with pytest.raises(ValueError, match="multiple of eval_every"):
+        references.command_args(reference, ENV_NAME, None, 1, 25, 10, 2)
+    binding, _ = harness.make_binding(parity_dataset, ENV_NAME)
+    result = harness.run_reference_seed(reference, tmp_path, binding, args, 1)
+    np.testing.assert_array_equal(result.returns, [[1.0, 2.0]] * 3)
+    # The script's own loop went through the same check, next actions included.
+    assert result.data_check["reference_transitions"] == 19
+    assert result.data_check["next_actions_checked"] == 19
+    assert "tree_map" not in vars(jax) and "mark_preempting" in vars(fake_wandb)
+    with pytest.raises(RuntimeError, match="wandb.init first"):
+        fake_wandb.mark_preempting()  # Restored after the run.
+    with pytest.raises(d4rl_arrays.ParityError, match="next_actions"):
+        harness.run_reference_seed(reference, tmp_path, binding, [*args, "--SHIFT_NEXT_ACTIONS=1"],
+                                   1)
+    with pytest.raises(ValueError, match="no replacement known"), shims.restore_jax_aliases(
+            ["tree_unknown_alias"]):
+        pass
+
+
+def test_ours_config_matches_corl_per_domain():
     from jaxrl_offline.algorithms import ALGORITHMS
 
     hopper = ["--config.use_updated_value=false", "--config.actor_kind=deterministic",
@@ -224,6 +302,11 @@ def test_ours_config_matches_corl_iql_per_domain():
     assert references.ours_config_args("corl/iql", "jaxrl_offline/walker2d/medium-v0") == [
         "--config.use_updated_value=false"]
     assert references.ours_config_args("corl/td3_bc", "jaxrl_offline/hopper/medium-v0") == []
+    cql = ["--config.alpha_lr=3e-05", "--config.log_std_offset=-1.0"]
+    assert references.ours_config_args("corl/cql", "jaxrl_offline/hopper/medium-50k-v0") == [
+        *cql, "--config.return_range_rewards=true"]
+    assert references.ours_config_args("corl/cql", "jaxrl_offline/walker2d/medium-v0") == cql
+    assert references.ours_config_args("corl/rebrac", "jaxrl_offline/hopper/medium-v0") == []
     with pytest.raises(ValueError, match="unknown reference"):
         references.ours_config("corl/iqx", "jaxrl_offline/hopper/medium-v0")
     # Every row names fields of the reference's algorithm with valid values.

@@ -144,7 +144,14 @@ def check_against_project(dataset: dict[str, np.ndarray], received: dict[str, np
         raise ParityError("qlearning_dataset next_observations of non-terminal steps are not the "
                           "project's next_obs")
     terminal_rows = ~nonterminal
-    return {
+    extra = {}
+    if "next_actions" in received:  # CORL ReBRAC's loop: actions[i + 1] of every kept row i.
+        next_actions = dataset["actions"][np.flatnonzero(keep) + 1]
+        if (received["next_actions"].shape != next_actions.shape
+                or not np.array_equal(received["next_actions"], next_actions)):
+            raise ParityError("next_actions are not the actions of the steps after the kept rows")
+        extra["next_actions_checked"] = len(next_actions)
+    return extra | {
         "project_transitions": num,
         "reference_transitions": int(keep.sum()),
         "dropped_timeouts": int(dataset["timeouts"][:-1].sum()),  # Before the file's last step,

@@ -5,13 +5,18 @@ The script is loaded from the user's checkout as a module (``importlib``) while 
 runs, the harness replaces the module's evaluation function (CORL: ``eval_actor``) by an
 :class:`EvalCapture` that calls the original and keeps the returns it gives back, with wall times.
 The ``k``-th evaluation is taken at step ``k * eval_every``: the harness sets the reference's
-evaluation frequency and every reference evaluates when ``(t + 1) % eval_every == 0``. Nothing in
-the reference's files changes; its flags come through ``sys.argv`` as on its command line.
+evaluation frequency; CORL evaluates when ``(t + 1) % eval_every == 0``, IDQL at loop index
+``i = k * eval_interval`` (after ``i + 1`` updates; its ``max_steps`` is the steps plus one,
+``Reference.steps_offset``). Nothing in the reference's files changes; CORL's flags come through
+``sys.argv`` as on its command line, IDQL's ``call_main`` gets the settings dict its launcher
+builds (``references.details_from_args``), and IDQL's evaluation returns a mean only, so the
+episode returns are counted by the harness's env (``EvalCapture``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import importlib.util
 import os
@@ -52,18 +57,36 @@ class EvalCapture:
     Attributes:
       returns: one [episodes] float64 array per evaluation, in call order.
       calls: (start, end) ``time.perf_counter()`` of each evaluation.
+      episode_returns: ``None``: the returns are what the function returns (CORL). Otherwise the
+        binding's list of finished episodes' returns: the call's returns are the episodes it
+        finished, and their mean must equal the ``"return"`` the function reports (IDQL's
+        ``evaluate`` returns only that mean).
     """
 
-    def __init__(self, function: Callable[..., Any]):
+    def __init__(self, function: Callable[..., Any],
+                 episode_returns: list[float] | None = None):
         self.function = function
+        self.episode_returns = episode_returns
         self.returns: list[np.ndarray] = []
         self.calls: list[tuple[float, float]] = []
 
     def __call__(self, *args, **kwargs):
+        finished = len(self.episode_returns) if self.episode_returns is not None else 0
         start = time.perf_counter()
         result = self.function(*args, **kwargs)
         self.calls.append((start, time.perf_counter()))
-        self.returns.append(np.asarray(result, np.float64).reshape(-1))
+        if self.episode_returns is None:
+            self.returns.append(np.asarray(result, np.float64).reshape(-1))
+            return result
+        returns = np.asarray(self.episode_returns[finished:], np.float64)
+        reported = result.get("return") if isinstance(result, dict) else None
+        if not len(returns) or reported is None or not np.isclose(returns.mean(), reported,
+                                                                   rtol=1e-5, atol=1e-3):
+            raise d4rl_arrays.ParityError(
+                f"the evaluation reported {result!r}, but the harness's env finished "
+                f"{len(returns)} episodes with mean return "
+                f"{returns.mean() if len(returns) else float('nan')}")
+        self.returns.append(returns)
         return result
 
 
@@ -109,13 +132,44 @@ def _argv(argv: Sequence[str]):
         sys.argv = saved
 
 
+@contextlib.contextmanager
+def _import_root(root: pathlib.Path | None):
+    """``root`` first on ``sys.path``; the modules imported from it are dropped on exit (they
+    hold the stand-in modules of this run's binding)."""
+    if root is None:
+        yield
+        return
+    before = set(sys.modules)
+    sys.path.insert(0, str(root))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(root))
+        for name in set(sys.modules) - before:
+            if str(root) in str(getattr(sys.modules[name], "__file__", None) or ""):
+                del sys.modules[name]
+
+
 def run_seed(script: pathlib.Path, eval_function: str, binding: shims.Binding,
              args: Sequence[str], seed: int, entry: str = "train",
-             config_class: str | None = None) -> SeedResult:
+             config_class: str | None = None, dataset_function: str = "",
+             jax_aliases: Sequence[str] = (), wandb_noops: Sequence[str] = (),
+             details: dict | None = None, returns_from: str = "result", real_gym: bool = False,
+             import_root: pathlib.Path | None = None) -> SeedResult:
     """Runs ``script``'s ``entry()`` once with ``args`` and returns its captured evaluations.
 
     ``config_class`` names the script's pyrallis config dataclass; it is parsed from ``args`` (as
-    the script itself parses them) for the record."""
+    the script itself parses them) for the record. ``dataset_function`` names a module-level
+    function of the script that builds the D4RL transitions itself (``fn(env, ...)``); it is
+    wrapped so its output goes through the same check as ``d4rl.qlearning_dataset``'s.
+    ``jax_aliases``: removed ``jax`` aliases to restore while it runs
+    (``shims.restore_jax_aliases``); ``wandb_noops``: ``wandb`` functions that raise in its
+    disabled mode, made no-ops while it runs (``shims.wandb_noops``). With ``details`` the script
+    is called as ``entry(details)`` instead (``args`` are only recorded) and ``details`` is the
+    record's config. ``returns_from``, ``real_gym``: see ``references.Reference``;
+    ``import_root`` goes on ``sys.path`` while the script runs."""
+    if returns_from not in ("result", "env"):
+        raise ValueError(f"returns_from must be 'result' or 'env', got {returns_from!r}")
     os.environ.setdefault("WANDB_MODE", "disabled")
     binding.checks.clear()
     check, load_end = binding.check, {"t": time.perf_counter()}
@@ -127,13 +181,22 @@ def run_seed(script: pathlib.Path, eval_function: str, binding: shims.Binding,
 
     binding.check = timed_check
     try:
-        with shims.install(binding):
+        with (shims.install(binding, real_gym=real_gym), _import_root(import_root),
+              shims.restore_jax_aliases(jax_aliases), shims.wandb_noops(wandb_noops)):
             module = load_script(script, f"parity_reference_{script.stem}")
-            capture = EvalCapture(getattr(module, eval_function))
+            capture = EvalCapture(getattr(module, eval_function),
+                                  binding.episode_returns if returns_from == "env" else None)
             setattr(module, eval_function, capture)
+            if dataset_function:
+                setattr(module, dataset_function,
+                        checked_dataset_function(getattr(module, dataset_function), binding))
             config = _parse_config(getattr(module, config_class), args) if config_class else {}
             with _argv([str(script), *args]):
-                getattr(module, entry)()
+                if details is None:
+                    getattr(module, entry)()
+                else:
+                    config = copy.deepcopy(details)
+                    getattr(module, entry)(copy.deepcopy(details))
     finally:
         binding.check = check
     if not binding.checks:
@@ -144,6 +207,40 @@ def run_seed(script: pathlib.Path, eval_function: str, binding: shims.Binding,
     return SeedResult(seed=seed, argv=list(args), returns=np.stack(capture.returns),
                       eval_s=ends - starts, train_s=starts - previous,
                       data_check=binding.checks[0], config=config)
+
+
+def run_reference_seed(reference, reference_dir: pathlib.Path, binding: shims.Binding,
+                       args: Sequence[str], seed: int) -> SeedResult:
+    """:func:`run_seed` of a ``references.Reference``'s script in the checkout ``reference_dir``
+    (``args`` with local paths), with its evaluation function, config class, own dataset
+    function and JAX aliases; a ``details`` reference (IDQL) gets its settings dict built from
+    ``args`` (``references.details_from_args``)."""
+    from benchmarks.parity import references
+
+    details = (references.details_from_args(reference, list(args))
+               if reference.details is not None else None)
+    return run_seed(reference_dir / reference.script, reference.eval_function, binding, args,
+                    seed, entry=reference.entry, config_class=reference.config_class,
+                    dataset_function=reference.dataset_function,
+                    jax_aliases=reference.jax_aliases, wandb_noops=reference.wandb_noops,
+                    details=details, returns_from=reference.returns_from,
+                    real_gym=reference.real_gym,
+                    import_root=reference_dir if reference.import_root else None)
+
+
+def checked_dataset_function(function: Callable[..., dict], binding: shims.Binding):
+    """``function(env, dataset=None, ...)``, a script's own ``qlearning_dataset``, with its result
+    checked like ``d4rl.qlearning_dataset``'s (``binding.check``, summary in ``binding.checks``)."""
+
+    def checked(env, *args, **kwargs):
+        received = function(env, *args, **kwargs)
+        dataset = kwargs.get("dataset", args[0] if args else None)
+        if binding.check is not None:
+            binding.checks.append(binding.check(
+                binding.dataset if dataset is None else dataset, received))
+        return received
+
+    return checked
 
 
 def _parse_config(config_class: type, args: Sequence[str]) -> dict:

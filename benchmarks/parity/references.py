@@ -11,10 +11,16 @@ the run record keeps them under ``overrides``):
 
     python -m benchmarks.parity.references corl/iql jaxrl_offline/hopper/medium-v0
     # --config.use_updated_value=false --config.actor_kind=deterministic --config.tau=0.001
+
+CORL's scripts read their flags from ``sys.argv``; IDQL's ``call_main`` takes the settings dict its
+launcher builds (``IDQL_DETAILS``, with the harness's flags applied by ``details_from_args``) and
+runs in its own virtual environment (``requirements-idql.txt``).
 """
 
 from __future__ import annotations
 
+import ast
+import copy
 import dataclasses
 import re
 import shlex
@@ -26,6 +32,8 @@ from jaxrl_offline.datasets import dataset_spec
 
 CORL_REPOSITORY = "corl-team/CORL"
 CORL_COMMIT = "eeeeef2671235fcce3a3eb255576a207d78840e6"
+IDQL_REPOSITORY = "philippe-eecs/IDQL"
+IDQL_COMMIT = "7582571ce686c77b4ee0f592dd639ab8151295fa"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +54,40 @@ class Reference:
       flags: the reference's flag for each harness setting: ``env``, ``steps``, ``eval_every``,
         ``episodes``, ``seed``.
       fixed_args: flags always passed (``--device=cpu``).
-      config_class: the script's pyrallis config dataclass, parsed for the record.
+      config_class: the script's pyrallis config dataclass, parsed for the record (``None``: the
+        record keeps ``details`` instead).
+      steps_unit: ``"updates"``: the ``steps`` flag counts updates and the reference evaluates
+        every ``eval_every`` of them (CORL's PyTorch scripts); ``"epochs"``: the ``steps`` flag
+        counts epochs of ``eval_every`` updates each (the harness passes ``steps // eval_every``)
+        and ``fixed_args`` make the reference evaluate after every epoch (CORL ReBRAC).
+      dataset_function: a module-level function of the script that builds the D4RL transitions
+        itself instead of calling ``d4rl.qlearning_dataset`` (CORL ReBRAC's
+        ``qlearning_dataset(env)``, which adds ``next_actions``); the harness wraps it to check
+        its output against the project's arrays. ``""``: the script calls ``d4rl``'s.
+      jax_aliases: removed ``jax`` aliases the script still uses, restored while it runs (each
+        as the function that replaced it: ``tree_map`` -> ``jax.tree.map``;
+        ``shims.JAX_ALIASES``).
+      wandb_noops: ``wandb`` functions the script calls that raise under ``WANDB_MODE=disabled``
+        with the installed wandb; no-ops while it runs (``shims.wandb_noops``).
+      entry: the function of the script that trains one seed.
+      details: ``None``: ``entry()`` reads its flags from ``sys.argv`` (CORL). Otherwise the
+        settings dict ``entry(details)`` takes (IDQL's ``call_main``); the arguments
+        ``--key=value`` (``--rl_config.T=5`` for a nested key) replace its values
+        (:func:`details_from_args`).
+      steps_offset: added to the steps given to the ``steps`` flag (IDQL evaluates at loop index
+        ``i = k * eval_interval`` after ``i + 1`` updates, so ``max_steps = steps + 1`` reaches
+        the last evaluation, as its launcher's 3000001 does).
+      steps_also: more flags set to the number of updates (IDQL's ``rl_config.decay_steps``, the
+        length of its cosine schedule, which ours derives from ``--steps``).
+      returns_from: where the episode returns come from: ``"result"`` (what the evaluation
+        function returns, CORL) or ``"env"`` (the harness's env counts each episode's return and
+        checks their mean against the function's ``{"return": mean}``, IDQL).
+      framework: ``"torch"`` or ``"jax"`` (the record's device line; torch's thread count).
+      import_root: the checkout goes on ``sys.path`` while the script runs (IDQL imports its
+        ``jaxrl5`` package); modules imported from it are dropped afterwards.
+      real_gym: the reference runs against the installed old ``gym`` (0.23, its spaces and
+        wrappers), with only ``gym.make`` of the bound name served by the harness; ``False``:
+        the harness's stand-in ``gym`` module (:mod:`benchmarks.parity.shims`).
     """
 
     name: str
@@ -59,14 +100,24 @@ class Reference:
     config_file: str
     flags: dict[str, str]
     fixed_args: tuple[str, ...] = ()
-    config_class: str = "TrainConfig"
+    config_class: str | None = "TrainConfig"
+    steps_unit: str = "updates"
+    dataset_function: str = ""
+    jax_aliases: tuple[str, ...] = ()
+    wandb_noops: tuple[str, ...] = ()
+    entry: str = "train"
+    details: Mapping[str, Any] | None = None
+    steps_offset: int = 0
+    steps_also: tuple[str, ...] = ()
+    returns_from: str = "result"
+    framework: str = "torch"
+    import_root: bool = False
+    real_gym: bool = False
 
-    def flag_values(self, env_name: str, seed: int, steps: int, eval_every: int,
-                    episodes: int) -> dict[str, Any]:
-        """The reference's flag name -> value for the harness's settings."""
-        values = {"env": env_name, "steps": steps, "eval_every": eval_every,
-                  "episodes": episodes, "seed": seed}
-        return {self.flags[key]: value for key, value in values.items()}
+    def __post_init__(self):
+        if self.steps_unit not in ("updates", "epochs"):
+            raise ValueError(f"Reference.steps_unit must be 'updates' or 'epochs', got "
+                             f"{self.steps_unit!r}")
 
 
 _CORL_FLAGS = {"env": "env", "steps": "max_timesteps", "eval_every": "eval_freq",
@@ -85,13 +136,62 @@ def _corl(algorithm: str, script: str) -> Reference:
         flags=_CORL_FLAGS, fixed_args=("--device=cpu",))
 
 
+# CORL's ReBRAC (JAX): epochs of ``num_updates_on_epoch`` updates in a ``lax.fori_loop``, an
+# evaluation after epoch 0, every ``eval_every``-th epoch and the last; its own D4RL loop with
+# next actions; ``jax.tree_map`` (removed in JAX 0.6) in its replay buffer;
+# ``wandb.mark_preempting()``, which raises in the installed wandb's disabled mode. With one
+# epoch per harness evaluation interval and ``--eval_every=1`` it evaluates after every epoch,
+# i.e. after k * eval_every updates, like the others.
+_CORL_REBRAC = Reference(
+    name="corl/rebrac", repository=CORL_REPOSITORY, commit=CORL_COMMIT,
+    script="algorithms/offline/rebrac.py", algorithm="rebrac", variant="corl",
+    eval_function="evaluate", config_file="configs/offline/rebrac/{env}/{kind}_v2.yaml",
+    flags={"env": "dataset_name", "steps": "num_epochs", "eval_every": "num_updates_on_epoch",
+           "episodes": "eval_episodes", "seed": "train_seed"},
+    fixed_args=("--eval_every=1",), config_class="Config", steps_unit="epochs",
+    dataset_function="qlearning_dataset", jax_aliases=("tree_map",),
+    wandb_noops=("mark_preempting",))
+
+
+# IDQL's offline launcher (launcher/examples/train_ddpm_iql_offline.py): its constant_parameters
+# with what its sweep adds for a locomotion dataset (critic_hyperparam 0.7, T 5, the VP schedule; the
+# launcher reads the last two from keys its variants lack, so it cannot run unchanged) and one
+# inference variant, the training-time N = 64 (the launcher evaluates N = 16, 64 and 256 in turn).
+# The harness sets env_name, seed, max_steps, eval_interval, eval_episodes, rl_config.decay_steps
+# and group.
+IDQL_DETAILS: Mapping[str, Any] = {
+    "project": "offline_schedule_final", "experiment_name": "ddpm_iql", "group": "",
+    "env_name": "", "seed": 0, "max_steps": 3000001, "batch_size": 512, "eval_episodes": 50,
+    "log_interval": 1000, "eval_interval": 250000, "save_video": False,
+    "filter_threshold": None, "take_top": None, "online_max_steps": 0,
+    "unsquash_actions": False, "normalize_returns": True,
+    "training_time_inference_params": {"N": 64, "clip_sampler": True, "M": 0},
+    "inference_variants": [{"N": 64, "clip_sampler": True, "M": 0}],
+    "rl_config": {
+        "model_cls": "DDPMIQLLearner", "actor_lr": 3e-4, "critic_lr": 3e-4, "value_lr": 3e-4,
+        "T": 5, "N": 64, "M": 0, "actor_dropout_rate": 0.1, "actor_num_blocks": 3,
+        "decay_steps": 3000000, "actor_layer_norm": True, "value_layer_norm": True,
+        "actor_tau": 0.001, "beta_schedule": "vp", "critic_hyperparam": 0.7},
+}
+
 REFERENCES: dict[str, Reference] = {
     "corl/td3_bc": _corl("td3_bc", "td3_bc.py"),
     "corl/bc": _corl("bc", "any_percent_bc.py"),
-    # Same interface as the two above; each ran end to end for 2 updates through the harness,
-    # no parity run yet.
     "corl/iql": _corl("iql", "iql.py"),
+    # Ran end to end through the harness for a few hundred updates (the speed measurement in
+    # the README); no parity run yet (benchmarks/parity/queue_cql_rebrac.sh).
     "corl/cql": _corl("cql", "cql.py"),
+    "corl/rebrac": _CORL_REBRAC,
+    # JAX (jaxrl5); runs in its own virtual environment (README "IDQL").
+    "idql/idql": Reference(
+        name="idql/idql", repository=IDQL_REPOSITORY, commit=IDQL_COMMIT,
+        script="examples/states/train_diffusion_offline.py", algorithm="idql", variant="ref",
+        eval_function="evaluate", config_file="",
+        flags={"env": "env_name", "steps": "max_steps", "eval_every": "eval_interval",
+               "episodes": "eval_episodes", "seed": "seed"},
+        config_class=None, entry="call_main", details=IDQL_DETAILS, steps_offset=1,
+        steps_also=("rl_config.decay_steps",), returns_from="env", framework="jax",
+        import_root=True, real_gym=True),
 }
 
 
@@ -105,11 +205,10 @@ MISA_COMMIT = "bd350e5ee650ad0a212d80a85c02b6fadea9104a"
 class VenvReference(Reference):
     """A reference run by ``venv_reference`` in a child process with its own venv's Python.
 
-    ``eval_function`` may name a method (``"TrajSampler.sample"``); ``config_class`` names the
-    module-level dict of its absl flags (recorded as its config). Training counts epochs:
-    ``flags["steps"]`` is the epoch-count flag, given ``steps // eval_every``, and
-    ``flags["eval_every"]`` the updates per epoch; ``fixed_args`` make it evaluate after every
-    epoch, so the k-th evaluation is again the one after k x ``eval_every`` updates.
+    For a JAX reference whose jax is too old for this project's code to import (MISA's
+    2022-era code: jax 0.4.13, the oldest installable). ``eval_function`` may name a method
+    (``"TrajSampler.sample"``); ``config_class`` names the module-level dict of its absl flags
+    (recorded as its config); ``jax_aliases`` are restored in the child.
 
     Attributes:
       entry_module: the module imported (with the checkout first on ``sys.path``) whose
@@ -123,13 +222,6 @@ class VenvReference(Reference):
     returns_reader: str = "returns"
     requirements: str = ""
 
-    def flag_values(self, env_name: str, seed: int, steps: int, eval_every: int,
-                    episodes: int) -> dict[str, Any]:
-        if eval_every <= 0 or steps % eval_every:
-            raise ValueError(f"{self.name} trains in epochs of eval_every updates: steps "
-                             f"({steps}) must be a positive multiple of eval_every ({eval_every})")
-        return super().flag_values(env_name, seed, steps // eval_every, eval_every, episodes)
-
 
 REFERENCES["official/misa"] = VenvReference(
     name="official/misa", repository=MISA_REPOSITORY, commit=MISA_COMMIT,
@@ -137,10 +229,12 @@ REFERENCES["official/misa"] = VenvReference(
     eval_function="TrajSampler.sample", config_file="",
     flags={"env": "env", "steps": "n_epochs", "eval_every": "n_train_step_per_epoch",
            "episodes": "eval_n_trajs", "seed": "seed"},
-    # eval_period=1: evaluate after every epoch (its epoch 0 is always evaluated);
-    # its wandb/viskit logs go to a temporary folder.
+    # Epochs of eval_every updates (n_epochs = steps / eval_every) and eval_period=1: an
+    # evaluation after every epoch (its epoch 0 is always evaluated), i.e. after k * eval_every
+    # updates; its wandb/viskit logs go to a temporary folder.
     fixed_args=("--eval_period=1", "--logging.output_dir=<scratch_dir>"),
-    config_class="FLAGS_DEF", entry_module="experiments.main",
+    config_class="FLAGS_DEF", steps_unit="epochs", jax_aliases=("tree_multimap",),
+    framework="jax", entry_module="experiments.main",
     returns_reader="trajectory_rewards", requirements="benchmarks/parity/requirements-misa.txt")
 
 
@@ -158,6 +252,22 @@ OURS_CONFIG: tuple[tuple[str, str, Mapping[str, Any]], ...] = (
     # CORL configs/offline/iql/hopper/{medium,medium_replay}_v2.yaml: iql_deterministic: true,
     # tau: 0.001 (its other locomotion configs keep the Gaussian actor and 0.005).
     ("corl/iql", r"^hopper-medium(-replay)?-v2$", {"actor_kind": "deterministic", "tau": 0.001}),
+    # CORL cql.py, every domain: the temperature's Adam runs at policy_lr (3e-5 in every
+    # locomotion config), and the actor's log-std starts with an offset of -1 (JaxCQL's
+    # TanhGaussianPolicy, log_std_offset=-1.0).
+    ("corl/cql", "", {"alpha_lr": 3e-5, "log_std_offset": -1.0}),
+    # CORL configs/offline/cql/hopper/medium_v2.yaml alone: normalize_reward: true (scale 1,
+    # bias 0), i.e. r * 1000 / (max - min trajectory return); its other locomotion configs keep
+    # raw rewards, as ours does by default.
+    ("corl/cql", r"^hopper-medium-v2$", {"return_range_rewards": True}),
+    # corl/rebrac: none. Ours' defaults are CORL's locomotion defaults and
+    # experiments/overrides.py already holds its per-dataset actor/critic BC coefficients
+    # (hopper medium: 0.01 and 0.01, the defaults).
+    # IDQL's launcher: 1:1 actor/critic updates on batches of 512, AdamW (decay 1e-4) for the
+    # diffusion model, the EMA at actor_tau from the first update, expectile 0.9 on AntMaze
+    # (already ours through experiments/overrides.py) and 0.7 elsewhere (our default).
+    ("idql/idql", "", {"batch_size": 512, "critic_batch_size": 512, "critic_every": 1,
+                       "actor_weight_decay": 1e-4, "actor_ema_warmup": 0.0}),
 )
 
 
@@ -209,10 +319,54 @@ def command_args(reference: Reference, env_name: str, config_file: str | None, s
                  steps: int, eval_every: int, episodes: int, extra: str = "") -> list[str]:
     """The reference's command-line arguments; ``config_file`` is relative to the checkout and
     written as ``<reference_dir>/...`` so that records do not hold local paths."""
-    values = reference.flag_values(env_name, seed, steps, eval_every, episodes)
+    updates = steps
+    if reference.steps_unit == "epochs":
+        if eval_every <= 0 or steps % eval_every:
+            raise ValueError(f"{reference.name} counts epochs of eval_every updates: steps "
+                             f"({steps}) must be a positive multiple of eval_every ({eval_every})")
+        steps //= eval_every
+    values = {"env": env_name, "steps": steps + reference.steps_offset, "eval_every": eval_every,
+              "episodes": episodes, "seed": seed}
     args = [f"--config_path=<reference_dir>/{config_file}"] if config_file else []
-    args += [f"--{flag}={value}" for flag, value in values.items()]
+    args += [f"--{reference.flags[key]}={value}" for key, value in values.items()]
+    args += [f"--{flag}={updates}" for flag in reference.steps_also]
     return args + list(reference.fixed_args) + shlex.split(extra)
+
+
+def details_from_args(reference: Reference, args: list[str]) -> dict[str, Any]:
+    """The settings dict for a ``details`` reference: ``reference.details`` with each
+    ``--key=value`` (``--rl_config.N=256``) applied; values are Python literals, else strings.
+    ``group`` (the wandb run name IDQL requires) defaults to ``<env>_<seed>``."""
+    if reference.details is None:
+        raise ValueError(f"{reference.name} takes its flags from sys.argv, not a details dict")
+    details = copy.deepcopy(dict(reference.details))
+    for arg in args:
+        key, sep, text = arg[2:].partition("=")
+        if not arg.startswith("--") or not sep:
+            raise ValueError(f"{reference.name}: expected --key=value arguments, got {arg!r}")
+        *parents, leaf = key.split(".")
+        node = details
+        for parent in parents:
+            node = node.get(parent) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or leaf not in node:
+            raise ValueError(f"{reference.name}: unknown setting {key!r} in {arg!r}; known: "
+                             f"{sorted(_dotted_keys(details))}")
+        try:
+            node[leaf] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            node[leaf] = text
+    if not details.get("group"):
+        details["group"] = f"{details['env_name']}_{details['seed']}"
+    return details
+
+
+def _dotted_keys(tree: Mapping[str, Any], prefix: str = "") -> list[str]:
+    keys = []
+    for key, value in tree.items():
+        keys.append(prefix + key)
+        if isinstance(value, Mapping):
+            keys += _dotted_keys(value, f"{prefix}{key}.")
+    return keys
 
 
 if __name__ == "__main__":

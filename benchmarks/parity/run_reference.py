@@ -47,10 +47,11 @@ def define_flags():
     flags.DEFINE_integer("eval_every", 1000, "Updates between evaluations.")
     flags.DEFINE_integer("eval_episodes", 10, "Episodes per evaluation.")
     flags.DEFINE_string("reference_args", "", "More flags for the reference script.")
-    flags.DEFINE_integer("torch_threads", 1, "torch.set_num_threads (0: default).")
+    flags.DEFINE_integer("torch_threads", 1, "torch.set_num_threads (0: default; torch "
+                         "references only).")
     flags.DEFINE_string("reference_python", None, "The reference venv's Python, for references "
-                        "that run in their own venv (official/misa: /tmp/refs/misa-venv/bin/"
-                        "python; see benchmarks/parity/README.md).")
+                        "that run in a child process of their own venv (official/misa: "
+                        "/tmp/refs/misa-venv/bin/python; see benchmarks/parity/README.md).")
     flags.DEFINE_string("workdir", "benchmarks/results/parity", "Records go to runs/.")
     flags.DEFINE_bool("reuse_seeds", True, "Reuse seeds finished by an earlier invocation with "
                       "the same settings (<workdir>/reference_seeds/); false reruns them.")
@@ -82,6 +83,18 @@ def names(reference) -> tuple[str, str | None]:
     return env_name, None if config_file in (None, "", "none") else config_file
 
 
+def device_line(reference) -> str:
+    """Where the reference trained: ``cpu (torch 2.x, 1 thread)`` or ``cpu (jax 0.5.3)``."""
+    if reference.framework == "torch":
+        import torch
+
+        threads = torch.get_num_threads()
+        return f"cpu (torch {torch.__version__}, {threads} thread{'s' if threads > 1 else ''})"
+    import jax
+
+    return f"{jax.default_backend()} (jax {jax.__version__})"
+
+
 def main(argv):
     del argv
     from benchmarks.parity import harness, records, references
@@ -104,7 +117,7 @@ def main(argv):
     if in_venv and not FLAGS.reference_python:
         raise app.UsageError(f"{reference.name} runs in its own venv: pass --reference_python="
                              f"<venv>/bin/python (packages: {reference.requirements})")
-    if not in_venv:
+    if reference.framework == "torch":
         import torch
 
         if FLAGS.torch_threads:
@@ -128,20 +141,17 @@ def main(argv):
                     info.eval_env_spec, args, seed)
             else:
                 local = [arg.replace("<reference_dir>", str(reference_dir)) for arg in args]
-                result = harness.run_seed(reference_dir / reference.script,
-                                          reference.eval_function, binding, local, seed,
-                                          config_class=reference.config_class)
+                result = harness.run_reference_seed(reference, reference_dir, binding, local,
+                                                    seed)
             result.argv = args
             records.save_seed(cache, result)
         seed_results.append(result)
         print(f"seed {seed}: returns {result.returns.mean(axis=1).round(1).tolist()}")
     if in_venv:
-        device = (f"cpu (its own venv: jax {(versions or {}).get('jax', '?')}), "
-                  f"{os.cpu_count()} host cores")
+        versions = versions or {"note": "every seed reused from reference_seeds/: not re-read"}
+        device = f"cpu (its own venv: jax {versions.get('jax', '?')}), {os.cpu_count()} host cores"
     else:
-        threads = torch.get_num_threads()
-        device = (f"cpu (torch {torch.__version__}, {threads} thread{'s' if threads > 1 else ''})"
-                  f", {os.cpu_count()} host cores")
+        device = f"{device_line(reference)}, {os.cpu_count()} host cores"
     record = records.reference_record(
         reference, commit, FLAGS.dataset, info, seed_results[0].config, seed_results,
         FLAGS.steps, FLAGS.eval_every, FLAGS.eval_episodes, device,

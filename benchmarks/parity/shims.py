@@ -11,6 +11,22 @@ two modules into ``sys.modules`` for the duration of a ``with`` block:
 * ``d4rl``: ``qlearning_dataset(env)`` by D4RL's rule (:mod:`benchmarks.parity.d4rl_arrays`); each
   call is checked against the project's arrays and the check's summary is kept on the binding.
 
+:func:`restore_jax_aliases` puts back, for the same span, ``jax`` aliases that newer JAX removed
+and a reference still calls (``jax.tree_map``, removed in JAX 0.6: CORL ReBRAC's replay buffer),
+each bound to the function that replaced it, so the reference runs unchanged on the project's JAX.
+:func:`wandb_noops` does the same for ``wandb`` functions that its disabled mode (newer wandb)
+leaves unbound (``wandb.mark_preempting`` raises "You must call wandb.init() before ..." even
+after ``wandb.init()``: CORL ReBRAC calls it right after ``wandb.init``).
+
+With ``real_gym=True`` (references that use old gym's spaces and wrappers, IDQL's ``jaxrl5``) the
+installed ``gym`` 0.23 stays in place and only its ``make`` is patched for the bound name: the env is
+then a real ``gym.Env`` with ``gym.spaces.Box`` spaces, and an ``mjrl`` stand-in (imported by
+IDQL's ``D4RLDataset`` for a fallback it takes only when ``d4rl.qlearning_dataset`` fails) re-raises
+that failure.
+
+Every env the binding makes counts the return of each finished episode into
+``Binding.episode_returns`` (for references whose evaluation returns only a mean).
+
 Seeding follows old gym: ``seed(s)`` makes the next ``reset()`` a ``reset(seed=s)``; later resets
 continue the env's generator, so CORL's ``env.seed(seed)`` before each evaluation replays the same
 initial states every time, as it did on gym 0.23.
@@ -20,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import sys
 import types
 from collections.abc import Callable, Iterator
@@ -43,6 +60,7 @@ class Binding:
       check: ``(dataset, received) -> summary`` run on every ``qlearning_dataset`` result; raises
         on a mismatch (``None``: no check, in tests of the facade alone).
       checks: the summaries of the checks made so far.
+      episode_returns: the return of every episode finished in an env of this binding, in order.
     """
 
     env_name: str
@@ -52,6 +70,7 @@ class Binding:
     ref_max_score: float
     check: Callable[[dict, dict], dict] | None = None
     checks: list[dict] = dataclasses.field(default_factory=list)
+    episode_returns: list[float] = dataclasses.field(default_factory=list)
 
 
 def normalized_score(binding: Binding, score):
@@ -84,6 +103,7 @@ class OldGymEnv(Env):
         self.action_space = self._env.action_space
         self.spec = self._env.spec
         self._max_episode_steps = self.spec.max_episode_steps if self.spec else None
+        self._episode_return = 0.0
 
     def seed(self, seed=None):
         self._pending_seed = None if seed is None else int(seed)
@@ -92,6 +112,7 @@ class OldGymEnv(Env):
     def reset(self):
         seed, self._pending_seed = self._pending_seed, None
         obs, _ = self._env.reset(seed=seed)
+        self._episode_return = 0.0
         return obs
 
     def step(self, action):
@@ -99,6 +120,9 @@ class OldGymEnv(Env):
         info = dict(info)
         if truncated and not terminated:
             info["TimeLimit.truncated"] = True  # Old gym's TimeLimit flag.
+        self._episode_return += float(reward)
+        if terminated or truncated:
+            self._binding.episode_returns.append(self._episode_return)
         return obs, float(reward), bool(terminated or truncated), info
 
     def get_normalized_score(self, score):
@@ -170,6 +194,12 @@ class TransformReward(Wrapper):
         return obs, self.f(reward), done, info
 
 
+def _check_name(binding: Binding, name: str, kwargs: dict) -> None:
+    if name != binding.env_name or kwargs:
+        raise ValueError(f"the parity harness binds only gym.make({binding.env_name!r}), "
+                         f"got gym.make({name!r}, **{kwargs})")
+
+
 def make_modules(binding: Binding) -> dict[str, types.ModuleType]:
     """The ``gym``, ``gym.wrappers`` and ``d4rl`` modules bound to ``binding``."""
     gym = types.ModuleType("gym", "jaxrl_offline parity stand-in for old gym (<= 0.23)")
@@ -178,37 +208,142 @@ def make_modules(binding: Binding) -> dict[str, types.ModuleType]:
     wrappers.TransformReward = TransformReward
 
     def make(name: str, **kwargs):
-        if name != binding.env_name or kwargs:
-            raise ValueError(f"the parity harness binds only gym.make({binding.env_name!r}), "
-                             f"got gym.make({name!r}, **{kwargs})")
+        _check_name(binding, name, kwargs)
         return OldGymEnv(binding)
 
     gym.make, gym.Env, gym.Wrapper, gym.wrappers = make, Env, Wrapper, wrappers
     gym.__version__ = "0.23.1"  # The API level imitated (CORL pins gym 0.23).
+    return {"gym": gym, "gym.wrappers": wrappers, **make_data_modules(binding)}
 
+
+def make_data_modules(binding: Binding) -> dict[str, types.ModuleType]:
+    """The ``d4rl`` stand-in bound to ``binding`` and an ``mjrl`` that re-raises its failure."""
     d4rl = types.ModuleType("d4rl", "jaxrl_offline parity stand-in for d4rl")
+    mjrl = types.ModuleType("mjrl", "jaxrl_offline parity stand-in for mjrl (a fallback only)")
+    failures: list[BaseException] = []
 
     def qlearning_dataset(env, dataset=None, terminate_on_end=False, **kwargs):
-        dataset = env.get_dataset(**kwargs) if dataset is None else dataset
-        received = d4rl_arrays.qlearning_dataset(dataset, terminate_on_end)
-        if binding.check is not None:
-            binding.checks.append(binding.check(dataset, received))
+        try:
+            dataset = env.get_dataset(**kwargs) if dataset is None else dataset
+            received = d4rl_arrays.qlearning_dataset(dataset, terminate_on_end)
+            if binding.check is not None:
+                binding.checks.append(binding.check(dataset, received))
+        except Exception as error:
+            failures.append(error)
+            raise
         return received
+
+    def mjrl_qlearning_dataset(*args, **kwargs):
+        cause = failures[-1] if failures else None
+        raise d4rl_arrays.ParityError(
+            "d4rl.qlearning_dataset failed and the reference fell back to mjrl, which the "
+            f"parity harness does not provide; the d4rl failure: {cause!r}") from cause
 
     d4rl.qlearning_dataset = qlearning_dataset
     d4rl.get_normalized_score = lambda env_name, score: normalized_score(binding, score)
-    return {"gym": gym, "gym.wrappers": wrappers, "d4rl": d4rl}
+    mjrl.qlearning_dataset = mjrl_qlearning_dataset
+    return {"d4rl": d4rl, "mjrl": mjrl}
+
+
+def _real_gym_env(gym: types.ModuleType, binding: Binding):
+    """An :class:`OldGymEnv` that is a real old-gym ``Env`` with ``gym.spaces.Box`` spaces."""
+
+    class RealGymEnv(OldGymEnv, gym.Env):
+        def __init__(self, binding: Binding):
+            OldGymEnv.__init__(self, binding)
+            self.observation_space = _box(gym, self.observation_space)
+            self.action_space = _box(gym, self.action_space)
+
+    return RealGymEnv(binding)
+
+
+def _box(gym: types.ModuleType, space):
+    if not hasattr(space, "low"):
+        raise TypeError(f"the real-gym facade converts Box spaces only, got {space!r}")
+    return gym.spaces.Box(low=space.low, high=space.high, dtype=space.dtype)
+
+
+def _import_real_gym() -> types.ModuleType:
+    try:
+        import gym
+    except ImportError:
+        raise ImportError("this reference runs against the installed old gym (0.23): run the "
+                          "harness with the reference's own environment (benchmarks/parity/"
+                          "README.md)") from None
+    if not hasattr(gym, "spaces"):
+        raise ImportError(f"{gym!r} is not the real old gym (a stand-in is installed)")
+    return gym
+
+
+# Removed ``jax`` aliases -> (submodule, function) that replaced them, same signature and result.
+# jax.tree_multimap (removed in jax 0.3.16; the official MISA code) is tree_map over several trees.
+JAX_ALIASES = {"tree_map": ("tree", "map"), "tree_multimap": ("tree_util", "tree_map")}
 
 
 @contextlib.contextmanager
-def install(binding: Binding) -> Iterator[dict[str, types.ModuleType]]:
-    """Puts the stand-in modules into ``sys.modules``; restores what was there on exit."""
-    modules = make_modules(binding)
+def restore_jax_aliases(names) -> Iterator[list[str]]:
+    """Binds each removed alias in ``names`` (``JAX_ALIASES``) on the ``jax`` module while the
+    block runs; an alias this JAX still has is left alone. Yields the names it bound."""
+    unknown = sorted(set(names) - set(JAX_ALIASES))
+    if unknown:
+        raise ValueError(f"no replacement known for jax.{unknown[0]}; known: {sorted(JAX_ALIASES)}")
+    import jax
+
+    bound = []
+    try:
+        for name in names:
+            if name not in vars(jax):
+                module, function = JAX_ALIASES[name]
+                setattr(jax, name, getattr(getattr(jax, module), function))
+                bound.append(name)
+        yield bound
+    finally:
+        for name in bound:
+            delattr(jax, name)
+
+
+@contextlib.contextmanager
+def wandb_noops(names) -> Iterator[list[str]]:
+    """With ``WANDB_MODE=disabled``, binds each ``wandb.<name>`` in ``names`` to a no-op while
+    the block runs (its disabled mode leaves them raising); any other mode is left alone."""
+    if not names or os.environ.get("WANDB_MODE") != "disabled":
+        yield []
+        return
+    import wandb
+
+    saved = {name: getattr(wandb, name) for name in names}
+    for name in names:
+        setattr(wandb, name, lambda *args, **kwargs: None)
+    try:
+        yield list(names)
+    finally:
+        for name, function in saved.items():
+            setattr(wandb, name, function)
+
+
+@contextlib.contextmanager
+def install(binding: Binding, real_gym: bool = False) -> Iterator[dict[str, types.ModuleType]]:
+    """Puts the stand-in modules into ``sys.modules`` (``real_gym``: ``d4rl`` and ``mjrl`` only,
+    with the installed gym's ``make`` patched); restores what was there on exit."""
+    if real_gym:
+        gym = _import_real_gym()
+        original_make = gym.make
+
+        def make(name: str, **kwargs):
+            _check_name(binding, name, kwargs)
+            return _real_gym_env(gym, binding)
+
+        modules = make_data_modules(binding)
+        gym.make = make
+    else:
+        modules = make_modules(binding)
     saved = {name: sys.modules.get(name) for name in modules}
     sys.modules.update(modules)
     try:
         yield modules
     finally:
+        if real_gym:
+            gym.make = original_make
         for name, module in saved.items():
             if module is None:
                 sys.modules.pop(name, None)

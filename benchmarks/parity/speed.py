@@ -4,12 +4,12 @@
         --dataset=jaxrl_offline/hopper/medium-50k-v0 --chunk=1000 --repeats=3 --seed_counts=1,2
 
 Ours: ``benchmarks.speed_measure.time_vmapped`` (the runner's ``jit(vmap(lax.scan(update)))``,
-seeds sharded over one XLA:CPU device per core) with the algorithm's default ``Config`` (for
-TD3+BC and BC the reference's sizes and rates), ``repeats`` timed calls of ``chunk`` updates per
-seed count after a warm-up call. The reference: its own script through the parity harness, one
-seed, ``chunk * (repeats + 1)`` updates with a one-episode evaluation every ``chunk`` updates; the
-harness times the training between evaluations, and the first block (which holds the script's
-setup) is the warm-up. Both sides report their fastest block (``timeit``'s rule: the least
+seeds sharded over one XLA:CPU device per core) with the algorithm's default ``Config`` and the
+reference's settings from ``references.OURS_CONFIG`` (the sizes and rates the parity runs use),
+``repeats`` timed calls of ``chunk`` updates per seed count after a warm-up call. The reference:
+its own script through the parity harness, one seed, ``chunk * (repeats + 1)`` updates with a
+one-episode evaluation every ``chunk`` updates; the harness times the training between
+evaluations, and the first block (which holds the script's setup) is the warm-up. Both sides report their fastest block (``timeit``'s rule: the least
 disturbed by other load) and the mean over blocks; the ratios divide ours by the reference's, and
 the 1-minute load average is recorded before each side. Writes
 ``benchmarks/results/parity/speed/<reference slug>__<dataset slug>.json`` and ``.md``.
@@ -114,13 +114,19 @@ def main(argv):
             "(benchmarks/parity/README.md, MISA section, 'Smoke result and speed')")
     if not FLAGS.reference_dir:
         raise app.UsageError(f"--reference_dir is required (a checkout of {reference.repository})")
+    if reference.framework != "torch" or reference.details is not None:
+        raise app.UsageError(
+            f"{reference.name} runs in its own environment (benchmarks/parity/README.md), not in "
+            "one process with ours: compare the updates_per_s of its record and ours instead")
     reference_dir = pathlib.Path(FLAGS.reference_dir).expanduser().resolve()
     chunk, repeats = FLAGS.chunk, FLAGS.repeats
     suite.ensure_local(FLAGS.dataset)
 
     algo = get_algorithm(reference.algorithm)
-    config = algo.Config()
-    dataset, _ = data.load_dataset(FLAGS.dataset, algorithm=reference.algorithm)
+    config = algo.Config(**references.ours_config(reference.name, FLAGS.dataset))
+    dataset, _ = data.load_dataset(FLAGS.dataset, algorithm=reference.algorithm, config=config)
+    if hasattr(algo, "prepare_dataset"):  # As the runner does (ReBRAC: the next actions).
+        dataset = algo.prepare_dataset(config, dataset)
     load_before_ours = os.getloadavg()[0]
     ours = []
     for num_seeds in map(int, FLAGS.seed_counts):
@@ -137,10 +143,9 @@ def main(argv):
                                    chunk, 1)
     binding, _ = harness.make_binding(FLAGS.dataset, env_name)
     load_before_reference = os.getloadavg()[0]
-    seed_result = harness.run_seed(
-        reference_dir / reference.script, reference.eval_function, binding,
-        [arg.replace("<reference_dir>", str(reference_dir)) for arg in args], 0,
-        config_class=reference.config_class)
+    seed_result = harness.run_reference_seed(
+        reference, reference_dir, binding,
+        [arg.replace("<reference_dir>", str(reference_dir)) for arg in args], 0)
     ref = reference_rates(seed_result.train_s, chunk)
     print(f"reference: {ref['updates_per_s']:.0f} updates/s")
     ref.update(repository=reference.repository, commit=reference.commit, argv=args,

@@ -18,9 +18,10 @@ The child imports only numpy, the standard library, :mod:`benchmarks.parity.shim
 env, gymnasium + mujoco from the venv. The evaluation hook is a module-level function (``"f"``) or
 a method of a module-level class (``"TrajSampler.sample"``: the class is replaced in the module's
 namespace by a subclass whose method records the returns, read from its result by
-``RETURN_READERS[reader]``). ``JAX_ALIASES`` restores names that no installable jax still has
-(``jax.tree_multimap``, removed in jax 0.3.16, is ``jax.tree_util.tree_map``), the only change the
-child makes to the reference's world besides the gym/d4rl stand-ins. A ``<scratch_dir>`` in the
+``RETURN_READERS[reader]``). The reference's ``jax_aliases`` are restored in the child
+(``shims.restore_jax_aliases``: ``jax.tree_multimap``, removed in jax 0.3.16, is
+``jax.tree_util.tree_map``), the only change the child makes to the reference's world besides the
+gym/d4rl stand-ins. A ``<scratch_dir>`` in the
 arguments becomes a temporary folder (the reference's own log output) removed afterwards.
 
     python -m benchmarks.parity.venv_reference SPEC_JSON    # the child; run by run_seed
@@ -50,8 +51,6 @@ from benchmarks.parity import d4rl_arrays, shims
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCRATCH = "<scratch_dir>"
-# Names the reference uses that no installable jax has: attribute -> dotted replacement in jax.
-JAX_ALIASES = {"tree_multimap": "tree_util.tree_map"}
 # Reads episode returns [episodes] from what an evaluation hook returned.
 RETURN_READERS: dict[str, Callable[[Any], list[float]]] = {
     "returns": lambda result: np.asarray(result, np.float64).reshape(-1).tolist(),
@@ -102,6 +101,7 @@ def run_seed(python: str, reference, reference_dir: pathlib.Path, binding: shims
             SCRATCH, str(scratch / "reference_output")) for arg in args]
         spec = {"reference_dir": str(reference_dir), "entry_module": reference.entry_module,
                 "eval_hook": reference.eval_function, "returns_reader": reference.returns_reader,
+                "jax_aliases": list(reference.jax_aliases),
                 "config_flags": reference.config_class, "argv": local,
                 "env_name": binding.env_name, "eval_env_spec": eval_env_spec,
                 "ref_min_score": binding.ref_min_score, "ref_max_score": binding.ref_max_score,
@@ -186,11 +186,6 @@ def _make_env(eval_env_spec: str):
 def child_main(spec_path: str) -> None:
     spec = json.loads(pathlib.Path(spec_path).read_text())
     sys.path.insert(0, spec["reference_dir"])  # Its top-level packages shadow ours (experiments).
-    import jax
-
-    for name, target in JAX_ALIASES.items():
-        if not hasattr(jax, name):
-            setattr(jax, name, functools.reduce(getattr, target.split("."), jax))
     with np.load(spec["dataset_npz"]) as arrays:
         dataset = {key: arrays[key] for key in arrays.files}
     load_end = {"t": time.perf_counter()}
@@ -210,7 +205,7 @@ def child_main(spec_path: str) -> None:
     # ml_collections' config flags register their overrides (--algo_cfg.x) from sys.argv when
     # the module defines them, as on the reference's own command line.
     argv = sys.argv = [spec["entry_module"], *spec["argv"]]
-    with shims.install(binding):
+    with shims.install(binding), shims.restore_jax_aliases(spec["jax_aliases"]):
         module = importlib.import_module(spec["entry_module"])
         _install_hook(module, spec["eval_hook"], capture, RETURN_READERS[spec["returns_reader"]])
         from absl import flags

@@ -15,7 +15,10 @@ Every algorithm is one module exporting:
 * ``get_config()``: an ``ml_collections.ConfigDict`` of the defaults, for the command line.
 
 Optional: ``prepare_dataset(config, dataset) -> dataset``, applied by the runner after loading
-(ReBRAC adds the dataset's next actions; the result must stay a pytree of [N, ...] arrays).
+(ReBRAC adds the dataset's next actions; the result must stay a pytree of [N, ...] arrays); a
+``Config.dataset_transforms(transforms) -> transforms`` method, applied by the runner's loader to
+the ``TRANSFORM_TABLE`` entry before loading (``data.load_dataset(config=)``; CQL's
+``return_range_rewards``).
 
 Adding an algorithm means adding one module and one entry in ``ALGORITHMS``.
 """

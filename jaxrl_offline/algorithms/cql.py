@@ -4,7 +4,9 @@ arXiv:2006.04779. SAC with automatic entropy tuning whose critic loss adds the C
 alpha_cql * (logsumexp_a Q(s, a) - Q(s, a_data)), the log-sum-exp estimated by importance
 sampling over uniform actions and policy actions at s and s'. Optional Lagrange tuning of
 alpha_cql towards a target action gap and a max-target backup (AntMaze settings). Follows
-CORL's ``cql.py`` (losses computed with pre-update networks, then all optimizers step).
+CORL's ``cql.py`` (losses computed with pre-update networks, then all optimizers step); where
+CORL departs from the paper's code, ``log_std_offset`` (-1) and ``return_range_rewards`` (its
+hopper-medium config) reproduce it (``benchmarks/parity/README.md`` lists every difference).
 Spec: ``algorithms.md`` §2.4.
 """
 
@@ -49,6 +51,16 @@ class Config(hyperparams.ActorCritic):
       target_action_gap: tau of the Lagrange version (0.8 AntMaze).
       max_target_backup: bootstrap from max over K policy actions at s' (AntMaze: True).
       bc_steps: initial updates whose actor loss is BC (log-likelihood) instead of SAC (0).
+      log_std_offset: added to the actor's raw log-std before its clip to [-20, 2]: 0.0 (the
+        CQL paper's code, rlkit's separate log-std head); CORL's ``cql.py`` (from JaxCQL) uses
+        -1.0 (initial std 0.37 instead of 1) and learns it, and a scale of the raw log-std, as
+        two scalar parameters; here the offset is fixed (the head's bias learns the same shift).
+      return_range_rewards: scale rewards by 1000 / (max - min trajectory return) at load time
+        (IQL's transform; ``dataset_transforms``). False: the family's table transform (raw
+        rewards on locomotion, as the CQL paper); True: CORL's hopper-medium config
+        (``normalize_reward: true``, scale 1, bias 0; its other locomotion configs keep raw
+        rewards). Only on top of raw rewards: a table transform that already changes them
+        (AntMaze's r * 10 - 5) is an error.
     """
 
     actor_hidden_dims: tuple[int, ...] = (256, 256, 256)
@@ -66,6 +78,19 @@ class Config(hyperparams.ActorCritic):
     target_action_gap: float = -1.0
     max_target_backup: bool = False
     bc_steps: int = 0
+    log_std_offset: float = 0.0
+    return_range_rewards: bool = False
+
+    def dataset_transforms(self, transforms):
+        """The run's dataset ``Transforms`` given the table's (``data.load_numpy(config=...)``):
+        unchanged, or with return-range reward scaling when ``return_range_rewards``."""
+        if not self.return_range_rewards:
+            return transforms
+        if transforms.reward != "none":
+            raise ValueError(f"cql return_range_rewards=True scales raw rewards, but this "
+                             f"dataset's table transform already changes them "
+                             f"(reward={transforms.reward!r}); set return_range_rewards=False")
+        return dataclasses.replace(transforms, reward="return_range", reward_scale=1000.0)
 
 
 class AgentState(struct.PyTreeNode):
@@ -80,7 +105,8 @@ class AgentState(struct.PyTreeNode):
 def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: jax.Array):
     actor_key, critic_key, alpha_key, state_key = jax.random.split(key, 4)
     obs, action = example_obs[None], example_action[None]
-    actor_net = networks.TanhGaussianActor(config.actor_hidden_dims, example_action.shape[-1])
+    actor_net = networks.TanhGaussianActor(config.actor_hidden_dims, example_action.shape[-1],
+                                           log_std_offset=config.log_std_offset)
     critic_net = networks.EnsembleCritic(config.critic_hidden_dims, num_critics=2)
     alpha_net = networks.Temperature(1.0)
     actor = state_lib.create_train_state(actor_net, actor_key, (obs,),

@@ -40,8 +40,8 @@ __all__ = ["DatasetError", "load_dataset", "load_numpy", "to_device", "env_id_of
 
 
 def load_dataset(spec: str | DatasetSpec, *, algorithm: str | None = None, download: bool = False,
-                 transforms: Transforms | None = None,
-                 env_id: str | None = None) -> tuple[Transition, DatasetInfo]:
+                 transforms: Transforms | None = None, env_id: str | None = None,
+                 config: Any = None) -> tuple[Transition, DatasetInfo]:
     """Loads a dataset onto the default device.
 
     Args:
@@ -52,6 +52,10 @@ def load_dataset(spec: str | DatasetSpec, *, algorithm: str | None = None, downl
       download: download a Minari id missing locally (fails at once when offline).
       transforms: explicit transforms, overriding the table.
       env_id: Gymnasium eval env id overriding the one from the dataset (for a mixture: all parts).
+      config: the run's algorithm ``Config``; one with a ``dataset_transforms(transforms)``
+        method adjusts the table's transforms by its own switches (CQL's
+        ``return_range_rewards``); the record's ``transforms.source`` says so. Ignored with
+        explicit ``transforms``.
 
     Returns:
       (``Transition`` of float32 device arrays: obs [N, obs_dim], action [N, action_dim] in
@@ -59,7 +63,7 @@ def load_dataset(spec: str | DatasetSpec, *, algorithm: str | None = None, downl
       ``episode_ends`` [N] says where the reader's episodes end, truncations included).
     """
     transition, info = load_numpy(spec, algorithm=algorithm, download=download,
-                                  transforms=transforms, env_id=env_id)
+                                  transforms=transforms, env_id=env_id, config=config)
     return to_device(transition), info
 
 
@@ -69,8 +73,8 @@ def to_device(transition: Transition) -> Transition:
 
 
 def load_numpy(spec: str | DatasetSpec, *, algorithm: str | None = None, download: bool = False,
-               transforms: Transforms | None = None,
-               env_id: str | None = None) -> tuple[Transition, DatasetInfo]:
+               transforms: Transforms | None = None, env_id: str | None = None,
+               config: Any = None) -> tuple[Transition, DatasetInfo]:
     """Like :func:`load_dataset`, but returns host numpy float32 arrays."""
     parsed = dataset_spec.parse(spec)
     spec = str(parsed)
@@ -83,6 +87,10 @@ def load_numpy(spec: str | DatasetSpec, *, algorithm: str | None = None, downloa
     if transforms is None:
         transforms = resolve_transforms(family, algorithm)
         source = f"TRANSFORM_TABLE[{table_key(family, algorithm)}]"
+        if hasattr(config, "dataset_transforms"):  # A Config switch of the algorithm's own.
+            adjusted = config.dataset_transforms(transforms)
+            if adjusted != transforms:
+                transforms, source = adjusted, f"{source} adjusted by the algorithm's Config"
     else:
         source = "transforms= argument"
     transition, description, obs_mean, obs_std, (reward_scale, reward_shift) = apply_transforms(

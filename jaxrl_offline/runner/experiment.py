@@ -126,7 +126,7 @@ def train_run(spec: RunSpec, workdir: str | os.PathLike, setup: Callable, *, fin
     algo = get_algorithm(spec.algorithm)
     parsed = dataset_spec.parse(spec.dataset)  # Once, for generation, loading and the online env.
     ensure_local(parsed, spec.name)  # Generated on first use when the project can make it.
-    dataset, info = data.load_dataset(parsed, algorithm=spec.algorithm)
+    dataset, info = data.load_dataset(parsed, algorithm=spec.algorithm, config=spec.config)
     warnings = check_dataset_info(info, log)  # Before any update: refuse data that cannot work.
     if hasattr(algo, "prepare_dataset"):  # e.g. ReBRAC adds the dataset's next actions.
         dataset = algo.prepare_dataset(spec.config, dataset)
@@ -192,7 +192,7 @@ def check_dataset(spec: RunSpec, log: Callable[[str], None] = print) -> list[str
     evaluated (see ``jaxrl_offline.runner.validation``); returns the warnings (also logged).
     """
     ensure_local(spec.dataset, spec.name)
-    _, info = data.load_numpy(spec.dataset, algorithm=spec.algorithm)
+    _, info = data.load_numpy(spec.dataset, algorithm=spec.algorithm, config=spec.config)
     return check_dataset_info(info, log)
 
 
