@@ -3,14 +3,16 @@ settings onto its two stages, the evaluation selection, the buffer check and the
 (no SfBC environment needed; the facts the mapping relies on are read from a checkout of
 ChenDRAG/SfBC at ``$SFBC_REFERENCE_DIR``, default ``/tmp/refs/SfBC``, when there is one)."""
 
+import dataclasses
 import os
 import pathlib
+import sys
 
 import numpy as np
 import pytest
 import test_parity
 
-from benchmarks.parity import d4rl_arrays, harness, references, sfbc
+from benchmarks.parity import d4rl_arrays, harness, records, references, sfbc
 
 parity_dataset = test_parity.parity_dataset  # The fixture: four InvertedPendulum episodes.
 
@@ -34,7 +36,7 @@ def test_sfbc_flags_map_to_its_two_stages():
     with pytest.raises(ValueError, match="multiple of 5"):
         sfbc.split_args(references.command_args(SFBC, "h", None, 0, 12, 3, 1))
     sfbc.split_args(references.command_args(SFBC, "h", None, 0, 1, 1, 1))  # After epoch 0.
-    with pytest.raises(ValueError, match="set by the harness"):
+    with pytest.raises(ValueError, match="the harness.s to set"):
         sfbc.split_args(references.command_args(SFBC, "h", None, 0, 5, 5, 1, "--K=3"))
     with pytest.raises(ValueError, match="every 25 epochs"):
         sfbc.stage_args(["--n_behavior_epochs=30"], 5)
@@ -124,3 +126,124 @@ def test_mapping_rests_on_the_reference_source():
     assert "parse_known_args" in utils
     buffer = (SFBC_DIR / "dataset/dataset.py").read_text()
     assert 'torch.FloatTensor(states).to("cuda")' in buffer
+
+
+# A stand-in checkout with SfBC's layout and call structure (numpy only): get_args over sys.argv,
+# a buffer reading get_dataset, a behavior stage saving every 25 epochs, a critic stage loading
+# that checkpoint and evaluating after epoch 0 and every fifth epoch.
+FAKE_FILES = {
+    "dataset/__init__.py": "",
+    "dataset/dataset.py": '''
+import gym
+import numpy as np
+
+
+class Diffusion_buffer:
+    def __init__(self, args):
+        data = self._load_data(args)
+        self.states = data["states"]
+
+    def __len__(self):
+        return len(self.states)
+
+    def _load_data(self, args):
+        dataset = gym.make(args.env).get_dataset()
+        if not dataset["terminals"][-1]:
+            dataset["timeouts"][-1] = True
+        return {"states": dataset["observations"], "actions": dataset["actions"],
+                "rewards": dataset["rewards"][:, None],
+                "done": (dataset["terminals"] | dataset["timeouts"])[:, None],
+                "is_finished": dataset["terminals"][:, None]}
+''',
+    "utils.py": '''
+import argparse
+import gym
+
+
+def get_args():
+    parser = argparse.ArgumentParser()
+    for flag, default in (("env", ""), ("seed", 0), ("seed_per_evaluation", 10), ("K", 2),
+                          ("n_behavior_epochs", 600), ("actor_load_epoch", 600),
+                          ("sample_per_epoch", 4000000)):
+        parser.add_argument(f"--{flag}", default=default, type=type(default))
+    return parser.parse_known_args()[0]
+
+
+def pallaral_eval_policy(policy_fn, env_name, seed, eval_episodes=20):
+    envs = []
+    for i in range(eval_episodes):
+        env = gym.make(env_name)
+        env.seed(seed + 1001 + i)
+        env.reset()
+        env.dbag_return = 0.0
+        done = False
+        while not done:
+            _, reward, done, _ = env.step(policy_fn(env))
+            env.dbag_return += reward
+        envs.append(env)
+    return envs
+''',
+    "train_behavior.py": '''
+import os
+from dataset.dataset import Diffusion_buffer
+from utils import get_args
+
+
+def train_behavior(args, score_model, data_loader, optimizer):
+    for epoch in range(args.n_behavior_epochs):
+        if epoch % 25 == 24:
+            with open(os.path.join("models", "ckpt{}.pth".format(epoch + 1)), "w") as f:
+                f.write("x")
+
+
+def behavior(args):
+    os.makedirs("models", exist_ok=True)
+    train_behavior(args, None, [0] * 3, None)
+''',
+    "train_critic.py": '''
+import functools
+import os
+from dataset.dataset import Diffusion_buffer
+from utils import get_args, pallaral_eval_policy
+
+
+def train_critic(args, score_model, data_loader, optimizer):
+    for epoch in range(args.K * 100 - 1):
+        if (epoch % 5 == 4) or epoch == 0:
+            envs = args.eval_func(lambda env: [0.0])
+            [envs[i].dbag_return for i in range(args.seed_per_evaluation)]
+
+
+def critic(args):
+    assert os.path.exists(os.path.join("models", "ckpt{}.pth".format(args.actor_load_epoch)))
+    args.eval_func = functools.partial(pallaral_eval_policy, env_name=args.env, seed=args.seed,
+                                       eval_episodes=args.seed_per_evaluation)
+    dataset = Diffusion_buffer(args)
+    train_critic(args, None, [0] * dataset.__len__(), None)
+''',
+}
+
+
+def test_run_seed_drives_both_stages_of_a_stand_in_checkout(parity_dataset, tmp_path):
+    pytest.importorskip("torch")  # cuda_on_cpu.
+    for name, text in FAKE_FILES.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    binding, info = harness.make_binding(parity_dataset, test_parity.ENV_NAME)
+    reference = dataclasses.replace(SFBC, real_gym=False)  # The harness's stand-in gym.
+    args = references.command_args(reference, test_parity.ENV_NAME, None, 0, 10, 5, 2,
+                                   "--n_behavior_epochs=50")
+    cwd = os.getcwd()
+    result = harness.run_reference_seed(reference, tmp_path, binding, args, 0)
+    assert os.getcwd() == cwd and not (tmp_path / "models").exists()  # A scratch directory.
+    # Evaluations after 5 and 10 critic epochs; the one after epoch 0 was skipped.
+    assert result.returns.shape == (2, 2) and len(result.eval_s) == len(result.train_s) == 2
+    assert result.config["K"] == 1 and result.config["actor_load_epoch"] == 50
+    assert result.config["sample_per_epoch"] == 1_000_000  # train_critic.py's __main__ value.
+    assert result.config["harness"]["behavior_steps"] == 150
+    assert result.config["harness"]["critic_steps"] == 10 * test_parity.NUM_STEPS
+    assert result.data_check["reference_rows"] == test_parity.NUM_STEPS
+    assert not any(name.startswith("dataset") for name in sys.modules)  # Dropped afterwards.
+    record = records.reference_record(reference, SFBC.commit, parity_dataset, info,
+                                      result.config, [result], 10, 5, 2, "cpu", None)
+    assert record["eval_steps"] == [5, 10] and "critic epochs" in record["reference"]["capture"]

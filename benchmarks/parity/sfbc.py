@@ -66,8 +66,9 @@ def split_args(args: Sequence[str]) -> tuple[list[str], int, int]:
         if key in HARNESS_FLAGS:
             values[key] = int(arg.partition("=")[2])
         elif key in SET_BY_HARNESS:
-            raise ValueError(f"sfbc/sfbc: {arg!r} is set by the harness (--{key} follows "
-                             "--steps and --reference_args' --n_behavior_epochs); drop it")
+            raise ValueError(f"sfbc/sfbc: {arg!r} is the harness's to set (--K follows --steps, "
+                             "--actor_load_epoch --n_behavior_epochs, and the critic stage must "
+                             "evaluate); drop it")
         else:
             own.append(arg)
     steps, every = (values.get(name) for name in HARNESS_FLAGS)
@@ -187,6 +188,30 @@ def _wrap(module, name: str, before):
     return original
 
 
+def _load_stages(critic_script: pathlib.Path, binding: shims.Binding, marks: dict,
+                 steps_per_epoch: dict):
+    """Imports both stage scripts (the checkout on ``sys.path``) with the buffer's data check
+    and the timing marks wrapped in; returns ``(train_behavior module, train_critic module)``."""
+    from dataset import dataset as buffer_module  # The checkout's, on sys.path.
+
+    load = buffer_module.Diffusion_buffer._load_data
+
+    def checked_load(self, parsed):
+        data = load(self, parsed)
+        binding.checks.append(check_buffer(binding, data))
+        return data
+
+    buffer_module.Diffusion_buffer._load_data = checked_load
+    behavior = harness.load_script(critic_script.parent / "train_behavior.py",
+                                   "parity_reference_sfbc_behavior")
+    critic = harness.load_script(critic_script, "parity_reference_sfbc_critic")
+    _wrap(behavior, "train_behavior", lambda _, __, loader, ___: steps_per_epoch.update(
+        behavior=len(loader)))
+    _wrap(critic, "train_critic", lambda *a, **k: (marks.update(critic=time.perf_counter()),
+                                                   steps_per_epoch.update(critic=len(a[2]))))
+    return behavior, critic
+
+
 def run_seed(reference, reference_dir: pathlib.Path, binding: shims.Binding,
              args: Sequence[str], seed: int) -> harness.SeedResult:
     """Runs both stages of the reference once (one seed) and returns the kept evaluations.
@@ -199,27 +224,12 @@ def run_seed(reference, reference_dir: pathlib.Path, binding: shims.Binding,
     binding.checks.clear()
     marks: dict[str, float] = {"start": time.perf_counter()}
     steps_per_epoch: dict[str, int] = {}
-    with (shims.install(binding, real_gym=True), harness._import_root(reference_dir),
-          cuda_on_cpu(), tempfile.TemporaryDirectory(prefix="sfbc_") as scratch,
-          contextlib.chdir(scratch), harness._argv([str(reference_dir / reference.script), *argv])):
-        from dataset import dataset as buffer_module  # The checkout's, on sys.path.
-
-        load = buffer_module.Diffusion_buffer._load_data
-
-        def checked_load(self, parsed):
-            data = load(self, parsed)
-            binding.checks.append(check_buffer(binding, data))
-            return data
-
-        buffer_module.Diffusion_buffer._load_data = checked_load
-        behavior = harness.load_script(reference_dir / "train_behavior.py",
-                                       "parity_reference_sfbc_behavior")
-        critic = harness.load_script(reference_dir / reference.script,
-                                     "parity_reference_sfbc_critic")
-        _wrap(behavior, "train_behavior", lambda _, __, loader, ___: steps_per_epoch.update(
-            behavior=len(loader)))
-        _wrap(critic, "train_critic", lambda *a, **k: (marks.update(critic=time.perf_counter()),
-                                                       steps_per_epoch.update(critic=len(a[2]))))
+    with (shims.install(binding, real_gym=reference.real_gym),
+          harness._import_root(reference_dir), cuda_on_cpu(),
+          tempfile.TemporaryDirectory(prefix="sfbc_") as scratch, contextlib.chdir(scratch),
+          harness._argv([str(reference_dir / reference.script), *argv])):
+        behavior, critic = _load_stages(reference_dir / reference.script, binding, marks,
+                                        steps_per_epoch)
         capture = EvalSelection(critic.pallaral_eval_policy, steps, eval_every)
         critic.pallaral_eval_policy = capture
         parsed = behavior.get_args()
