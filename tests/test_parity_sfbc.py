@@ -95,6 +95,8 @@ def test_ours_config_matches_the_reference_schedule():
     from jaxrl_offline.algorithms import sfbc_staged
 
     assert references.ours_config_args("sfbc/sfbc", HOPPER) == ["--config.critic_steps=24500"]
+    # 160k rows: epochs of 960k samples, 235 batches; not a fixed row (README "SfBC").
+    assert references.ours_config("sfbc/sfbc", "jaxrl_offline/hopper/medium-replay-v0") == {}
     config = sfbc_staged.Config(**references.ours_config("sfbc/sfbc", HOPPER))
     # 600 epochs of 4M samples at 4096 rows (977 batches, the last partial); critic epochs of 1M
     # samples (245 batches), 100 per planning iteration; 16 presampled actions per state.

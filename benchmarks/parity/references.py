@@ -256,10 +256,13 @@ OURS_CONFIG: tuple[tuple[str, str, Mapping[str, Any]], ...] = (
     ("idql/idql", "", {"batch_size": 512, "critic_batch_size": 512, "critic_every": 1,
                        "actor_weight_decay": 1e-4, "actor_ema_warmup": 0.0}),
     # SfBC's train_critic.py on the gym locomotion sets: a planning iteration is 100 epochs of
-    # 1M samples at 4096 rows, 245 batches each (the last of 576 rows), so 24,500 critic steps
-    # (our default 24,400 counts 244). Its behavior stage, 600 epochs of 4M samples (977
-    # batches), is our default behavior_steps; the rest of ours is its settings already.
-    ("sfbc/sfbc", r"^(hopper|walker2d|halfcheetah)-", {"critic_steps": 24_500}),
+    # max(round(1M / N), 1) * N samples (N rows) at 4096 rows a batch: 245 batches (the last of
+    # 576 rows) on the suite's 1M and 50k sets, so 24,500 critic steps (our default 24,400
+    # counts 244); medium-replay and medium-expert sets have other N (README "SfBC"). Its
+    # behavior stage, 600 epochs of 4M samples (977 batches), is our default behavior_steps;
+    # the rest of ours is its settings already.
+    ("sfbc/sfbc", r"^(hopper|walker2d|halfcheetah)-(medium|expert|random)-v2$",
+     {"critic_steps": 24_500}),
 )
 
 
