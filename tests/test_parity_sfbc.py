@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import test_parity
 
-from benchmarks.parity import d4rl_arrays, harness, records, references, sfbc
+from benchmarks.parity import d4rl_arrays, harness, records, references, sfbc, shims
 
 parity_dataset = test_parity.parity_dataset  # The fixture: four InvertedPendulum episodes.
 
@@ -249,3 +249,33 @@ def test_run_seed_drives_both_stages_of_a_stand_in_checkout(parity_dataset, tmp_
     record = records.reference_record(reference, SFBC.commit, parity_dataset, info,
                                       result.config, [result], 10, 5, 2, "cpu", None)
     assert record["eval_steps"] == [5, 10] and "critic epochs" in record["reference"]["capture"]
+
+
+@pytest.mark.skipif(not (SFBC_DIR / "dataset/dataset.py").exists(),
+                    reason="no SfBC checkout at $SFBC_REFERENCE_DIR")
+def test_reference_buffer_passes_the_check_and_rebuilds_targets_on_cpu(parity_dataset):
+    import argparse
+
+    torch = pytest.importorskip("torch")
+    # Its loader branches on the env name: bind a locomotion name to the 21-step test set.
+    binding, _ = harness.make_binding(parity_dataset, "hopper-medium-v2")
+    args = argparse.Namespace(env="hopper-medium-v2", normalise_return=1, sample_per_epoch=1,
+                              alpha=20.0)
+    with shims.install(binding), harness._import_root(SFBC_DIR):
+        from dataset import dataset as buffer_module
+
+        buffer = buffer_module.Diffusion_buffer(args)
+        summary = sfbc.check_buffer(binding, buffer._load_data(args))
+        assert summary["reference_rows"] == len(buffer) == test_parity.NUM_STEPS
+
+        class Critic:  # calculateQ of SfBC's ScoreBase: Q(s, a) [B, 1].
+            def calculateQ(self, states, actions):
+                return states[:, :1] + actions[:, :1]
+
+        buffer.fake_actions = np.ones((len(buffer), 16, 1), np.float32)
+        if not torch.cuda.is_available():
+            with pytest.raises((AssertionError, RuntimeError)):  # .to("cuda") by name.
+                buffer.update_returns(Critic())
+        with sfbc.cuda_on_cpu():
+            buffer.update_returns(Critic())
+        assert len(buffer.raw_returns) == 2 and np.all(np.isfinite(buffer.ys))
