@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import importlib
 import importlib.util
 import os
 import pathlib
@@ -214,9 +215,14 @@ def run_reference_seed(reference, reference_dir: pathlib.Path, binding: shims.Bi
     """:func:`run_seed` of a ``references.Reference``'s script in the checkout ``reference_dir``
     (``args`` with local paths), with its evaluation function, config class, own dataset
     function and JAX aliases; a ``details`` reference (IDQL) gets its settings dict built from
-    ``args`` (``references.details_from_args``)."""
+    ``args`` (``references.details_from_args``); a reference with a ``runner`` (SfBC's two
+    stages) is run by that function instead."""
     from benchmarks.parity import references
 
+    if reference.runner:
+        module, _, function = reference.runner.partition(":")
+        return getattr(importlib.import_module(module), function)(
+            reference, reference_dir, binding, args, seed)
     details = (references.details_from_args(reference, list(args))
                if reference.details is not None else None)
     return run_seed(reference_dir / reference.script, reference.eval_function, binding, args,

@@ -25,7 +25,8 @@ from jaxrl_offline.reporting import results
 from jaxrl_offline.datasets.raw_data import env_id_of
 from jaxrl_offline.types import DatasetInfo
 
-REFERENCE_PACKAGES = ("torch", "pyrallis", "wandb", "gym", "tensorflow-probability")
+REFERENCE_PACKAGES = ("torch", "pyrallis", "wandb", "gym", "tensorflow-probability",
+                      "tensorboard")
 CAPTURE_NOTE = ("the reference's evaluation function wrapped from the launcher; the k-th call is "
                 "the evaluation after k * eval_every updates")
 CAPTURE_NOTE_OFFSET = (" (+ {offset}: the reference evaluates at loop index k * eval_every, after "
@@ -104,8 +105,9 @@ def reference_record(reference: Reference, commit: str, dataset_id: str, info: D
         "reference": {"repository": reference.repository, "commit": commit,
                       "pinned_commit": reference.commit, "script": reference.script,
                       "name": reference.name,
-                      "capture": CAPTURE_NOTE + (CAPTURE_NOTE_OFFSET.format(
-                          offset=reference.steps_offset) if reference.steps_offset else ""),
+                      "capture": reference.capture or CAPTURE_NOTE + (
+                          CAPTURE_NOTE_OFFSET.format(offset=reference.steps_offset)
+                          if reference.steps_offset else ""),
                       "argv": {str(s.seed): s.argv for s in seeds},
                       "data_check": {str(s.seed): s.data_check for s in seeds}},
     }

@@ -14,7 +14,9 @@ the run record keeps them under ``overrides``):
 
 CORL's scripts read their flags from ``sys.argv``; IDQL's ``call_main`` takes the settings dict its
 launcher builds (``IDQL_DETAILS``, with the harness's flags applied by ``details_from_args``) and
-runs in its own virtual environment (``requirements-idql.txt``).
+runs in its own virtual environment (``requirements-idql.txt``). SfBC's two stages
+(``train_behavior.py``, then ``train_critic.py``) run through their own runner,
+:func:`benchmarks.parity.sfbc.run_seed` (``Reference.runner``; ``requirements-sfbc.txt``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ CORL_REPOSITORY = "corl-team/CORL"
 CORL_COMMIT = "eeeeef2671235fcce3a3eb255576a207d78840e6"
 IDQL_REPOSITORY = "philippe-eecs/IDQL"
 IDQL_COMMIT = "7582571ce686c77b4ee0f592dd639ab8151295fa"
+SFBC_REPOSITORY = "ChenDRAG/SfBC"
+SFBC_COMMIT = "d384e9f0f272f3760ba56db2a235383fb8faef45"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +92,13 @@ class Reference:
       real_gym: the reference runs against the installed old ``gym`` (0.23, its spaces and
         wrappers), with only ``gym.make`` of the bound name served by the harness; ``False``:
         the harness's stand-in ``gym`` module (:mod:`benchmarks.parity.shims`).
+      runner: ``"module:function"`` that runs one seed in place of ``harness.run_seed``, for a
+        reference that is not one script with one entry (SfBC's two stages,
+        ``benchmarks.parity.sfbc:run_seed``); called as ``function(reference, reference_dir,
+        binding, args, seed)``. ``""``: ``harness.run_seed``.
+      capture: the record's note on how evaluations were captured, where the default (the k-th
+        call is the evaluation after k x eval_every updates) does not describe it; ``""``: the
+        default.
     """
 
     name: str
@@ -113,6 +124,8 @@ class Reference:
     framework: str = "torch"
     import_root: bool = False
     real_gym: bool = False
+    runner: str = ""
+    capture: str = ""
 
     def __post_init__(self):
         if self.steps_unit not in ("updates", "epochs"):
@@ -192,6 +205,23 @@ REFERENCES: dict[str, Reference] = {
         config_class=None, entry="call_main", details=IDQL_DETAILS, steps_offset=1,
         steps_also=("rl_config.decay_steps",), returns_from="env", framework="jax",
         import_root=True, real_gym=True),
+    # SfBC (PyTorch): train_behavior.py then train_critic.py, in its own virtual environment
+    # (requirements-sfbc.txt; README "SfBC"). --steps and --eval_every count critic epochs; the
+    # two harness flags below are read (and removed) by benchmarks.parity.sfbc, which sets --K and
+    # --actor_load_epoch; the behavior stage's length comes from --reference_args.
+    "sfbc/sfbc": Reference(
+        name="sfbc/sfbc", repository=SFBC_REPOSITORY, commit=SFBC_COMMIT,
+        script="train_critic.py", algorithm="sfbc_staged", variant="ref",
+        eval_function="pallaral_eval_policy", config_file="",
+        flags={"env": "env", "steps": "harness_critic_epochs",
+               "eval_every": "harness_eval_every_epochs", "episodes": "seed_per_evaluation",
+               "seed": "seed"},
+        fixed_args=("--device=cpu",), config_class=None, import_root=True, real_gym=True,
+        runner="benchmarks.parity.sfbc:run_seed",
+        capture="train_critic.py's pallaral_eval_policy wrapped (benchmarks.parity.sfbc); "
+                "steps and eval_every count critic epochs: the k-th kept evaluation is the one "
+                "after k * eval_every epochs, the reference's others are answered without "
+                "running episodes, and the run stops after the last kept one"),
 }
 
 
@@ -268,6 +298,14 @@ OURS_CONFIG: tuple[tuple[str, str, Mapping[str, Any]], ...] = (
     # (already ours through experiments/overrides.py) and 0.7 elsewhere (our default).
     ("idql/idql", "", {"batch_size": 512, "critic_batch_size": 512, "critic_every": 1,
                        "actor_weight_decay": 1e-4, "actor_ema_warmup": 0.0}),
+    # SfBC's train_critic.py on the gym locomotion sets: a planning iteration is 100 epochs of
+    # max(round(1M / N), 1) * N samples (N rows) at 4096 rows a batch: 245 batches (the last of
+    # 576 rows) on the suite's 1M and 50k sets, so 24,500 critic steps (our default 24,400
+    # counts 244); medium-replay and medium-expert sets have other N (README "SfBC"). Its
+    # behavior stage, 600 epochs of 4M samples (977 batches), is our default behavior_steps;
+    # the rest of ours is its settings already.
+    ("sfbc/sfbc", r"^(hopper|walker2d|halfcheetah)-(medium|expert|random)-v2$",
+     {"critic_steps": 24_500}),
 )
 
 
