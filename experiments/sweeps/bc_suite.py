@@ -14,16 +14,13 @@ workdir outside the work tree, then copy the finished records into the repositor
     experiments/queue_bc_suite.sh hopper walker2d      # the same, resumable, per environment
 """
 
+from experiments.sweeps import hopper_medium
+
 SUITE_ENVS = ("halfcheetah", "hopper", "walker2d")
 SUITE_KINDS = ("random", "medium", "medium-replay", "medium-expert", "expert")
 
-SWEEP = dict(
-    algos=("bc",),
-    datasets=tuple(f"jaxrl_offline/{env}/{kind}-v0" for env in SUITE_ENVS for kind in SUITE_KINDS),
-    num_seeds=3,
-    steps=100_000,
-    eval_every=10_000,
-    eval_episodes=10,
-    chunk=1_000,
-    checkpoint_every=10,
-)
+# hopper_medium's evaluation protocol (10 episodes every 10k updates, 1k-update chunks).
+SWEEP = {**hopper_medium.SWEEP, "algos": ("bc",), "num_seeds": 3, "steps": 100_000,
+         "checkpoint_every": 10,
+         "datasets": tuple(f"jaxrl_offline/{env}/{kind}-v0" for env in SUITE_ENVS
+                           for kind in SUITE_KINDS)}
