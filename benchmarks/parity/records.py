@@ -130,7 +130,8 @@ def online_section(curves: Sequence[dict], info: DatasetInfo, normalized: bool) 
     seconds of each evaluation (``eval_s``) and of the training before each after step 0
     (``train_s``), the ``buffer`` and ``reward_transform``. The seeds ran one after another, so
     ``env_steps_per_s`` is every seed's env steps over the summed training seconds."""
-    from jaxrl_offline.runner import finetune  # Imports jax: only for online references.
+    # Imports jax: only for references with an online phase.
+    from jaxrl_offline.runner import finetune
 
     env_steps = list(curves[0]["env_steps"])
     if any(list(curve["env_steps"]) != env_steps for curve in curves) or len(env_steps) < 2:
