@@ -4,7 +4,9 @@ A reference record is an ordinary record (every ``REQUIRED_FIELDS`` entry, so th
 plots and readers take it) with three differences: ``variant`` is the reference's short name (its
 table column reads ``td3_bc/corl``), ``config`` is the reference's own parsed config, and a
 ``reference`` field says where it came from: repository, commit, script, the arguments of each
-seed, how its evaluations were captured, and the data check of every seed.
+seed, how its evaluations were captured, and the data check of every seed. A reference with an
+online phase (ACA) also gets ``online``, the fine-tuning part of our records
+(:func:`online_section`).
 """
 
 from __future__ import annotations
@@ -111,10 +113,47 @@ def reference_record(reference: Reference, commit: str, dataset_id: str, info: D
                       "argv": {str(s.seed): s.argv for s in seeds},
                       "data_check": {str(s.seed): s.data_check for s in seeds}},
     }
+    curves = [s.config.get("online_curve") for s in seeds]
+    if any(curves):
+        record["config"] = {k: v for k, v in config.items() if k != "online_curve"}
+        record["online"] = online_section(curves, info, record["normalized"])
     record["spec_hash"] = spec_hash(record)
     record = results.to_jsonable(record)
     results.validate_record(record)
     return record
+
+
+def online_section(curves: Sequence[dict], info: DatasetInfo, normalized: bool) -> dict:
+    """``record["online"]`` of a reference with an online phase (ACA), in the schema of our
+    fine-tuning records (``finetune.new_online_record``/``finish_online``), from each seed's
+    ``config["online_curve"]``: ``env_steps`` (0 first), [evals][episodes] ``returns``, the
+    seconds of each evaluation (``eval_s``) and of the training before each after step 0
+    (``train_s``), the ``buffer`` and ``reward_transform``. The seeds ran one after another, so
+    ``env_steps_per_s`` is every seed's env steps over the summed training seconds."""
+    # Imports jax: only for references with an online phase.
+    from jaxrl_offline.runner import finetune
+
+    env_steps = list(curves[0]["env_steps"])
+    if any(list(curve["env_steps"]) != env_steps for curve in curves) or len(env_steps) < 2:
+        raise ValueError(f"online curves differ between seeds or have no evaluation after step "
+                         f"0: {[curve['env_steps'] for curve in curves]}")
+    returns = [np.asarray(curve["returns"], np.float64) for curve in curves]
+    scores = np.stack([info.normalized_score(row).mean(axis=1) for row in returns], axis=1)
+    train_s = float(sum(sum(curve["train_s"]) for curve in curves))
+    online = {
+        "steps": env_steps[-1], "eval_every": env_steps[1] - env_steps[0], "update_every": 1,
+        "num_envs": 1, "updates_per_env_step": 1,
+        "buffer": {**curves[0]["buffer"], "seeded_rows": None},
+        "reward_transform": curves[0]["reward_transform"], "env_steps": env_steps,
+        "normalized_scores": scores.tolist(), "returns": [row[-1].tolist() for row in returns],
+        "train_episodes": None, "diverged_at_env_step": {}, "train_metrics": {"env_steps": []},
+        "timing": {"train_s": train_s,
+                   "eval_s": float(sum(sum(curve["eval_s"]) for curve in curves)),
+                   "env_steps_per_s": None, "resumed_at_env_step": []}}
+    online = finetune.finish_online(online, normalized)
+    online["timing"]["env_steps_per_s"] = (env_steps[-1] * len(curves) / train_s
+                                           if train_s else None)
+    return online
 
 
 def spec_hash(record: dict) -> str:

@@ -16,7 +16,10 @@ CORL's scripts read their flags from ``sys.argv``; IDQL's ``call_main`` takes th
 launcher builds (``IDQL_DETAILS``, with the harness's flags applied by ``details_from_args``) and
 runs in its own virtual environment (``requirements-idql.txt``). SfBC's two stages
 (``train_behavior.py``, then ``train_critic.py``) run through their own runner,
-:func:`benchmarks.parity.sfbc.run_seed` (``Reference.runner``; ``requirements-sfbc.txt``).
+:func:`benchmarks.parity.sfbc.run_seed` (``Reference.runner``; ``requirements-sfbc.txt``), and so do
+ACA's offline and online scripts (``run_sacml.py``, then ``run_aca.py``):
+:func:`benchmarks.parity.aca.run_seed` (``requirements-aca.txt``; the online evaluations go to the
+record's ``online`` part, ``records.online_section``).
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ IDQL_REPOSITORY = "philippe-eecs/IDQL"
 IDQL_COMMIT = "7582571ce686c77b4ee0f592dd639ab8151295fa"
 SFBC_REPOSITORY = "ChenDRAG/SfBC"
 SFBC_COMMIT = "d384e9f0f272f3760ba56db2a235383fb8faef45"
+ACA_REPOSITORY = "ZishunYu/Actor-Critic-Alignment"
+ACA_COMMIT = "3a082bd555bcdb96f262dd3214358403ae03a371"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,6 +227,25 @@ REFERENCES: dict[str, Reference] = {
                 "steps and eval_every count critic epochs: the k-th kept evaluation is the one "
                 "after k * eval_every epochs, the reference's others are answered without "
                 "running episodes, and the run stops after the last kept one"),
+    # ACA (PyTorch on d3rlpy 1.1.0): run_sacml.py (offline SAC+ML) then run_aca.py (alignment,
+    # online fine-tuning), in its own virtual environment (requirements-aca.txt; README "ACA").
+    # --steps and --eval_every count offline updates; --online_steps and --online_eval_every
+    # (online env steps) come through --reference_args; benchmarks.parity.aca reads all four.
+    "aca/aca": Reference(
+        name="aca/aca", repository=ACA_REPOSITORY, commit=ACA_COMMIT, script="run_aca.py",
+        algorithm="aca", variant="ref", eval_function="evaluate_on_environment",
+        config_file="",
+        flags={"env": "dataset", "steps": "harness_offline_updates",
+               "eval_every": "harness_offline_eval_every", "episodes": "harness_episodes",
+               "seed": "seed"},
+        config_class=None, import_root=True, real_gym=True,
+        runner="benchmarks.parity.aca:run_seed",
+        capture="d3rlpy's evaluate_on_environment (offline scorer of run_sacml.py's fit, online "
+                "scorer of run_aca.py's fit_online) built with n_trials = eval_episodes; "
+                "episode returns counted by the harness's env, their mean checked against the "
+                "scorer's; the k-th offline call is the evaluation after k * eval_every "
+                "updates; online: one harness call at env step 0, then after every "
+                "online_eval_every env steps (record['online'])"),
 }
 
 
@@ -309,6 +333,13 @@ OURS_CONFIG: tuple[tuple[str, str, Mapping[str, Any]], ...] = (
 )
 
 
+# ACA's run_aca.py, every domain: ACA(...).load_model(model_500000.pt) restores every torch
+# optimizer of the SAC+ML checkpoint too (d3rlpy 1.1.0's set_state_dict loads each Optimizer
+# attribute), so fine-tuning keeps the offline Adam moments (the critic's own, where ours gives
+# the aligned critic Z's). Its configs/{offline,online}/mjc_m.yaml (alpha 30, beta 7,
+# interpolation [1, 40, 0.5], n_trajs 0, target entropy -|A|) are our Config defaults, and
+# experiments/overrides.py holds its other MuJoCo/AntMaze files (README "ACA").
+OURS_CONFIG += (("aca/aca", "", {"reset_online_optimizers": False}),)
 # MISA: the code draws its HMC chains from step size 1.0 at every update (TFP's
 # SimpleStepSizeAdaptation over the 4 burn-in steps, at most 1% a step, restarts each update);
 # ours carries an adapted step size across updates unless mcmc_adaptation_rate=0. Every other
