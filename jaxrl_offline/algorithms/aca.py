@@ -81,8 +81,11 @@ class Config(sac.Config):
       online_seed_trajectories: n_trajs, the highest-return offline trajectories put into the
         buffer with "top_trajectories" (50 in the code's medium-replay/expert configs).
       reset_online_optimizers: [INFERRED] fresh Adam states for actor, critic and temperature when
-        fine-tuning starts (True; the spec is silent: the code builds a new d3rlpy algorithm for
-        the online run). False keeps the offline moments (the aligned critic takes Z's).
+        fine-tuning starts (True; the spec is silent). The official code (checked 2026-12-06,
+        ``benchmarks/parity/README.md``, ACA) builds a new d3rlpy algorithm but its
+        ``load_model`` restores every optimizer's saved state, so it behaves like False, which the
+        parity run sets. False keeps the offline moments (the aligned critic takes Z's). The
+        default stays True so that committed records keep their meaning.
     """
 
     value_lr: float = 3e-4
