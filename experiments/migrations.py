@@ -53,6 +53,8 @@ RENAMED_FIELDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
 ADDED_FIELDS: Mapping[str, Mapping[str, Any]] = {
     "iql": {"actor_kind": "gaussian", "use_updated_value": True},
     "cql": {"log_std_offset": 0.0, "return_range_rewards": False},
+    "td3_bc": {"init_scheme": "orthogonal"},
+    "td3_rkl": {"init_scheme": "orthogonal"},
 }
 
 
@@ -85,7 +87,10 @@ def record_spec_hash(record: Mapping[str, Any]) -> str:
 def migrate_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """The record with renamed ``config`` and ``overrides`` fields, the ``ADDED_FIELDS`` its
     ``config`` lacks, and a recomputed ``spec_hash``; ``ValueError`` if its stored hash does not match its own fields (the record was
-    edited, or written by code this migration does not know)."""
+    edited, or written by code this migration does not know). A reference run's record (parity
+    harness, ``"reference"`` key) holds the reference's own config and is returned unchanged."""
+    if "reference" in record:
+        return dict(record)
     if record_spec_hash(record) != record["spec_hash"]:
         raise ValueError(f"record {record.get('name')!r}: spec_hash does not match its fields")
     algorithm = record["algorithm"]

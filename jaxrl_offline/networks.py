@@ -48,6 +48,42 @@ def default_init(scale: float = math.sqrt(2.0)) -> Initializer:
     return orthogonal_init(scale)
 
 
+# The Dense initializations a network can be built with (``init_scheme``):
+#   "orthogonal": orthogonal kernels (gain sqrt(2) in hidden layers, a small or unit gain in the
+#                 output layer, see each module) and zero biases: the JAX RL convention (jaxrl,
+#                 IQL, FQL, ReBRAC) and this library's default.
+#   "pytorch":    ``torch.nn.Linear``'s default in every layer, output layers included: kernel and
+#                 bias both U(-1/sqrt(fan_in), 1/sqrt(fan_in)). What the PyTorch references
+#                 (TD3+BC's official code, CORL) train with; hidden kernels have about 1/2.4 of
+#                 the orthogonal scheme's scale and biases are not zero.
+INIT_SCHEMES = ("orthogonal", "pytorch")
+
+
+def pytorch_uniform_init(fan_in: int) -> Initializer:
+    """U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for any shape: ``torch.nn.Linear``'s default for both
+    its weight (kaiming_uniform with a=sqrt(5) reduces to this bound) and its bias."""
+    bound = 1.0 / math.sqrt(fan_in)
+
+    def init(key: jax.Array, shape: Sequence[int], dtype=jnp.float32) -> jax.Array:
+        return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+    return init
+
+
+def dense(features: int, inputs: jax.Array, init_scheme: str = "orthogonal",
+          orthogonal_gain: float = math.sqrt(2.0), name: str | None = None) -> jax.Array:
+    """``nn.Dense(features)(inputs)`` initialized by ``init_scheme`` (see ``INIT_SCHEMES``);
+    ``orthogonal_gain`` is the kernel's gain under "orthogonal" and unused under "pytorch".
+    Call inside a compact module; parameter names are ``Dense_i`` under both schemes, so a
+    checkpoint's tree does not depend on the scheme."""
+    if init_scheme == "orthogonal":
+        return nn.Dense(features, kernel_init=orthogonal_init(orthogonal_gain), name=name)(inputs)
+    if init_scheme == "pytorch":
+        uniform = pytorch_uniform_init(inputs.shape[-1])
+        return nn.Dense(features, kernel_init=uniform, bias_init=uniform, name=name)(inputs)
+    raise ValueError(f"init_scheme must be one of {INIT_SCHEMES}, got {init_scheme!r}")
+
+
 class MLP(nn.Module):
     """A multilayer perceptron.
 
@@ -57,6 +93,9 @@ class MLP(nn.Module):
       activate_final: apply activation (and LayerNorm/dropout) after the last layer too.
       layer_norm: LayerNorm after each hidden Dense (ReBRAC/IDQL-style critics).
       dropout_rate: dropout after each hidden activation; ``None`` disables it.
+      kernel_init: the Dense kernels' initializer (biases zero), used when ``init_scheme`` is
+        "orthogonal".
+      init_scheme: "orthogonal" (``kernel_init``) or "pytorch" (``INIT_SCHEMES``).
     """
 
     hidden_dims: Sequence[int]
@@ -65,11 +104,15 @@ class MLP(nn.Module):
     layer_norm: bool = False
     dropout_rate: float | None = None
     kernel_init: Initializer = default_init()
+    init_scheme: str = "orthogonal"
 
     @nn.compact
     def __call__(self, x: jax.Array, training: bool = False) -> jax.Array:
         for i, size in enumerate(self.hidden_dims):
-            x = nn.Dense(size, kernel_init=self.kernel_init)(x)
+            if self.init_scheme == "orthogonal":
+                x = nn.Dense(size, kernel_init=self.kernel_init)(x)
+            else:
+                x = dense(size, x, self.init_scheme)
             if i + 1 < len(self.hidden_dims) or self.activate_final:
                 if self.layer_norm:
                     x = nn.LayerNorm()(x)
@@ -89,11 +132,13 @@ class DeterministicActor(nn.Module):
     hidden_dims: Sequence[int]
     action_dim: int
     layer_norm: bool = False
+    init_scheme: str = "orthogonal"  # ``INIT_SCHEMES``; "orthogonal": output-layer gain 1e-2
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
-        features = MLP(self.hidden_dims, activate_final=True, layer_norm=self.layer_norm)(obs)
-        return nn.tanh(nn.Dense(self.action_dim, kernel_init=default_init(1e-2))(features))
+        features = MLP(self.hidden_dims, activate_final=True, layer_norm=self.layer_norm,
+                       init_scheme=self.init_scheme)(obs)
+        return nn.tanh(dense(self.action_dim, features, self.init_scheme, orthogonal_gain=1e-2))
 
 
 class GaussianActor(nn.Module):
@@ -132,6 +177,7 @@ class TanhGaussianActor(nn.Module):
       log_std_max: upper clip of the state-dependent log-std.
       log_std_offset: added to the raw log-std before clipping (JaxCQL/MISA use -1).
       mean_clip: clip of the pre-tanh mean to +-mean_clip (JaxCQL/MISA use 9); ``None``: no clip.
+      init_scheme: Dense initialization, ``INIT_SCHEMES``.
     """
 
     hidden_dims: Sequence[int]
@@ -140,14 +186,15 @@ class TanhGaussianActor(nn.Module):
     log_std_max: float = 2.0
     log_std_offset: float = 0.0
     mean_clip: float | None = None
+    init_scheme: str = "orthogonal"  # ``INIT_SCHEMES``; "orthogonal": head gains 1e-2
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> distrax.Distribution:
-        features = MLP(self.hidden_dims, activate_final=True)(obs)
-        mean = nn.Dense(self.action_dim, kernel_init=default_init(1e-2))(features)
+        features = MLP(self.hidden_dims, activate_final=True, init_scheme=self.init_scheme)(obs)
+        mean = dense(self.action_dim, features, self.init_scheme, orthogonal_gain=1e-2)
         if self.mean_clip is not None:
             mean = jnp.clip(mean, -self.mean_clip, self.mean_clip)
-        log_std = nn.Dense(self.action_dim, kernel_init=default_init(1e-2))(features)
+        log_std = dense(self.action_dim, features, self.init_scheme, orthogonal_gain=1e-2)
         log_std = jnp.clip(log_std + self.log_std_offset, self.log_std_min, self.log_std_max)
         base = distrax.MultivariateNormalDiag(mean, jnp.exp(log_std))
         return distrax.Transformed(base, distrax.Block(distrax.Tanh(), ndims=1))
@@ -182,13 +229,14 @@ class StateActionValue(nn.Module):
     hidden_dims: Sequence[int]
     layer_norm: bool = False
     activation: Callable[[jax.Array], jax.Array] = nn.relu
+    init_scheme: str = "orthogonal"  # ``INIT_SCHEMES``; "orthogonal": output-layer gain 1
 
     @nn.compact
     def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
         inputs = jnp.concatenate([obs, action], axis=-1)
         hidden = MLP(self.hidden_dims, self.activation, activate_final=True,
-                     layer_norm=self.layer_norm)(inputs)
-        return nn.Dense(1, kernel_init=default_init(1.0))(hidden)[..., 0]
+                     layer_norm=self.layer_norm, init_scheme=self.init_scheme)(inputs)
+        return dense(1, hidden, self.init_scheme, orthogonal_gain=1.0)[..., 0]
 
 
 class EnsembleCritic(nn.Module):
@@ -202,6 +250,7 @@ class EnsembleCritic(nn.Module):
     num_critics: int = 2
     layer_norm: bool = False
     activation: Callable[[jax.Array], jax.Array] = nn.relu
+    init_scheme: str = "orthogonal"  # ``INIT_SCHEMES``
 
     @nn.compact
     def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
@@ -213,9 +262,8 @@ class EnsembleCritic(nn.Module):
             out_axes=0,
             axis_size=self.num_critics,
         )
-        return ensemble(self.hidden_dims, layer_norm=self.layer_norm, activation=self.activation)(
-            obs, action
-        )
+        return ensemble(self.hidden_dims, layer_norm=self.layer_norm, activation=self.activation,
+                        init_scheme=self.init_scheme)(obs, action)
 
 
 class StateValue(nn.Module):

@@ -375,6 +375,23 @@ def test_td3_bc_delayed_actor_and_target_updates():
         chex.assert_trees_all_close(new.target_params, expected, rtol=1e-6, atol=1e-9)
 
 
+def test_td3_bc_init_scheme_switch_reaches_actor_and_critics():
+    """init_scheme="pytorch" (the [parity] switch, CORL's torch.nn.Linear default) gives nonzero
+    biases in every actor and critic layer; the default keeps Flax's zero biases; an unknown
+    scheme is refused when the Config is built."""
+    obs, action = jnp.zeros(3), jnp.zeros(2)
+    for scheme, nonzero in (("orthogonal", False), ("pytorch", True)):
+        config = td3_bc.Config(actor_hidden_dims=HIDDEN, critic_hidden_dims=HIDDEN,
+                               init_scheme=scheme)
+        state = jax.jit(functools.partial(td3_bc.init, config))(jax.random.key(0), obs, action)
+        biases = [leaf for path, leaf in jax.tree_util.tree_flatten_with_path(
+            (state.actor.params, state.critic.params))[0] if path[-1].key == "bias"]
+        assert len(biases) == 3 + 3
+        assert all(bool(jnp.any(bias != 0)) == nonzero for bias in biases), scheme
+    with pytest.raises(ValueError, match="init_scheme must be one of"):
+        td3_bc.Config(init_scheme="xavier")
+
+
 # --- IQL ----------------------------------------------------------------------------------------
 
 

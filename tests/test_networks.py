@@ -221,3 +221,47 @@ def test_ensemble_members_are_independent():
     single = jax.tree.map(lambda leaf: leaf[2], params["params"]["VmapStateActionValue_0"])
     q_single = apply(networks.StateActionValue(HIDDEN), {"params": single}, obs, action)
     np.testing.assert_allclose(q_single, q[2], rtol=1e-5, atol=1e-6)
+
+
+def _dense_layers(params):
+    """``[(path, kernel, bias)]`` of every Dense layer in a params tree."""
+    flat = jax.tree_util.tree_flatten_with_path(params)[0]
+    kernels = {tuple(p[:-1]): leaf for p, leaf in flat if p[-1].key == "kernel"}
+    biases = {tuple(p[:-1]): leaf for p, leaf in flat if p[-1].key == "bias"}
+    return [(path, kernels[path], biases[path]) for path in sorted(kernels, key=str)]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: (networks.DeterministicActor(HIDDEN, ACTION_DIM, init_scheme="pytorch"), 1),
+    lambda: (networks.EnsembleCritic(HIDDEN, num_critics=2, init_scheme="pytorch"), 2),
+    lambda: (networks.TanhGaussianActor(HIDDEN, ACTION_DIM, init_scheme="pytorch"), 1),
+])
+def test_pytorch_init_scheme_is_torch_linear_default_in_every_layer(make):
+    """torch.nn.Linear: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), output layers too;
+    checked by the bound and by the uniform's variance bound^2 / 3 on the 16 x 16 layers."""
+    module, num_args = make()
+    args = (make_obs(), make_action())[:num_args]
+    layers = _dense_layers(init(module, *args))
+    assert len(layers) >= 3
+    for path, kernel, bias in layers:
+        fan_in = kernel.shape[-2]
+        bound = 1.0 / np.sqrt(fan_in)
+        assert float(jnp.abs(kernel).max()) <= bound, path
+        assert float(jnp.abs(bias).max()) <= bound, path
+        assert float(jnp.abs(bias).max()) > 0.0, path  # not Flax's zero bias
+        if kernel.size >= 256:
+            np.testing.assert_allclose(float(jnp.var(kernel)), bound ** 2 / 3, rtol=0.25)
+
+
+def test_init_scheme_keeps_the_parameter_tree_and_orthogonal_default():
+    obs = make_obs()
+    default = init(networks.DeterministicActor(HIDDEN, ACTION_DIM), obs)
+    explicit = init(networks.DeterministicActor(HIDDEN, ACTION_DIM, init_scheme="orthogonal"), obs)
+    torch_like = init(networks.DeterministicActor(HIDDEN, ACTION_DIM, init_scheme="pytorch"), obs)
+    chex_equal = jax.tree_util.tree_map(lambda a, b: bool(jnp.array_equal(a, b)), default, explicit)
+    assert all(jax.tree_util.tree_leaves(chex_equal))
+    assert jax.tree_util.tree_structure(default) == jax.tree_util.tree_structure(torch_like)
+    for _, kernel, bias in _dense_layers(default):
+        assert not np.any(np.asarray(bias))  # orthogonal scheme: zero biases
+    with pytest.raises(ValueError, match="init_scheme must be one of"):
+        init(networks.DeterministicActor(HIDDEN, ACTION_DIM, init_scheme="xavier"), obs)

@@ -32,9 +32,22 @@ class Config(hyperparams.TD3):
 
     Attributes:
       alpha: BC trade-off alpha in lambda = alpha / mean|Q| (2.5).
+      init_scheme: the actor's and critics' Dense initialization (``networks.INIT_SCHEMES``).
+        "orthogonal" (default): orthogonal kernels with gain sqrt(2), output layers 1e-2 (actor)
+        and 1 (critics), zero biases, the JAX convention this library uses everywhere.
+        "pytorch": ``torch.nn.Linear``'s default, U(+-1/sqrt(fan_in)) kernels and biases in every
+        layer, what the paper's official code and CORL train with. [parity] switch added while
+        comparing with CORL (``benchmarks/parity/README.md``); the paper does not state an
+        initialization.
     """
 
     alpha: float = 2.5
+    init_scheme: str = "orthogonal"
+
+    def __post_init__(self):
+        if self.init_scheme not in networks.INIT_SCHEMES:
+            raise ValueError(f"TD3+BC init_scheme must be one of {networks.INIT_SCHEMES}, got "
+                             f"{self.init_scheme!r}")
 
 
 class AgentState(struct.PyTreeNode):
@@ -47,8 +60,10 @@ class AgentState(struct.PyTreeNode):
 def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: jax.Array):
     actor_key, critic_key, state_key = jax.random.split(key, 3)
     obs, action = example_obs[None], example_action[None]
-    actor_net = networks.DeterministicActor(config.actor_hidden_dims, example_action.shape[-1])
-    critic_net = networks.EnsembleCritic(config.critic_hidden_dims, num_critics=2)
+    actor_net = networks.DeterministicActor(config.actor_hidden_dims, example_action.shape[-1],
+                                            init_scheme=config.init_scheme)
+    critic_net = networks.EnsembleCritic(config.critic_hidden_dims, num_critics=2,
+                                         init_scheme=config.init_scheme)
     actor = state_lib.create_target_actor(actor_net, actor_key, obs, config.actor_lr)
     critic = state_lib.create_critic(critic_net, critic_key, obs, action, config.critic_lr)
     return AgentState(actor=actor, critic=critic, key=state_key, step=jnp.zeros((), jnp.int32))

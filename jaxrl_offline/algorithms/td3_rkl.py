@@ -109,11 +109,13 @@ def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: j
     if config.actor_type == "gaussian":
         actor_net = networks.TanhGaussianActor(
             config.actor_hidden_dims, action_dim, config.actor_log_std_min,
-            config.actor_log_std_max
+            config.actor_log_std_max, init_scheme=config.init_scheme
         )
     else:
-        actor_net = networks.DeterministicActor(config.actor_hidden_dims, action_dim)
-    critic_net = networks.EnsembleCritic(config.critic_hidden_dims, num_critics=2)
+        actor_net = networks.DeterministicActor(config.actor_hidden_dims, action_dim,
+                                                init_scheme=config.init_scheme)
+    critic_net = networks.EnsembleCritic(config.critic_hidden_dims, num_critics=2,
+                                         init_scheme=config.init_scheme)
     behavior_net = mixture.GaussianMixturePolicy(
         config.behavior_hidden_dims, action_dim, config.behavior_num_components,
         config.behavior_log_std_min, config.behavior_log_std_max,
