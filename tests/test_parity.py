@@ -342,9 +342,10 @@ def test_welch_difference_ci_by_hand():
 
 
 def test_tables_pair_ours_with_reference(tmp_path):
-    def record(name, seeds, scores, reference=None):
+    def record(name, seeds, scores, reference=None, variant="", config=None):
         rows = np.asarray(scores, np.float64).tolist()
-        entry = {"name": name, "algorithm": "td3_bc", "variant": "corl" if reference else "",
+        entry = {"name": name, "algorithm": "td3_bc",
+                 "variant": "corl" if reference else variant, "config": config or {"alpha": 2.5},
                  "dataset_id": "test/data-v0", "seeds": seeds, "steps": 20, "eval_every": 10,
                  "eval_episodes": 1, "eval_steps": [10, 20], "normalized_scores": rows,
                  "returns": [[0.0] for _ in seeds], "final": results.final_summary(rows),
@@ -359,10 +360,16 @@ def test_tables_pair_ours_with_reference(tmp_path):
     record("ref", [0, 1], [[11.0, 11.0], [30.0, 30.0]], reference={
         "repository": "example/ref", "commit": "abcdef0123", "script": "algo.py",
         "name": "test/ref"})
+    # A diagnostic variant of ours gets its own table against the same reference.
+    record("ours-switch", [0, 1], [[12.0, 14.0], [28.0, 30.0]], variant="switch",
+           config={"alpha": 2.5, "init_scheme": "pytorch"})
     paths = tables.write(tmp_path)
     readme = paths[0].read_text()
     assert "| 10 | 11.0 ± 1.0 (n=2) | 11.0 ± 0.0 (n=2) | +0.0 [" in readme
     assert "| 20 | 21.0 ± 1.0 (n=2) | 30.0 ± 0.0 (n=2) | -9.0 [" in readme
+    assert ("### Variant `switch` of ours (differs from ours in: `init_scheme=pytorch`)"
+            in readme)
+    assert "| 20 | 29.0 ± 1.0 (n=2) | 30.0 ± 0.0 (n=2) | -1.0 [" in readme
     assert "example/ref@abcdef0" in readme and "not measured" in readme
     assert paths[1].name == "td3_bc__test_data-v0.png" and paths[1].stat().st_size > 0
 

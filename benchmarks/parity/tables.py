@@ -8,7 +8,10 @@ bootstrap CI over seeds), and one section of ``README.md``: at every evaluation 
 share, ours and the reference's mean ± std over seeds and the difference of the means with a 95%
 bootstrap CI (each side's seeds resampled on their own) and Welch's 95% t-interval (the one that
 keeps its coverage at 2-5 seeds a side), plus the same-sitting speed ratio when
-``speed/`` holds a measurement for that reference and dataset. Nothing here is edited by hand.
+``speed/`` holds a measurement for that reference and dataset. Records of ours with a variant
+label (a diagnostic run, e.g. a ``Config`` switch tested against a gap) get their own table
+against the same reference, with the settings they change, and their curve in the plot.
+Nothing here is edited by hand.
 """
 
 from __future__ import annotations
@@ -44,14 +47,16 @@ only a smoke test of the pipeline, not evidence of parity.
 
 
 def pairs(records: Sequence[dict]) -> dict[tuple[str, str], dict]:
-    """``{(algorithm, dataset): {"ours": [records], "reference": [records]}}`` for every pair with
-    at least one reference record (ours: records of the plain algorithm, no variant)."""
+    """``{(algorithm, dataset): {"ours": [records], "reference": [records], "variants":
+    [records]}}`` for every pair with at least one reference record (ours: records of the plain
+    algorithm, no variant; variants: our records with a variant label, diagnostic runs such as
+    a ``Config`` switch under test)."""
     grouped: dict[tuple[str, str], dict] = {}
     for record in records:
         key = (record["algorithm"], record["dataset_id"])
-        side = "reference" if "reference" in record else "ours" if not record["variant"] else None
-        if side:
-            grouped.setdefault(key, {"ours": [], "reference": []})[side].append(record)
+        side = ("reference" if "reference" in record else "variants" if record["variant"]
+                else "ours")
+        grouped.setdefault(key, {"ours": [], "reference": [], "variants": []})[side].append(record)
     return {key: value for key, value in sorted(grouped.items()) if value["reference"]}
 
 
@@ -63,26 +68,14 @@ def _cell(scores) -> str:
     return f"{finite.mean():.1f} ± {finite.std():.1f} (n={finite.size})"
 
 
-def render_pair(ours: dict | None, reference: dict, speed: dict | None) -> str:
-    """The README section of one algorithm on one dataset."""
-    ref = reference["reference"]
-    title = (f"## {reference['algorithm']} on `{reference['dataset_id']}`: ours vs "
-             f"{ref['repository']}@{ref['commit'][:7]} (`{ref['script']}`)")
-    lines = [title, ""]
+def _comparison_table(ours: dict | None, reference: dict, label: str = "ours") -> list[str]:
+    """Rows at every evaluation step both sides share: ``label``'s and the reference's mean ± std,
+    and the difference with its bootstrap and Welch 95% intervals."""
     steps = reference["eval_steps"] if ours is None else sorted(
         set(ours["eval_steps"]) & set(reference["eval_steps"]))
-    budget = (f"Budget: {reference['steps']} updates per seed for the reference"
-              + ("" if ours is None else f", {ours['steps']} for ours")
-              + f"; {reference['eval_episodes']} evaluation episodes"
-              + ("" if ours is None else f" (ours {ours['eval_episodes']})") + "; seeds: "
-              + f"reference {reference['seeds']}"
-              + ("" if ours is None else f", ours {ours['seeds']}") + ".")
-    lines += [budget, ""]
-    if ours is None:
-        lines += ["No record of ours yet.", ""]
-    lines += ["| updates | ours | reference | ours − reference [95% bootstrap CI] | "
-              "[95% Welch t CI] |",
-              "| --- | --- | --- | --- | --- |"]
+    lines = [f"| updates | {label} | reference | {label} − reference [95% bootstrap CI] | "
+             "[95% Welch t CI] |",
+             "| --- | --- | --- | --- | --- |"]
     ref_rows = dict(zip(reference["eval_steps"], reference["normalized_scores"]))
     our_rows = {} if ours is None else dict(zip(ours["eval_steps"], ours["normalized_scores"]))
     for step in steps:
@@ -95,6 +88,39 @@ def render_pair(ours: dict | None, reference: dict, speed: dict | None) -> str:
         t_text = "n/a" if math.isnan(t_low) else f"[{t_low:+.1f}, {t_high:+.1f}]"
         lines.append(f"| {step} | {_cell(our_scores)} | {_cell(ref_scores)} | {diff_text} | "
                      f"{t_text} |")
+    return lines
+
+
+def _variant_section(variant: dict, ours: dict | None, reference: dict) -> list[str]:
+    """A diagnostic run of ours (a ``variant`` record) against the same reference: which
+    ``Config`` values differ from the plain record's, its budget, and its comparison table."""
+    base = {} if ours is None else ours["config"]
+    changed = {k: v for k, v in variant["config"].items() if base.get(k) != v}
+    settings = ", ".join(f"`{k}={v}`" for k, v in sorted(changed.items())) or "none"
+    return [f"### Variant `{variant['variant']}` of ours (differs from ours in: {settings})", "",
+            f"Budget: {variant['steps']} updates per seed; {variant['eval_episodes']} evaluation "
+            f"episodes; seeds {variant['seeds']}.", "",
+            *_comparison_table(variant, reference, label=f"ours ({variant['variant']})"), "",
+            f"Command: `{variant.get('command')}`", ""]
+
+
+def render_pair(ours: dict | None, reference: dict, speed: dict | None,
+                variants: Sequence[dict] = ()) -> str:
+    """The README section of one algorithm on one dataset (and of ``variants`` of ours)."""
+    ref = reference["reference"]
+    title = (f"## {reference['algorithm']} on `{reference['dataset_id']}`: ours vs "
+             f"{ref['repository']}@{ref['commit'][:7]} (`{ref['script']}`)")
+    lines = [title, ""]
+    budget = (f"Budget: {reference['steps']} updates per seed for the reference"
+              + ("" if ours is None else f", {ours['steps']} for ours")
+              + f"; {reference['eval_episodes']} evaluation episodes"
+              + ("" if ours is None else f" (ours {ours['eval_episodes']})") + "; seeds: "
+              + f"reference {reference['seeds']}"
+              + ("" if ours is None else f", ours {ours['seeds']}") + ".")
+    lines += [budget, ""]
+    if ours is None:
+        lines += ["No record of ours yet.", ""]
+    lines += _comparison_table(ours, reference)
     lines.append("")
     if speed is None:
         lines.append("Speed: not measured in the same sitting yet (`python -m "
@@ -109,6 +135,8 @@ def render_pair(ours: dict | None, reference: dict, speed: dict | None) -> str:
                      "before ours / the reference): " + ", ".join(parts) + " (details: `speed/`).")
     lines += ["", f"Commands: `{reference.get('command')}`"
               + ("" if ours is None else f"; `{ours.get('command')}`"), ""]
+    for variant in variants:
+        lines += _variant_section(variant, ours, reference)
     return "\n".join(lines)
 
 
@@ -134,7 +162,8 @@ def render_readme(workdir: str | pathlib.Path = WORKDIR) -> str:
         ours = group["ours"][0] if group["ours"] else None
         for reference in group["reference"]:
             sections.append(render_pair(ours, reference,
-                                        speed.get((reference["reference"]["name"], dataset))))
+                                        speed.get((reference["reference"]["name"], dataset)),
+                                        group["variants"]))
     return "\n".join(sections)
 
 
@@ -146,7 +175,8 @@ def write(workdir: str | pathlib.Path = WORKDIR) -> list[pathlib.Path]:
     written = [readme]
     for (algorithm, dataset), group in pairs(results.load_records(workdir)).items():
         path = workdir / "plots" / f"{algorithm}__{slug(dataset)}.png"
-        written.append(plots.plot_dataset(group["ours"] + group["reference"], path))
+        written.append(plots.plot_dataset(group["ours"] + group["variants"] + group["reference"],
+                                          path))
     return written
 
 
