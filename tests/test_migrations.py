@@ -62,3 +62,12 @@ def test_committed_records_match_their_sweeps(runs_dir):
         record = json.loads(path.read_text())
         assert migrations.record_spec_hash(record) == record["spec_hash"], path
         assert planned[record["name"]].spec_hash == record["spec_hash"], path
+
+
+def test_reference_records_are_left_unchanged():
+    """A parity reference record's ``config`` is the reference's own (CORL's yaml fields), so no
+    field of ours is added to it and its hash is not recomputed."""
+    path = RESULTS / "parity" / "runs" / "td3_bc-corl__jaxrl_offline_hopper_medium-v0.json"
+    record = json.loads(path.read_text())
+    assert "reference" in record and "init_scheme" not in record["config"]
+    assert migrations.migrate_record(record) == record
