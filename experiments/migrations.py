@@ -53,6 +53,7 @@ RENAMED_FIELDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
 ADDED_FIELDS: Mapping[str, Mapping[str, Any]] = {
     "iql": {"actor_kind": "gaussian", "use_updated_value": True},
     "cql": {"log_std_offset": 0.0, "return_range_rewards": False},
+    "bc": {"init_scheme": "orthogonal"},
     "td3_bc": {"init_scheme": "orthogonal"},
     "td3_rkl": {"init_scheme": "orthogonal"},
 }

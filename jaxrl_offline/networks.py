@@ -59,6 +59,14 @@ def default_init(scale: float = math.sqrt(2.0)) -> Initializer:
 INIT_SCHEMES = ("orthogonal", "pytorch")
 
 
+def check_init_scheme(init_scheme: str, owner: str) -> None:
+    """``ValueError`` naming ``owner`` (e.g. "TD3+BC") unless ``init_scheme`` is in
+    ``INIT_SCHEMES``; for a ``Config.__post_init__``, so a bad flag fails before any tracing."""
+    if init_scheme not in INIT_SCHEMES:
+        raise ValueError(f"{owner} init_scheme must be one of {INIT_SCHEMES}, got "
+                         f"{init_scheme!r}")
+
+
 def pytorch_uniform_init(fan_in: int) -> Initializer:
     """U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for any shape: ``torch.nn.Linear``'s default for both
     its weight (kaiming_uniform with a=sqrt(5) reduces to this bound) and its bias."""

@@ -392,6 +392,18 @@ def test_td3_bc_init_scheme_switch_reaches_actor_and_critics():
         td3_bc.Config(init_scheme="xavier")
 
 
+def test_bc_init_scheme_switch():
+    obs, action = jnp.zeros(3), jnp.zeros(2)
+    for scheme, nonzero in (("orthogonal", False), ("pytorch", True)):
+        config = bc.Config(actor_hidden_dims=HIDDEN, init_scheme=scheme)
+        state = jax.jit(functools.partial(bc.init, config))(jax.random.key(0), obs, action)
+        biases = [leaf for path, leaf in jax.tree_util.tree_flatten_with_path(
+            state.actor.params)[0] if path[-1].key == "bias"]
+        assert len(biases) == 3 and all(bool(jnp.any(b != 0)) == nonzero for b in biases)
+    with pytest.raises(ValueError, match="BC init_scheme must be one of"):
+        bc.Config(init_scheme="xavier")
+
+
 # --- IQL ----------------------------------------------------------------------------------------
 
 

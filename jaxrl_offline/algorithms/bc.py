@@ -29,11 +29,18 @@ class Config:
       actor_hidden_dims: actor MLP sizes (CORL: 2 x 256).
       learning_rate: Adam step size (3e-4).
       batch_size: transitions per update (256).
+      init_scheme: the actor's Dense initialization (``networks.INIT_SCHEMES``): "orthogonal"
+        (default; gain sqrt(2), output 1e-2, zero biases) or "pytorch" (``torch.nn.Linear``'s
+        default in every layer, as CORL's ``any_percent_bc.py``). [parity] switch, as TD3+BC's.
     """
 
     actor_hidden_dims: tuple[int, ...] = (256, 256)
     learning_rate: float = 3e-4
     batch_size: int = 256
+    init_scheme: str = "orthogonal"
+
+    def __post_init__(self):
+        networks.check_init_scheme(self.init_scheme, "BC")
 
 
 class AgentState(struct.PyTreeNode):
@@ -45,7 +52,8 @@ class AgentState(struct.PyTreeNode):
 def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: jax.Array):
     """Builds the agent for observations [obs_dim] and actions [action_dim]."""
     actor_key, state_key = jax.random.split(key)
-    actor_net = networks.DeterministicActor(config.actor_hidden_dims, example_action.shape[-1])
+    actor_net = networks.DeterministicActor(config.actor_hidden_dims, example_action.shape[-1],
+                                            init_scheme=config.init_scheme)
     actor = state_lib.create_train_state(actor_net, actor_key, (example_obs[None],),
                                          state_lib.make_optimizer(config.learning_rate))
     return AgentState(actor=actor, key=state_key, step=jnp.zeros((), jnp.int32))

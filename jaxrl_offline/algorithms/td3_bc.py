@@ -45,9 +45,7 @@ class Config(hyperparams.TD3):
     init_scheme: str = "orthogonal"
 
     def __post_init__(self):
-        if self.init_scheme not in networks.INIT_SCHEMES:
-            raise ValueError(f"TD3+BC init_scheme must be one of {networks.INIT_SCHEMES}, got "
-                             f"{self.init_scheme!r}")
+        networks.check_init_scheme(self.init_scheme, "TD3+BC")
 
 
 class AgentState(struct.PyTreeNode):
