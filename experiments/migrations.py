@@ -9,7 +9,9 @@ field name means one quantity in every algorithm (IQL's AWR inverse temperature 
 clip ``awr_max_weight``, TD3-RKL's coverage-weight clip ``coverage_max_weight``).
 
 ``ADDED_FIELDS[algorithm][field] = value``: a field added to a ``Config`` later, with the value
-that does what the code did before it existed (its default).
+that does what the code did before it existed (its default then; TD3+BC's and TD3-RKL's
+``init_scheme`` was added as "orthogonal" and its default became "pytorch" the same day, so
+older records keep "orthogonal").
 
 Records written before the renames carry the old names in ``config`` and ``overrides`` and a
 ``spec_hash`` of them; :func:`migrate_record` renames the fields (values unchanged), adds the

@@ -16,6 +16,7 @@ from absl import app, flags
 
 from experiments import cli, field_rules, overrides, run, stamp_digests, sweep, tables
 from jaxrl_offline import algorithms
+from jaxrl_offline.algorithms import bc
 from jaxrl_offline.reporting import results
 from jaxrl_offline.runner import experiment, training
 
@@ -214,7 +215,7 @@ def test_record_schema(finished):
     assert [len(row) for row in record["normalized_scores"]] == [2, 2]  # [evals][seeds]
     assert [len(row) for row in record["returns"]] == [1, 1]  # [seeds][episodes]
     assert record["config"] == {"actor_hidden_dims": [32, 32], "learning_rate": 3e-4,
-                                "batch_size": 32}
+                                "batch_size": 32, "init_scheme": bc.Config().init_scheme}
     assert record["overrides"] == {"sweep": {"actor_hidden_dims": [32, 32], "batch_size": 32}}
     assert record["transforms"]["source"].startswith("TRANSFORM_TABLE")
     assert record["normalized"] and record["score_label"].startswith("normalized score")

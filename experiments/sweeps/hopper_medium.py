@@ -18,4 +18,7 @@ SWEEP = dict(
     eval_episodes=10,
     chunk=1_000,
     checkpoint_every=5,
+    # Records made before TD3+BC's default initialization became PyTorch's (2026-12-06): pinned
+    # so the sweep re-plans its committed runs; drop the pin to run the current default.
+    config=dict(td3_bc=dict(init_scheme="orthogonal")),
 )

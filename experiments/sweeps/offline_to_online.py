@@ -30,6 +30,8 @@ SWEEP = dict(
     online_steps=5_000,
     online_eval_every=1_000,
     online_update_every=10,
+    # Records made before TD3+BC's default initialization became PyTorch's (2026-12-06): pinned
+    # so the sweep re-plans its committed runs; drop the pin to run the current default.
     config={"actor_hidden_dims": (64, 64), "critic_hidden_dims": (64, 64),
-            "iql": {"value_hidden_dims": (64, 64)}},
+            "iql": {"value_hidden_dims": (64, 64)}, "td3_bc": {"init_scheme": "orthogonal"}},
 )

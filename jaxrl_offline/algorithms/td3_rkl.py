@@ -67,6 +67,10 @@ class Config(td3_bc.Config):
       coverage_max_weight: [INFERRED] clip of w(s) after normalization (10); ``None`` for no clip.
       actor_start_step: [INFERRED] first update with an actor step (0: the actor trains while beta
         is being fitted; ``behavior_steps`` gives strict pretrain-then-train).
+      init_scheme: [INFERRED] TD3+BC's field and default ("pytorch", ``torch.nn.Linear``'s
+        initialization in the actor and critics; beta's mixture network keeps its own): the
+        method builds on TD3+BC's official PyTorch code. Records made before 2026-12-06 used
+        "orthogonal".
     """
 
     actor_type: str = "gaussian"
