@@ -66,7 +66,10 @@ TUNING_SEED = 100  # The only seed anything was tried on; never an evaluation se
 TRIED = ("one run of these settings on seed 100 (TD3-RKL regret 0.0087 vs TD3+BC 0.0157, Spearman "
          "-0.96); nothing was changed after it. The w = 1 ablation row was added after a first "
          "run on the evaluation seeds (same settings; TD3-RKL 0.0057 vs TD3+BC 0.0160), as a "
-         "diagnostic of the mechanism, not a setting")
+         "diagnostic of the mechanism, not a setting. Re-run on 2026-12-06 when the TD3 family's "
+         "default initialization became PyTorch's (a parity finding on hopper against CORL, not "
+         "chosen on this task): TD3-RKL 0.0043 vs TD3+BC 0.0198; the runs above used the "
+         "orthogonal initialization")
 OUT_DIR = pathlib.Path(__file__).resolve().parents[1] / "results" / "claims" / "mixed"
 # The policies compared; "td3_rkl_w1" is the ablation: TD3-RKL with w(s) = 1 (no per-state weight).
 ALGOS = {"td3_bc": td3_bc, "td3_rkl": td3_rkl, "td3_rkl_w1": td3_rkl}
