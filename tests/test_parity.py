@@ -369,6 +369,9 @@ def test_tables_pair_ours_with_reference(tmp_path):
     assert "| 20 | 21.0 ± 1.0 (n=2) | 30.0 ± 0.0 (n=2) | -9.0 [" in readme
     assert ("### Variant `switch` of ours (differs from ours in: `init_scheme=pytorch`)"
             in readme)
+    # "ours" predates TD3+BC's init_scheme (migrations: "orthogonal"), whose default is now
+    # "pytorch": the section says the record is not today's default.
+    assert "`init_scheme=orthogonal` (default now `pytorch`)" in readme
     assert "| 20 | 29.0 ± 1.0 (n=2) | 30.0 ± 0.0 (n=2) | -1.0 [" in readme
     assert "example/ref@abcdef0" in readme and "not measured" in readme
     assert paths[1].name == "td3_bc__test_data-v0.png" and paths[1].stat().st_size > 0

@@ -16,14 +16,17 @@ Nothing here is edited by hand.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import pathlib
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
+from benchmarks.parity import references
 from jaxrl_offline.reporting import aggregate, plots, results
 
 WORKDIR = pathlib.Path(__file__).resolve().parent.parent / "results" / "parity"
@@ -104,6 +107,27 @@ def _variant_section(variant: dict, ours: dict | None, reference: dict) -> list[
             f"Command: `{variant.get('command')}`", ""]
 
 
+def changed_defaults(record: dict) -> dict[str, tuple[Any, Any]]:
+    """``{field: (recorded, today's default)}`` for the fields of ``record`` (ours) that were added
+    to its ``Config`` later (``experiments.migrations.ADDED_FIELDS``) and whose default has
+    changed since, leaving out fields the parity queue sets on purpose
+    (``references.ours_config`` for the reference it is compared with). A record made before
+    such a change is not today's ``ours``; the table says so."""
+    from experiments import migrations
+    from jaxrl_offline import algorithms
+
+    added = migrations.ADDED_FIELDS.get(record["algorithm"], {})
+    if not added:
+        return {}
+    defaults = dataclasses.asdict(algorithms.get_algorithm(record["algorithm"]).Config())
+    changed = {}
+    for field in added:
+        recorded = record.get("config", {}).get(field, added[field])
+        if field in defaults and recorded != defaults[field]:
+            changed[field] = (recorded, defaults[field])
+    return changed
+
+
 def render_pair(ours: dict | None, reference: dict, speed: dict | None,
                 variants: Sequence[dict] = ()) -> str:
     """The README section of one algorithm on one dataset (and of ``variants`` of ours)."""
@@ -120,6 +144,15 @@ def render_pair(ours: dict | None, reference: dict, speed: dict | None,
     lines += [budget, ""]
     if ours is None:
         lines += ["No record of ours yet.", ""]
+    else:
+        on_purpose = references.ours_config(ref["name"], reference["dataset_id"]) \
+            if ref["name"] in references.REFERENCES else {}
+        stale = {k: v for k, v in changed_defaults(ours).items() if k not in on_purpose}
+        if stale:
+            lines += ["Ours here was made before a default changed, so it is not today's "
+                      "default: " + ", ".join(f"`{k}={a}` (default now `{b}`)"
+                                              for k, (a, b) in sorted(stale.items()))
+                      + "; a variant below may show the current default.", ""]
     lines += _comparison_table(ours, reference)
     lines.append("")
     if speed is None:
