@@ -53,7 +53,7 @@ RENAMED_FIELDS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
 # CQL's CORL switches (``log_std_offset``, ``return_range_rewards``): no offset and the dataset's
 # own rewards were the only behavior before them.
 ADDED_FIELDS: Mapping[str, Mapping[str, Any]] = {
-    "iql": {"actor_kind": "gaussian", "use_updated_value": True},
+    "iql": {"actor_kind": "gaussian", "use_updated_value": True, "init_scheme": "orthogonal"},
     "cql": {"log_std_offset": 0.0, "return_range_rewards": False},
     "bc": {"init_scheme": "orthogonal"},
     "td3_bc": {"init_scheme": "orthogonal"},

@@ -166,12 +166,13 @@ class GaussianActor(nn.Module):
     log_std_max: float = 2.0
     dropout_rate: float | None = None
 
+    init_scheme: str = "orthogonal"  # ``INIT_SCHEMES``; "orthogonal": mean-head gain 1e-2
+
     @nn.compact
     def __call__(self, obs: jax.Array, training: bool = False) -> distrax.Distribution:
-        features = MLP(self.hidden_dims, activate_final=True, dropout_rate=self.dropout_rate)(
-            obs, training=training
-        )
-        mean = nn.tanh(nn.Dense(self.action_dim, kernel_init=default_init(1e-2))(features))
+        features = MLP(self.hidden_dims, activate_final=True, dropout_rate=self.dropout_rate,
+                       init_scheme=self.init_scheme)(obs, training=training)
+        mean = nn.tanh(dense(self.action_dim, features, self.init_scheme, orthogonal_gain=1e-2))
         log_std = self.param("log_std", nn.initializers.zeros, (self.action_dim,))
         log_std = jnp.clip(log_std, self.log_std_min, self.log_std_max)
         return distrax.MultivariateNormalDiag(mean, jnp.broadcast_to(jnp.exp(log_std), mean.shape))
@@ -279,11 +280,13 @@ class StateValue(nn.Module):
 
     hidden_dims: Sequence[int]
     layer_norm: bool = False
+    init_scheme: str = "orthogonal"  # ``INIT_SCHEMES``; "orthogonal": output-layer gain 1
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
-        hidden = MLP(self.hidden_dims, activate_final=True, layer_norm=self.layer_norm)(obs)
-        return nn.Dense(1, kernel_init=default_init(1.0))(hidden)[..., 0]
+        hidden = MLP(self.hidden_dims, activate_final=True, layer_norm=self.layer_norm,
+                     init_scheme=self.init_scheme)(obs)
+        return dense(1, hidden, self.init_scheme, orthogonal_gain=1.0)[..., 0]
 
 
 class Temperature(nn.Module):

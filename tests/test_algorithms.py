@@ -392,6 +392,22 @@ def test_td3_bc_init_scheme_switch_reaches_actor_and_critics():
         td3_bc.Config(init_scheme="xavier")
 
 
+@pytest.mark.parametrize("actor_kind", ["gaussian", "deterministic"])
+def test_iql_init_scheme_switch_reaches_every_network(actor_kind):
+    obs, action = jnp.zeros(3), jnp.zeros(2)
+    for scheme, nonzero in (("orthogonal", False), ("pytorch", True)):
+        config = iql.Config(actor_hidden_dims=HIDDEN, critic_hidden_dims=HIDDEN,
+                            value_hidden_dims=HIDDEN, actor_kind=actor_kind, init_scheme=scheme)
+        state = jax.jit(functools.partial(iql.init, config))(jax.random.key(0), obs, action)
+        biases = [leaf for path, leaf in jax.tree_util.tree_flatten_with_path(
+            (state.actor.params, state.critic.params, state.value.params))[0]
+            if path[-1].key == "bias"]
+        assert len(biases) == 3 * 3
+        assert all(bool(jnp.any(b != 0)) == nonzero for b in biases), (actor_kind, scheme)
+    with pytest.raises(ValueError, match="IQL init_scheme must be one of"):
+        iql.Config(init_scheme="xavier")
+
+
 def test_bc_init_scheme_switch():
     obs, action = jnp.zeros(3), jnp.zeros(2)
     for scheme, nonzero in (("orthogonal", False), ("pytorch", True)):

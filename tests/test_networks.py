@@ -235,6 +235,8 @@ def _dense_layers(params):
     lambda: (networks.DeterministicActor(HIDDEN, ACTION_DIM, init_scheme="pytorch"), 1),
     lambda: (networks.EnsembleCritic(HIDDEN, num_critics=2, init_scheme="pytorch"), 2),
     lambda: (networks.TanhGaussianActor(HIDDEN, ACTION_DIM, init_scheme="pytorch"), 1),
+    lambda: (networks.GaussianActor(HIDDEN, ACTION_DIM, init_scheme="pytorch"), 1),
+    lambda: (networks.StateValue(HIDDEN, init_scheme="pytorch"), 1),
 ])
 def test_pytorch_init_scheme_is_torch_linear_default_in_every_layer(make):
     """torch.nn.Linear: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), output layers too;

@@ -51,6 +51,10 @@ class Config(hyperparams.ActorCritic, hyperparams.ExpectileValue):
       use_updated_value: the actor's advantages and the Q target use V after this step's value
         update (``True``, the official ``learner.py``) or V before it (``False``, CORL's order:
         all three losses read the step's starting V and target critic).
+      init_scheme: the actor's, critics' and value's Dense initialization
+        (``networks.INIT_SCHEMES``): "orthogonal" (default; the official JAX code's) or "pytorch"
+        (``torch.nn.Linear``'s default in every layer, as CORL's ``iql.py``). [parity] switch, as
+        TD3+BC's, for the comparison with CORL (``benchmarks/parity/README.md``).
     """
 
     cosine_decay_steps: int | None = 1_000_000
@@ -59,8 +63,10 @@ class Config(hyperparams.ActorCritic, hyperparams.ExpectileValue):
     dropout_rate: float | None = None
     actor_kind: str = "gaussian"
     use_updated_value: bool = True
+    init_scheme: str = "orthogonal"
 
     def __post_init__(self):
+        networks.check_init_scheme(self.init_scheme, "IQL")
         if self.actor_kind not in ACTOR_KINDS:
             raise ValueError(
                 f"IQL actor_kind must be one of {ACTOR_KINDS}, got {self.actor_kind!r}")
@@ -82,13 +88,15 @@ def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: j
     actor_key, critic_key, value_key, state_key = jax.random.split(key, 4)
     obs, action = example_obs[None], example_action[None]
     if config.actor_kind == "deterministic":
-        actor_net = networks.DeterministicActor(config.actor_hidden_dims, example_action.shape[-1])
+        actor_net = networks.DeterministicActor(config.actor_hidden_dims, example_action.shape[-1],
+                                                init_scheme=config.init_scheme)
     else:
         actor_net = networks.GaussianActor(
-            config.actor_hidden_dims, example_action.shape[-1], dropout_rate=config.dropout_rate
-        )
-    critic_net = networks.EnsembleCritic(config.critic_hidden_dims, num_critics=2)
-    value_net = networks.StateValue(config.value_hidden_dims)
+            config.actor_hidden_dims, example_action.shape[-1], dropout_rate=config.dropout_rate,
+            init_scheme=config.init_scheme)
+    critic_net = networks.EnsembleCritic(config.critic_hidden_dims, num_critics=2,
+                                         init_scheme=config.init_scheme)
+    value_net = networks.StateValue(config.value_hidden_dims, init_scheme=config.init_scheme)
     actor = state_lib.create_train_state(
         actor_net, actor_key, (obs,),
         state_lib.make_optimizer(config.actor_lr, config.cosine_decay_steps))
