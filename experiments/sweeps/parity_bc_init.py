@@ -13,12 +13,7 @@ evaluation episodes every 10k.
     python -m benchmarks.parity.tables
 """
 
-SWEEP = dict(
-    algos=("bc",),
-    datasets=("jaxrl_offline/hopper/medium-v0",),
-    num_seeds=3,
-    steps=100_000,
-    eval_every=10_000,
-    eval_episodes=10,
-    variants={"pytorch_init": {"init_scheme": "pytorch"}},
-)
+from experiments.sweeps import parity_td3_bc_init
+
+# The same protocol and variant as parity_td3_bc_init, for BC with the parity queue's 3 seeds.
+SWEEP = {**parity_td3_bc_init.SWEEP, "algos": ("bc",), "num_seeds": 3}

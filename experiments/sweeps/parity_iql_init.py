@@ -14,14 +14,9 @@ the 100k) with ``init_scheme="pytorch"`` as the variant ``pytorch_init``.
     python -m benchmarks.parity.tables
 """
 
-SWEEP = dict(
-    algos=("iql",),
-    datasets=("jaxrl_offline/hopper/medium-v0",),
-    num_seeds=3,
-    steps=100_000,
-    eval_every=10_000,
-    eval_episodes=10,
-    # CORL's hopper-medium settings, as benchmarks/parity/queue.sh passes them (OURS_CONFIG).
-    config=dict(use_updated_value=False, actor_kind="deterministic", tau=0.001),
-    variants={"pytorch_init": {"init_scheme": "pytorch"}},
-)
+from experiments.sweeps import parity_bc_init
+
+# The same protocol, seeds and variant as parity_bc_init, with CORL's hopper-medium settings, as
+# benchmarks/parity/queue.sh passes them (OURS_CONFIG).
+SWEEP = {**parity_bc_init.SWEEP, "algos": ("iql",),
+         "config": dict(use_updated_value=False, actor_kind="deterministic", tau=0.001)}
