@@ -209,6 +209,9 @@ def test_run_seed_and_reference_record(parity_dataset, tmp_path):
     # Reference scores are 0 and 100: the normalized score is the mean return itself.
     np.testing.assert_allclose(record["normalized_scores"][1][1], seeds[1].returns[1].mean())
     assert record["returns"][0] == seeds[0].returns[-1].tolist()
+    # Digested like our records, so the tables list it as checked, not as legacy.
+    assert not results.is_legacy(record)
+    assert record["scores_digest"] == results.scores_digest(record)
     path = records.write(tmp_path / "parity", record)
     assert results.read_record(path) == record
     assert results.column_label(record) == "td3_bc/fake"

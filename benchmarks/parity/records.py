@@ -119,6 +119,8 @@ def reference_record(reference: Reference, commit: str, dataset_id: str, info: D
         record["online"] = online_section(curves, info, record["normalized"])
     record["spec_hash"] = spec_hash(record)
     record = results.to_jsonable(record)
+    # The same check as our records: a later edit of the scores breaks the digest.
+    record["scores_digest"] = results.scores_digest(record)
     results.validate_record(record)
     return record
 
