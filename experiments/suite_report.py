@@ -7,8 +7,10 @@ The policy table is read from the shipped ``manifest.json`` files, the dataset t
 ones ``experiments.make_datasets --table`` wrote (``--tables``, default the committed
 ``suite_default_size.md`` and ``suite_100k.md``), and the "D4RL character" section puts the
 statistics of ``--character`` (default ``benchmarks/results/datasets/character.json``) beside
-D4RL v2's sourced figures of ``--reference`` (``experiments/d4rl_character.json``); nothing is
-typed by hand. ``--measure`` first computes ``local_suite.character.dataset_character`` for every
+D4RL v2's sourced figures of ``--reference`` (``experiments/d4rl_character.json``), and the "BC
+against the behavior level" section puts BC's records on the suite (``--bc_runs``, default
+``benchmarks/results/bc_suite/runs``) beside each dataset's behavior level and BC's published D4RL
+v2 score; nothing is typed by hand. ``--measure`` first computes ``local_suite.character.dataset_character`` for every
 suite dataset (any size) in the Minari store and replaces those datasets' entries in the JSON
 (entries of datasets no longer in the store are kept, unless ``--fresh``), so the report itself
 never needs the store: it is regenerated from committed files alone. A row whose data came from
@@ -33,12 +35,14 @@ from minari.storage import get_dataset_path
 from jaxrl_offline.datasets import dataset_spec
 from jaxrl_offline.local_suite import character, locomotion
 from jaxrl_offline.local_suite import suite as suite_lib
+from jaxrl_offline.reporting import results
 
 FLAGS = flags.FLAGS
 RESULTS = "benchmarks/results/datasets"
 DEFAULT_TABLES = (f"{RESULTS}/suite_default_size.md", f"{RESULTS}/suite_100k.md")
 DEFAULT_NOTES = f"{RESULTS}/notes.md"
 DEFAULT_CHARACTER = f"{RESULTS}/character.json"
+DEFAULT_BC_RUNS = "benchmarks/results/bc_suite/runs"
 # D4RL v2's sourced figures (package data, next to this module).
 REFERENCE = str(pathlib.Path(__file__).with_name("d4rl_character.json"))
 
@@ -57,6 +61,8 @@ def _define_flags() -> None:
                       "--character before writing the report.")
     flags.DEFINE_string("root", None, "Minari datasets root for --measure (default "
                         "$MINARI_DATASETS_PATH).")
+    flags.DEFINE_string("bc_runs", DEFAULT_BC_RUNS, "BC's run records on the suite "
+                        "(experiments/sweeps/bc_suite.py), compared with the behavior level.")
     flags.DEFINE_bool("fresh", False, "With --measure: drop the entries of datasets no longer "
                       "in the store (by default they are kept).")
 
@@ -200,7 +206,53 @@ def character_section(measured: dict, reference: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render(tables: list[str], notes: str | None, measured: dict, reference: dict) -> str:
+def bc_records(runs_dir: str | os.PathLike) -> dict[str, dict]:
+    """BC's run records in ``runs_dir`` by dataset id (an absent folder holds none)."""
+    paths = sorted(pathlib.Path(runs_dir).glob("*.json"))
+    records = (results.read_record(path) for path in paths)
+    return {record["dataset_id"]: record for record in records if record["algorithm"] == "bc"}
+
+
+def bc_section(measured: dict, reference: dict, bc_runs: dict[str, dict]) -> str:
+    """Markdown: per dataset at D4RL's size, BC's final score beside the behavior level (the
+    data's mean normalized return) and beside BC's published score on D4RL v2."""
+    lines = [
+        "## BC against the behavior level\n",
+        "On D4RL, BC lands near the behavior policy's level on single-policy data and between the "
+        "levels on mixtures; this checks the suite does the same. **BC** is the last evaluation "
+        "(mean ± std over seeds) of `experiments/sweeps/bc_suite.py` (256 x 256, 3 seeds, 100k "
+        "updates, 10 episodes every 10k; records in `benchmarks/results/bc_suite/runs/`, "
+        "`experiments/queue_bc_suite.sh` runs them); **behavior** is the dataset's mean "
+        "normalized episode return (the character table above); **D4RL v2 BC** is BC's "
+        "published score on the same kind of D4RL dataset after 1M updates (n/a where none was "
+        "printed). Only datasets at D4RL's size are listed.\n",
+        "| dataset | behavior | BC (ours, 100k) | BC − behavior | D4RL v2 BC (1M) |",
+        "|---|---|---|---|---|"]
+    notes: list[str] = []
+    for dataset_id, ours in measured.items():
+        suite = dataset_spec.parse(dataset_id).parts[0].suite
+        if suite.size is not None:
+            continue
+        theirs = reference["datasets"][f"{suite.env}/{suite.kind}"].get(
+            "bc_normalized", {"value": None, "source": None})
+        behavior = ours["normalized_mean"]
+        record = bc_runs.get(dataset_id)
+        if record is None:
+            bc, gap = "not run yet", "–"
+        else:
+            last = record["final"]["last"]
+            bc = (f"{last['mean']:.1f} ± {last['std']:.1f} (n={last['num_seeds']}, "
+                  f"{record['steps']:,} updates)")
+            gap = f"{last['mean'] - behavior:+.1f}"
+        lines.append(f"| {dataset_id}{_staleness(suite, ours.get('policy_sha256'))} | "
+                     f"{behavior:.1f} | {bc} | {gap} | {_figure(theirs, '{:.1f}', notes)} |")
+    lines.append("")
+    lines += [f"{i + 1}. {reference['sources'][key]}" for i, key in enumerate(notes)]
+    return "\n".join(lines) + "\n"
+
+
+def render(tables: list[str], notes: str | None, measured: dict, reference: dict,
+           bc_runs: dict[str, dict] | None = None) -> str:
     """The whole report (markdown)."""
     parts = ["# The local D4RL-style suite: behavior policies and datasets\n",
              "Generated by `python -m experiments.suite_report` from the shipped behavior-policy "
@@ -214,6 +266,8 @@ def render(tables: list[str], notes: str | None, measured: dict, reference: dict
         path = pathlib.Path(table)
         parts += [f"## Datasets: `{path.name}`\n", path.read_text()]
     parts.append(character_section(measured, reference))
+    if measured:
+        parts.append(bc_section(measured, reference, bc_runs or {}))
     if notes:
         parts.append(pathlib.Path(notes).read_text())
     return "\n".join(parts)
@@ -236,7 +290,7 @@ def main(argv):
         measure(ids, root, character_path)
     measured = json.loads(character_path.read_text()) if character_path.exists() else {}
     reference = json.loads(pathlib.Path(FLAGS.reference).read_text())
-    text = render(FLAGS.tables, FLAGS.notes, measured, reference)
+    text = render(FLAGS.tables, FLAGS.notes, measured, reference, bc_records(FLAGS.bc_runs))
     pathlib.Path(FLAGS.out).parent.mkdir(parents=True, exist_ok=True)
     pathlib.Path(FLAGS.out).write_text(text)
     print(text)

@@ -78,6 +78,29 @@ def test_measure_and_render_the_character_section(tiny_store, tmp_path):
     assert "No suite dataset" in suite_report.character_section({}, reference)
 
 
+def test_bc_section_puts_bc_beside_the_behavior_level():
+    """Datasets at D4RL's size only; BC's last score, its gap to the behavior's mean normalized
+    return and D4RL's published BC score with its source; a dataset without a record says so."""
+    reference = json.loads((REPO / suite_report.REFERENCE).read_text())
+    medium, random = "jaxrl_offline/hopper/medium-v0", "jaxrl_offline/hopper/random-v0"
+    measured = {
+        medium: {"normalized_mean": 48.3,
+                 "policy_sha256": suite_report.suite_lib.expected_policy_hashes("hopper", "medium",
+                                                                                None)},
+        random: {"normalized_mean": 1.2},
+        "jaxrl_offline/hopper/medium-50k-v0": {"normalized_mean": 49.7}}
+    record = {"algorithm": "bc", "dataset_id": medium, "steps": 100_000,
+              "final": {"last": {"mean": 62.0, "std": 3.0, "num_seeds": 3}}}
+    section = suite_report.bc_section(measured, reference, {medium: record})
+    rows = [line for line in section.splitlines() if line.startswith("| jaxrl_offline/")]
+    assert len(rows) == 2  # The reduced 50k set is left out.
+    cells = [cell.strip() for cell in rows[0].split("|")[1:-1]]
+    assert cells == [medium, "48.3", "62.0 ± 3.0 (n=3, 100,000 updates)", "+13.7", "52.9 [1]"]
+    cells = [cell.strip() for cell in rows[1].split("|")[1:-1]]
+    assert cells[0].startswith(random + " (stale") and cells[2:] == ["not run yet", "–", "n/a"]
+    assert "\n1. Kostrikov, Nair & Levine 2021" in section
+
+
 def test_reference_table_covers_the_suite_and_sources_every_number():
     reference = json.loads((REPO / suite_report.REFERENCE).read_text())
     expected = {f"{env}/{kind}" for env in dataset_spec.SUITE_ENVS
@@ -85,7 +108,8 @@ def test_reference_table_covers_the_suite_and_sources_every_number():
     assert set(reference["datasets"]) == expected
     for name, entry in reference["datasets"].items():
         for field in ("transitions", "episodes", "mean_length", "termination_rate",
-                      "return_mean", "return_std", "normalized_mean", "normalized_std"):
+                      "return_mean", "return_std", "normalized_mean", "normalized_std",
+                      "bc_normalized"):
             value, source = entry[field]["value"], entry[field]["source"]
             assert (value is None) == (source is None), (name, field)
             assert source is None or source in reference["sources"], (name, field)
@@ -97,6 +121,7 @@ def test_committed_report_is_up_to_date():
         [str(REPO / table) for table in suite_report.DEFAULT_TABLES],
         str(REPO / suite_report.DEFAULT_NOTES),
         json.loads((REPO / suite_report.DEFAULT_CHARACTER).read_text()),
-        json.loads((REPO / suite_report.REFERENCE).read_text()))
+        json.loads((REPO / suite_report.REFERENCE).read_text()),
+        suite_report.bc_records(REPO / suite_report.DEFAULT_BC_RUNS))
     assert (REPO / suite_report.RESULTS / "README.md").read_text() == text, (
         "benchmarks/results/datasets/README.md is stale: run python -m experiments.suite_report")
