@@ -179,6 +179,9 @@ def test_table_merge_replaces_rows_of_regenerated_datasets():
     new = header + "| jaxrl_offline/b/y-v0 | 3 |\n| jaxrl_offline/c/z-v0 | 4 |\n"
     assert suite.merge_tables(old, new) == header + (
         "| jaxrl_offline/a/x-v0 | 1 |\n| jaxrl_offline/b/y-v0 | 3 |\n| jaxrl_offline/c/z-v0 | 4 |\n")
+    # A kept dataset's row comes back with an unknown generation time: the old one stays.
+    kept = header + "| jaxrl_offline/a/x-v0 | - |\n"
+    assert suite.merge_tables(old, kept) == old
 
 
 def test_export_picks_expert_late_medium_at_a_third_and_the_replay_sequence(tmp_path):

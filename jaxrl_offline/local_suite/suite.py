@@ -257,10 +257,19 @@ def episode_returns(dataset_path: str) -> np.ndarray:
 
 def merge_tables(existing: str, new: str) -> str:
     """``new``'s rows replace same-dataset rows of ``existing``; other rows keep their place and
-    datasets new to the table are appended."""
+    datasets new to the table are appended. A cell that ``new`` leaves unknown (``-``: the
+    generation time of a dataset kept with ``--skip_existing``) keeps ``existing``'s value."""
     def rows(text: str) -> list[str]:
         return [line for line in text.splitlines() if line.startswith("| jaxrl_offline/")]
 
+    def merged(old_row: str, new_row: str) -> str:
+        old_cells, new_cells = old_row.split("|"), new_row.split("|")
+        if len(old_cells) != len(new_cells):
+            return new_row
+        return "|".join(old if new.strip() == "-" else new
+                        for old, new in zip(old_cells, new_cells))
+
     fresh = {row.split("|")[1].strip(): row for row in rows(new)}
-    kept = [fresh.pop(row.split("|")[1].strip(), row) for row in rows(existing)]
+    kept = [merged(row, fresh.pop(row.split("|")[1].strip())) if row.split("|")[1].strip()
+            in fresh else row for row in rows(existing)]
     return "\n".join([*new.splitlines()[:2], *kept, *fresh.values()]) + "\n"
