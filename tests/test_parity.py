@@ -423,3 +423,18 @@ def test_finished_reference_seeds_are_kept_and_reused(tmp_path):
     # Another argument list (another seed, budget or setting) is another cache entry.
     assert records.seed_cache_path(tmp_path, reference, "jaxrl_offline/hopper/medium-v0", "abc",
                                    ["--seed", "4"]) != path
+
+
+def test_speed_falls_back_to_the_same_environment_only():
+    """A reference's speed on hopper medium serves its hopper medium-expert section (labeled in
+    the README), a full-size dataset before a reduced one, never another env's or reference's."""
+    from benchmarks.parity import tables
+    speed = {("corl/bc", "jaxrl_offline/hopper/medium-50k-v0"): {"id": "50k"},
+             ("corl/bc", "jaxrl_offline/hopper/medium-v0"): {"id": "1M"},
+             ("corl/bc", "jaxrl_offline/walker2d/medium-v0"): {"id": "walker"},
+             ("corl/iql", "jaxrl_offline/hopper/medium-v0"): {"id": "iql"}}
+    assert tables.speed_for(speed, "corl/bc", "jaxrl_offline/hopper/medium-50k-v0")["id"] == "50k"
+    assert tables.speed_for(speed, "corl/bc", "jaxrl_offline/hopper/expert-v0")["id"] == "1M"
+    assert tables.speed_for(speed, "corl/bc", "jaxrl_offline/halfcheetah/medium-v0") is None
+    assert tables.speed_for(speed, "corl/td3_bc", "jaxrl_offline/hopper/medium-v0") is None
+    assert tables.speed_for(speed, "corl/bc", "not a spec at all") is None

@@ -8,7 +8,10 @@ bootstrap CI over seeds), and one section of ``README.md``: at every evaluation 
 share, ours and the reference's mean ± std over seeds and the difference of the means with a 95%
 bootstrap CI (each side's seeds resampled on their own) and Welch's 95% t-interval (the one that
 keeps its coverage at 2-5 seeds a side), plus the same-sitting speed ratio when
-``speed/`` holds a measurement for that reference and dataset. Records of ours with a variant
+``speed/`` holds a measurement for that reference and dataset (or, failing that, for that
+reference on another dataset of the same environment, labeled with the dataset it was measured
+on: an update's cost depends on the networks, the batch and the observation and action sizes,
+not on the dataset's rows). Records of ours with a variant
 label (a diagnostic run, e.g. a ``Config`` switch tested against a gap) get their own table
 against the same reference, with the settings they change, and their curve in the plot.
 Nothing here is edited by hand.
@@ -27,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.parity import references
+from jaxrl_offline.datasets import dataset_spec
 from jaxrl_offline.reporting import aggregate, plots, results
 
 WORKDIR = pathlib.Path(__file__).resolve().parent.parent / "results" / "parity"
@@ -165,7 +169,10 @@ def render_pair(ours: dict | None, reference: dict, speed: dict | None,
         lines.append(f"Speed, ours / reference updates/s in one sitting ({speed['chunk']}-update "
                      f"blocks, `{speed['device']}`, 1-minute load average "
                      f"{speed['load_before_ours']:.1f} / {speed['load_before_reference']:.1f} "
-                     "before ours / the reference): " + ", ".join(parts) + " (details: `speed/`).")
+                     "before ours / the reference): " + ", ".join(parts) + " (details: `speed/`"
+                     + ("" if speed["dataset"] == reference["dataset_id"] else
+                        f"; measured on `{speed['dataset']}`, the same environment: the update "
+                        "cost does not depend on the dataset's rows") + ").")
     lines += ["", f"Commands: `{reference.get('command')}`"
               + ("" if ours is None else f"; `{ours.get('command')}`"), ""]
     for variant in variants:
@@ -179,6 +186,32 @@ def load_speed(workdir: pathlib.Path) -> dict[tuple[str, str], dict]:
         result = json.loads(path.read_text())
         found[(result["reference_name"], result["dataset"])] = result
     return found
+
+
+def _suite_dataset(dataset_id: str):
+    """The ``SuiteDataset`` (env, kind, size) of a local-suite id; None for any other dataset."""
+    try:
+        parts = dataset_spec.parse(dataset_id).parts
+    except Exception:  # Not a spec this project parses: no fallback for it.
+        return None
+    return parts[0].suite if len(parts) == 1 else None
+
+
+def speed_for(speed: dict[tuple[str, str], dict], reference_name: str,
+              dataset_id: str) -> dict | None:
+    """The speed measured for this reference on this dataset, else on another dataset of the
+    same suite environment (a full-size one first), else None."""
+    if (reference_name, dataset_id) in speed:
+        return speed[(reference_name, dataset_id)]
+    here = _suite_dataset(dataset_id)
+    if here is None:
+        return None
+    others = []
+    for name, dataset in speed:
+        there = _suite_dataset(dataset)
+        if name == reference_name and there is not None and there.env == here.env:
+            others.append((there.size is not None, dataset))
+    return speed[(reference_name, min(others)[1])] if others else None
 
 
 def slug(text: str) -> str:
@@ -195,7 +228,7 @@ def render_readme(workdir: str | pathlib.Path = WORKDIR) -> str:
         ours = group["ours"][0] if group["ours"] else None
         for reference in group["reference"]:
             sections.append(render_pair(ours, reference,
-                                        speed.get((reference["reference"]["name"], dataset)),
+                                        speed_for(speed, reference["reference"]["name"], dataset),
                                         group["variants"]))
     return "\n".join(sections)
 
