@@ -10,10 +10,11 @@ statistics of ``--character`` (default ``benchmarks/results/datasets/character.j
 D4RL v2's sourced figures of ``--reference`` (``experiments/d4rl_character.json``), and the "BC
 against the behavior level" section puts BC's records on the suite (``--bc_runs``, default
 ``benchmarks/results/bc_suite/runs``) beside each dataset's behavior level and BC's published D4RL
-v2 score; nothing is typed by hand. ``--measure`` first computes ``local_suite.character.dataset_character`` for every
-suite dataset (any size) in the Minari store and replaces those datasets' entries in the JSON
-(entries of datasets no longer in the store are kept, unless ``--fresh``), so the report itself
-never needs the store: it is regenerated from committed files alone. A row whose data came from
+v2 score; nothing is typed by hand. ``--measure`` first computes
+``local_suite.character.dataset_character`` for every suite dataset (any size) in the Minari store
+and replaces those datasets' entries in the JSON (entries of datasets no longer in the store are
+kept, unless ``--fresh``), so the report itself never needs the store: it is regenerated from
+committed files alone. A row whose data came from
 other behavior policies than the shipped ones (stored ``policy_sha256`` against
 ``suite.expected_policy_hashes``) is marked stale. Once the whole suite exists at D4RL's size::
 
@@ -140,6 +141,11 @@ def _figure(field: dict, fmt: str, notes: list[str]) -> str:
     return f"{fmt.format(field['value'])} [{notes.index(field['source']) + 1}]"
 
 
+def _footnotes(notes: list[str], reference: dict) -> list[str]:
+    """The numbered source lines of the ``[n]`` marks ``_figure`` put in a section."""
+    return [f"{i + 1}. {reference['sources'][key]}" for i, key in enumerate(notes)]
+
+
 def _spread(mean, std, fmt: str) -> str:
     return "n/a" if mean is None else f"{fmt.format(mean)} ± {fmt.format(std)}"
 
@@ -201,9 +207,7 @@ def character_section(measured: dict, reference: dict) -> str:
                        _figure(theirs["termination_rate"], "{:.2f}", notes)),
                  ret, norm]
         lines.append(f"| {dataset_id} | {size} | " + " | ".join(cells) + " |")
-    lines.append("")
-    lines += [f"{i + 1}. {reference['sources'][key]}" for i, key in enumerate(notes)]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + ["", *_footnotes(notes, reference)]) + "\n"
 
 
 def bc_records(runs_dir: str | os.PathLike) -> dict[str, dict]:
@@ -233,8 +237,7 @@ def bc_section(measured: dict, reference: dict, bc_runs: dict[str, dict]) -> str
         suite = dataset_spec.parse(dataset_id).parts[0].suite
         if suite.size is not None:
             continue
-        theirs = reference["datasets"][f"{suite.env}/{suite.kind}"].get(
-            "bc_normalized", {"value": None, "source": None})
+        theirs = reference["datasets"][f"{suite.env}/{suite.kind}"]["bc_normalized"]
         behavior = ours["normalized_mean"]
         record = bc_runs.get(dataset_id)
         if record is None:
@@ -246,9 +249,7 @@ def bc_section(measured: dict, reference: dict, bc_runs: dict[str, dict]) -> str
             gap = f"{last['mean'] - behavior:+.1f}"
         lines.append(f"| {dataset_id}{_staleness(suite, ours.get('policy_sha256'))} | "
                      f"{behavior:.1f} | {bc} | {gap} | {_figure(theirs, '{:.1f}', notes)} |")
-    lines.append("")
-    lines += [f"{i + 1}. {reference['sources'][key]}" for i, key in enumerate(notes)]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + ["", *_footnotes(notes, reference)]) + "\n"
 
 
 def render(tables: list[str], notes: str | None, measured: dict, reference: dict,

@@ -192,7 +192,7 @@ def _suite_dataset(dataset_id: str):
     """The ``SuiteDataset`` (env, kind, size) of a local-suite id; None for any other dataset."""
     try:
         parts = dataset_spec.parse(dataset_id).parts
-    except Exception:  # Not a spec this project parses: no fallback for it.
+    except dataset_spec.DatasetError:  # Not a spec this project parses: no fallback for it.
         return None
     return parts[0].suite if len(parts) == 1 else None
 

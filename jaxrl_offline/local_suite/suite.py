@@ -262,14 +262,18 @@ def merge_tables(existing: str, new: str) -> str:
     def rows(text: str) -> list[str]:
         return [line for line in text.splitlines() if line.startswith("| jaxrl_offline/")]
 
-    def merged(old_row: str, new_row: str) -> str:
+    def dataset(row: str) -> str:
+        return row.split("|")[1].strip()
+
+    def merged(old_row: str, new_row: str | None) -> str:
+        if new_row is None:
+            return old_row
         old_cells, new_cells = old_row.split("|"), new_row.split("|")
         if len(old_cells) != len(new_cells):
             return new_row
         return "|".join(old if new.strip() == "-" else new
                         for old, new in zip(old_cells, new_cells))
 
-    fresh = {row.split("|")[1].strip(): row for row in rows(new)}
-    kept = [merged(row, fresh.pop(row.split("|")[1].strip())) if row.split("|")[1].strip()
-            in fresh else row for row in rows(existing)]
+    fresh = {dataset(row): row for row in rows(new)}
+    kept = [merged(row, fresh.pop(dataset(row), None)) for row in rows(existing)]
     return "\n".join([*new.splitlines()[:2], *kept, *fresh.values()]) + "\n"
