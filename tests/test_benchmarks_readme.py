@@ -91,3 +91,13 @@ def test_claims_section_shows_table_plot_command_and_runtime(tmp_path):
     assert "**Reproduced: yes.**" in section and "claims/bimodal/samples.png)" in section
     assert "Command: `python -m benchmarks.claims --claim=bimodal`; runtime 91 s" in section
     assert "Claims with no benchmark yet: ACA" in section
+
+
+def test_pending_claims_drop_out_once_their_record_exists():
+    from benchmarks import claims
+
+    assert claims.pending_text(set()).startswith("ACA offline-to-online")
+    assert "MISA against CQL" in claims.pending_text({"aca"})
+    text = claims.pending_text({"misa_cql"})
+    assert "MISA against CQL" not in text and "ACA offline-to-online" in text
+    assert claims.pending_text(set(claims.PENDING)) == "none."

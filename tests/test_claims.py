@@ -271,6 +271,10 @@ def test_misa_verdict_table_and_plot(tmp_path):
     assert ("| jaxrl_offline/hopper/medium-v0 | misa | 65.0 ± 5.0 | [60.0, 70.0] | 210.0 ± 10.0 | "
             "255.0 ± 5.0 | 240.0 | 0.95 ± 0.05 | 1.05 ± 0.05 |") in table
     assert record["verdict"] in table
+    assert "Budget: **reduced** to fit the CPU: 200 updates (0.0% of the official 1,200,000) " \
+           "with (32, 32) networks" in table
+    full = {**record, "steps": 1_200_000, "hidden": [256, 256]}
+    assert "Budget: the official protocol (1,200,000 updates" in misa_cql.table_markdown(full)
     misa_cql.plot(record, tmp_path / "scores_q.png")
     assert (tmp_path / "scores_q.png").stat().st_size > 0
 

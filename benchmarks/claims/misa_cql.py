@@ -69,6 +69,7 @@ NUM_Q_STATES = 10_000  # Dataset rows on which Q and the MC return are compared.
 TAIL_TOLERANCE = 0.01  # Largest gamma^k of a truncated episode's missing tail at a drawn row.
 OUT_DIR = pathlib.Path(__file__).resolve().parents[1] / "results" / "claims" / "misa_cql"
 COMMAND = "python -m benchmarks.claims --claim=misa_cql"
+PAPER_STEPS, PAPER_HIDDEN = 1_200_000, (256, 256)  # The official code's protocol (spec §5).
 
 
 def configs(hidden: tuple[int, ...]) -> dict[str, misa.Config]:
@@ -207,7 +208,17 @@ def table_markdown(record: dict) -> str:
         f"critics on {record['num_q_states_max']:,} fixed dataset rows at least "
         f"{record['tail_tolerance']} of a truncation's tail from its end, against the "
         f"discounted Monte-Carlo return-to-go of the data there (gamma {record['discount']}).",
-        "", *rows, "", f"**{record['verdict']}**", ""])
+        "", budget_line(record), "", *rows, "", f"**{record['verdict']}**", ""])
+
+
+def budget_line(record: dict) -> str:
+    """How the run's budget compares with the official protocol; a reduced run says so."""
+    hidden, steps = tuple(record["hidden"]), record["steps"]
+    if steps >= PAPER_STEPS and hidden == PAPER_HIDDEN:
+        return f"Budget: the official protocol ({PAPER_STEPS:,} updates, {PAPER_HIDDEN} networks)."
+    return (f"Budget: **reduced** to fit the CPU: {steps:,} updates ({steps / PAPER_STEPS:.1%} of "
+            f"the official {PAPER_STEPS:,}) with {hidden} networks (official {PAPER_HIDDEN}); "
+            f"what MISA and CQL do at that budget, not the paper's result.")
 
 
 def plot(record: dict, path: pathlib.Path) -> None:
