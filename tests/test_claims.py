@@ -271,10 +271,11 @@ def test_misa_verdict_table_and_plot(tmp_path):
     assert ("| jaxrl_offline/hopper/medium-v0 | misa | 65.0 ± 5.0 | [60.0, 70.0] | 210.0 ± 10.0 | "
             "255.0 ± 5.0 | 240.0 | 0.95 ± 0.05 | 1.05 ± 0.05 |") in table
     assert record["verdict"] in table
-    assert "Budget: **reduced** to fit the CPU: 200 updates (0.0% of the official 1,200,000) " \
-           "with (32, 32) networks" in table
+    assert ("Budget: **reduced** to fit the CPU: updates 200 (official 1,200,000, 0.0% of it); "
+            "networks (32, 32) (official (256, 256)).") in table
     full = {**record, "steps": 1_200_000, "hidden": [256, 256]}
-    assert "Budget: the official protocol (1,200,000 updates" in misa_cql.table_markdown(full)
+    assert "Budget: the official protocol (updates 1,200,000, networks (256, 256))." \
+        in misa_cql.table_markdown(full)
     misa_cql.plot(record, tmp_path / "scores_q.png")
     assert (tmp_path / "scores_q.png").stat().st_size > 0
 
@@ -361,6 +362,7 @@ def test_aca_claim_metrics_verdict_and_render(tmp_path):
     table = aca.table_markdown(record)
     assert "| aca | 61.0 ± 1.0 | 1.5 ± 0.5 | 20 ± 0 (2/2) |" in table
     assert "| td3_bc |" in table and "never (0/2)" in table
+    assert aca.budget_line(record) in table and "Budget: **reduced**" in table
     assert "**Warning: iql's offline agent is below the behavior level (50.0) on seed(s) 1" \
         in table
     assert aca.behavior_warnings({**record, "behavior_level": None})[0].startswith(
@@ -370,6 +372,18 @@ def test_aca_claim_metrics_verdict_and_render(tmp_path):
     assert aca.main(["--render", f"--out={tmp_path}"]) == 0
     assert (tmp_path / "table.md").read_text() == table
     assert (tmp_path / "curves.png").stat().st_size > 0
+
+
+def test_budget_line_marks_a_reduced_run():
+    from benchmarks.claims import locomotion
+
+    assert locomotion.budget_line([("updates", 1000, 1000), ("networks", (256,), (256,))]) == (
+        "Budget: the official protocol (updates 1,000, networks (256,)).")
+    text = locomotion.budget_line([("updates", 50_000, 500_000), ("networks", (64,), (256,)),
+                                   ("steps", 10, 10)])
+    assert text.startswith("Budget: **reduced** to fit the CPU: updates 50,000 (official "
+                           "500,000, 10.0% of it); networks (64,) (official (256,)).")
+    assert "steps" not in text
 
 
 def test_shared_offline_phase_is_checked():

@@ -77,6 +77,9 @@ from jaxrl_offline.reporting import results
 ALGOS = ("aca", "sac_ml", "iql", "td3_bc")
 BASELINES = ("sac_ml", "iql", "td3_bc")  # What ACA is compared with.
 SHARED_OFFLINE = ("aca", "sac_ml")  # Arms fine-tuned from one offline run (variant "offline").
+# The claim's full protocol (spec §7.2-7.4 and the defaults below): offline updates, online env
+# steps, networks; a run with less says so in its table.
+PROTOCOL = {"offline updates": 500_000, "online env steps": 100_000, "networks": (256, 256)}
 ONLINE_FIELDS = ("align",)  # The only config field in which those arms differ.
 DATASET = "jaxrl_offline/hopper/medium-v0"
 OUT_DIR = pathlib.Path(__file__).resolve().parents[1] / "results" / "claims" / "aca"
@@ -241,9 +244,18 @@ def table_markdown(record: dict) -> str:
         f"offline (step-0) score minus the lowest score in the first "
         f"{EARLY_FRACTION:.0%} of the online steps; recovery: the first evaluation back at the "
         f"offline score (mean over the seeds that recovered). Dataset behavior level (mean "
-        f"normalized episode return): {level}.", "", *shared_note, *rows, "",
+        f"normalized episode return): {level}.", "", budget_line(record), "", *shared_note,
+        *rows, "",
         *[f"**{w}**" for w in warnings], *([""] if warnings else []),
         f"**{record['verdict']}**", ""])
+
+
+def budget_line(record: dict) -> str:
+    """How the run's budget compares with ``PROTOCOL``; a reduced run says so."""
+    used = {"offline updates": record["steps"], "online env steps": record["online_steps"],
+            "networks": tuple(record["hidden"])}
+    return locomotion.budget_line([(label, used[label], official)
+                                   for label, official in PROTOCOL.items()])
 
 
 def plot(record: dict, path: pathlib.Path) -> None:

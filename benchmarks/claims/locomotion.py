@@ -136,6 +136,33 @@ def provenance() -> dict[str, Any]:
             "git_commit": results.git_commit(), "versions": results.versions()}
 
 
+def budget_line(parts: list[tuple[str, Any, Any]]) -> str:
+    """How a claim run's budget compares with its paper's protocol, for its table.
+
+    Args:
+      parts: ``(label, used, official)`` per budget item (update counts, network sizes, ...).
+
+    Returns:
+      "Budget: the official protocol (...)." when every item equals the official one, else a
+      sentence that marks the run **reduced** and lists each item that differs with the official
+      value (and, for counts, the fraction of it used).
+    """
+    def text(value):
+        return f"{value:,}" if isinstance(value, int) else str(value)
+
+    def item(label, used, official):
+        share = (f", {used / official:.1%} of it" if isinstance(used, int)
+                 and isinstance(official, int) and used < official else "")
+        return f"{label} {text(used)} (official {text(official)}{share})"
+
+    differing = [item(*part) for part in parts if part[1] != part[2]]
+    if not differing:
+        return ("Budget: the official protocol ("
+                + ", ".join(f"{label} {text(used)}" for label, used, _ in parts) + ").")
+    return ("Budget: **reduced** to fit the CPU: " + "; ".join(differing) + ". What the methods "
+            "do at this budget, not the paper's result.")
+
+
 def write_outputs(record: dict, out: pathlib.Path, plot: Callable[[dict, pathlib.Path], None],
                   table_markdown: Callable[[dict], str]) -> None:
     """Writes ``<out>/{record.json, table.md, <record["plot"]>}`` and prints the table."""

@@ -213,12 +213,8 @@ def table_markdown(record: dict) -> str:
 
 def budget_line(record: dict) -> str:
     """How the run's budget compares with the official protocol; a reduced run says so."""
-    hidden, steps = tuple(record["hidden"]), record["steps"]
-    if steps >= PAPER_STEPS and hidden == PAPER_HIDDEN:
-        return f"Budget: the official protocol ({PAPER_STEPS:,} updates, {PAPER_HIDDEN} networks)."
-    return (f"Budget: **reduced** to fit the CPU: {steps:,} updates ({steps / PAPER_STEPS:.1%} of "
-            f"the official {PAPER_STEPS:,}) with {hidden} networks (official {PAPER_HIDDEN}); "
-            f"what MISA and CQL do at that budget, not the paper's result.")
+    return locomotion.budget_line([("updates", record["steps"], PAPER_STEPS),
+                                   ("networks", tuple(record["hidden"]), PAPER_HIDDEN)])
 
 
 def plot(record: dict, path: pathlib.Path) -> None:
