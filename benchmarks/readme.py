@@ -146,7 +146,8 @@ def claims_section(results_dir: pathlib.Path = RESULTS_DIR) -> str:
                   f"Command: `{record['command']}`; runtime {record['wall_s']:.0f} s on "
                   f"{record['device']}. Commit: {_commit(record['git_commit'])}. Record: "
                   f"[`{_relative(path)}`]({_relative(path)}).", ""]
-    recorded = {path.parent.name for path in (results_dir / "claims").glob("*/record.json")}
+    recorded = {path.parent.name: json.loads(path.read_text())
+                for path in (results_dir / "claims").glob("*/record.json")}
     parts += [f"Claims with no benchmark yet: {claims.pending_text(recorded)}", "", CLAIMS_END]
     return "\n".join(parts)
 

@@ -96,8 +96,14 @@ def test_claims_section_shows_table_plot_command_and_runtime(tmp_path):
 def test_pending_claims_drop_out_once_their_record_exists():
     from benchmarks import claims
 
-    assert claims.pending_text(set()).startswith("ACA offline-to-online")
-    assert "MISA against CQL" in claims.pending_text({"aca"})
-    text = claims.pending_text({"misa_cql"})
+    full = {"steps": 1_200_000, "hidden": [256, 256]}
+    assert claims.pending_text({}).startswith("ACA offline-to-online")
+    assert "MISA against CQL" in claims.pending_text({"bimodal": {}})
+    text = claims.pending_text({"misa_cql": full})
     assert "MISA against CQL" not in text and "ACA offline-to-online" in text
-    assert claims.pending_text(set(claims.PENDING)) == "none."
+    reduced = claims.pending_text({"misa_cql": {**full, "steps": 10_000}})
+    assert "a GPU's work) at the full protocol (only a reduced run is above)" in reduced
+    records = {key: {} for key in claims.PENDING}
+    records["misa_cql"] = full
+    records["aca"] = {"steps": 500_000, "online_steps": 100_000, "hidden": [256, 256]}
+    assert claims.pending_text(records) == "none."

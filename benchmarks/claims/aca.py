@@ -250,12 +250,21 @@ def table_markdown(record: dict) -> str:
         f"**{record['verdict']}**", ""])
 
 
-def budget_line(record: dict) -> str:
-    """How the run's budget compares with ``PROTOCOL``; a reduced run says so."""
+def budget_parts(record: dict) -> list[tuple]:
+    """``(label, used, official)`` per ``PROTOCOL`` item of a record (``locomotion.budget_line``)."""
     used = {"offline updates": record["steps"], "online env steps": record["online_steps"],
             "networks": tuple(record["hidden"])}
-    return locomotion.budget_line([(label, used[label], official)
-                                   for label, official in PROTOCOL.items()])
+    return [(label, used[label], official) for label, official in PROTOCOL.items()]
+
+
+def is_reduced(record: dict) -> bool:
+    """Whether the record's run was smaller than the official protocol."""
+    return locomotion.is_reduced(budget_parts(record))
+
+
+def budget_line(record: dict) -> str:
+    """How the run's budget compares with ``PROTOCOL``; a reduced run says so."""
+    return locomotion.budget_line(budget_parts(record))
 
 
 def plot(record: dict, path: pathlib.Path) -> None:

@@ -136,6 +136,11 @@ def provenance() -> dict[str, Any]:
             "git_commit": results.git_commit(), "versions": results.versions()}
 
 
+def is_reduced(parts: list[tuple[str, Any, Any]]) -> bool:
+    """Whether any ``(label, used, official)`` budget item differs from the official one."""
+    return any(used != official for _, used, official in parts)
+
+
 def budget_line(parts: list[tuple[str, Any, Any]]) -> str:
     """How a claim run's budget compares with its paper's protocol, for its table.
 
@@ -155,10 +160,10 @@ def budget_line(parts: list[tuple[str, Any, Any]]) -> str:
                  and isinstance(official, int) and used < official else "")
         return f"{label} {text(used)} (official {text(official)}{share})"
 
-    differing = [item(*part) for part in parts if part[1] != part[2]]
-    if not differing:
+    if not is_reduced(parts):
         return ("Budget: the official protocol ("
                 + ", ".join(f"{label} {text(used)}" for label, used, _ in parts) + ").")
+    differing = [item(*part) for part in parts if part[1] != part[2]]
     return ("Budget: **reduced** to fit the CPU: " + "; ".join(differing) + ". What the methods "
             "do at this budget, not the paper's result.")
 

@@ -211,10 +211,20 @@ def table_markdown(record: dict) -> str:
         "", budget_line(record), "", *rows, "", f"**{record['verdict']}**", ""])
 
 
+def budget_parts(record: dict) -> list[tuple]:
+    """``(label, used, official)`` per budget item of a record (``locomotion.budget_line``)."""
+    return [("updates", record["steps"], PAPER_STEPS),
+            ("networks", tuple(record["hidden"]), PAPER_HIDDEN)]
+
+
+def is_reduced(record: dict) -> bool:
+    """Whether the record's run was smaller than the official protocol."""
+    return locomotion.is_reduced(budget_parts(record))
+
+
 def budget_line(record: dict) -> str:
     """How the run's budget compares with the official protocol; a reduced run says so."""
-    return locomotion.budget_line([("updates", record["steps"], PAPER_STEPS),
-                                   ("networks", tuple(record["hidden"]), PAPER_HIDDEN)])
+    return locomotion.budget_line(budget_parts(record))
 
 
 def plot(record: dict, path: pathlib.Path) -> None:
