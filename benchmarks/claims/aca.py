@@ -251,7 +251,8 @@ def table_markdown(record: dict) -> str:
 
 
 def budget_parts(record: dict) -> list[tuple]:
-    """``(label, used, official)`` per ``PROTOCOL`` item of a record (``locomotion.budget_line``)."""
+    """``(label, used, official)`` per ``PROTOCOL`` item of a record
+    (``locomotion.budget_line``)."""
     used = {"offline updates": record["steps"], "online env steps": record["online_steps"],
             "networks": tuple(record["hidden"])}
     return [(label, used[label], official) for label, official in PROTOCOL.items()]
