@@ -384,6 +384,9 @@ def test_budget_line_marks_a_reduced_run():
     assert text.startswith("Budget: **reduced** to fit the CPU: updates 50,000 (official "
                            "500,000, 10.0% of it); networks (64,) (official (256,)).")
     assert "steps" not in text
+    longer = [("updates", 2_000_000, 1_200_000), ("networks", (256,), (256,))]
+    assert not locomotion.is_reduced(longer)
+    assert locomotion.budget_line(longer).startswith("Budget: the official protocol")
 
 
 def test_shared_offline_phase_is_checked():

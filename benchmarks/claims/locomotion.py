@@ -136,9 +136,17 @@ def provenance() -> dict[str, Any]:
             "git_commit": results.git_commit(), "versions": results.versions()}
 
 
+def _short(used: Any, official: Any) -> bool:
+    """A budget item falls short of the official one: a smaller count, or another setting (a
+    network size); a larger count does not."""
+    if isinstance(used, int) and isinstance(official, int):
+        return used < official
+    return used != official
+
+
 def is_reduced(parts: list[tuple[str, Any, Any]]) -> bool:
-    """Whether any ``(label, used, official)`` budget item differs from the official one."""
-    return any(used != official for _, used, official in parts)
+    """Whether any ``(label, used, official)`` budget item falls short of the official one."""
+    return any(_short(used, official) for _, used, official in parts)
 
 
 def budget_line(parts: list[tuple[str, Any, Any]]) -> str:
@@ -148,22 +156,22 @@ def budget_line(parts: list[tuple[str, Any, Any]]) -> str:
       parts: ``(label, used, official)`` per budget item (update counts, network sizes, ...).
 
     Returns:
-      "Budget: the official protocol (...)." when every item equals the official one, else a
-      sentence that marks the run **reduced** and lists each item that differs with the official
-      value (and, for counts, the fraction of it used).
+      "Budget: the official protocol (...)." when no item falls short of the official one (a
+      larger count is not short), else a sentence that marks the run **reduced** and lists each
+      item that falls short with the official value (and, for counts, the fraction used).
     """
     def text(value):
         return f"{value:,}" if isinstance(value, int) else str(value)
 
     def item(label, used, official):
         share = (f", {used / official:.1%} of it" if isinstance(used, int)
-                 and isinstance(official, int) and used < official else "")
+                 and isinstance(official, int) else "")
         return f"{label} {text(used)} (official {text(official)}{share})"
 
     if not is_reduced(parts):
         return ("Budget: the official protocol ("
                 + ", ".join(f"{label} {text(used)}" for label, used, _ in parts) + ").")
-    differing = [item(*part) for part in parts if part[1] != part[2]]
+    differing = [item(*part) for part in parts if _short(part[1], part[2])]
     return ("Budget: **reduced** to fit the CPU: " + "; ".join(differing) + ". What the methods "
             "do at this budget, not the paper's result.")
 
