@@ -40,9 +40,10 @@ updates/s per seed on the 2-core CPU; MISA's CQL mode samples 50 actions per sou
 at most ~6 updates/s. At 1.2M updates and 5 seeds that is about 1.2e6 / 2.15 x 5 = 2.8e6 s (32
 days) for MISA plus >= 1.2e6 / 6 x 5 = 1e6 s (12 days) for CQL per dataset, plus 120
 evaluations of 10 episodes per run: not feasible on this CPU; on one GPU it should be about a day
-per dataset (not measured). The committed record is a reduced run sized to this CPU (its table says
-so): 10k updates, 64 x 64 networks, 3 seeds, an evaluation every 2k, 4,529 s on one core while
-another job used the second (MISA 32 min at 5.1 updates/s for the 3 vmapped seeds). The smoke test (110 s on the loaded 2-core CPU)::
+per dataset (not measured). The committed record is a reduced run sized to this CPU (its table
+says so): 10k updates, 64 x 64 networks, 3 seeds, an evaluation every 2k, 4,529 s on one core
+while another job used the second (MISA 32 min at 5.1 updates/s for the 3 vmapped seeds). The
+smoke test (110 s on the loaded 2-core CPU)::
 
     python -m benchmarks.claims --claim=misa_cql --steps=100 --num_seeds=2 --hidden=32,32 \\
         --eval_every=0 --eval_episodes=1 --datasets=jaxrl_offline/hopper/medium-50k-v0 \\
