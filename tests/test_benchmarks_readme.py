@@ -106,4 +106,5 @@ def test_pending_claims_drop_out_once_their_record_exists():
     records = {key: {} for key in claims.PENDING}
     records["misa_cql"] = full
     records["aca"] = {"steps": 500_000, "online_steps": 100_000, "hidden": [256, 256]}
+    records["bimodal_locomotion"] = {"updates": 1_000_000, "batch_size": 1024}
     assert claims.pending_text(records) == "none."

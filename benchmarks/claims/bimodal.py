@@ -2,6 +2,7 @@
 unimodal Gaussian AWR policy (IQL) averages them into the bad middle.
 
     python -m benchmarks.claims --claim=bimodal [--seeds=0,1,2] [--updates=600]
+    python -m benchmarks.claims --claim=bimodal --part=locomotion ...  # ``bimodal_locomotion``
 
 The task (``bimodal_task``) is a one-step bandit whose reward does not depend on the state:
 r(a) = 1 - min((a - m)^2, (a + m)^2) / m^2 for a 1-D action a in [-1, 1], m = ``MODE`` = 0.7.
@@ -251,10 +252,17 @@ def plot(arrays: dict, path: pathlib.Path, seed: int) -> None:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.claims --claim=bimodal")
+    parser.add_argument("--part", default="bandit", choices=("bandit", "locomotion"))
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated evaluation seeds")
     parser.add_argument("--updates", type=int, default=600, help="updates per seed")
     parser.add_argument("--out", default=str(OUT_DIR), help="output folder")
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if args.part == "locomotion":
+        from benchmarks.claims import bimodal_locomotion
+
+        return bimodal_locomotion.main([a for a in argv if not a.startswith("--part")])
+    if rest:
+        parser.error(f"unknown arguments {rest}")
     seeds = [int(s) for s in args.seeds.split(",") if s]
     if not seeds or (TUNING_SEED in seeds and pathlib.Path(args.out) == OUT_DIR):
         parser.error(f"--seeds must be non-empty evaluation seeds; the tuning seed {TUNING_SEED} "
