@@ -58,6 +58,9 @@ ADDED_FIELDS: Mapping[str, Mapping[str, Any]] = {
     "bc": {"init_scheme": "orthogonal"},
     "td3_bc": {"init_scheme": "orthogonal"},
     "td3_rkl": {"init_scheme": "orthogonal"},
+    "sac": {"init_scheme": "orthogonal"},
+    "aca": {"init_scheme": "orthogonal"},
+    "sac_ml": {"init_scheme": "orthogonal"},
 }
 
 

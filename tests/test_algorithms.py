@@ -27,7 +27,7 @@ import pytest
 from jaxrl_offline import algorithms
 from jaxrl_offline.local_suite import synthetic
 from jaxrl_offline.runner import training
-from jaxrl_offline.algorithms import ALGORITHMS, bc, cql, iql, td3_bc
+from jaxrl_offline.algorithms import ALGORITHMS, aca, bc, cql, iql, sac, td3_bc
 
 from helpers import (DATA_LOG_PROB, POLICY_ACTION, POLICY_LOG_PROB, FixedPolicy, hand_batch,
                      without_keys, zeroed)
@@ -390,6 +390,26 @@ def test_td3_bc_init_scheme_switch_reaches_actor_and_critics():
         assert all(bool(jnp.any(bias != 0)) == nonzero for bias in biases), scheme
     with pytest.raises(ValueError, match="init_scheme must be one of"):
         td3_bc.Config(init_scheme="xavier")
+
+
+@pytest.mark.parametrize("algo", [sac, aca])
+def test_sac_family_init_scheme_switch_reaches_every_network(algo):
+    """SAC's [parity] init switch (d3rlpy's PyTorch default for ACA's reference) reaches the
+    actor, both critics and, for ACA, the baseline Z; the default keeps zero biases."""
+    obs, action = jnp.zeros(3), jnp.zeros(2)
+    for scheme, nonzero in (("orthogonal", False), ("pytorch", True)):
+        config = algo.Config(actor_hidden_dims=HIDDEN, critic_hidden_dims=HIDDEN,
+                             init_scheme=scheme)
+        state = jax.jit(functools.partial(algo.init, config))(jax.random.key(0), obs, action)
+        networks_ = [state.actor.params, state.critic.params]
+        if algo is aca:
+            networks_.append(state.value.params)
+        biases = [leaf for path, leaf in jax.tree_util.tree_flatten_with_path(networks_)[0]
+                  if path[-1].key == "bias"]
+        assert len(biases) == 4 + 3 * (len(networks_) - 1)  # Actor: 2 hidden, mean, log-std.
+        assert all(bool(jnp.any(bias != 0)) == nonzero for bias in biases), scheme
+    with pytest.raises(ValueError, match="init_scheme must be one of"):
+        algo.Config(init_scheme="xavier")
 
 
 @pytest.mark.parametrize("actor_kind", ["gaussian", "deterministic"])

@@ -271,6 +271,9 @@ def test_transform_table_resolution():
     assert resolve("locomotion", "cql") == Transforms(True, clip_actions=1 - 1e-5)
     assert resolve("locomotion", "td3_bc") == resolve("locomotion", None) == Transforms(True)
     assert resolve("locomotion", "not_in_table") == Transforms(True)
+    # ACA's official code (d3rlpy, scaler=None) trains on raw observations; normalizing them made
+    # SAC+ML's Q diverge on hopper medium (benchmarks/parity/README.md, ACA).
+    assert resolve("locomotion", "aca") == resolve("locomotion", "sac_ml") == Transforms(False)
     assert resolve("antmaze", None) == Transforms(False, "affine", 1.0, -1.0)
     assert resolve("antmaze", "cql") == Transforms(False, "affine", 10.0, -5.0, 1 - 1e-5)
     assert resolve("antmaze", "iql") == Transforms(False, "affine", 1.0, -1.0, 1 - 1e-5)

@@ -117,9 +117,10 @@ def test_online_curve_lands_in_the_record(parity_dataset):
 def test_ours_config_matches_the_reference_on_hopper_medium():
     from jaxrl_offline.algorithms import aca as ours
 
-    # load_model restores the SAC+ML checkpoint's optimizers: the offline Adam moments go on.
+    # load_model restores the SAC+ML checkpoint's optimizers: the offline Adam moments go on;
+    # d3rlpy's networks start from torch.nn.Linear's default initialization.
     assert references.ours_config_args("aca/aca", HOPPER) == [
-        "--config.reset_online_optimizers=false"]
+        "--config.reset_online_optimizers=false", "--config.init_scheme=pytorch"]
     config = ours.Config(**references.ours_config("aca/aca", HOPPER))
     # configs/offline/mjc_m.yaml and configs/online/mjc_m.yaml, run_aca.py and run_sacml.py.
     assert (config.ml_alpha, config.log_prob_clip_std) == (30.0, 7.0)

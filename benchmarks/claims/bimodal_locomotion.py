@@ -53,7 +53,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxrl_offline import losses, networks, state as state_lib
+from jaxrl_offline import losses, networks
+from jaxrl_offline import state as state_lib
 from jaxrl_offline.algorithms import idql, sfbc
 from jaxrl_offline.local_suite import locomotion, rollout
 from jaxrl_offline.reporting import results
@@ -109,7 +110,7 @@ def mixture_data(policies, num_transitions: int, seed: int,
     probe.close()
     episodes = rollout.collect_episodes(env_fn, mixture_policy(policies), num_transitions,
                                         (seed, ROLLOUT_KEY), num_envs)
-    cat = lambda key, cut=slice(None): np.concatenate(  # noqa: E731
+    cat = lambda key, cut=slice(None): np.concatenate(
         [episode[key][cut] for episode in episodes]).astype(np.float32)
     return Transition(obs=cat("obs", slice(None, -1)), action=cat("action"), reward=cat("reward"),
                       next_obs=cat("obs", slice(1, None)), terminal=cat("terminal")), len(episodes)

@@ -339,7 +339,8 @@ OURS_CONFIG: tuple[tuple[str, str, Mapping[str, Any]], ...] = (
 # the aligned critic Z's). Its configs/{offline,online}/mjc_m.yaml (alpha 30, beta 7,
 # interpolation [1, 40, 0.5], n_trajs 0, target entropy -|A|) are our Config defaults, and
 # experiments/overrides.py holds its other MuJoCo/AntMaze files (README "ACA").
-OURS_CONFIG += (("aca/aca", "", {"reset_online_optimizers": False}),)
+# d3rlpy builds its networks with torch.nn.Linear's default initialization: init_scheme.
+OURS_CONFIG += (("aca/aca", "", {"reset_online_optimizers": False, "init_scheme": "pytorch"}),)
 # MISA: the code draws its HMC chains from step size 1.0 at every update (TFP's
 # SimpleStepSizeAdaptation over the 4 burn-in steps, at most 1% a step, restarts each update);
 # ours carries an adapted step size across updates unless mcmc_adaptation_rate=0. Every other

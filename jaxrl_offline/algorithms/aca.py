@@ -62,6 +62,8 @@ class Config(sac.Config):
         -0.5 |A|).
       backup_entropy: subtract alpha log pi(a'|s') in the critic target (True, d3rlpy SAC).
       critic_layer_norm: LayerNorm in critic and Z (False; read by ``sac.init``).
+      init_scheme: Dense initialization of actor, critics and Z (``networks.INIT_SCHEMES``;
+        "orthogonal" here, "pytorch" is d3rlpy's, the official code's). [parity]
       value_lr: Adam step size of the baseline Z (3e-4).
       ml_alpha: alpha of lambda = alpha / mean|min_k Q| in the SAC+ML actor loss (30).
       align: build the aligned critic when fine-tuning starts (True: ACA). False gives the
@@ -126,7 +128,7 @@ def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: j
     sac_state = sac.init(config, sac_key, example_obs, example_action)
     value_net = networks.EnsembleCritic(  # The critic's architecture (alignment copies it).
         config.critic_hidden_dims, num_critics=config.num_critics,
-        layer_norm=config.critic_layer_norm)
+        layer_norm=config.critic_layer_norm, init_scheme=config.init_scheme)
     value = state_lib.create_train_state(
         value_net, value_key, (example_obs[None], jnp.zeros_like(example_action)[None]),
         state_lib.make_optimizer(config.value_lr))

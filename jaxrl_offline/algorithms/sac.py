@@ -51,6 +51,10 @@ class Config(hyperparams.ActorCritic):
       target_entropy: entropy target of the temperature loss; ``None`` means -action_dim.
       backup_entropy: subtract alpha log pi(a'|s') in the critic target (True, as in the paper).
       critic_layer_norm: LayerNorm in the critic MLPs (False; RLPD/ReBRAC-style critics use it).
+      init_scheme: the actor's and critics' Dense initialization (``networks.INIT_SCHEMES``):
+        "orthogonal" (default, the JAX convention: gain sqrt(2), output layers 1e-2 (actor) and 1
+        (critics), zero biases) or "pytorch" (``torch.nn.Linear``'s default in every layer, what
+        PyTorch codes such as d3rlpy's SAC train with). [parity]
     """
 
     temperature_lr: float = 3e-4
@@ -59,6 +63,10 @@ class Config(hyperparams.ActorCritic):
     target_entropy: float | None = None
     backup_entropy: bool = True
     critic_layer_norm: bool = False
+    init_scheme: str = "orthogonal"
+
+    def __post_init__(self):
+        networks.check_init_scheme(self.init_scheme, type(self).__module__.rsplit(".", 1)[-1])
 
 
 class AgentState(struct.PyTreeNode):
@@ -71,10 +79,11 @@ class AgentState(struct.PyTreeNode):
 
 def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: jax.Array):
     actor_key, critic_key, temperature_key, state_key = jax.random.split(key, 4)
-    actor_net = networks.TanhGaussianActor(config.actor_hidden_dims, example_action.shape[-1])
+    actor_net = networks.TanhGaussianActor(config.actor_hidden_dims, example_action.shape[-1],
+                                           init_scheme=config.init_scheme)
     critic_net = networks.EnsembleCritic(
         config.critic_hidden_dims, num_critics=config.num_critics,
-        layer_norm=config.critic_layer_norm
+        layer_norm=config.critic_layer_norm, init_scheme=config.init_scheme
     )
     temperature_net = networks.Temperature(config.initial_temperature)
     obs, action = example_obs[None], example_action[None]

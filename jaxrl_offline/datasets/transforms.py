@@ -93,6 +93,10 @@ _LOCOMOTION = {
     "rebrac": Transforms(normalize_obs=False),  # CORL ReBRAC: normalize_states=False.
     # SfBC: raw observations and rewards (its returns are standardized inside the algorithm).
     "sfbc": Transforms(normalize_obs=False),
+    # ACA's official code (d3rlpy 1.1, scaler=None in run_sacml.py / run_aca.py): raw
+    # observations; SAC+ML is ACA's own offline stage, so it follows.
+    "aca": Transforms(normalize_obs=False),
+    "sac_ml": Transforms(normalize_obs=False),
 }
 _ANTMAZE_SHIFT = Transforms(normalize_obs=False, reward="affine", reward_shift=-1.0)
 _ANTMAZE_SHIFT_CLIP = dataclasses.replace(_ANTMAZE_SHIFT, clip_actions=TANH_ACTION_CLIP)
