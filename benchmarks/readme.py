@@ -130,6 +130,16 @@ def render_section(results_dir: pathlib.Path = RESULTS_DIR) -> str:
     return "\n".join(parts)
 
 
+def _runtime(record: dict) -> str:
+    """The claim command's wall time, and the compute summed over its runs where the record has
+    it (runs resumed across sessions or made by parallel ``--algos`` parts)."""
+    text = f"{record['wall_s']:.0f} s"
+    if "compute_s" in record:
+        text += (f" for the command that wrote the record, {record['compute_s']:.0f} s of "
+                 f"compute summed over its runs")
+    return text
+
+
 def claims_section(results_dir: pathlib.Path = RESULTS_DIR) -> str:
     """The generated claims section, markers included: per claim record its table, plot, the
     command that made it, its runtime and hardware; then the claims with no benchmark yet."""
@@ -144,7 +154,7 @@ def claims_section(results_dir: pathlib.Path = RESULTS_DIR) -> str:
         parts += [f"### {claims.TITLES[record['claim']]}", "",
                   claims.TABLES[record["claim"]](record).rstrip(), "",
                   f"![{record['claim']}]({plot})", "",
-                  f"Command: `{record['command']}`; runtime {record['wall_s']:.0f} s on "
+                  f"Command: `{record['command']}`; runtime {_runtime(record)} on "
                   f"{record['device']}. Commit: {_commit(record['git_commit'])}. Record: "
                   f"[`{_relative(path)}`]({_relative(path)}).", ""]
     parts += [f"Claims with no benchmark yet: {claims.pending_text(recorded)}", "", CLAIMS_END]

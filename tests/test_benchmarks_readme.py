@@ -108,3 +108,11 @@ def test_pending_claims_drop_out_once_their_record_exists():
     records["aca"] = {"steps": 500_000, "online_steps": 100_000, "hidden": [256, 256]}
     records["bimodal_locomotion"] = {"updates": 1_000_000, "batch_size": 1024}
     assert claims.pending_text(records) == "none."
+
+
+def test_claim_runtime_names_summed_compute_when_recorded():
+    from benchmarks import readme
+
+    assert readme._runtime({"wall_s": 12.4}) == "12 s"
+    assert readme._runtime({"wall_s": 12.4, "compute_s": 3600.2}) == (
+        "12 s for the command that wrote the record, 3600 s of compute summed over its runs")

@@ -447,5 +447,15 @@ def test_aca_claim_tiny_end_to_end(tmp_path):
     # Offline agents below the behavior level: never "Reproduced", whichever arm drops less.
     assert record["verdict"].startswith(("Not reproduced", "Inconclusive"))
     assert (out / "curves.png").exists() and record["verdict"] in (out / "table.md").read_text()
+    # Compute: the shared offline run once plus each arm's online phase, from their records.
+    arms = [results.read_record(record["runs"][f"{n}__jaxrl_offline_hopper_medium-50k-v0"]
+                                ["record"]) for n in ("aca", "sac_ml")]
+    expected = sum(offline_record["timing"][k] for k in ("compile_s", "train_s", "eval_s"))
+    expected += sum(arm["online"]["timing"][k] for arm in arms for k in ("train_s", "eval_s"))
+    assert record["compute_s"] == pytest.approx(expected) and record["compute_s"] > 0
+    # A subset without aca only runs (here: finds the finished run) and writes no record.
+    (out / "record.json").unlink()
+    subset = [arg.replace("--algos=aca,sac_ml", "--algos=sac_ml") for arg in argv]
+    assert aca.main(subset) == 0 and not (out / "record.json").exists()
     with pytest.raises(SystemExit):
-        aca.main(["--algos=td3_bc"])
+        aca.main(["--algos=xyz"])
