@@ -18,6 +18,11 @@ ZishunYu/Actor-Critic-Alignment (PyTorch on d3rlpy 1.1). Spec: ``algorithms.md``
 Z is an ``EnsembleCritic`` evaluated at the zero action, so its parameter tree is the critic's and
 alignment is a copy with the action rows of the first kernel zeroed (Z never trains those rows).
 
+Observations: raw, as the official code (d3rlpy without a scaler), through the ``aca`` and
+``sac_ml`` rows of ``datasets.transforms.TRANSFORM_TABLE``; with the locomotion default
+(normalized observations) SAC+ML's critics diverged on hopper medium (``benchmarks/parity/
+README.md``, "Observation normalization").
+
 Rewards: the official code fits Z on unshifted AntMaze rewards but fine-tunes on r - 1 (spec §7.2),
 so Z starts on the wrong scale. Here the online rewards pass through the dataset's own reward
 transform (``jaxrl_offline.runner.finetune``): Z and the online critic see one scale.
