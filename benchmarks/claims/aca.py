@@ -14,7 +14,11 @@ one update per env step, evaluated at env step 0 (the offline agent) and every
 with SAC; ``sac_ml``: the same offline agent fine-tuned without alignment; ``iql`` and ``td3_bc``:
 naive fine-tuning (their own updates go on, on a buffer that starts with the offline data).
 Records and checkpoints live under ``--workdir``, so an interrupted claim resumes (a finished run
-is skipped).
+is skipped). ``--algos`` without ``aca`` only runs those algorithms into ``--workdir`` and writes
+no claim record, so the claim can run as two parallel parts on two cores (``--algos=aca,sac_ml``
+and ``--algos=iql,td3_bc`` with the same other flags), then once more with every algorithm, which
+finds all runs finished and writes the record; its ``compute_s`` sums the runs' own compile,
+training and evaluation seconds (``wall_s`` is that last command's).
 
 Reported per algorithm and seed, from its online curve (``metrics.drop_and_recovery`` with the
 step-0 score as the offline score): the initial drop (offline score minus the lowest score in the
