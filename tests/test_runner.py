@@ -279,6 +279,28 @@ def test_finished_run_is_skipped_and_conflicts_are_reported(finished, tmp_path):
         experiment.run_experiment(spec, tmp_path, progress=False)  # fails before loading data
 
 
+def test_finished_run_with_stale_transforms_is_a_conflict(finished, tmp_path, monkeypatch):
+    # The transforms are not in spec_hash: a record made before the table changed must not be
+    # counted as finished (ACA's normalize_obs went from True to False on 2026-12-07).
+    from jaxrl_offline.datasets import transforms
+    from jaxrl_offline.runner import run_spec
+
+    workdir, spec, record = finished
+    assert run_spec.stale_transforms(spec, record) == ""
+    source = record["transforms"]["source"]
+    assert source.startswith("TRANSFORM_TABLE[")
+    family = source[len("TRANSFORM_TABLE["):].split("/")[0]
+    current = transforms.resolve_transforms(family, spec.algorithm)
+    monkeypatch.setitem(transforms.TRANSFORM_TABLE[family], spec.algorithm,
+                        dataclasses.replace(current, normalize_obs=not current.normalize_obs))
+    assert run_spec.stale_transforms(spec, record) == (
+        f"normalize_obs: {current.normalize_obs!r} then, {not current.normalize_obs!r} now")
+    with pytest.raises(experiment.RunConflictError, match="no longer the table's.*--redo="):
+        experiment.run_experiment(spec, workdir, progress=False)
+    explicit = {**record, "transforms": {**record["transforms"], "source": "transforms= argument"}}
+    assert run_spec.stale_transforms(spec, explicit) == ""
+
+
 def test_cli_skips_finished_run_and_writes_tables_and_plots(finished, capsys):
     workdir, _, record = finished
     run_cli(*TINY_FLAGS, f"--workdir={workdir}")

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from jaxrl_offline.datasets import transforms as transforms_lib
 from jaxrl_offline.reporting import results
 from jaxrl_offline.runner import finetune, tracking
 
@@ -186,7 +187,38 @@ def finished_record(spec: RunSpec, workdir: str | os.PathLike,
             f"{path} holds a finished run of {spec.algorithm} on {record['dataset_id']} made with "
             f"other settings (steps, seeds, config, ...). Rerun with --redo={spec.name} to replace "
             "just this run, or use another --workdir.")
+    stale = stale_transforms(spec, record)
+    if stale:
+        raise RunConflictError(
+            f"{path} holds a finished run of {spec.algorithm} on {record['dataset_id']} whose data "
+            f"transforms are no longer the table's ({stale}; jaxrl_offline/datasets/"
+            f"transforms.py changed since it ran). Rerun with --redo={spec.name} to replace just "
+            "this run, or use another --workdir.")
     return record
+
+
+_TABLE_SOURCE = re.compile(r"^TRANSFORM_TABLE\[([a-z_]+)/[^\]]+\]")
+
+
+def stale_transforms(spec: RunSpec, record: Mapping[str, Any]) -> str:
+    """How a finished record's table-chosen data transforms differ from what the transform table
+    (and the run's ``Config.dataset_transforms``) gives its run now, ``""`` when they agree.
+
+    The transforms are not part of ``spec_hash`` (they follow from the dataset and algorithm), so
+    a change of the table would otherwise leave older records counted as finished. Records with
+    explicit transforms, or without a ``transforms`` entry, are not checked.
+    """
+    made_with = record.get("transforms") or {}
+    matched = _TABLE_SOURCE.match(str(made_with.get("source", "")))
+    if not matched or "config" not in made_with:
+        return ""
+    now = transforms_lib.resolve_transforms(matched.group(1), spec.algorithm)
+    if hasattr(spec.config, "dataset_transforms"):
+        now = spec.config.dataset_transforms(now)
+    expected = dataclasses.asdict(now)
+    differing = {key: (made_with["config"].get(key), value) for key, value in expected.items()
+                 if made_with["config"].get(key) != value}
+    return ", ".join(f"{key}: {old!r} then, {new!r} now" for key, (old, new) in differing.items())
 
 
 def has_final_checkpoint(spec: RunSpec, workdir: str | os.PathLike) -> bool:
