@@ -123,3 +123,23 @@ def test_claim_tiny_end_to_end(tmp_path, monkeypatch):
     assert all(np.isfinite(cell["w1_mean"]) for cell in record["models"].values())
     assert record["verdict"] in (tmp_path / "table.md").read_text()
     assert (tmp_path / "samples.png").exists()
+
+
+def test_gaussian_nll_hand_value():
+    # tanh(N(0, I)) in 2-D at a = 0: log N(0; 0, 1) per dim and a zero tanh Jacobian term, so
+    # -log pi = 2 * 0.5 * log(2 pi) = log(2 pi).
+    import distrax
+    import jax.numpy as jnp
+
+    from jaxrl_offline.types import Transition
+
+    def apply_fn(params, obs):
+        shape = (obs.shape[0], 2)
+        base = distrax.MultivariateNormalDiag(jnp.zeros(shape), jnp.ones(shape))
+        return distrax.Transformed(base, distrax.Block(distrax.Tanh(), ndims=1))
+
+    batch = Transition(obs=jnp.zeros((4, 3)), action=jnp.zeros((4, 2)), reward=jnp.zeros(4),
+                       next_obs=jnp.zeros((4, 3)), terminal=jnp.zeros(4))
+    loss, metrics = bl.gaussian_nll({}, apply_fn, batch)
+    assert float(loss) == pytest.approx(np.log(2 * np.pi), rel=1e-5)
+    assert float(metrics["loss"]) == float(loss)
