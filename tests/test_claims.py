@@ -459,3 +459,14 @@ def test_aca_claim_tiny_end_to_end(tmp_path):
     assert aca.main(subset) == 0 and not (out / "record.json").exists()
     with pytest.raises(SystemExit):
         aca.main(["--algos=xyz"])
+
+
+def test_bimodal_bandit_plot(tmp_path):
+    """The bandit's figure from hand-made arrays: the data, then each algorithm's samples and
+    evaluation actions."""
+    rng = np.random.default_rng(0)
+    arrays = {"data": {"actions": rng.uniform(-1, 1, 50)}}
+    for name in bimodal.ALGOS:
+        arrays[name] = {"samples": rng.uniform(-1, 1, 20), "actions": rng.uniform(-1, 1, 5)}
+    bimodal.plot(arrays, tmp_path / "samples.png", seed=0)
+    assert (tmp_path / "samples.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -258,3 +258,15 @@ def test_learning_curves_written(workdir):
     mean, low, high = results.curve_with_ci([[0.0, 0.0, 0.0], [10.0, 20.0, 30.0]])
     np.testing.assert_allclose(mean, [0.0, 20.0])
     assert low[0] == high[0] == 0.0 and low[1] < 20.0 < high[1]
+
+
+def test_new_figure_and_write_figure(tmp_path):
+    """The claim modules' figures: a subplot grid on the Agg canvas, written at a chosen dpi
+    into a folder that does not exist yet."""
+    figure, axes = plots.new_figure(2, 3, figsize=(3.0, 2.0), squeeze=False)
+    assert axes.shape == (2, 3) and figure.canvas.__class__.__name__ == "FigureCanvasAgg"
+    path = plots.write_figure(figure, tmp_path / "new" / "grid.png", dpi=50)
+    png = path.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert (width, height) == (150, 100)  # 3 x 2 inches at 50 dpi

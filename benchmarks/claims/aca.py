@@ -274,12 +274,9 @@ def budget_line(record: dict) -> str:
 
 def plot(record: dict, path: pathlib.Path) -> None:
     """Online curves, mean ± std over seeds per algorithm, with the behavior level."""
-    import matplotlib
+    from jaxrl_offline.reporting import plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plots.new_figure(figsize=(7, 4))
     for j, (name, curve) in enumerate(record["curves"].items()):
         steps = np.asarray(curve["env_steps"])
         scores = np.asarray([[np.nan if s is None else s for s in row]
@@ -294,10 +291,7 @@ def plot(record: dict, path: pathlib.Path) -> None:
            title=f"Offline -> online on {record['dataset']} (red: the first "
                  f"{EARLY_FRACTION:.0%})")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    plots.write_figure(fig, path, dpi=80)
 
 
 def write_outputs(record: dict, out: pathlib.Path) -> None:

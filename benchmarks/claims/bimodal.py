@@ -218,13 +218,11 @@ def table_markdown(record: dict) -> str:
 
 def plot(arrays: dict, path: pathlib.Path, seed: int) -> None:
     """Data histogram, then per algorithm its model's samples and its evaluation actions."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from jaxrl_offline.reporting import plots
 
     names = list(ALGOS)
-    fig, axes = plt.subplots(1, len(names) + 1, figsize=(4 * (len(names) + 1), 3.2), sharex=True)
+    fig, axes = plots.new_figure(1, len(names) + 1, figsize=(4 * (len(names) + 1), 3.2),
+                                 sharex=True)
     bins = np.linspace(-1, 1, 41)
     grid = np.linspace(-1, 1, 201)[:, None]
     axes[0].hist(arrays["data"]["actions"], bins=bins, color="gray", density=True)
@@ -244,10 +242,7 @@ def plot(arrays: dict, path: pathlib.Path, seed: int) -> None:
         ax.axvspan(-MODE / 2, MODE / 2, color="red", alpha=0.08)
         ax.set_xlabel("action")
     fig.suptitle(f"Bimodal bandit, seed {seed} (red band: the bad middle)")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    plots.write_figure(fig, path, dpi=80)
 
 
 def main(argv: list[str]) -> int:

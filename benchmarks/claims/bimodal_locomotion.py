@@ -367,13 +367,10 @@ def table_markdown(record: dict) -> str:
 
 def plot(arrays: dict, path: pathlib.Path, seed: int) -> None:
     """Histograms of t: the behavior, then each model's samples (the Gaussian: and its mean)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from jaxrl_offline.reporting import plots
 
     panels = [("gaussian", "Gaussian fit"), ("idql", "IDQL diffusion"), ("sfbc", "SfBC score")]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), sharey=True)
+    fig, axes = plots.new_figure(1, len(panels), figsize=(4.2 * len(panels), 3.2), sharey=True)
     bins = np.linspace(-1.0, 2.0, 61)
     for ax, (name, title) in zip(axes, panels):
         ax.hist(arrays["behavior"], bins=bins, density=True, color="gray", alpha=0.5,
@@ -388,10 +385,7 @@ def plot(arrays: dict, path: pathlib.Path, seed: int) -> None:
         ax.set_xlabel("t (0: medium mode, 1: expert mode)")
         ax.legend(fontsize=7)
     fig.suptitle(f"Hopper per-step medium/expert mixture, seed {seed} (red: the middle)")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    plots.write_figure(fig, path, dpi=80)
 
 
 def main(argv: list[str]) -> int:

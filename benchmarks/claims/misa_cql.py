@@ -233,13 +233,10 @@ def budget_line(record: dict) -> str:
 def plot(record: dict, path: pathlib.Path) -> None:
     """Per dataset: score curves (mean and 95% CI over seeds) and Q at dataset and policy actions
     per seed against the MC return."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from jaxrl_offline.reporting import plots
 
     names = list(record["datasets"])
-    fig, axes = plt.subplots(len(names), 2, figsize=(10, 3.5 * len(names)), squeeze=False)
+    fig, axes = plots.new_figure(len(names), 2, figsize=(10, 3.5 * len(names)), squeeze=False)
     for (ax, qax), dataset in zip(axes, names):
         cell = record["datasets"][dataset]
         for j, name in enumerate(VARIANTS):
@@ -261,10 +258,7 @@ def plot(record: dict, path: pathlib.Path) -> None:
         ax.set(title=f"score, {dataset.split('/', 1)[-1]}", xlabel="updates",
                ylabel="normalized score")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=70)
-    plt.close(fig)
+    plots.write_figure(fig, path, dpi=70)
 
 
 def main(argv: list[str]) -> int:

@@ -136,13 +136,10 @@ def verdict(datasets: dict) -> str:
 def plot(record: dict, path: pathlib.Path) -> None:
     """Final scores per dataset and algorithm, one dot per seed; TD3-RKL's mean w(s) per mixture
     part."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from jaxrl_offline.reporting import plots
 
     names = list(record["datasets"])
-    fig, (ax, wax) = plt.subplots(1, 2, figsize=(5 + 5 * len(names), 3.5))
+    fig, (ax, wax) = plots.new_figure(1, 2, figsize=(5 + 5 * len(names), 3.5))
     for j, name in enumerate(ALGOS):
         for i, dataset in enumerate(names):
             cell = record["datasets"][dataset][name]
@@ -163,10 +160,7 @@ def plot(record: dict, path: pathlib.Path) -> None:
     wax.set_xticks(range(len(labels)), labels, fontsize=7, rotation=15)
     wax.set(ylabel="TD3-RKL mean w(s) on the part's states",
             title="mean w(s) per mixture part")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=70)
-    plt.close(fig)
+    plots.write_figure(fig, path, dpi=70)
 
 
 def main(argv: list[str]) -> int:

@@ -63,16 +63,13 @@ def table_markdown(record: dict) -> str:
 def plot(record: dict, path: pathlib.Path) -> None:
     """Data and each policy's actions per state; per-state regret; w(s) and coverage per state;
     w(s) against the true coverage."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from jaxrl_offline.reporting import plots
 
     curves, seed = record["curves"], record["seeds"][0]
     obs = np.asarray(curves["obs"])[:, None]
     data = mixed_task(record["num_transitions"], 1000 + seed)
     colors = {"td3_bc": "tab:blue", "td3_rkl": "tab:orange", "td3_rkl_w1": "tab:red"}
-    fig, axes = plt.subplots(1, 4, figsize=(18, 3.8))
+    fig, axes = plots.new_figure(1, 4, figsize=(18, 3.8))
     axes[0].scatter(data.obs[:, 0], data.action[:, 0], s=2, color="gray", alpha=0.3,
                     label=f"data (seed {seed})")
     axes[0].plot(obs[:, 0], optimal_action(obs), "k--", lw=1, label="a*(s)")
@@ -105,7 +102,4 @@ def plot(record: dict, path: pathlib.Path) -> None:
         ax.legend(fontsize=7, loc="upper left")
     fig.suptitle("TD3-RKL vs TD3+BC on a mixed (expert + random) contextual bandit "
                  f"({record['updates']:,} updates)")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=70)
-    plt.close(fig)
+    plots.write_figure(fig, path, dpi=70)

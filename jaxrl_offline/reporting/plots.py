@@ -45,15 +45,30 @@ def new_axes():
     return figure, figure.add_subplot()
 
 
+def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float],
+               **subplots_kwargs):
+    """``(figure, axes)``: a grid of subplots on the Agg canvas (no pyplot, nothing to close);
+    ``axes`` is what ``Figure.subplots`` returns for these arguments (``sharex``, ``squeeze``)."""
+    figure = Figure(figsize=figsize)
+    FigureCanvasAgg(figure)
+    return figure, figure.subplots(nrows, ncols, **subplots_kwargs)
+
+
+def write_figure(figure, path: str | os.PathLike, dpi: float | None = None) -> pathlib.Path:
+    """Lays ``figure`` out and writes it to ``path`` (folders created) at ``dpi`` (default: the
+    figure's own)."""
+    figure.tight_layout()
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi="figure" if dpi is None else dpi)
+    return path
+
+
 def save_figure(figure, axes, path: str | os.PathLike) -> pathlib.Path:
     """Adds the grid and legend, lays out and writes ``path`` (folders created)."""
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
-    figure.tight_layout()
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    return path
+    return write_figure(figure, path)
 
 
 def plot_dataset(records: Sequence[dict], path: str | os.PathLike) -> pathlib.Path:
