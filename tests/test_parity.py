@@ -344,20 +344,35 @@ def test_welch_difference_ci_by_hand():
     assert np.isnan(aggregate.welch_difference_ci([5.0], [1.0, 2.0])[1])
 
 
+def _write_parity_record(workdir, name, seeds, scores, reference=None, variant="", config=None,
+                         algorithm="td3_bc", online=None):
+    """A minimal complete record under ``workdir/runs`` (``online``: ``[env step][seed]``
+    scores at env steps 0, 5, 10)."""
+    rows = np.asarray(scores, np.float64).tolist()
+    entry = {"name": name, "algorithm": algorithm,
+             "variant": "corl" if reference else variant, "config": config or {"alpha": 2.5},
+             "dataset_id": "test/data-v0", "seeds": seeds, "steps": 20, "eval_every": 10,
+             "eval_episodes": 1, "eval_steps": [10, 20], "normalized_scores": rows,
+             "returns": [[0.0] for _ in seeds], "final": results.final_summary(rows),
+             "normalized": True, "command": f"make {name}"}
+    entry.update({field: None for field in results.REQUIRED_FIELDS if field not in entry},
+                 schema_version=results.SCHEMA_VERSION, status="complete")
+    if reference:
+        entry["reference"] = reference
+    if online is not None:
+        from jaxrl_offline.runner import finetune
+
+        entry["online"] = finetune.finish_online(
+            {"steps": 10, "eval_every": 5, "update_every": 1, "env_steps": [0, 5, 10],
+             "normalized_scores": np.asarray(online, np.float64).tolist(),
+             "returns": [[0.0] for _ in seeds], "buffer": {}, "reward_transform": None,
+             "train_metrics": {}, "timing": {"train_s": 1.0}}, normalized=True)
+    results.write_record(workdir / "runs" / f"{name}.json", entry)
+
+
 def test_tables_pair_ours_with_reference(tmp_path):
-    def record(name, seeds, scores, reference=None, variant="", config=None):
-        rows = np.asarray(scores, np.float64).tolist()
-        entry = {"name": name, "algorithm": "td3_bc",
-                 "variant": "corl" if reference else variant, "config": config or {"alpha": 2.5},
-                 "dataset_id": "test/data-v0", "seeds": seeds, "steps": 20, "eval_every": 10,
-                 "eval_episodes": 1, "eval_steps": [10, 20], "normalized_scores": rows,
-                 "returns": [[0.0] for _ in seeds], "final": results.final_summary(rows),
-                 "normalized": True, "command": f"make {name}"}
-        entry.update({field: None for field in results.REQUIRED_FIELDS if field not in entry},
-                     schema_version=results.SCHEMA_VERSION, status="complete")
-        if reference:
-            entry["reference"] = reference
-        results.write_record(tmp_path / "runs" / f"{name}.json", entry)
+    def record(*args, **kwargs):
+        _write_parity_record(tmp_path, *args, **kwargs)
 
     record("ours", [0, 1], [[10.0, 12.0], [20.0, 22.0]])
     record("ref", [0, 1], [[11.0, 11.0], [30.0, 30.0]], reference={
@@ -378,6 +393,30 @@ def test_tables_pair_ours_with_reference(tmp_path):
     assert "| 20 | 29.0 ± 1.0 (n=2) | 30.0 ± 0.0 (n=2) | -1.0 [" in readme
     assert "example/ref@abcdef0" in readme and "not measured" in readme
     assert paths[1].name == "td3_bc__test_data-v0.png" and paths[1].stat().st_size > 0
+
+
+def test_tables_compare_the_online_phase_of_a_reference_with_one(tmp_path):
+    """ACA's reference has an online phase: the section gets a second table over online env
+    steps and a second plot; ours without an online phase is said to have none."""
+    reference = {"repository": "example/aca", "commit": "abcdef0123", "script": "run_aca.py",
+                 "name": "test/aca"}
+    _write_parity_record(tmp_path, "ref", [0, 1], [[1.0, 3.0], [2.0, 4.0]], reference=reference,
+                         algorithm="aca", online=[[2.0, 4.0], [1.0, 1.0], [50.0, 60.0]])
+    _write_parity_record(tmp_path, "ours", [0, 1], [[1.0, 1.0], [2.0, 2.0]], algorithm="aca",
+                         config={"init_scheme": "pytorch"},
+                         online=[[2.0, 2.0], [3.0, 5.0], [40.0, 50.0]])
+    paths = tables.write(tmp_path)
+    readme = paths[0].read_text()
+    assert "Online phase: 10 env steps after the offline updates" in readme
+    assert "| online env steps | ours | reference |" in readme
+    assert "| 5 | 4.0 ± 1.0 (n=2) | 1.0 ± 0.0 (n=2) | +3.0 [" in readme
+    assert "| 10 | 45.0 ± 5.0 (n=2) | 55.0 ± 5.0 (n=2) | -10.0 [" in readme
+    assert [p.name for p in paths[1:]] == ["aca__test_data-v0.png", "aca__test_data-v0_online.png"]
+    assert all(p.stat().st_size > 0 for p in paths[1:])
+    # Ours without an online phase: the section says so instead of an empty comparison.
+    _write_parity_record(tmp_path, "ours", [0, 1], [[1.0, 1.0], [2.0, 2.0]], algorithm="aca",
+                         config={"init_scheme": "pytorch"})
+    assert "Ours has no online phase in its record." in tables.render_readme(tmp_path)
 
 
 def test_speed_ratios_and_table():

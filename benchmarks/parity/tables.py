@@ -4,8 +4,9 @@
 
 For every (algorithm, dataset) with a reference record (``records.is_reference``) this writes one
 plot, ``plots/<algorithm>__<dataset>.png``, with ours and the reference's curves (mean and 95%
-bootstrap CI over seeds), and one section of ``README.md``: at every evaluation step both sides
-share, ours and the reference's mean ± std over seeds and the difference of the means with a 95%
+bootstrap CI over seeds; a reference with an online phase, ACA's, also gets
+``<algorithm>__<dataset>_online.png`` and a second table over online env steps), and one section
+of ``README.md``: at every evaluation step both sides share, ours and the reference's mean ± std over seeds and the difference of the means with a 95%
 bootstrap CI (each side's seeds resampled on their own) and Welch's 95% t-interval (the one that
 keeps its coverage at 2-5 seeds a side), plus the same-sitting speed ratio when
 ``speed/`` holds a measurement for that reference and dataset (or, failing that, for that
@@ -75,16 +76,27 @@ def _cell(scores) -> str:
     return f"{finite.mean():.1f} ± {finite.std():.1f} (n={finite.size})"
 
 
-def _comparison_table(ours: dict | None, reference: dict, label: str = "ours") -> list[str]:
-    """Rows at every evaluation step both sides share: ``label``'s and the reference's mean ± std,
-    and the difference with its bootstrap and Welch 95% intervals."""
-    steps = reference["eval_steps"] if ours is None else sorted(
-        set(ours["eval_steps"]) & set(reference["eval_steps"]))
-    lines = [f"| updates | {label} | reference | {label} − reference [95% bootstrap CI] | "
+def _offline_curve(record: dict) -> tuple[list, list]:
+    return record["eval_steps"], record["normalized_scores"]
+
+
+def _online_curve(record: dict) -> tuple[list, list]:
+    return record["online"]["env_steps"], record["online"]["normalized_scores"]
+
+
+def _comparison_table(ours: dict | None, reference: dict, label: str = "ours",
+                      curve=_offline_curve, unit: str = "updates") -> list[str]:
+    """Rows at every evaluation step both sides share (``curve(record) -> (steps, [step][seed]
+    scores)``, in ``unit``): ``label``'s and the reference's mean ± std, and the difference with
+    its bootstrap and Welch 95% intervals."""
+    ref_steps, ref_scores_by_step = curve(reference)
+    our_steps, our_scores_by_step = ([], []) if ours is None else curve(ours)
+    steps = ref_steps if ours is None else sorted(set(our_steps) & set(ref_steps))
+    lines = [f"| {unit} | {label} | reference | {label} − reference [95% bootstrap CI] | "
              "[95% Welch t CI] |",
              "| --- | --- | --- | --- | --- |"]
-    ref_rows = dict(zip(reference["eval_steps"], reference["normalized_scores"]))
-    our_rows = {} if ours is None else dict(zip(ours["eval_steps"], ours["normalized_scores"]))
+    ref_rows = dict(zip(ref_steps, ref_scores_by_step))
+    our_rows = dict(zip(our_steps, our_scores_by_step))
     for step in steps:
         ref_scores = results.as_array([ref_rows[step]])[0]
         our_scores = results.as_array([our_rows[step]])[0] if step in our_rows else []
@@ -109,6 +121,20 @@ def _variant_section(variant: dict, ours: dict | None, reference: dict) -> list[
             f"episodes; seeds {variant['seeds']}.", "",
             *_comparison_table(variant, reference, label=f"ours ({variant['variant']})"), "",
             f"Command: `{variant.get('command')}`", ""]
+
+
+def _online_section(ours: dict | None, reference: dict) -> list[str]:
+    """The fine-tuning phase of a reference with one (ACA): both sides' scores at every online
+    evaluation they share, env step 0 being the offline agent as each side hands it over (after
+    ACA's alignment), with the same difference intervals as the offline table."""
+    online = reference["online"]
+    lines = [f"Online phase: {online['steps']} env steps after the offline updates, one update "
+             f"per env step, evaluated every {online['eval_every']} (env step 0: the agent handed "
+             "over by the offline phase).", ""]
+    if ours is not None and "online" not in ours:
+        return lines + ["Ours has no online phase in its record.", ""]
+    return lines + [*_comparison_table(ours, reference, curve=_online_curve,
+                                       unit="online env steps"), ""]
 
 
 def changed_defaults(record: dict) -> dict[str, tuple[Any, Any]]:
@@ -159,6 +185,8 @@ def render_pair(ours: dict | None, reference: dict, speed: dict | None,
                       + "; a variant below may show the current default.", ""]
     lines += _comparison_table(ours, reference)
     lines.append("")
+    if "online" in reference:
+        lines += _online_section(ours, reference)
     if speed is None:
         lines.append("Speed: not measured in the same sitting yet (`python -m "
                      "benchmarks.parity.speed`).")
@@ -241,8 +269,12 @@ def write(workdir: str | pathlib.Path = WORKDIR) -> list[pathlib.Path]:
     written = [readme]
     for (algorithm, dataset), group in pairs(results.load_records(workdir)).items():
         path = workdir / "plots" / f"{algorithm}__{slug(dataset)}.png"
-        written.append(plots.plot_dataset(group["ours"] + group["variants"] + group["reference"],
-                                          path))
+        everyone = group["ours"] + group["variants"] + group["reference"]
+        written.append(plots.plot_dataset(everyone, path))
+        with_online = [record for record in everyone if "online" in record]
+        if any("online" in record for record in group["reference"]):
+            written.append(plots.plot_online_dataset(
+                with_online, path.with_name(f"{path.stem}_online.png")))
     return written
 
 
