@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Issue 14's ACA parity cell: ours and the official ACA code (ZishunYu/Actor-Critic-Alignment,
+# SAC+ML offline then aligned-critic fine-tuning) on the same arrays and budget, 3 seeds a side,
+# 50k offline updates (10 episodes every 10k), then 20k online env steps with one update each
+# (10 episodes every 1k), run one after another (background), resumable:
+#   ACA_VENV=/tmp/refs/aca-venv WANDB_MODE=disabled nohup nice -n 10 \
+#       benchmarks/parity/queue_aca.sh ACA_DIR [DATASET] >> ~/.jaxrl_offline/parity/queue_aca.log 2>&1 &
+# ACA_VENV is the reference's virtual environment (benchmarks/parity/requirements-aca.txt says how
+# to build it); DATASET defaults to jaxrl_offline/hopper/medium-v0.
+# Budget: the reference runs ~28 offline updates/s and ~40 minutes per seed on one loaded core
+# (2026-12-07), so 50k + 20k is issue 14's "about 40 minutes per seed". Ours runs with the
+# OURS_CONFIG flags of benchmarks/parity/references.py (reset_online_optimizers=false,
+# init_scheme=pytorch), its state under $JAXRL_OFFLINE_STATE/parity/ours-3 (resumes from its
+# checkpoints), its record copied into benchmarks/results/parity/runs/; the reference resumes per
+# finished seed (benchmarks/results/parity/reference_seeds/). Then the parity table is regenerated.
+set -u
+cd "$(dirname "$0")/../.."
+ACA_DIR=${1:?usage: $0 /path/to/Actor-Critic-Alignment [DATASET]}
+DATASET=${2:-jaxrl_offline/hopper/medium-v0}
+ACA_VENV=${ACA_VENV:?set ACA_VENV to the reference virtual environment}
+COMMIT=${REFERENCE_COMMIT:-3a082bd555bcdb96f262dd3214358403ae03a371}
+STATE=${JAXRL_OFFLINE_STATE:-$HOME/.jaxrl_offline}/parity/ours-3
+BUDGET="--steps=50000 --eval_every=10000 --eval_episodes=10"
+ONLINE="--online_steps=20000 --online_eval_every=1000"
+OURS_ARGS=$(python -m benchmarks.parity.references aca/aca "$DATASET") || exit 1
+python -m experiments.run --algos=aca --datasets="$DATASET" --num_seeds=3 $BUDGET --chunk=1000 \
+    $ONLINE --workdir="$STATE" --progress=false $OURS_ARGS || exit 1
+cp "$STATE/runs/aca__$(echo "$DATASET" | tr '/' '_').json" benchmarks/results/parity/runs/
+PYTHONPATH=$PWD "$ACA_VENV/bin/python" -m benchmarks.parity.run_reference --reference=aca/aca \
+    --reference_dir="$ACA_DIR" --reference_commit="$COMMIT" --dataset="$DATASET" --seeds=0,1,2 \
+    $BUDGET --reference_args="$ONLINE" --workdir=benchmarks/results/parity || exit 1
+python -m benchmarks.parity.tables
+echo "ACA PARITY QUEUE DONE: $DATASET"
