@@ -107,7 +107,11 @@ def test_pending_claims_drop_out_once_their_record_exists():
     records["misa_cql"] = full
     records["aca"] = {"steps": 500_000, "online_steps": 100_000, "hidden": [256, 256]}
     records["bimodal_locomotion"] = {"updates": 1_000_000, "batch_size": 1024}
+    records["mixed_locomotion"] = {"steps": 1_000_000, "seeds": [0, 1, 2, 3, 4],
+                                   "hidden": [256, 256], "datasets": {"A+B": {}, "C+D": {}}}
     assert claims.pending_text(records) == "none."
+    records["mixed_locomotion"] = {**records["mixed_locomotion"], "steps": 50_000}
+    assert claims.pending_text(records).startswith("TD3-RKL's locomotion part")
 
 
 def test_claim_runtime_names_summed_compute_when_recorded():

@@ -190,6 +190,17 @@ def test_mixed_locomotion_verdict_table_and_plot(tmp_path):
               "datasets": good, "verdict": mixed_locomotion.verdict(good)}
     table = mixed_locomotion.table_markdown(record)
     assert "| A+B | 50.0 ± 1.0 | 70.0 ± 1.0 | random-v0 0.50; expert-v0 1.50 |" in table
+    # 200 updates, 1 seed, 32 x 32, 1 of the 2 mixtures: reduced, and every short item named.
+    assert mixed_locomotion.is_reduced(record)
+    assert ("Budget: **reduced** to fit the CPU: updates 200 (official 1,000,000, 0.0% of it); "
+            "seeds 1 (official 5, 20.0% of it); networks (32, 32) (official (256, 256)); "
+            "datasets 1 (official 2, 50.0% of it).") in table
+    full = {**record, "steps": 1_000_000, "seeds": [0, 1, 2, 3, 4], "hidden": [256, 256],
+            "datasets": {"A+B": good["A+B"], "C+D": good["A+B"]}}
+    assert not mixed_locomotion.is_reduced(full)
+    from benchmarks import claims
+
+    assert claims.REDUCED["mixed_locomotion"](record)
     mixed_locomotion.plot(record, tmp_path / "scores.png")
     assert (tmp_path / "scores.png").stat().st_size > 0
 

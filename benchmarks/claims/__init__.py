@@ -44,7 +44,8 @@ TABLES = {"bimodal": bimodal.table_markdown,  # Claim -> its record's markdown t
           "misa_cql": _on_use("misa_cql"), "aca": _on_use("aca")}
 # Claims whose budget can be cut to fit the CPU -> whether a record's run was reduced.
 REDUCED = {"misa_cql": _on_use("misa_cql", "is_reduced"), "aca": _on_use("aca", "is_reduced"),
-           "bimodal_locomotion": _on_use("bimodal_locomotion", "is_reduced")}
+           "bimodal_locomotion": _on_use("bimodal_locomotion", "is_reduced"),
+           "mixed_locomotion": _on_use("mixed_locomotion", "is_reduced")}
 # Claim parts with no committed record yet -> what is implemented and its estimated full cost.
 # The README lists those whose record (``benchmarks/results/claims/<key>/record.json``) is absent
 # or was made at a reduced budget (then as "at the full protocol").

@@ -302,24 +302,6 @@ def write_outputs(record: dict, out: pathlib.Path) -> None:
     print(table_markdown(record))
 
 
-def compute_seconds(record_paths: list[pathlib.Path]) -> float:
-    """Compilation, training and evaluation seconds summed over the run records that exist (the
-    shared offline phase once, each arm's fine-tuning, each naive baseline's two phases),
-    whichever process or session made them: the claim's cost when its runs were resumed or run
-    in parallel (``--algos`` subsets)."""
-    total = 0.0
-    for path in dict.fromkeys(record_paths):  # The shared offline record once.
-        if not path.exists():
-            continue
-        run = json.loads(path.read_text())
-        if "offline_phase" not in run:  # An arm's copy of the shared offline timing is not new.
-            timing = run.get("timing", {})
-            total += sum(timing.get(key) or 0.0 for key in ("compile_s", "train_s", "eval_s"))
-        online = run.get("online", {}).get("timing", {})
-        total += sum(online.get(key) or 0.0 for key in ("train_s", "eval_s"))
-    return total
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.claims --claim=aca")
     parser.add_argument("--dataset", default=DATASET)
@@ -406,7 +388,7 @@ def main(argv: list[str]) -> int:
     record["verdict"] = verdict(per_algo)
     record["behavior_warnings"] = behavior_warnings(record)
     record["wall_s"] = time.perf_counter() - start
-    record["compute_s"] = compute_seconds(
+    record["compute_s"] = locomotion.compute_seconds(
         [experiment.record_path(workdir, offline_spec)]
         + [pathlib.Path(run["record"]) for run in runs.values()])
     write_outputs(record, out)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import json
 import pathlib
 from collections.abc import Callable
 from types import ModuleType
@@ -184,6 +185,24 @@ def write_outputs(record: dict, out: pathlib.Path, plot: Callable[[dict, pathlib
     results.dump_text(out / "table.md", table_markdown(record))
     print(table_markdown(record))
     print(f"{out}: record.json, table.md, {record['plot']} ({record['wall_s']:.0f} s)")
+
+
+def compute_seconds(record_paths: list[pathlib.Path]) -> float:
+    """Compilation, training and evaluation seconds summed over the run records that exist,
+    whichever process or session made them: a claim's cost when its runs were resumed or run in
+    parallel. A record listed twice counts once, and an arm fine-tuned from a shared offline run
+    (``record["offline_phase"]``, ACA's) counts only its online phase."""
+    total = 0.0
+    for path in dict.fromkeys(record_paths):  # The shared offline record once.
+        if not path.exists():
+            continue
+        run = json.loads(path.read_text())
+        if "offline_phase" not in run:  # An arm's copy of the shared offline timing is not new.
+            timing = run.get("timing", {})
+            total += sum(timing.get(key) or 0.0 for key in ("compile_s", "train_s", "eval_s"))
+        online = run.get("online", {}).get("timing", {})
+        total += sum(online.get(key) or 0.0 for key in ("train_s", "eval_s"))
+    return total
 
 
 def run_parser(prog: str, *, datasets: tuple[str, ...], workdir: str, out: pathlib.Path,

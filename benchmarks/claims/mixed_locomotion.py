@@ -51,6 +51,8 @@ DATASETS = ("jaxrl_offline/hopper/random-v0+jaxrl_offline/hopper/expert-v0",
             "jaxrl_offline/hopper/medium-v0+jaxrl_offline/hopper/expert-v0")
 ALGOS = {"td3_bc": td3_bc, "td3_rkl": td3_rkl}
 NUM_WEIGHT_STATES = 4096  # Dataset rows per mixture part on which w(s) is evaluated.
+# The paper protocol (spec §3.3, TD3+BC's): budget items a reduced record is measured against.
+PROTOCOL = {"updates": 1_000_000, "seeds": 5, "networks": (256, 256), "datasets": len(DATASETS)}
 OUT_DIR = pathlib.Path(__file__).resolve().parents[1] / "results" / "claims" / "mixed_locomotion"
 
 
@@ -100,6 +102,19 @@ def weights_by_part(spec: experiment.RunSpec, workdir: pathlib.Path) -> dict[str
     return out
 
 
+def budget_parts(record: dict) -> list[tuple]:
+    """``(label, used, official)`` per ``PROTOCOL`` item of a record
+    (``locomotion.budget_line``)."""
+    used = {"updates": record["steps"], "seeds": len(record["seeds"]),
+            "networks": tuple(record["hidden"]), "datasets": len(record["datasets"])}
+    return [(label, used[label], official) for label, official in PROTOCOL.items()]
+
+
+def is_reduced(record: dict) -> bool:
+    """Whether the record's run was smaller than the paper protocol."""
+    return locomotion.is_reduced(budget_parts(record))
+
+
 def table_markdown(record: dict) -> str:
     """Per dataset: each algorithm's final score (mean ± std over seeds) and TD3-RKL's mean w(s)
     per mixture part."""
@@ -114,7 +129,8 @@ def table_markdown(record: dict) -> str:
         f"Hopper mixtures, D4RL-normalized score of the last evaluation ({record['steps']:,} "
         f"updates, {record['eval_episodes']} episodes, seeds "
         f"{', '.join(map(str, record['seeds']))}, {tuple(record['hidden'])} networks).", "",
-        *rows, "", f"**{record['verdict']}**", ""])
+        locomotion.budget_line(budget_parts(record)), "", *rows, "",
+        f"**{record['verdict']}**", ""])
 
 
 def verdict(datasets: dict) -> str:
@@ -189,5 +205,7 @@ def main(argv: list[str]) -> int:
     }
     record["verdict"] = verdict(per_dataset)
     record["wall_s"] = time.perf_counter() - start
+    record["compute_s"] = locomotion.compute_seconds(
+        [pathlib.Path(run["record"]) for run in runs.values()])
     locomotion.write_outputs(record, pathlib.Path(args.out), plot, table_markdown)
     return 0
