@@ -56,10 +56,9 @@ PENDING = {
     "bimodal_locomotion": "the bimodal claim's hopper part (implemented: `python -m "
                           "benchmarks.claims --claim=bimodal --part=locomotion`, behavior models "
                           "only; its default reduced run, 10k updates of batch 256 per model "
-                          "and seed, 3 seeds, is about 40 minutes of one core, estimated from "
-                          "~15 updates/s per diffusion model on the loaded CPU; the papers' "
-                          "behavior-model budgets, millions of updates of batch 1024-4096, are "
-                          "days)",
+                          "and seed, 3 seeds, took 45 minutes of one core beside another job; "
+                          "the papers' behavior-model budgets, millions of updates of batch "
+                          "1024-4096, are days)",
     "mixed_locomotion": "TD3-RKL's locomotion part (implemented: `python -m benchmarks.claims "
                         "--claim=mixed --part=locomotion`, about a day and a half on the 2-core "
                         "CPU)",
