@@ -263,6 +263,7 @@ def main(argv: list[str]) -> int:
         parser.error(f"--seeds must be non-empty evaluation seeds; the tuning seed {TUNING_SEED} "
                      f"may only be written outside {OUT_DIR} (--out); got {args.seeds!r}")
     start = time.perf_counter()
+    commit = results.git_commit()  # The code that runs: read before, not after.
     body, arrays = run_claim(seeds, args.updates)
     out = pathlib.Path(args.out)
     record = {
@@ -272,7 +273,7 @@ def main(argv: list[str]) -> int:
         "seeds": seeds, "tuning_seed": TUNING_SEED, "updates": args.updates, "mode": MODE,
         "num_transitions": NUM_TRANSITIONS, **body,
         "device": results.device_description(jax.devices()),
-        "git_commit": results.git_commit(), "versions": results.versions(),
+        "git_commit": commit, "versions": results.versions(),
         "plot": "samples.png", "table": "table.md", "tried": TRIED,
     }
     record["verdict"] = verdict(record["algorithms"])

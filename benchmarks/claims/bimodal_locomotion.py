@@ -402,6 +402,7 @@ def main(argv: list[str]) -> int:
         parser.error(f"need seeds and positive --updates, --batch_size, --num_transitions; got "
                      f"{args.seeds!r}, {args.updates}, {args.batch_size}, {args.num_transitions}")
     start = time.perf_counter()
+    commit = results.git_commit()  # The code that runs: read before, not after.
     body, arrays = run_claim(seeds, args.updates, args.batch_size, args.num_transitions)
     out = pathlib.Path(args.out)
     record = {
@@ -412,7 +413,7 @@ def main(argv: list[str]) -> int:
         "env": ENV, "levels": list(LEVELS), "min_separation": MIN_SEPARATION, "band": BAND,
         "samples_per_state": SAMPLES_PER_STATE, **body,
         "device": results.device_description(jax.devices()),
-        "git_commit": results.git_commit(), "versions": results.versions(),
+        "git_commit": commit, "versions": results.versions(),
         "plot": "samples.png", "table": "table.md",
     }
     record["verdict"] = verdict(record)
