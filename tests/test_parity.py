@@ -345,7 +345,7 @@ def test_welch_difference_ci_by_hand():
 
 
 def _write_parity_record(workdir, name, seeds, scores, reference=None, variant="", config=None,
-                         algorithm="td3_bc", online=None):
+                         algorithm="td3_bc", online=None, timing=None):
     """A minimal complete record under ``workdir/runs`` (``online``: ``[env step][seed]``
     scores at env steps 0, 5, 10)."""
     rows = np.asarray(scores, np.float64).tolist()
@@ -359,6 +359,8 @@ def _write_parity_record(workdir, name, seeds, scores, reference=None, variant="
                  schema_version=results.SCHEMA_VERSION, status="complete")
     if reference:
         entry["reference"] = reference
+    if timing is not None:
+        entry["timing"] = timing
     if online is not None:
         from jaxrl_offline.runner import finetune
 
@@ -366,7 +368,7 @@ def _write_parity_record(workdir, name, seeds, scores, reference=None, variant="
             {"steps": 10, "eval_every": 5, "update_every": 1, "env_steps": [0, 5, 10],
              "normalized_scores": np.asarray(online, np.float64).tolist(),
              "returns": [[0.0] for _ in seeds], "buffer": {}, "reward_transform": None,
-             "train_metrics": {}, "timing": {"train_s": 1.0}}, normalized=True)
+             "train_metrics": {}, "timing": {"train_s": 2.0}}, normalized=True)
     results.write_record(workdir / "runs" / f"{name}.json", entry)
 
 
@@ -413,6 +415,18 @@ def test_tables_compare_the_online_phase_of_a_reference_with_one(tmp_path):
     assert "| 10 | 45.0 ± 5.0 (n=2) | 55.0 ± 5.0 (n=2) | -10.0 [" in readme
     assert [p.name for p in paths[1:]] == ["aca__test_data-v0.png", "aca__test_data-v0_online.png"]
     assert all(p.stat().st_size > 0 for p in paths[1:])
+    # No same-sitting speed: the records' own rates, ours in lockstep (per seed x seeds) against
+    # the reference's per-seed rate; online 10 env steps in 2 s = 5 per seed on both sides.
+    _write_parity_record(tmp_path, "ref", [0, 1], [[1.0, 3.0], [2.0, 4.0]], reference=reference,
+                         algorithm="aca", online=[[2.0, 4.0], [1.0, 1.0], [50.0, 60.0]],
+                         timing={"updates_per_s": 20.0})
+    _write_parity_record(tmp_path, "ours", [0, 1], [[1.0, 1.0], [2.0, 2.0]], algorithm="aca",
+                         config={"init_scheme": "pytorch"},
+                         online=[[2.0, 2.0], [3.0, 5.0], [40.0, 50.0]],
+                         timing={"updates_per_s": 15.0})
+    assert ("ours 15.0 updates/s per seed with 2 seeds in lockstep (30 in all), the reference "
+            "20.0 per seed, one seed after another: 1.50x in all; online, ours 5.0 env steps/s "
+            "per seed (10 in all), the reference 5.0: 2.00x.") in tables.render_readme(tmp_path)
     # Ours without an online phase: the section says so instead of an empty comparison.
     _write_parity_record(tmp_path, "ours", [0, 1], [[1.0, 1.0], [2.0, 2.0]], algorithm="aca",
                          config={"init_scheme": "pytorch"})

@@ -12,7 +12,9 @@ keeps its coverage at 2-5 seeds a side), plus the same-sitting speed ratio when
 ``speed/`` holds a measurement for that reference and dataset (or, failing that, for that
 reference on another dataset of the same environment, labeled with the dataset it was measured
 on: an update's cost depends on the networks, the batch and the observation and action sizes,
-not on the dataset's rows). Records of ours with a variant
+not on the dataset's rows); without one, the training rates both records carry, labeled as
+not one sitting (references run in their own environments, IDQL's, MISA's, SfBC's and ACA's,
+have no same-sitting timer). Records of ours with a variant
 label (a diagnostic run, e.g. a ``Config`` switch tested against a gap) get their own table
 against the same reference, with the settings they change, and their curve in the plot.
 Nothing here is edited by hand.
@@ -123,6 +125,30 @@ def _variant_section(variant: dict, ours: dict | None, reference: dict) -> list[
             f"Command: `{variant.get('command')}`", ""]
 
 
+def _record_rates(ours: dict | None, reference: dict) -> str:
+    """The training rates both records carry, as a sentence (empty when either lacks one): not
+    one sitting (the machine's load differs between the runs), so a hint, not the ratio.
+    Ours trains its seeds in lockstep (``updates_per_s`` per seed, so ``x seeds`` aggregate);
+    the reference one seed after another (its ``updates_per_s`` is per seed)."""
+    if ours is None:
+        return ""
+    ours_rate = (ours.get("timing") or {}).get("updates_per_s")
+    ref_rate = (reference.get("timing") or {}).get("updates_per_s")
+    if not ours_rate or not ref_rate:
+        return ""
+    seeds = len(ours["seeds"])
+    text = (f" The records' own training rates (separate runs, the machine's load not the same): "
+            f"ours {ours_rate:.1f} updates/s per seed with {seeds} seeds in lockstep "
+            f"({ours_rate * seeds:.0f} in all), the reference {ref_rate:.1f} per seed, one seed "
+            f"after another: {ours_rate * seeds / ref_rate:.2f}x in all")
+    ours_env = ((ours.get("online") or {}).get("timing") or {}).get("env_steps_per_s")
+    ref_env = ((reference.get("online") or {}).get("timing") or {}).get("env_steps_per_s")
+    if ours_env and ref_env:
+        text += (f"; online, ours {ours_env:.1f} env steps/s per seed ({ours_env * seeds:.0f} "
+                 f"in all), the reference {ref_env:.1f}: {ours_env * seeds / ref_env:.2f}x")
+    return text + "."
+
+
 def _online_section(ours: dict | None, reference: dict) -> list[str]:
     """The fine-tuning phase of a reference with one (ACA): both sides' scores at every online
     evaluation they share, env step 0 being the offline agent as each side hands it over (after
@@ -189,7 +215,7 @@ def render_pair(ours: dict | None, reference: dict, speed: dict | None,
         lines += _online_section(ours, reference)
     if speed is None:
         lines.append("Speed: not measured in the same sitting yet (`python -m "
-                     "benchmarks.parity.speed`).")
+                     "benchmarks.parity.speed`)." + _record_rates(ours, reference))
     else:
         per_seed = {r["num_seeds"]: r for r in speed["ratios"]}
         parts = [f"{n} seed{'s' if n > 1 else ''}: {r['aggregate']:.2f}x"
