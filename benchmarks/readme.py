@@ -45,22 +45,27 @@ def _commit(commit: str | None) -> str:
 def score_section(folder: pathlib.Path) -> str:
     """The score table of one results folder, with where and how its runs were made.
 
-    A folder of fine-tuning runs (records with ``"online"``) shows offline -> online instead
+    Fine-tuning runs (records with ``"online"``) show offline -> online instead
     (``experiments.online_tables``: the offline agent's score -> the last online score, and the
-    cumulative regret), since its offline table is only the start of each run.
+    cumulative regret), since their offline score is only the start of each run; a folder with
+    both kinds (the parity folder) shows the offline-only runs' score table, then that.
     """
     from jaxrl_offline.reporting import results
 
     from experiments import grid_tables, online_tables, tables
 
     records = results.load_records(folder)
-    table = tables.score_table(records, "last")
-    if any("online" in record for record in records):
-        budget = tables.budget_warning(table)  # The offline phase's budget.
-        online = online_tables.to_markdown([r for r in records if "online" in r]).rstrip()
-        body = "\n".join([*([f"**{budget}**", ""] if budget else []), online])
-    else:
-        body = tables.to_markdown(table).rstrip()
+    offline_only = [record for record in records if "online" not in record]
+    fine_tuned = [record for record in records if "online" in record]
+    blocks = []
+    if offline_only:
+        blocks.append(tables.to_markdown(tables.score_table(offline_only, "last")).rstrip())
+    if fine_tuned:
+        # The offline phase's budget.
+        budget = tables.budget_warning(tables.score_table(fine_tuned, "last"))
+        blocks.append("\n".join([*([f"**{budget}**", ""] if budget else []),
+                                 online_tables.to_markdown(fine_tuned).rstrip()]))
+    body = "\n\n".join(blocks)
     devices = sorted({record["device"] for record in records})
     commits = sorted({_commit(record["git_commit"]) for record in records})
     commands = sorted({record["command"] for record in records if record.get("command")})

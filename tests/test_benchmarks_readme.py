@@ -54,6 +54,20 @@ def test_section_is_built_from_records_only(tmp_path):
     assert json.loads((tmp_path / "speed" / "cpu-2-cores.json").read_text())["name"]
 
 
+def test_folder_with_both_kinds_keeps_the_offline_table(tmp_path):
+    # The parity folder holds offline-only runs and fine-tuning runs (ACA's): both tables show.
+    from experiments import online_tables
+
+    offline_only = make_record("td3_bc", "jaxrl_offline/hopper/medium-v0", [[40.0, 60.0]])
+    write(tmp_path / "parity", offline_only)
+    fine_tuned = results.load_records(readme.RESULTS_DIR / "offline_to_online")[0]
+    results.dump_json(tmp_path / "parity" / "runs" / f"{fine_tuned['name']}.json", fine_tuned)
+    section = readme.score_section(tmp_path / "parity")
+    assert "| jaxrl_offline/hopper/medium-v0 | 50.0 ± 10.0 |" in section
+    assert online_tables.to_markdown([fine_tuned]).rstrip() in section
+    assert section.index("50.0 ± 10.0") < section.index("Cumulative regret")
+
+
 def test_fine_tuning_folder_shows_offline_to_online():
     # The committed fine-tuning sweep: its section is the offline -> online table (start score,
     # last online score, regret), not the offline table of the runs' shared start.
