@@ -7,8 +7,8 @@
 #       benchmarks/parity/queue_aca.sh ACA_DIR [DATASET] >> ~/.jaxrl_offline/parity/queue_aca.log 2>&1 &
 # ACA_VENV is the reference's virtual environment (benchmarks/parity/requirements-aca.txt says how
 # to build it); DATASET defaults to jaxrl_offline/hopper/medium-v0.
-# Budget: the reference runs ~28 offline updates/s and ~40 minutes per seed on one loaded core
-# (2026-12-07), so 50k + 20k is issue 14's "about 40 minutes per seed". Ours runs with the
+# Budget: the reference ran 22.5 offline updates/s and 45-51 minutes per seed on one core beside
+# another job (2026-12-07), so 50k + 20k is about issue 14's "40 minutes per seed". Ours runs with the
 # OURS_CONFIG flags of benchmarks/parity/references.py (reset_online_optimizers=false,
 # init_scheme=pytorch), its state under $JAXRL_OFFLINE_STATE/parity/ours-3 (resumes from its
 # checkpoints), its record copied into benchmarks/results/parity/runs/; the reference resumes per
