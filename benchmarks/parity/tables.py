@@ -5,18 +5,18 @@
 For every (algorithm, dataset) with a reference record (``records.is_reference``) this writes one
 plot, ``plots/<algorithm>__<dataset>.png``, with ours and the reference's curves (mean and 95%
 bootstrap CI over seeds; a reference with an online phase, ACA's, also gets
-``<algorithm>__<dataset>_online.png`` and a second table over online env steps), and one section
-of ``README.md``: at every evaluation step both sides share, ours and the reference's mean ± std over seeds and the difference of the means with a 95%
-bootstrap CI (each side's seeds resampled on their own) and Welch's 95% t-interval (the one that
-keeps its coverage at 2-5 seeds a side), plus the same-sitting speed ratio when
-``speed/`` holds a measurement for that reference and dataset (or, failing that, for that
-reference on another dataset of the same environment, labeled with the dataset it was measured
-on: an update's cost depends on the networks, the batch and the observation and action sizes,
-not on the dataset's rows); without one, the training rates both records carry, labeled as
-not one sitting (references run in their own environments, IDQL's, MISA's, SfBC's and ACA's,
-have no same-sitting timer). Records of ours with a variant
-label (a diagnostic run, e.g. a ``Config`` switch tested against a gap) get their own table
-against the same reference, with the settings they change, and their curve in the plot.
+``<algorithm>__<dataset>_online.png`` and a second table over online env steps), and one section of
+``README.md``: at every evaluation step both sides share, ours and the reference's mean ± std over
+seeds and the difference of the means with a 95% bootstrap CI (each side's seeds resampled on their
+own) and Welch's 95% t-interval (the one that keeps its coverage at 2-5 seeds a side), plus the
+same-sitting speed ratio when ``speed/`` holds a measurement for that reference and dataset (or,
+failing that, for that reference on another dataset of the same environment, labeled with the
+dataset it was measured on: an update's cost depends on the networks, the batch and the observation
+and action sizes, not on the dataset's rows); without one, the training rates both records carry,
+labeled as not one sitting (references run in their own environments, IDQL's, MISA's, SfBC's and
+ACA's, have no same-sitting timer). Records of ours with a variant label (a diagnostic run, e.g. a
+``Config`` switch tested against a gap) get their own table against the same reference, with the
+settings they change, and their curve in the plot.
 Nothing here is edited by hand.
 """
 
@@ -297,10 +297,10 @@ def write(workdir: str | pathlib.Path = WORKDIR) -> list[pathlib.Path]:
         path = workdir / "plots" / f"{algorithm}__{slug(dataset)}.png"
         everyone = group["ours"] + group["variants"] + group["reference"]
         written.append(plots.plot_dataset(everyone, path))
-        with_online = [record for record in everyone if "online" in record]
         if any("online" in record for record in group["reference"]):
             written.append(plots.plot_online_dataset(
-                with_online, path.with_name(f"{path.stem}_online.png")))
+                [record for record in everyone if "online" in record],
+                path.with_name(f"{path.stem}_online.png")))
     return written
 
 
