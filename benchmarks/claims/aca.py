@@ -338,6 +338,7 @@ def main(argv: list[str]) -> int:
     hidden = tuple(int(h) for h in args.hidden.split(",") if h)
     seeds = tuple(range(args.seed, args.seed + args.num_seeds))
     workdir, start = pathlib.Path(args.workdir), time.perf_counter()
+    commit = results.git_commit()  # The code that runs: read before, not after.
     experiment.ensure_local(args.dataset, "claims aca")
     behavior = behavior_level(args.dataset)
     per_algo, curves, runs = {}, {}, {}
@@ -380,7 +381,7 @@ def main(argv: list[str]) -> int:
         "online_update_every": args.online_update_every, "eval_episodes": args.eval_episodes,
         "hidden": list(hidden), "behavior_level": behavior, "algorithms": per_algo,
         "curves": curves, "runs": runs, "device": results.device_description(jax.devices()),
-        "git_commit": results.git_commit(), "versions": results.versions(),
+        "git_commit": commit, "versions": results.versions(),
         "plot": "curves.png", "table": "table.md",
         "shared_offline": {"run": offline_spec.name, "algorithms": shared,
                            "record": str(experiment.record_path(workdir, offline_spec))},

@@ -266,6 +266,7 @@ def main(argv: list[str]) -> int:
                                    out=OUT_DIR, steps=1_200_000, eval_every=10_000)
     args, hidden, seeds, datasets = locomotion.parse_run_flags(parser, argv)
     workdir, start = pathlib.Path(args.workdir), time.perf_counter()
+    provenance = locomotion.provenance()  # The code that runs: read before, not after.
     per_dataset, runs, algo_configs = {}, {}, configs(hidden)
     for dataset in datasets:
         cell = {}
@@ -283,7 +284,7 @@ def main(argv: list[str]) -> int:
         "seeds": list(seeds), "steps": args.steps, "eval_episodes": args.eval_episodes,
         "hidden": list(hidden), "discount": algo_configs["misa"].discount,
         "num_q_states_max": NUM_Q_STATES, "tail_tolerance": TAIL_TOLERANCE,
-        "datasets": per_dataset, "runs": runs, **locomotion.provenance(),
+        "datasets": per_dataset, "runs": runs, **provenance,
         "plot": "scores_q.png", "table": "table.md",
     }
     record["verdict"] = verdict(per_dataset)

@@ -185,6 +185,7 @@ def main(argv: list[str]) -> int:
         workdir="workdir/claims_mixed", out=OUT_DIR, steps=1_000_000, eval_every=5000)
     args, hidden, seeds, datasets = locomotion.parse_run_flags(parser, argv)
     workdir, start = pathlib.Path(args.workdir), time.perf_counter()
+    provenance = locomotion.provenance()  # The code that runs: read before, not after.
     per_dataset, runs = {}, {}
     for dataset in datasets:
         cell = {}
@@ -201,7 +202,7 @@ def main(argv: list[str]) -> int:
                    + "".join(" " + a for a in argv),
         "seeds": list(seeds), "steps": args.steps, "eval_episodes": args.eval_episodes,
         "hidden": list(hidden), "datasets": per_dataset, "runs": runs,
-        **locomotion.provenance(), "plot": "scores.png", "table": "table.md",
+        **provenance, "plot": "scores.png", "table": "table.md",
     }
     record["verdict"] = verdict(per_dataset)
     record["wall_s"] = time.perf_counter() - start
