@@ -270,3 +270,16 @@ def test_new_figure_and_write_figure(tmp_path):
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
     assert (width, height) == (150, 100)  # 3 x 2 inches at 50 dpi
+
+
+def test_record_provenance_is_its_three_parts():
+    """One helper for every record's provenance (runner records and claim records), made of the
+    same parts the records used before: versions, the checkout's commit and the devices."""
+    import jax
+
+    from jaxrl_offline.reporting import provenance
+
+    devices = jax.devices()
+    found = results.record_provenance(devices)
+    assert found == {"versions": provenance.versions(), "git_commit": provenance.git_commit(),
+                     "device": provenance.device_description(devices)}

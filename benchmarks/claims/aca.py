@@ -338,7 +338,7 @@ def main(argv: list[str]) -> int:
     hidden = tuple(int(h) for h in args.hidden.split(",") if h)
     seeds = tuple(range(args.seed, args.seed + args.num_seeds))
     workdir, start = pathlib.Path(args.workdir), time.perf_counter()
-    commit = results.git_commit()  # The code that runs: read before, not after.
+    provenance = results.record_provenance(jax.devices())  # Before training: the code that runs.
     experiment.ensure_local(args.dataset, "claims aca")
     behavior = behavior_level(args.dataset)
     per_algo, curves, runs = {}, {}, {}
@@ -380,8 +380,7 @@ def main(argv: list[str]) -> int:
         "online_steps": args.online_steps, "online_eval_every": args.online_eval_every,
         "online_update_every": args.online_update_every, "eval_episodes": args.eval_episodes,
         "hidden": list(hidden), "behavior_level": behavior, "algorithms": per_algo,
-        "curves": curves, "runs": runs, "device": results.device_description(jax.devices()),
-        "git_commit": commit, "versions": results.versions(),
+        "curves": curves, "runs": runs, **provenance,
         "plot": "curves.png", "table": "table.md",
         "shared_offline": {"run": offline_spec.name, "algorithms": shared,
                            "record": str(experiment.record_path(workdir, offline_spec))},

@@ -263,7 +263,7 @@ def main(argv: list[str]) -> int:
         parser.error(f"--seeds must be non-empty evaluation seeds; the tuning seed {TUNING_SEED} "
                      f"may only be written outside {OUT_DIR} (--out); got {args.seeds!r}")
     start = time.perf_counter()
-    commit = results.git_commit()  # The code that runs: read before, not after.
+    provenance = results.record_provenance(jax.devices())  # Before training: the code that runs.
     body, arrays = run_claim(seeds, args.updates)
     out = pathlib.Path(args.out)
     record = {
@@ -272,8 +272,7 @@ def main(argv: list[str]) -> int:
                    + ("" if argv == [] else " " + " ".join(argv)),
         "seeds": seeds, "tuning_seed": TUNING_SEED, "updates": args.updates, "mode": MODE,
         "num_transitions": NUM_TRANSITIONS, **body,
-        "device": results.device_description(jax.devices()),
-        "git_commit": commit, "versions": results.versions(),
+        **provenance,
         "plot": "samples.png", "table": "table.md", "tried": TRIED,
     }
     record["verdict"] = verdict(record["algorithms"])

@@ -402,7 +402,7 @@ def main(argv: list[str]) -> int:
         parser.error(f"need seeds and positive --updates, --batch_size, --num_transitions; got "
                      f"{args.seeds!r}, {args.updates}, {args.batch_size}, {args.num_transitions}")
     start = time.perf_counter()
-    commit = results.git_commit()  # The code that runs: read before, not after.
+    provenance = results.record_provenance(jax.devices())  # Before training: the code that runs.
     body, arrays = run_claim(seeds, args.updates, args.batch_size, args.num_transitions)
     out = pathlib.Path(args.out)
     record = {
@@ -412,8 +412,7 @@ def main(argv: list[str]) -> int:
         "seeds": seeds, "updates": args.updates, "batch_size": args.batch_size,
         "env": ENV, "levels": list(LEVELS), "min_separation": MIN_SEPARATION, "band": BAND,
         "samples_per_state": SAMPLES_PER_STATE, **body,
-        "device": results.device_description(jax.devices()),
-        "git_commit": commit, "versions": results.versions(),
+        **provenance,
         "plot": "samples.png", "table": "table.md",
     }
     record["verdict"] = verdict(record)

@@ -2,7 +2,7 @@
 (algorithm, dataset) run through the project's runner (``jaxrl_offline.runner.experiment``:
 records and checkpoints under a workdir, so an interrupted claim resumes), restoring its final
 agents from the run's last checkpoint, fine-tuning several online arms from one offline run
-(:func:`finetune_from`), and the record's provenance and output files."""
+(:func:`finetune_from`), a claim's budget line and compute, and its output files."""
 
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ import pathlib
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
-
-import jax
 
 from jaxrl_offline.algorithms import get_algorithm
 from jaxrl_offline.datasets import data, transforms
@@ -129,12 +127,6 @@ def finetune_from(spec: experiment.RunSpec, offline_spec: experiment.RunSpec,
         if checkpointer is not None:
             checkpointer.close()
     return experiment.write_finished(spec, workdir, record, log)
-
-
-def provenance() -> dict[str, Any]:
-    """Device, git commit and versions for a claim's record."""
-    return {"device": results.device_description(jax.devices()),
-            "git_commit": results.git_commit(), "versions": results.versions()}
 
 
 def _short(used: Any, official: Any) -> bool:

@@ -266,7 +266,7 @@ def main(argv: list[str]) -> int:
                                    out=OUT_DIR, steps=1_200_000, eval_every=10_000)
     args, hidden, seeds, datasets = locomotion.parse_run_flags(parser, argv)
     workdir, start = pathlib.Path(args.workdir), time.perf_counter()
-    provenance = locomotion.provenance()  # The code that runs: read before, not after.
+    provenance = results.record_provenance(jax.devices())  # Before training: the code that runs.
     per_dataset, runs, algo_configs = {}, {}, configs(hidden)
     for dataset in datasets:
         cell = {}

@@ -294,15 +294,14 @@ def main(argv: list[str]) -> int:
         parser.error(f"--updates must be >= 2 and --hidden non-empty; got {args.updates}, "
                      f"{args.hidden!r}")
     start = time.perf_counter()
-    commit = results.git_commit()  # The code that runs: read before, not after.
+    provenance = results.record_provenance(jax.devices())  # Before training: the code that runs.
     body = run_claim(seeds, args.updates, args.num_transitions, hidden)
     record = {
         "schema": "jaxrl_offline/claim-v1", "claim": "mixed",
         "command": "python -m benchmarks.claims --claim=mixed" + "".join(" " + a for a in argv),
         "seeds": seeds, "tuning_seed": TUNING_SEED, "updates": args.updates,
         "num_transitions": args.num_transitions, "hidden": list(hidden), **body,
-        "device": results.device_description(jax.devices()),
-        "git_commit": commit, "versions": results.versions(),
+        **provenance,
         "plot": "policies.png", "table": "table.md", "tried": TRIED,
     }
     record["verdict"] = verdict(record["algorithms"])

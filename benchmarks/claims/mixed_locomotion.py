@@ -44,6 +44,7 @@ import numpy as np
 from benchmarks.claims import locomotion
 from jaxrl_offline.algorithms import td3_bc, td3_rkl
 from jaxrl_offline.datasets import data, dataset_spec
+from jaxrl_offline.reporting import results
 from jaxrl_offline.generative import mixture
 from jaxrl_offline.runner import experiment
 
@@ -185,7 +186,7 @@ def main(argv: list[str]) -> int:
         workdir="workdir/claims_mixed", out=OUT_DIR, steps=1_000_000, eval_every=5000)
     args, hidden, seeds, datasets = locomotion.parse_run_flags(parser, argv)
     workdir, start = pathlib.Path(args.workdir), time.perf_counter()
-    provenance = locomotion.provenance()  # The code that runs: read before, not after.
+    provenance = results.record_provenance(jax.devices())  # Before training: the code that runs.
     per_dataset, runs = {}, {}
     for dataset in datasets:
         cell = {}

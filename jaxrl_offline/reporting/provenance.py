@@ -55,3 +55,11 @@ def device_description(devices: Sequence[Any]) -> str:
     platforms = sorted({device.platform for device in devices})
     return (f"{len(devices)} x {'/'.join(kinds)} ({'/'.join(platforms)}), "
             f"{os.cpu_count()} host cores")
+
+
+def record_provenance(devices: Sequence[Any]) -> dict[str, Any]:
+    """``{"versions", "git_commit", "device"}`` of this process on ``devices``, for a record:
+    read it when the run starts, so it names the code that ran, not a HEAD that moved on while
+    the run trained."""
+    return {"versions": versions(), "git_commit": git_commit(),
+            "device": device_description(devices)}

@@ -28,7 +28,7 @@ import numpy as np
 from jaxrl_offline.reporting import aggregate
 # Where a record came from (package versions, commit, devices), re-exported: ``results.versions()``.
 from jaxrl_offline.reporting.provenance import (  # noqa: F401
-    VERSIONED_PACKAGES, device_description, git_commit, versions)
+    VERSIONED_PACKAGES, device_description, git_commit, record_provenance, versions)
 
 SCHEMA_VERSION = 1
 PROTOCOL_UPDATES = 1_000_000  # The papers' training budget (D4RL protocol: 1M gradient updates).

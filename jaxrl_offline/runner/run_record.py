@@ -32,8 +32,7 @@ def new_record(spec: RunSpec, info, layout: training.SeedLayout, command: str | 
         "train_metrics": {"steps": []}, "diverged_seeds": [], "diverged_at_step": {},
         "timing": {"compile_s": 0.0, "train_s": 0.0, "eval_s": 0.0, "updates_per_s": None,
                    "resumed_at_step": []},
-        "versions": provenance.versions(), "git_commit": provenance.git_commit(),
-        "device": provenance.device_description(layout.mesh.devices.ravel().tolist()),
+        **provenance.record_provenance(layout.mesh.devices.ravel().tolist()),
         "spec_hash": spec.spec_hash, "command": command, "warnings": [],
     }
 
