@@ -40,16 +40,14 @@ def _plot_curves(records: Sequence[dict], path: str | os.PathLike, curve, title:
 
 def new_axes():
     """``(figure, axes)`` of the project's 6 x 4 in, 120 dpi figures (Agg canvas, no display)."""
-    figure = Figure(figsize=(6.0, 4.0), dpi=120)
-    FigureCanvasAgg(figure)
-    return figure, figure.add_subplot()
+    return new_figure(figsize=(6.0, 4.0), dpi=120)
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float],
-               **subplots_kwargs):
+               dpi: float | None = None, **subplots_kwargs):
     """``(figure, axes)``: a grid of subplots on the Agg canvas (no pyplot, nothing to close);
     ``axes`` is what ``Figure.subplots`` returns for these arguments (``sharex``, ``squeeze``)."""
-    figure = Figure(figsize=figsize)
+    figure = Figure(figsize=figsize, dpi=dpi)
     FigureCanvasAgg(figure)
     return figure, figure.subplots(nrows, ncols, **subplots_kwargs)
 
