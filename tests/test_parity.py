@@ -452,6 +452,56 @@ def test_speed_ratios_and_table():
     assert "| 2 | 75 | 150 | 50 | 1.50x | 3.00x / 3.00x |" in text
 
 
+def test_speed_times_every_reference_through_run_reference(parity_dataset, tmp_path):
+    """The reference side is run_reference in a child process (any harness Python, a venv child
+    passed on); its record's per-evaluation training times are the blocks, the first the warm-up."""
+    from benchmarks.parity import speed
+
+    command = speed.reference_command(
+        "official/misa", "/refs/MISA", "d/x-v0", 40, 2, "/tmp/w", harness_python="/venv/python",
+        reference_python="/misa-venv/python", reference_commit="abc", reference_args="--x=1")
+    assert command[:3] == ["/venv/python", "-m", "benchmarks.parity.run_reference"]
+    assert {"--reference=official/misa", "--seeds=0", "--steps=120", "--eval_every=40",
+            "--eval_episodes=1", "--workdir=/tmp/w", "--noreuse_seeds",
+            "--reference_python=/misa-venv/python", "--reference_commit=abc",
+            "--reference_args=--x=1"} <= set(command)
+    plain = speed.reference_command("corl/td3_bc", "/refs/CORL", "d/x-v0", 10, 3, "/tmp/w",
+                                    harness_python="python")
+    assert not any(arg.startswith(("--reference_python", "--reference_commit",
+                                   "--reference_args")) for arg in plain)
+
+    _, info = harness.make_binding(parity_dataset, ENV_NAME)
+    reference = references.REFERENCES["corl/td3_bc"]
+    seed = harness.SeedResult(seed=0, argv=["--seed=0"], returns=np.ones((3, 1)),
+                              eval_s=np.ones(3), train_s=np.array([9.0, 2.0, 4.0]),
+                              data_check={}, config={})
+    record = records.reference_record(reference, "f" * 40, parity_dataset, info, {}, [seed],
+                                      steps=300, eval_every=100, eval_episodes=1,
+                                      device="cpu (torch 2.x, 1 thread)", command="test")
+    rates = speed.rates_from_record(record, chunk=100)
+    assert rates["updates_per_s"] == 50.0 and rates["warmup_block_s"] == 9.0
+    assert rates["mean_updates_per_s"] == pytest.approx(200 / 6.0)
+    assert (rates["commit"], rates["argv"], rates["device"]) == (
+        "f" * 40, ["--seed=0"], "cpu (torch 2.x, 1 thread)")
+    assert set(rates["versions"]) == set(records.REFERENCE_PACKAGES)
+    # A venv reference's record carries its venv's versions; those are the reference's.
+    record["versions"]["reference_venv"] = {"jax": "0.4.13"}
+    assert speed.rates_from_record(record, chunk=100)["versions"] == {"jax": "0.4.13"}
+
+
+def test_speed_refuses_what_it_cannot_time():
+    from benchmarks.parity import speed
+
+    def refusal(name, reference_dir="/refs", reference_python=None):
+        return speed.refusal(references.get_reference(name), reference_dir, reference_python)
+
+    assert "critic epochs" in refusal("sfbc/sfbc")
+    assert "--reference_dir is required" in refusal("corl/td3_bc", reference_dir=None)
+    assert "--reference_python=" in refusal("official/misa")
+    assert refusal("official/misa", reference_python="/venv/python") is None
+    assert refusal("corl/cql") is None and refusal("idql/idql") is None
+
+
 def test_committed_parity_readme_is_up_to_date():
     readme = tables.WORKDIR / "README.md"
     if not readme.exists():
