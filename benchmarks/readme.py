@@ -6,7 +6,8 @@
 The section between ``<!-- results:start -->`` and ``<!-- results:end -->`` is built only from
 ``benchmarks/results/<name>/runs/*.json`` (run records: one score table per folder, offline ->
 online tables for a folder of fine-tuning runs, each with the hardware, updates, seeds and commit
-of its runs) and ``benchmarks/results/speed/*.json`` (speed reports). Nothing in it is typed by
+of its runs), ``benchmarks/results/speed/*.json`` (speed reports) and
+``benchmarks/results/parity/speed/*.json`` (ours against the reference implementations). Nothing in it is typed by
 hand; ``tests/test_benchmarks_readme.py`` fails when it is out of date with the records.
 
 The section between ``<!-- claims:start -->`` and ``<!-- claims:end -->`` is built from the claim
@@ -122,6 +123,45 @@ def speed_section(results_dir: pathlib.Path) -> str:
     return "\n".join(lines)
 
 
+def reference_speed_section(results_dir: pathlib.Path) -> str:
+    """Ours against each reference implementation, timed in one sitting
+    (``benchmarks/results/parity/speed/*.json``, ``python -m benchmarks.parity.speed``)."""
+    paths = sorted((results_dir / "parity" / "speed").glob("*.json"))
+    if not paths:
+        return ("No same-sitting comparison with a reference implementation committed yet "
+                "(`python -m benchmarks.parity.speed`).")
+    lines = ["Against the reference implementations, in one sitting per row "
+             "(`python -m benchmarks.parity.speed`: both sides at the parity runs' settings, the "
+             "reference on one seed through the parity harness; the ratio divides ours by the "
+             "reference's updates/s, best block of each):", "",
+             "| algorithm | reference | dataset | ours, 1 seed | reference, 1 seed | ratio, 1 seed "
+             "| ours, most seeds (aggregate) | ratio, aggregate | load before ours / ref | "
+             "commit |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for path in paths:
+        result = json.loads(path.read_text())
+        ref = result["reference"]
+        rows = {row["num_seeds"]: row for row in result["ours"]}
+        ratios = {row["num_seeds"]: row for row in result["ratios"]}
+        most = max(rows)
+        one = (f"{_rate(rows[1]['updates_per_s_per_seed'])} | {_rate(ref['updates_per_s'])} | "
+               f"{ratios[1]['per_seed']:.2f}x" if 1 in rows
+               else f"– | {_rate(ref['updates_per_s'])} | –")
+        lines.append(
+            f"| {result['algorithm']} | [{result['reference_name']}]({_relative(path.with_suffix('.md'))}) "
+            f"({ref['repository']}@{ref['commit'][:7]}) | `{result['dataset']}` | {one} | "
+            f"{_rate(rows[most]['aggregate_updates_per_s'])} ({most} seeds) | "
+            f"{ratios[most]['aggregate']:.2f}x | {result['load_before_ours']:.1f} / "
+            f"{result['load_before_reference']:.1f} | {_commit(result.get('git_commit'))} |")
+    lines += ["", "A load average above the machine's 2 cores means other jobs shared it: the "
+              "absolute rates are lower bounds, the ratio compares two sides timed minutes apart."]
+    return "\n".join(lines)
+
+
+def _rate(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
 def render_section(results_dir: pathlib.Path = RESULTS_DIR) -> str:
     """The whole generated section, markers included."""
     folders = sorted(path.parent for path in results_dir.glob("*/runs")
@@ -131,7 +171,8 @@ def render_section(results_dir: pathlib.Path = RESULTS_DIR) -> str:
              "do not edit by hand. -->", "", "### Scores", ""]
     for folder in folders:
         parts += [score_section(folder), ""]
-    parts += [missing_line(folders), "", "### Speed", "", speed_section(results_dir), "", END]
+    parts += [missing_line(folders), "", "### Speed", "", speed_section(results_dir), "",
+              reference_speed_section(results_dir), "", END]
     return "\n".join(parts)
 
 

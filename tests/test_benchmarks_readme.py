@@ -54,6 +54,26 @@ def test_section_is_built_from_records_only(tmp_path):
     assert json.loads((tmp_path / "speed" / "cpu-2-cores.json").read_text())["name"]
 
 
+def test_speed_section_shows_the_same_sitting_ratios_to_the_references(tmp_path):
+    assert "No same-sitting comparison" in readme.reference_speed_section(tmp_path)
+    result = {"algorithm": "misa", "reference_name": "official/misa",
+              "dataset": "jaxrl_offline/hopper/medium-v0", "git_commit": "a" * 40,
+              "load_before_ours": 2.5, "load_before_reference": 3.0,
+              "reference": {"repository": "sail-sg/MISA", "commit": "b" * 40,
+                            "updates_per_s": 1.1},
+              "ours": [{"num_seeds": 1, "updates_per_s_per_seed": 2.2,
+                        "aggregate_updates_per_s": 2.2},
+                       {"num_seeds": 2, "updates_per_s_per_seed": 1.6,
+                        "aggregate_updates_per_s": 3.2}],
+              "ratios": [{"num_seeds": 1, "per_seed": 2.0, "aggregate": 2.0},
+                         {"num_seeds": 2, "per_seed": 1.45, "aggregate": 2.91}]}
+    results.dump_json(tmp_path / "parity" / "speed" / "official_misa__x.json", result)
+    section = readme.render_section(tmp_path)
+    assert ("| misa | [official/misa](" in section and "(sail-sg/MISA@bbbbbbb) | "
+            "`jaxrl_offline/hopper/medium-v0` | 2.2 | 1.1 | 2.00x | 3.2 (2 seeds) | 2.91x | "
+            "2.5 / 3.0 | `aaaaaaaaaa` |" in section)
+
+
 def test_folder_with_both_kinds_keeps_the_offline_table(tmp_path):
     # The parity folder holds offline-only runs and fine-tuning runs (ACA's): both tables show.
     from experiments import online_tables
