@@ -541,3 +541,11 @@ def test_speed_falls_back_to_the_same_environment_only():
     assert tables.speed_for(speed, "corl/bc", "jaxrl_offline/halfcheetah/medium-v0") is None
     assert tables.speed_for(speed, "corl/td3_bc", "jaxrl_offline/hopper/medium-v0") is None
     assert tables.speed_for(speed, "corl/bc", "not a spec at all") is None
+
+
+def test_framework_names_what_the_reference_trains_with():
+    """The record's device line and the torch thread setting follow ``framework``: CORL's ReBRAC,
+    IDQL and MISA are JAX."""
+    frameworks = {name: ref.framework for name, ref in references.REFERENCES.items()}
+    assert {name for name, framework in frameworks.items() if framework == "jax"} == {
+        "corl/rebrac", "idql/idql", "official/misa"}

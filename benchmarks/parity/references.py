@@ -168,7 +168,7 @@ _CORL_REBRAC = Reference(
            "episodes": "eval_episodes", "seed": "train_seed"},
     fixed_args=("--eval_every=1",), config_class="Config", steps_unit="epochs",
     dataset_function="qlearning_dataset", jax_aliases=("tree_map",),
-    wandb_noops=("mark_preempting",))
+    wandb_noops=("mark_preempting",), framework="jax")
 
 
 # IDQL's offline launcher (launcher/examples/train_ddpm_iql_offline.py): its constant_parameters
