@@ -5,7 +5,8 @@
 #   [REFERENCE_COMMIT=<sha>] WANDB_MODE=disabled nohup nice -n 10 benchmarks/parity/queue.sh CORL_DIR \
 #       DATASET NUM_SEEDS STEPS EVAL_EVERY ALGO [ALGO ...] >> ~/.jaxrl_offline/parity/queue.log 2>&1 &
 # e.g. benchmarks/parity/queue.sh /tmp/refs/CORL jaxrl_offline/hopper/medium-v0 5 100000 10000 td3_bc
-# Resumable: ours from its orbax checkpoints under $JAXRL_OFFLINE_STATE/parity/ours-<NUM_SEEDS>
+# Resumable: ours from its orbax checkpoints (one after every chunk: a CQL chunk of 1,000
+# updates is ~20 minutes on a loaded core) under $JAXRL_OFFLINE_STATE/parity/ours-<NUM_SEEDS>
 # (outside the work tree; a seed count has its own workdir, so a 5-seed run never resumes a
 # 3-seed one), the reference per finished seed (benchmarks/results/parity/reference_seeds/, shared
 # across seed counts: seeds 0-2 of a 5-seed reference run are reused). A finished run is skipped.
@@ -22,7 +23,7 @@ COMMIT_ARGS=${REFERENCE_COMMIT:+--reference_commit=$REFERENCE_COMMIT}
 for algo in "$@"; do
   OURS_ARGS=$(python -m benchmarks.parity.references corl/$algo "$DATASET") || exit 1
   python -m experiments.run --algos=$algo --datasets="$DATASET" --num_seeds=$NUM_SEEDS --steps=$STEPS \
-      --eval_every=$EVAL_EVERY --eval_episodes=10 --workdir="$STATE" --progress=false $OURS_ARGS || exit 1
+      --eval_every=$EVAL_EVERY --eval_episodes=10 --workdir="$STATE" --progress=false --checkpoint_every=1 $OURS_ARGS || exit 1
   cp "$STATE/runs/${algo}__$(echo "$DATASET" | tr '/' '_').json" benchmarks/results/parity/runs/
   python -m benchmarks.parity.run_reference --reference=corl/$algo --reference_dir="$CORL_DIR" $COMMIT_ARGS \
       --dataset="$DATASET" --seeds=$SEEDS --steps=$STEPS --eval_every=$EVAL_EVERY --eval_episodes=10 \
