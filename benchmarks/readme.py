@@ -140,6 +140,9 @@ def reference_speed_section(results_dir: pathlib.Path) -> str:
              "|---|---|---|---|---|---|---|---|---|---|"]
     for path in paths:
         result = json.loads(path.read_text())
+        if result.get("kind") == "stages":
+            lines += _stage_rows(result, path)
+            continue
         ref = result["reference"]
         rows = {row["num_seeds"]: row for row in result["ours"]}
         ratios = {row["num_seeds"]: row for row in result["ratios"]}
@@ -160,6 +163,27 @@ def reference_speed_section(results_dir: pathlib.Path) -> str:
 
 def _rate(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def _stage_rows(result: dict, path: pathlib.Path) -> list[str]:
+    """SfBC's stages (``benchmarks.parity.sfbc_speed``), one row each; one seed, so the
+    aggregate columns are empty."""
+    ours, ref, ratio = result["ours"], result["reference"], result["ratios"]
+    link = (f"[{result['reference_name']}]({_relative(path.with_suffix('.md'))}) "
+            f"({ref['repository']}@{ref['commit'][:7]})")
+    tail = (f"– | – | {result['load_before_ours']:.1f} / {result['load_before_reference']:.1f} | "
+            f"{_commit(result.get('git_commit'))} |")
+    return [
+        f"| sfbc_staged: behavior steps/s | {link} | `{result['dataset']}` | "
+        f"{_rate(ours['behavior_steps_per_s'])} | {_rate(ref['behavior_steps_per_s'])} | "
+        f"{ratio['behavior']:.2f}x | {tail}",
+        f"| sfbc_staged: presampling s ({result['sampling_steps']} evaluations, "
+        f"{result['num_states']:,} states) | {link} | `{result['dataset']}` | "
+        f"{ours['presample_s']:.1f} s | {ref['presample_s']:.1f} s | {ratio['presample']:.2f}x | "
+        f"{tail}",
+        f"| sfbc_staged: critic steps/s | {link} | `{result['dataset']}` | "
+        f"{_rate(ours['critic_steps_per_s'])} | {_rate(ref['critic_steps_per_s'])} | "
+        f"{ratio['critic']:.2f}x | {tail}"]
 
 
 def render_section(results_dir: pathlib.Path = RESULTS_DIR) -> str:

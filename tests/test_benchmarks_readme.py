@@ -69,6 +69,21 @@ def test_speed_section_shows_the_same_sitting_ratios_to_the_references(tmp_path)
                          {"num_seeds": 2, "per_seed": 1.45, "aggregate": 2.91}]}
     results.dump_json(tmp_path / "parity" / "speed" / "official_misa__x.json", result)
     section = readme.render_section(tmp_path)
+    stages = {"kind": "stages", "algorithm": "sfbc_staged", "reference_name": "sfbc/sfbc",
+              "dataset": "jaxrl_offline/hopper/medium-50k-v0", "num_states": 50000,
+              "sampling_steps": 5, "git_commit": None, "load_before_ours": 1.0,
+              "load_before_reference": 1.5,
+              "reference": {"repository": "ChenDRAG/SfBC", "commit": "c" * 40,
+                            "behavior_steps_per_s": 1.0, "presample_s": 300.0,
+                            "critic_steps_per_s": 18.0},
+              "ours": {"behavior_steps_per_s": 1.2, "presample_s": 150.0,
+                       "critic_steps_per_s": 27.0},
+              "ratios": {"behavior": 1.2, "presample": 2.0, "critic": 1.5}}
+    results.dump_json(tmp_path / "parity" / "speed" / "sfbc_sfbc__x.json", stages)
+    section = readme.render_section(tmp_path)
+    assert ("| sfbc_staged: presampling s (5 evaluations, 50,000 states) | [sfbc/sfbc](" in section
+            and "| 150.0 s | 300.0 s | 2.00x | – | – | 1.0 / 1.5 | unknown |" in section)
+    assert "| sfbc_staged: critic steps/s |" in section and "| 27 | 18 | 1.50x |" in section
     assert ("| misa | [official/misa](" in section and "(sail-sg/MISA@bbbbbbb) | "
             "`jaxrl_offline/hopper/medium-v0` | 2.2 | 1.1 | 2.00x | 3.2 (2 seeds) | 2.91x | "
             "2.5 / 3.0 | `aaaaaaaaaa` |" in section)

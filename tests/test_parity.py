@@ -549,3 +549,44 @@ def test_framework_names_what_the_reference_trains_with():
     frameworks = {name: ref.framework for name, ref in references.REFERENCES.items()}
     assert {name for name, framework in frameworks.items() if framework == "jax"} == {
         "corl/rebrac", "idql/idql", "official/misa"}
+
+
+def test_sfbc_stage_speed_from_the_reference_record():
+    """SfBC's stages: the reference's rates from its record's harness timings; ratios per stage
+    (presampling: the reference's seconds over ours); the command runs one critic epoch."""
+    from benchmarks.parity import sfbc_speed
+
+    command = sfbc_speed.reference_command("/refs/SfBC", "d/x-v0", "/tmp/w", harness_python="/v/py",
+                                           behavior_epochs=25, sampling_steps=5,
+                                           reference_commit="abc")
+    assert command[0] == "/v/py" and {"--reference=sfbc/sfbc", "--steps=1", "--eval_every=1",
+                                      "--noreuse_seeds", "--reference_commit=abc"} <= set(command)
+    assert ("--reference_args=--n_behavior_epochs=25 --sample_per_epoch=1 --diffusion_steps=5"
+            in command)
+    record = {"config": {"harness": {"behavior_s": 100.0, "behavior_steps": 325,
+                                     "critic_setup_s": 60.0, "critic_steps_per_epoch": 13}},
+              "timing": {"per_seed_train_s": [[2.6]]}}
+    ref = sfbc_speed.reference_stages(record)
+    assert ref["behavior_steps_per_s"] == 3.25 and ref["presample_s"] == 60.0
+    assert ref["critic_steps_per_s"] == pytest.approx(5.0)
+    ours = {"behavior_steps_per_s": 6.5, "presample_s": 30.0, "critic_steps_per_s": 10.0}
+    assert sfbc_speed.stage_ratios(ours, ref) == pytest.approx(
+        {"behavior": 2.0, "presample": 2.0, "critic": 2.0})
+    ref.update(repository="ChenDRAG/SfBC", commit="d" * 40, device="cpu (torch)")
+    text = sfbc_speed.render({
+        "reference_name": "sfbc/sfbc", "dataset": "d/x-v0", "num_states": 50000,
+        "sampling_steps": 5, "device": "cpu", "load_before_ours": 1.0,
+        "load_before_reference": 2.0, "ours": ours, "reference": ref,
+        "ratios": sfbc_speed.stage_ratios(ours, ref), "command": "x",
+        "config": {"batch_size": 4096, "critic_batch_size": 4096, "num_value_samples": 16}})
+    assert "| presampling (16 actions per state) | 30.0 s | 60.0 s" in text
+    assert "| critic step (batch 4096) | 10 steps/s | 5 steps/s (one epoch of 13) | 2.00x |" in text
+
+
+def test_parity_tables_skip_stage_timings(tmp_path):
+    """SfBC's stage timings have no updates/s ratio: the parity cells do not read them."""
+    results.dump_json(tmp_path / "speed" / "sfbc.json", {"kind": "stages",
+                                                         "reference_name": "sfbc/sfbc",
+                                                         "dataset": "d"})
+    results.dump_json(tmp_path / "speed" / "bc.json", {"reference_name": "corl/bc", "dataset": "d"})
+    assert list(tables.load_speed(tmp_path)) == [("corl/bc", "d")]

@@ -22,8 +22,8 @@ fastest block (``timeit``'s rule: the least disturbed by other load) and the mea
 ratios divide ours by the reference's, and the 1-minute load average is recorded before each side.
 Writes ``benchmarks/results/parity/speed/<reference slug>__<dataset slug>.json`` and ``.md``.
 
-SfBC is refused: its harness steps count critic epochs after a behavior stage, not updates (compare
-its record's timings, README "SfBC").
+SfBC is refused: its harness steps count critic epochs after a behavior stage, not updates;
+``benchmarks.parity.sfbc_speed`` times its stages instead.
 """
 
 from __future__ import annotations
@@ -71,8 +71,8 @@ def define_flags():
 
 # The harness's steps of these count something else than updates; their speed cannot be a ratio
 # of updates/s from this timer.
-NOT_UPDATES = {"sfbc/sfbc": "its steps count critic epochs after a behavior stage; compare its "
-                            "record's timings (benchmarks/parity/README.md, SfBC)"}
+NOT_UPDATES = {"sfbc/sfbc": "its steps count critic epochs after a behavior stage; time its "
+                            "stages with python -m benchmarks.parity.sfbc_speed"}
 
 
 def refusal(reference, reference_dir: str | None, reference_python: str | None) -> str | None:

@@ -238,6 +238,8 @@ def load_speed(workdir: pathlib.Path) -> dict[tuple[str, str], dict]:
     found = {}
     for path in sorted((workdir / "speed").glob("*.json")):
         result = json.loads(path.read_text())
+        if result.get("kind") == "stages":  # SfBC's stage timings: no updates/s ratio to show.
+            continue
         found[(result["reference_name"], result["dataset"])] = result
     return found
 
