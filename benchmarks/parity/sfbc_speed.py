@@ -173,17 +173,15 @@ def main(argv):
     import dataclasses
     import json
     import shlex
-    import subprocess
     import sys
-    import tempfile
 
     import jax
 
-    from benchmarks.parity import references
+    from benchmarks.parity import references, speed
     from jaxrl_offline.algorithms import sfbc_staged
     from jaxrl_offline.datasets import data
     from jaxrl_offline.local_suite import suite
-    from jaxrl_offline.reporting import provenance, results
+    from jaxrl_offline.reporting import provenance
 
     if not FLAGS.reference_dir or not FLAGS.harness_python:
         raise app.UsageError("--reference_dir (a checkout of ChenDRAG/SfBC) and --harness_python "
@@ -203,22 +201,10 @@ def main(argv):
     del dataset
     print("ours:", json.dumps(ours))
 
-    project_root = pathlib.Path(__file__).resolve().parents[2]
-    with tempfile.TemporaryDirectory(prefix="parity-sfbc-speed-") as workdir:
-        command = reference_command(
-            str(reference_dir), FLAGS.dataset, workdir, harness_python=FLAGS.harness_python,
-            behavior_epochs=FLAGS.behavior_epochs, sampling_steps=FLAGS.sampling_steps,
-            reference_commit=FLAGS.reference_commit)
-        env = {**os.environ, "WANDB_MODE": "disabled",
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(project_root),
-                                                           os.environ.get("PYTHONPATH")]))}
-        load_before_reference = os.getloadavg()[0]
-        completed = subprocess.run(command, cwd=str(project_root), env=env, check=False)
-        if completed.returncode:
-            raise SystemExit(f"the reference's run failed (exit {completed.returncode}); its output "
-                             f"is above. Command: {shlex.join(command)}")
-        (record_path,) = pathlib.Path(workdir, "runs").glob("*.json")
-        record = json.loads(record_path.read_text())
+    record, load_before_reference = speed.run_reference_record(lambda workdir: reference_command(
+        str(reference_dir), FLAGS.dataset, workdir, harness_python=FLAGS.harness_python,
+        behavior_epochs=FLAGS.behavior_epochs, sampling_steps=FLAGS.sampling_steps,
+        reference_commit=FLAGS.reference_commit))
     ref = reference_stages(record)
     ref.update(repository=record["reference"]["repository"],
                commit=record["reference"]["commit"], device=record["device"],
@@ -236,11 +222,7 @@ def main(argv):
         "command": shlex.join(["python", "-m", "benchmarks.parity.sfbc_speed", *[
             a for a in sys.argv[1:] if not a.startswith(("--reference_dir", "--harness_python"))]]),
     }
-    name = f"sfbc_sfbc__{FLAGS.dataset.replace('/', '_')}"
-    out = pathlib.Path(FLAGS.out)
-    results.dump_json(out / f"{name}.json", result)
-    results.dump_text(out / f"{name}.md", render(results.to_jsonable(result)))
-    print(json.dumps(results.to_jsonable(result["ratios"]), indent=1), "\nwrote", out / name)
+    speed.write_result(FLAGS.out, result, render)
 
 
 if __name__ == "__main__":

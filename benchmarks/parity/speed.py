@@ -32,6 +32,7 @@ import dataclasses
 import os
 import pathlib
 import re
+from collections.abc import Callable
 
 OUT_DIR = pathlib.Path(__file__).resolve().parent.parent / "results" / "parity" / "speed"
 
@@ -109,6 +110,43 @@ def reference_command(reference_name: str, reference_dir: str, dataset: str, chu
     return command
 
 
+def run_reference_record(command_for: Callable[[str], list[str]]) -> tuple[dict, float]:
+    """Runs ``command_for(workdir)`` (a ``run_reference`` command line) in a child process with
+    this checkout on its ``PYTHONPATH``, in a temporary workdir; returns the one record it wrote
+    and the 1-minute load average before it started. Exits with the command when it fails."""
+    import json
+    import shlex
+    import subprocess
+    import tempfile
+
+    project_root = pathlib.Path(__file__).resolve().parents[2]
+    env = {**os.environ, "WANDB_MODE": "disabled",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(project_root),
+                                                       os.environ.get("PYTHONPATH")]))}
+    with tempfile.TemporaryDirectory(prefix="parity-speed-") as workdir:
+        command = command_for(workdir)
+        load_before = os.getloadavg()[0]
+        completed = subprocess.run(command, cwd=str(project_root), env=env, check=False)
+        if completed.returncode:
+            raise SystemExit(f"the reference's run failed (exit {completed.returncode}); its output "
+                             f"is above. Command: {shlex.join(command)}")
+        (record_path,) = pathlib.Path(workdir, "runs").glob("*.json")
+        return json.loads(record_path.read_text()), load_before
+
+
+def write_result(out_dir: str, result: dict, render_markdown: Callable[[dict], str]) -> None:
+    """``<out_dir>/<reference slug>__<dataset slug>.json`` and its generated ``.md``."""
+    import json
+
+    from jaxrl_offline.reporting import results
+
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{result['reference_name']}__{result['dataset']}")
+    out = pathlib.Path(out_dir)
+    results.dump_json(out / f"{name}.json", result)
+    results.dump_text(out / f"{name}.md", render_markdown(results.to_jsonable(result)))
+    print(json.dumps(results.to_jsonable(result["ratios"]), indent=1), "\nwrote", out / name)
+
+
 def reference_rates(train_s, chunk: int) -> dict:
     """Rates of the reference from its per-evaluation training times (the first is warm-up)."""
     blocks = [float(s) for s in train_s[1:]]
@@ -174,11 +212,8 @@ def _rate(value: float) -> str:
 
 def main(argv):
     del argv
-    import json
     import shlex
-    import subprocess
     import sys
-    import tempfile
 
     import jax
 
@@ -187,7 +222,7 @@ def main(argv):
     from jaxrl_offline.algorithms import get_algorithm
     from jaxrl_offline.datasets import data
     from jaxrl_offline.local_suite import suite
-    from jaxrl_offline.reporting import provenance, results
+    from jaxrl_offline.reporting import provenance
 
     reference = references.get_reference(FLAGS.reference)
     problem = refusal(reference, FLAGS.reference_dir, FLAGS.reference_python)
@@ -211,23 +246,12 @@ def main(argv):
         print(f"ours, {num_seeds} seeds: {row['aggregate_updates_per_s']:.1f} updates/s")
     del dataset
 
-    project_root = pathlib.Path(__file__).resolve().parents[2]
-    with tempfile.TemporaryDirectory(prefix="parity-speed-") as workdir:
-        command = reference_command(
-            reference.name, str(reference_dir), FLAGS.dataset, chunk, repeats, workdir,
-            harness_python=FLAGS.harness_python or sys.executable,
-            reference_python=FLAGS.reference_python, reference_commit=FLAGS.reference_commit,
-            reference_args=FLAGS.reference_args, torch_threads=FLAGS.torch_threads)
-        env = {**os.environ, "WANDB_MODE": "disabled",
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(project_root),
-                                                           os.environ.get("PYTHONPATH")]))}
-        load_before_reference = os.getloadavg()[0]
-        completed = subprocess.run(command, cwd=str(project_root), env=env, check=False)
-        if completed.returncode:
-            raise SystemExit(f"the reference's run failed (exit {completed.returncode}); its output "
-                             f"is above. Command: {shlex.join(command)}")
-        (record_path,) = pathlib.Path(workdir, "runs").glob("*.json")
-        ref = rates_from_record(json.loads(record_path.read_text()), chunk)
+    record, load_before_reference = run_reference_record(lambda workdir: reference_command(
+        reference.name, str(reference_dir), FLAGS.dataset, chunk, repeats, workdir,
+        harness_python=FLAGS.harness_python or sys.executable,
+        reference_python=FLAGS.reference_python, reference_commit=FLAGS.reference_commit,
+        reference_args=FLAGS.reference_args, torch_threads=FLAGS.torch_threads))
+    ref = rates_from_record(record, chunk)
     ref["argv"] = [arg.replace(str(reference_dir), "<reference_dir>") for arg in ref["argv"]]
     ref["torch_threads"] = FLAGS.torch_threads
     print(f"reference: {ref['updates_per_s']:.1f} updates/s")
@@ -243,11 +267,7 @@ def main(argv):
             a for a in sys.argv[1:]
             if not a.startswith(("--reference_dir", "--harness_python", "--reference_python"))]]),
     }
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{reference.name}__{FLAGS.dataset}")
-    out = pathlib.Path(FLAGS.out)
-    results.dump_json(out / f"{name}.json", result)
-    results.dump_text(out / f"{name}.md", render(results.to_jsonable(result)))
-    print(json.dumps(results.to_jsonable(result["ratios"]), indent=1), "\nwrote", out / name)
+    write_result(FLAGS.out, result, render)
 
 
 if __name__ == "__main__":
