@@ -17,6 +17,11 @@ cd "$(dirname "$0")/../.."
 USAGE="usage: $0 CORL_DIR DATASET NUM_SEEDS STEPS EVAL_EVERY ALGO [ALGO ...]"
 CORL_DIR=${1:?$USAGE}; DATASET=${2:?$USAGE}; NUM_SEEDS=${3:?$USAGE}; STEPS=${4:?$USAGE}
 EVAL_EVERY=${5:?$USAGE}; shift 5; [ $# -gt 0 ] || { echo "$USAGE"; exit 2; }
+# Before hours of ours: the reference side needs a commit (git, or REFERENCE_COMMIT for an export).
+if [ ! -e "$CORL_DIR/.git" ] && [ -z "${REFERENCE_COMMIT:-}" ]; then
+  echo "$CORL_DIR is not a git checkout: set REFERENCE_COMMIT=<sha> (the pinned commit of an export)"
+  exit 2
+fi
 STATE=${JAXRL_OFFLINE_STATE:-$HOME/.jaxrl_offline}/parity/ours-$NUM_SEEDS
 SEEDS=$(python -c "print(','.join(map(str, range($NUM_SEEDS))))")
 COMMIT_ARGS=${REFERENCE_COMMIT:+--reference_commit=$REFERENCE_COMMIT}
