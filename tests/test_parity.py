@@ -492,11 +492,14 @@ def test_speed_times_every_reference_through_run_reference(parity_dataset, tmp_p
 def test_speed_refuses_what_it_cannot_time():
     from benchmarks.parity import speed
 
-    def refusal(name, reference_dir="/refs", reference_python=None):
-        return speed.refusal(references.get_reference(name), reference_dir, reference_python)
+    def refusal(name, reference_dir="/refs", reference_python=None, reference_commit="abc"):
+        return speed.refusal(references.get_reference(name), reference_dir, reference_python,
+                             reference_commit)
 
     assert "critic epochs" in refusal("sfbc/sfbc")
     assert "--reference_dir is required" in refusal("corl/td3_bc", reference_dir=None)
+    # An export without .git needs the commit, said before ours is timed.
+    assert "--reference_commit" in refusal("corl/td3_bc", reference_commit=None)
     assert "--reference_python=" in refusal("official/misa")
     assert refusal("official/misa", reference_python="/venv/python") is None
     assert refusal("corl/cql") is None and refusal("idql/idql") is None

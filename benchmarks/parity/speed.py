@@ -76,14 +76,19 @@ NOT_UPDATES = {"sfbc/sfbc": "its steps count critic epochs after a behavior stag
                             "stages with python -m benchmarks.parity.sfbc_speed"}
 
 
-def refusal(reference, reference_dir: str | None, reference_python: str | None) -> str | None:
-    """Why ``reference`` cannot be timed with these flags (what to do instead), or None."""
+def refusal(reference, reference_dir: str | None, reference_python: str | None,
+            reference_commit: str | None = None) -> str | None:
+    """Why ``reference`` cannot be timed with these flags (what to do instead), or None: checked
+    before ours is timed, so a reference side that cannot start costs nothing."""
     from benchmarks.parity import references
 
     if reference.name in NOT_UPDATES:
         return f"{reference.name} cannot be timed here: {NOT_UPDATES[reference.name]}"
     if not reference_dir:
         return f"--reference_dir is required (a checkout of {reference.repository})"
+    if not reference_commit and not (pathlib.Path(reference_dir).expanduser() / ".git").exists():
+        return (f"{reference_dir} is not a git checkout: pass --reference_commit (the pinned "
+                f"commit is {reference.commit})")
     if isinstance(reference, references.VenvReference) and not reference_python:
         return (f"{reference.name}'s seeds run in a child process of its own venv: pass "
                 f"--reference_python=<venv>/bin/python ({reference.requirements})")
@@ -225,7 +230,8 @@ def main(argv):
     from jaxrl_offline.reporting import provenance
 
     reference = references.get_reference(FLAGS.reference)
-    problem = refusal(reference, FLAGS.reference_dir, FLAGS.reference_python)
+    problem = refusal(reference, FLAGS.reference_dir, FLAGS.reference_python,
+                      FLAGS.reference_commit)
     if problem:
         raise app.UsageError(problem)
     reference_dir = pathlib.Path(FLAGS.reference_dir).expanduser().resolve()
