@@ -188,6 +188,9 @@ def main(argv):
                              "(its venv's Python; benchmarks/parity/README.md, SfBC) are required")
     reference = references.get_reference(REFERENCE)
     reference_dir = pathlib.Path(FLAGS.reference_dir).expanduser().resolve()
+    if not FLAGS.reference_commit and not (reference_dir / ".git").exists():
+        raise app.UsageError(f"{reference_dir} is not a git checkout: pass --reference_commit "
+                             f"(the pinned commit is {reference.commit})")
     suite.ensure_local(FLAGS.dataset)
     provenance_at_start = provenance.record_provenance(jax.devices())
     # Speed only: the few-evaluation plan the training configs refuse is allowed here.
