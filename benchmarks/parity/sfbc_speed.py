@@ -208,11 +208,7 @@ def main(argv):
         str(reference_dir), FLAGS.dataset, workdir, harness_python=FLAGS.harness_python,
         behavior_epochs=FLAGS.behavior_epochs, sampling_steps=FLAGS.sampling_steps,
         reference_commit=FLAGS.reference_commit))
-    ref = reference_stages(record)
-    ref.update(repository=record["reference"]["repository"],
-               commit=record["reference"]["commit"], device=record["device"],
-               argv=[arg.replace(str(reference_dir), "<reference_dir>")
-                     for arg in record["reference"]["argv"]["0"]])
+    ref = {**reference_stages(record), **speed.reference_provenance(record)}
     print("reference:", json.dumps({k: v for k, v in ref.items() if k != "argv"}))
     result = {
         "kind": "stages", "algorithm": "sfbc_staged", "reference_name": reference.name,

@@ -160,13 +160,18 @@ def reference_rates(train_s, chunk: int) -> dict:
             "mean_updates_per_s": chunk * len(blocks) / sum(blocks)}
 
 
+def reference_provenance(record: dict) -> dict:
+    """Repository, commit, seed 0's arguments (``<reference_dir>`` already a placeholder there)
+    and device of the one-seed reference record a timer ran."""
+    return {"repository": record["reference"]["repository"],
+            "commit": record["reference"]["commit"], "argv": record["reference"]["argv"]["0"],
+            "device": record["device"]}
+
+
 def rates_from_record(record: dict, chunk: int) -> dict:
     """The reference's rates and provenance from the one-seed record ``reference_command`` wrote."""
     (train_s,) = record["timing"]["per_seed_train_s"]
-    rates = reference_rates(train_s, chunk)
-    rates.update(repository=record["reference"]["repository"],
-                 commit=record["reference"]["commit"], argv=record["reference"]["argv"]["0"],
-                 device=record["device"])
+    rates = {**reference_rates(train_s, chunk), **reference_provenance(record)}
     versions = record["versions"]
     rates["versions"] = versions.get("reference_venv") or {
         package: versions.get(package) for package in REFERENCE_PACKAGES}
@@ -258,7 +263,6 @@ def main(argv):
         reference_python=FLAGS.reference_python, reference_commit=FLAGS.reference_commit,
         reference_args=FLAGS.reference_args, torch_threads=FLAGS.torch_threads))
     ref = rates_from_record(record, chunk)
-    ref["argv"] = [arg.replace(str(reference_dir), "<reference_dir>") for arg in ref["argv"]]
     ref["torch_threads"] = FLAGS.torch_threads
     print(f"reference: {ref['updates_per_s']:.1f} updates/s")
     result = {
