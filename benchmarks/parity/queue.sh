@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Issue 14's parity runs, one after another on one core (background), for any algorithms, dataset
-# and seed count: per algorithm, ours (the runner, with the reference-matching --config.* flags of
-# benchmarks/parity/references.py OURS_CONFIG), then the CORL reference on the same arrays.
+# Issue 14's parity runs, one after another on one core (background), for any CORL algorithms,
+# dataset and seed count: per algorithm, ours (the runner, with the reference-matching --config.*
+# flags of benchmarks/parity/references.py OURS_CONFIG), then the CORL reference on the same
+# arrays, through queue_reference.sh (chunks of 1,000 updates):
 #   [REFERENCE_COMMIT=<sha>] WANDB_MODE=disabled nohup nice -n 10 benchmarks/parity/queue.sh CORL_DIR \
 #       DATASET NUM_SEEDS STEPS EVAL_EVERY ALGO [ALGO ...] >> ~/.jaxrl_offline/parity/queue.log 2>&1 &
 # e.g. benchmarks/parity/queue.sh /tmp/refs/CORL jaxrl_offline/hopper/medium-v0 5 100000 10000 td3_bc
@@ -11,28 +12,14 @@
 # 3-seed one), the reference per finished seed (benchmarks/results/parity/reference_seeds/, shared
 # across seed counts: seeds 0-2 of a 5-seed reference run are reused). A finished run is skipped.
 # Ours' finished record is copied into benchmarks/results/parity/runs/ (replacing one with fewer
-# seeds) and the parity table regenerated.
+# seeds) and the parity table regenerated. A CORL_DIR without .git needs REFERENCE_COMMIT
+# (checked before anything runs).
 set -u
-cd "$(dirname "$0")/../.."
 USAGE="usage: $0 CORL_DIR DATASET NUM_SEEDS STEPS EVAL_EVERY ALGO [ALGO ...]"
 CORL_DIR=${1:?$USAGE}; DATASET=${2:?$USAGE}; NUM_SEEDS=${3:?$USAGE}; STEPS=${4:?$USAGE}
 EVAL_EVERY=${5:?$USAGE}; shift 5; [ $# -gt 0 ] || { echo "$USAGE"; exit 2; }
-# Before hours of ours: the reference side needs a commit (git, or REFERENCE_COMMIT for an export).
-if [ ! -e "$CORL_DIR/.git" ] && [ -z "${REFERENCE_COMMIT:-}" ]; then
-  echo "$CORL_DIR is not a git checkout: set REFERENCE_COMMIT=<sha> (the pinned commit of an export)"
-  exit 2
-fi
-STATE=${JAXRL_OFFLINE_STATE:-$HOME/.jaxrl_offline}/parity/ours-$NUM_SEEDS
-SEEDS=$(python -c "print(','.join(map(str, range($NUM_SEEDS))))")
-COMMIT_ARGS=${REFERENCE_COMMIT:+--reference_commit=$REFERENCE_COMMIT}
 for algo in "$@"; do
-  OURS_ARGS=$(python -m benchmarks.parity.references corl/$algo "$DATASET") || exit 1
-  python -m experiments.run --algos=$algo --datasets="$DATASET" --num_seeds=$NUM_SEEDS --steps=$STEPS \
-      --eval_every=$EVAL_EVERY --eval_episodes=10 --workdir="$STATE" --progress=false --checkpoint_every=1 $OURS_ARGS || exit 1
-  cp "$STATE/runs/${algo}__$(echo "$DATASET" | tr '/' '_').json" benchmarks/results/parity/runs/
-  python -m benchmarks.parity.run_reference --reference=corl/$algo --reference_dir="$CORL_DIR" $COMMIT_ARGS \
-      --dataset="$DATASET" --seeds=$SEEDS --steps=$STEPS --eval_every=$EVAL_EVERY --eval_episodes=10 \
-      --workdir=benchmarks/results/parity || exit 1
-  python -m benchmarks.parity.tables
+  NUM_SEEDS=$NUM_SEEDS PART=all SEEDS= "$(dirname "$0")/queue_reference.sh" corl/$algo "$CORL_DIR" \
+      "$DATASET" "$STEPS" "$EVAL_EVERY" 1000 || exit $?
 done
 echo "PARITY QUEUE DONE: $DATASET, $NUM_SEEDS seeds, $*"

@@ -14,20 +14,11 @@
 # checkpoints), its record copied into benchmarks/results/parity/runs/; the reference resumes per
 # finished seed (benchmarks/results/parity/reference_seeds/). Then the parity table is regenerated.
 set -u
-cd "$(dirname "$0")/../.."
 ACA_DIR=${1:?usage: $0 /path/to/Actor-Critic-Alignment [DATASET]}
-DATASET=${2:-jaxrl_offline/hopper/medium-v0}
-ACA_VENV=${ACA_VENV:?set ACA_VENV to the reference virtual environment}
-COMMIT=${REFERENCE_COMMIT:-3a082bd555bcdb96f262dd3214358403ae03a371}
-STATE=${JAXRL_OFFLINE_STATE:-$HOME/.jaxrl_offline}/parity/ours-3
-BUDGET="--steps=50000 --eval_every=10000 --eval_episodes=10"
+export HARNESS_PYTHON=${ACA_VENV:?set ACA_VENV to the reference virtual environment}/bin/python
 ONLINE="--online_steps=20000 --online_eval_every=1000"
-OURS_ARGS=$(python -m benchmarks.parity.references aca/aca "$DATASET") || exit 1
-python -m experiments.run --algos=aca --datasets="$DATASET" --num_seeds=3 $BUDGET --chunk=1000 \
-    $ONLINE --workdir="$STATE" --progress=false $OURS_ARGS || exit 1
-cp "$STATE/runs/aca__$(echo "$DATASET" | tr '/' '_').json" benchmarks/results/parity/runs/
-PYTHONPATH=$PWD "$ACA_VENV/bin/python" -m benchmarks.parity.run_reference --reference=aca/aca \
-    --reference_dir="$ACA_DIR" --reference_commit="$COMMIT" --dataset="$DATASET" --seeds=0,1,2 \
-    $BUDGET --reference_args="$ONLINE" --workdir=benchmarks/results/parity || exit 1
-python -m benchmarks.parity.tables
-echo "ACA PARITY QUEUE DONE: $DATASET"
+# ACA_DIR without .git is an export of the pinned commit (the setup in the parity README).
+export PINNED_EXPORT=1 OURS_ARGS_EXTRA="$ONLINE" REFERENCE_ARGS="$ONLINE" NUM_SEEDS=3 PART=all SEEDS=
+"$(dirname "$0")/queue_reference.sh" aca/aca "$ACA_DIR" "${2:-jaxrl_offline/hopper/medium-v0}" \
+    50000 10000 1000 || exit $?
+echo "ACA PARITY QUEUE DONE: ${2:-jaxrl_offline/hopper/medium-v0}"

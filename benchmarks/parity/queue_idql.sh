@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 14's IDQL parity cell: ours and the official IDQL code (philippe-eecs/IDQL, jaxrl5 on jax
 # 0.5.3: the harness runs in its venv) on the same arrays and budget, 3 seeds a side, 100k updates
-# (issue 14's minimum for IDQL), 10 episodes every 10k (queue_venv.sh: resumable, PART and SEEDS
+# (issue 14's minimum for IDQL), 10 episodes every 10k (queue_reference.sh: resumable, PART and SEEDS
 # split the sides over the two cores):
 #   IDQL_VENV=/tmp/refs/idql-venv WANDB_MODE=disabled nohup nice -n 10 \
 #       benchmarks/parity/queue_idql.sh IDQL_DIR [DATASET] >> ~/.jaxrl_offline/parity/queue_idql.log 2>&1 &
@@ -15,5 +15,7 @@
 set -u
 IDQL_DIR=${1:?usage: $0 /path/to/IDQL [DATASET]}
 export HARNESS_PYTHON=${IDQL_VENV:?set IDQL_VENV to the reference virtual environment}/bin/python
-exec "$(dirname "$0")/queue_venv.sh" idql/idql "$IDQL_DIR" "${2:-jaxrl_offline/hopper/medium-v0}" \
+# IDQL_DIR without .git is an export of the pinned commit (the setup in the parity README).
+export PINNED_EXPORT=1
+exec "$(dirname "$0")/queue_reference.sh" idql/idql "$IDQL_DIR" "${2:-jaxrl_offline/hopper/medium-v0}" \
     100000 10000 1000

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 14's MISA parity cell: ours and the official MISA code (sail-sg/MISA, JAX 0.4.13 in its own
 # venv, each seed a child process of it: benchmarks/parity/venv_reference.py) on the same arrays
-# and budget, 3 seeds a side (queue_venv.sh: resumable, PART=ours|reference and SEEDS split the
+# and budget, 3 seeds a side (queue_reference.sh: resumable, PART=ours|reference and SEEDS split the
 # sides over the two cores):
 #   MISA_VENV=/tmp/refs/misa-venv WANDB_MODE=disabled nohup nice -n 10 \
 #       benchmarks/parity/queue_misa.sh MISA_DIR [DATASET] >> ~/.jaxrl_offline/parity/queue_misa.log 2>&1 &
@@ -17,5 +17,7 @@
 set -u
 MISA_DIR=${1:?usage: $0 /path/to/MISA [DATASET]}
 export REFERENCE_PYTHON=${MISA_VENV:?set MISA_VENV to the reference virtual environment}/bin/python
-exec "$(dirname "$0")/queue_venv.sh" official/misa "$MISA_DIR" "${2:-jaxrl_offline/hopper/medium-v0}" \
+# MISA_DIR without .git is an export of the pinned commit (the setup in the parity README).
+export PINNED_EXPORT=1
+exec "$(dirname "$0")/queue_reference.sh" official/misa "$MISA_DIR" "${2:-jaxrl_offline/hopper/medium-v0}" \
     3000 600 200
