@@ -18,11 +18,22 @@ os.environ["XLA_FLAGS"] = " ".join(_xla_flags)
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
+from absl import flags  # noqa: E402
 
 # Style §28: silent broadcasting between arrays of different rank is an error in tests, and so is
 # using a PRNG key twice (typed keys from ``jax.random.key`` are tracked).
 jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_debug_key_reuse", True)
+
+
+@pytest.fixture(autouse=True)
+def _unparsed_absl_flags():
+    """Every test starts from the runner's default flags: a test that parses flags without
+    unparsing them (``cli.parse_args``) would otherwise leak its values (e.g. ``--algos``) into
+    whichever test runs next in the same worker."""
+    yield
+    if flags.FLAGS.is_parsed():
+        flags.FLAGS.unparse_flags()
 
 
 @pytest.fixture

@@ -156,7 +156,8 @@ MULTI_DEVICE_SCRIPT = textwrap.dedent("""
         run = training.make_multi_seed_chunk(bc, config, 10, layout, strategy, ticks.tick)
         active = training.initial_active(layout)
         for chunk_index in range(2):
-            every = ticks.start_chunk(10 * chunk_index)
+            every = ticks.start_chunk(10 * chunk_index, training.ticking_seeds(
+                np.asarray(active), layout, strategy))
             states, _, active = run(states, keys, active, np.int32(chunk_index),
                                     training.place_dataset(data, layout), every)
             jax.block_until_ready(states)
@@ -173,8 +174,10 @@ def test_ticks_with_seeds_sharded_over_two_devices():
     assert facts["devices"] == 2
     for strategy in ("map", "vmap"):
         positions, ticks = facts[strategy]["positions"], facts[strategy]["ticks"]
-        # Chunk 1 ticks every update, chunk 2 every 2: once per padded seed (4) each time.
-        assert ticks == 4 * 10 + 4 * 5, (strategy, ticks)
+        # Chunk 1 ticks every update, chunk 2 every 2: once per computing seed each time, the 3
+        # real seeds with lax.map (the padding seed skips its chunks), all 4 vmapped.
+        computing = 3 if strategy == "map" else 4
+        assert ticks == computing * 10 + computing * 5, (strategy, ticks)
         assert positions[-1] == 20 and positions == sorted(positions)
         assert any(0 < p < 10 for p in positions), (strategy, positions)
         assert any(10 < p < 20 for p in positions), (strategy, positions)

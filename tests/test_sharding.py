@@ -67,6 +67,8 @@ def run_all():
             states, metrics, active = run_chunk(states, data_keys, active, chunk_index, placed)
         facts[name]["trained_devices"] = device_counts((states, metrics, active))
         facts[name]["active"] = np.asarray(layout.unpad(active)).tolist()
+        # Updates done by the padding seeds (inactive from the start: lax.map skips them).
+        facts[name]["padding_steps"] = np.asarray(states.step)[len(seeds):].tolist()
         # Every numeric leaf of the trained states (keys as raw bits) and of the chunk metrics.
         trained = jax.tree.map(
             lambda leaf: jax.random.key_data(leaf)
@@ -122,6 +124,8 @@ def check_states_are_sharded_over_four_devices(facts):
     # 6 seeds do not divide 4 devices: 2 padding seeds (after the largest seed), 2 per device.
     assert td3_run["padded_seeds"] == [10, 11, 12, 13, 14, 15, 16, 17]
     assert td3_run["seeds_per_shard"] == [2]
+    # On CPU devices (seeds in turn) the padding seeds skip every chunk: 6 seeds cost 6, not 8.
+    assert td3_run["padding_steps"] == [0, 0]
     for run in (bc_run, td3_run):
         assert run["init_devices"] == [4] and run["trained_devices"] == [4]
         assert run["dataset_replicated"]

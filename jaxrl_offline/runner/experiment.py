@@ -252,6 +252,7 @@ def _train(spec, algo, info, layout, dataset, carry, record, start_chunk, checkp
                                 disable=not progress)
     ticks = (progress_lib.ChunkProgress(bar, len(layout.padded_seeds), spec.chunk)
              if progress else None)
+    active_host = progress_lib.wait_ready(active)
     run_chunk = training.make_multi_seed_chunk(algo, spec.config, spec.chunk, layout,
                                                progress=None if ticks is None else ticks.tick)
     every = () if ticks is None else (np.int32(1),)
@@ -262,11 +263,13 @@ def _train(spec, algo, info, layout, dataset, carry, record, start_chunk, checkp
         policy = evaluation.make_batched_policy(algo, spec.config)
         for chunk_index in range(start_chunk, num_chunks):
             step = (chunk_index + 1) * spec.chunk
-            every = () if ticks is None else (ticks.start_chunk(step - spec.chunk),)
+            every = () if ticks is None else (ticks.start_chunk(
+                step - spec.chunk, training.ticking_seeds(active_host, layout)),)
             start = time.perf_counter()
             states, metrics, active = compiled(states, data_keys, active, np.int32(chunk_index),
                                                dataset, *every)
-            alive = layout.unpad(progress_lib.wait_ready(active))  # The chunk is done.
+            active_host = progress_lib.wait_ready(active)  # The chunk is done.
+            alive = layout.unpad(active_host)
             chunk_s = time.perf_counter() - start
             record["timing"]["train_s"] += chunk_s
             if ticks is None:

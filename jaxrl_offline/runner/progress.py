@@ -6,7 +6,9 @@
 callback's argument is per seed, so every seed strategy calls it once per seed and tick: ``vmap``'s
 batching rule unrolls the callback over the seed axis, ``lax.map`` inside ``shard_map`` runs it
 in each device's loop. :class:`ChunkProgress` therefore counts seed-updates and divides by the
-(padded) seed count: the bar moves one step per update of the run, whatever the seeds and devices.
+count of seeds that compute (``training.ticking_seeds``: every padded seed when vmapped, the active
+ones with ``lax.map``, where inactive seeds skip the chunk): the bar moves one step per update of
+the run, whatever the seeds and devices.
 The callback is unordered: ``ordered=True`` is refused with more than one device (jax 0.10:
 "ordered effects are not supported for more than 1 device"), and counting needs no order.
 
@@ -54,7 +56,8 @@ class ChunkProgress:
 
     Args:
       bar: a tqdm bar counting the run's updates (one per update, seeds counted once).
-      num_seeds: padded seeds of the chunk function (each tick arrives once per seed).
+      num_seeds: seeds that tick in a chunk (each tick arrives once per computing seed;
+        ``training.ticking_seeds``); :meth:`start_chunk` can change it between chunks.
       chunk: updates per chunk.
       target_interval_s: wanted seconds between ticks once the speed is known (default
         ``TARGET_INTERVAL_S``).
@@ -78,10 +81,13 @@ class ChunkProgress:
             if position > self.bar.n:
                 self.bar.update(position - self.bar.n)
 
-    def start_chunk(self, step: int) -> np.int32:
-        """Call before a chunk that starts at ``step``; returns its ``progress_every`` argument."""
+    def start_chunk(self, step: int, num_seeds: int | None = None) -> np.int32:
+        """Call before a chunk that starts at ``step``; returns its ``progress_every`` argument.
+        ``num_seeds``: the seeds that tick in this chunk, when it changed (a seed diverged)."""
         with self._lock:
             self._chunk_start, self._seed_updates = step, 0
+            if num_seeds is not None:
+                self.num_seeds = max(1, num_seeds)
         return np.int32(self.every)
 
     def end_chunk(self, step: int, wall_s: float) -> None:

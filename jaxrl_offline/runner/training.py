@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import Any
 
 import jax
+import jax.extend
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -106,8 +107,9 @@ class SeedLayout:
     Attributes:
       seeds: the user's seeds, in order (seed axis index i -> ``seeds[i]``).
       padded_seeds: ``seeds`` followed by padding seeds so the count divides the device count;
-        padding seeds are trained (their cost is the price of an even split) and dropped from
-        every result.
+        padding seeds start inactive (:func:`initial_active`): with the ``"map"`` seed strategy
+        (CPU) they cost nothing, vmapped they are computed and discarded (the price of an even
+        split), and they are dropped from every result.
       mesh: a 1-D device mesh with axis ``"seed"``.
     """
 
@@ -236,23 +238,43 @@ def make_multi_seed_chunk(algo: ModuleType, config: Any, num_updates: int, layou
     ``seed_strategy``: ``"vmap"`` (one batched program over the seed axis, partitioned over the
     devices), ``"map"`` (each device runs its seeds one after another, unbatched: faster on
     XLA:CPU) or ``"auto"``: ``"map"`` when every device of the layout is a CPU, else ``"vmap"``.
+    With ``"map"`` an inactive seed (a padding seed, or one that diverged) skips its chunk under
+    ``lax.cond``: 3 seeds on 2 CPU devices cost 3 seed-chunks, not 4. Vmapped, inactive seeds
+    are computed and discarded (a cond on a batched predicate runs both branches). Either way an
+    inactive seed's state is unchanged and its metrics are NaN.
 
     ``progress``: a host function ``progress(progress_every, seed_active)`` called from inside the
     scan (see :func:`make_train_chunk` and ``jaxrl_offline.runner.progress.ChunkProgress``, which
-    divides by the seed count: it is called once per padded seed and tick). ``run_chunk`` then
-    takes a sixth argument, ``progress_every`` (int32 scalar, updates between ticks; traced, so
+    divides by :func:`ticking_seeds`: it is called once per computing seed and tick).
+    ``run_chunk`` then takes a sixth argument, ``progress_every`` (int32 scalar, updates between ticks; traced, so
     changing it does not recompile). Without ``progress`` nothing is added to the compiled program.
     """
     strategy = resolve_seed_strategy(seed_strategy, layout)
     train_chunk = make_train_chunk(algo, config, num_updates, progress)
 
-    def one_seed(state, data_key, active, chunk_index, dataset, progress_every=None):
+    def train_or_freeze(state, data_key, active, chunk_index, dataset, progress_every=None):
         new_state, metrics = train_chunk(state, jax.random.fold_in(data_key, chunk_index), dataset,
                                          progress_every, active)
         finite = tree_all_finite(new_state)
         keep_new = active & finite
         state = jax.tree.map(functools.partial(_keep_or_freeze, keep_new), new_state, state)
         return state, metrics, keep_new
+
+    if strategy == "vmap":
+        # Under vmap a cond on the per-seed ``active`` becomes a select that computes both
+        # branches anyway: inactive seeds train and their results are discarded.
+        one_seed = train_or_freeze
+    else:
+        def one_seed(state, data_key, active, *shared):
+            # Unbatched (each seed in turn): an inactive seed (padding, or diverged) skips its
+            # chunk; its state stays as it was and its metrics are NaN, as a frozen seed's.
+            train, out_shape = _trace_once(train_or_freeze, state, data_key, active, *shared)
+
+            def skip(state, *_):
+                metrics = jax.tree.map(_nan_like, out_shape[1])
+                return state, metrics, jnp.zeros((), bool)
+
+            return jax.lax.cond(active, train, skip, state, data_key, active, *shared)
 
     seed_sharding, replicated = layout.seed_sharding, layout.replicated
     num_shared = 2 if progress is None else 3  # chunk_index, dataset[, progress_every]
@@ -290,7 +312,40 @@ def resolve_seed_strategy(seed_strategy: str, layout: SeedLayout) -> str:
 
 
 def initial_active(layout: SeedLayout) -> jax.Array:
-    return distributed.put(np.ones(len(layout.padded_seeds), bool), layout.seed_sharding)
+    """The [S_padded] mask a run starts with: the user's seeds active, padding seeds inactive
+    (with the ``"map"`` strategy they skip every chunk; see :func:`make_multi_seed_chunk`)."""
+    mask = np.arange(len(layout.padded_seeds)) < layout.num_seeds
+    return distributed.put(mask, layout.seed_sharding)
+
+
+def ticking_seeds(active: np.ndarray, layout: SeedLayout, seed_strategy: str = "auto") -> int:
+    """How many seeds call the progress callback in a chunk that starts with host mask
+    ``active`` [S_padded]: every padded seed when vmapped (both branches run), the active ones
+    with ``"map"`` (inactive seeds skip the chunk). ``progress.ChunkProgress`` divides by it."""
+    if resolve_seed_strategy(seed_strategy, layout) == "vmap":
+        return len(layout.padded_seeds)
+    return int(np.sum(active))
+
+
+def _trace_once(fn: Callable, *args) -> tuple[Callable, Any]:
+    """``fn`` traced once at ``args``: (a function of the same arguments that replays the traced
+    program, the output's shapes). The skip branch of a chunk needs the metrics' shapes, and an
+    ``eval_shape`` would trace the algorithm's update a second time."""
+    closed, out_shape = jax.make_jaxpr(fn, return_shape=True)(*args)
+    replay = jax.extend.core.jaxpr_as_fun(closed)
+
+    def call(*call_args):
+        outputs = replay(*jax.tree.leaves(call_args))
+        return jax.tree.unflatten(jax.tree.structure(out_shape), outputs)
+
+    return call, out_shape
+
+
+def _nan_like(shape: jax.ShapeDtypeStruct) -> jax.Array:
+    """NaN of ``shape`` (zeros for a non-float metric): the metrics of a skipped chunk."""
+    if jnp.issubdtype(shape.dtype, jnp.inexact):
+        return jnp.full(shape.shape, jnp.nan, shape.dtype)
+    return jnp.zeros(shape.shape, shape.dtype)
 
 
 def train(
