@@ -345,13 +345,13 @@ def test_welch_difference_ci_by_hand():
 
 
 def _write_parity_record(workdir, name, seeds, scores, reference=None, variant="", config=None,
-                         algorithm="td3_bc", online=None, timing=None):
+                         algorithm="td3_bc", online=None, timing=None, dataset_id="test/data-v0"):
     """A minimal complete record under ``workdir/runs`` (``online``: ``[env step][seed]``
     scores at env steps 0, 5, 10)."""
     rows = np.asarray(scores, np.float64).tolist()
     entry = {"name": name, "algorithm": algorithm,
              "variant": "corl" if reference else variant, "config": config or {"alpha": 2.5},
-             "dataset_id": "test/data-v0", "seeds": seeds, "steps": 20, "eval_every": 10,
+             "dataset_id": dataset_id, "seeds": seeds, "steps": 20, "eval_every": 10,
              "eval_episodes": 1, "eval_steps": [10, 20], "normalized_scores": rows,
              "returns": [[0.0] for _ in seeds], "final": results.final_summary(rows),
              "normalized": True, "command": f"make {name}"}
@@ -395,6 +395,35 @@ def test_tables_pair_ours_with_reference(tmp_path):
     assert "| 20 | 29.0 ± 1.0 (n=2) | 30.0 ± 0.0 (n=2) | -1.0 [" in readme
     assert "example/ref@abcdef0" in readme and "not measured" in readme
     assert paths[1].name == "td3_bc__test_data-v0.png" and paths[1].stat().st_size > 0
+
+
+def test_coverage_table_says_where_each_cell_stands(tmp_path, monkeypatch):
+    """Every reference x the required datasets: a verdict where both sides ran (a gap only when
+    both intervals exclude 0), what exists where one side is missing, "not run" elsewhere."""
+    monkeypatch.setattr(tables, "REQUIRED_DATASETS", ("test/data-v0", "test/other-v0"))
+    monkeypatch.setattr(references, "REFERENCES", {
+        name: references.REFERENCES[name] for name in ("corl/td3_bc", "corl/bc")})
+    corl_td3_bc = {"repository": "corl-team/CORL", "commit": "abcdef0123",
+                   "script": "td3_bc.py", "name": "corl/td3_bc"}
+    # At step 20 ours is far above the reference (a gap); at step 10 they agree.
+    _write_parity_record(tmp_path, "ours", [0, 1, 2], [[10.0, 11.0, 12.0], [50.0, 51.0, 52.0]])
+    _write_parity_record(tmp_path, "ref", [0, 1, 2], [[10.0, 12.0, 11.0], [10.0, 11.0, 12.0]],
+                         reference=corl_td3_bc)
+    _write_parity_record(tmp_path, "ours-other", [0, 1], [[1.0, 2.0], [3.0, 4.0]],
+                         dataset_id="test/other-v0")
+    (tmp_path / "reference_seeds").mkdir()
+    (tmp_path / "reference_seeds" / "td3_bc-corl__test_other-v0__0123.json").write_text("{}")
+    lines = tables.coverage_table(results.load_records(tmp_path), tmp_path)
+    assert lines[0] == "| reference | `test/data-v0` | `test/other-v0` |"
+    bc_row, td3_bc_row = lines[2:]
+    assert bc_row == "| `corl/bc` (bc) | not run | not run |"
+    cells = [cell.strip() for cell in td3_bc_row.split("|")[2:-1]]
+    assert cells[0].startswith("**gap** at 20 updates, 3 v 3 seeds: +40.0 [")
+    assert cells[1] == "ours only (20 updates, 2 seeds); 1 reference seed(s) cached"
+    # Ours back at the reference's level at step 20: within noise.
+    _write_parity_record(tmp_path, "ours", [0, 1, 2], [[10.0, 11.0, 12.0], [11.0, 9.0, 12.0]])
+    lines = tables.coverage_table(results.load_records(tmp_path), tmp_path)
+    assert "**within noise** at 20 updates, 3 v 3 seeds: -0.3 [" in lines[3]
 
 
 def test_tables_compare_the_online_phase_of_a_reference_with_one(tmp_path):

@@ -2,7 +2,10 @@
 
     python -m benchmarks.parity.tables [--workdir=benchmarks/results/parity]
 
-For every (algorithm, dataset) with a reference record (``records.is_reference``) this writes one
+``README.md`` opens with a coverage table: every reference of ``references.REFERENCES`` against
+issue 14's two datasets (``REQUIRED_DATASETS``) and any other dataset with a parity record, each
+cell the final shared evaluation's difference and verdict, or what exists so far (ours only, cached
+reference seeds), or "not run". For every (algorithm, dataset) with a reference record (``records.is_reference``) this writes one
 plot, ``plots/<algorithm>__<dataset>.png``, with ours and the reference's curves (mean and 95%
 bootstrap CI over seeds; a reference with an online phase, ACA's, also gets
 ``<algorithm>__<dataset>_online.png`` and a second table over online env steps), and one section of
@@ -68,6 +71,95 @@ def pairs(records: Sequence[dict]) -> dict[tuple[str, str], dict]:
                 else "ours")
         grouped.setdefault(key, {"ours": [], "reference": [], "variants": []})[side].append(record)
     return {key: value for key, value in sorted(grouped.items()) if value["reference"]}
+
+
+# The two datasets issue 14 asks every method's parity cell on: the 1M medium set and one mixture.
+REQUIRED_DATASETS = ("jaxrl_offline/hopper/medium-v0", "jaxrl_offline/hopper/medium-expert-v0")
+
+
+def _final_comparison(ours: dict, reference: dict) -> dict | None:
+    """The last evaluation step both sides share: its step, seed counts, difference of the means
+    and both 95% intervals, and the verdict (``"within noise"`` unless the bootstrap and the
+    Welch interval both exclude 0, ``"gap"`` then; ``"1 seed a side"`` when no CI is defined).
+    None when they share no step."""
+    ours_rows = dict(zip(*_offline_curve(ours)))
+    ref_rows = dict(zip(*_offline_curve(reference)))
+    shared = sorted(set(ours_rows) & set(ref_rows))
+    if not shared:
+        return None
+    step = shared[-1]
+    our_scores = results.as_array([ours_rows[step]])[0]
+    ref_scores = results.as_array([ref_rows[step]])[0]
+    difference, low, high = aggregate.difference_ci(our_scores, ref_scores)
+    _, t_low, t_high = aggregate.welch_difference_ci(our_scores, ref_scores)
+    if math.isnan(low) or math.isnan(t_low):
+        verdict = "1 seed a side"
+    elif (low > 0 or high < 0) and (t_low > 0 or t_high < 0):
+        verdict = "gap"
+    else:
+        verdict = "within noise"
+    return {"step": step, "difference": difference, "welch": (t_low, t_high), "verdict": verdict,
+            "seeds": (int(np.isfinite(our_scores).sum()), int(np.isfinite(ref_scores).sum()))}
+
+
+def _cached_reference_seeds(workdir: pathlib.Path, reference: references.Reference,
+                            dataset_id: str) -> int:
+    """Finished reference seeds cached for (reference, dataset) (``reference_seeds/``; any
+    budget): a cell whose reference record is still pending."""
+    prefix = f"{reference.algorithm}-{reference.variant}__{slug(dataset_id)}__"
+    return len(list((workdir / "reference_seeds").glob(f"{prefix}*.json")))
+
+
+def coverage_table(records: Sequence[dict], workdir: pathlib.Path) -> list[str]:
+    """Markdown: every reference of ``references.REFERENCES`` against the datasets of issue 14
+    (``REQUIRED_DATASETS``, then any other dataset with a parity record): for each cell, the
+    final shared evaluation (updates, seeds a side, ours − reference with Welch's 95% interval,
+    the verdict), or what exists so far (ours only, cached reference seeds), or "not run"."""
+    by_key: dict[tuple[str, str], dict] = {}
+    for record in records:
+        if record["variant"] and "reference" not in record:
+            continue  # Diagnostic variants of ours have their own tables below.
+        side = "reference" if "reference" in record else "ours"
+        name = record["reference"]["name"] if side == "reference" else None
+        by_key.setdefault((record["algorithm"], record["dataset_id"]), {}).setdefault(
+            side, {})[name] = record
+    others = sorted({dataset for (_, dataset), sides in by_key.items() if "reference" in sides}
+                    - set(REQUIRED_DATASETS))
+    datasets = [*REQUIRED_DATASETS, *others]
+    lines = ["| reference | " + " | ".join(f"`{d}`" for d in datasets) + " |",
+             "| --- |" + " --- |" * len(datasets)]
+    for name, reference in _references_by_algorithm():
+        cells = []
+        for dataset in datasets:
+            sides = by_key.get((reference.algorithm, dataset), {})
+            ours = (sides.get("ours") or {}).get(None)
+            ref = (sides.get("reference") or {}).get(name)
+            cells.append(_coverage_cell(ours, ref, _cached_reference_seeds(
+                workdir, reference, dataset)))
+        lines.append(f"| `{name}` ({reference.algorithm}) | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _references_by_algorithm() -> list[tuple[str, references.Reference]]:
+    return sorted(references.REFERENCES.items(), key=lambda item: item[1].algorithm)
+
+
+def _coverage_cell(ours: dict | None, reference: dict | None, cached_seeds: int) -> str:
+    if ours is not None and reference is not None:
+        final = _final_comparison(ours, reference)
+        if final is None:
+            return "both sides, no shared evaluation step"
+        t_low, t_high = final["welch"]
+        interval = "" if math.isnan(t_low) else f" [{t_low:+.1f}, {t_high:+.1f}]"
+        return (f"**{final['verdict']}** at {final['step']:,} updates, "
+                f"{final['seeds'][0]} v {final['seeds'][1]} seeds: "
+                f"{final['difference']:+.1f}{interval}")
+    pending = f"{cached_seeds} reference seed(s) cached" if cached_seeds else "no reference run"
+    if ours is not None:
+        return f"ours only ({ours['steps']:,} updates, {len(ours['seeds'])} seeds); {pending}"
+    if reference is not None:
+        return f"reference only ({reference['steps']:,} updates); no run of ours"
+    return "not run" + (f" ({pending})" if cached_seeds else "")
 
 
 def _cell(scores) -> str:
@@ -279,8 +371,13 @@ def render_readme(workdir: str | pathlib.Path = WORKDIR) -> str:
     ``speed/``)."""
     workdir = pathlib.Path(workdir)
     speed = load_speed(workdir)
-    sections = [README_HEAD]
-    for (_, dataset), group in pairs(results.load_records(workdir)).items():
+    records = results.load_records(workdir)
+    sections = [README_HEAD, "## Coverage", "",
+                "Each cell: the last evaluation both sides share, ours − reference with Welch's "
+                "95% interval, and the verdict (a gap needs the bootstrap and the Welch interval "
+                "to exclude 0); otherwise what exists so far. The sections below have every "
+                "evaluation step.", "", *coverage_table(records, workdir), ""]
+    for (_, dataset), group in pairs(records).items():
         ours = group["ours"][0] if group["ours"] else None
         for reference in group["reference"]:
             sections.append(render_pair(ours, reference,
