@@ -83,9 +83,9 @@ def test_speed_section_shows_the_same_sitting_ratios_to_the_references(tmp_path)
     section = readme.render_section(tmp_path)
     assert ("| sfbc_staged: presampling s (5 evaluations, 50,000 states) | [sfbc/sfbc](" in section
             and "| 150.0 s | 300.0 s | 2.00x | – | – | 1.0 / 1.5 | unknown |" in section)
-    assert "| sfbc_staged: critic steps/s |" in section and "| 27 | 18 | 1.50x |" in section
+    assert "| sfbc_staged: critic steps/s |" in section and "| 27.0 | 18.0 | 1.50x |" in section
     assert ("| misa | [official/misa](" in section and "(sail-sg/MISA@bbbbbbb) | "
-            "`jaxrl_offline/hopper/medium-v0` | 2.2 | 1.1 | 2.00x | 3.2 (2 seeds) | 2.91x | "
+            "`jaxrl_offline/hopper/medium-v0` | 2.20 | 1.10 | 2.00x | 3.20 (2 seeds) | 2.91x | "
             "2.5 / 3.0 | `aaaaaaaaaa` |" in section)
 
 

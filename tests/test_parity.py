@@ -478,7 +478,7 @@ def test_speed_ratios_and_table():
                          "dataset": "d", "chunk": 100, "repeats": 2, "device": "cpu",
                          "load_before_ours": 1.0, "load_before_reference": 1.5, "ours": ours,
                          "ratios": [ratio], "command": "x"})
-    assert "| 2 | 75 | 150 | 50 | 1.50x | 3.00x / 3.00x |" in text
+    assert "| 2 | 75.0 | 150 | 50.0 | 1.50x | 3.00x / 3.00x |" in text
 
 
 def test_speed_times_every_reference_through_run_reference(parity_dataset, tmp_path):

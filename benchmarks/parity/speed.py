@@ -46,6 +46,7 @@ if __name__ == "__main__":
 from absl import app, flags  # noqa: E402
 
 from benchmarks.parity.records import REFERENCE_PACKAGES  # noqa: E402
+from jaxrl_offline.reporting import formatting  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -207,17 +208,12 @@ def render(result: dict) -> str:
     ]
     for row, ratio in zip(result["ours"], result["ratios"]):
         lines.append(
-            f"| {row['num_seeds']} | {_rate(row['updates_per_s_per_seed'])} | "
-            f"{_rate(row['aggregate_updates_per_s'])} | {_rate(ref['updates_per_s'])} | "
+            f"| {row['num_seeds']} | {formatting.rate(row['updates_per_s_per_seed'], 3)} | "
+            f"{formatting.rate(row['aggregate_updates_per_s'], 3)} | {formatting.rate(ref['updates_per_s'], 3)} | "
             f"{ratio['per_seed']:.2f}x | {ratio['aggregate']:.2f}x / "
             f"{ratio['aggregate_mean']:.2f}x |")
     lines += ["", f"Command: `{result['command']}`", ""]
     return "\n".join(lines)
-
-
-def _rate(value: float) -> str:
-    """Three significant digits at least below 100 (MISA's 2.4 updates/s is not "2")."""
-    return f"{value:.0f}" if value >= 100 else f"{value:.3g}"
 
 
 def main(argv):
