@@ -42,6 +42,40 @@ def test_sfbc_flags_map_to_its_two_stages():
         sfbc.stage_args(["--n_behavior_epochs=30"], 5)
 
 
+def test_budget_in_the_reference_units_gives_ours_the_same_steps():
+    # Epoch lengths of the reference's buffer (rows repeated round(samples / N) times, batches of
+    # 4,096, the last partial): the figures in the parity README.
+    assert sfbc.epoch_steps(50_000, 1) == 13  # --sample_per_epoch=1: one pass.
+    assert sfbc.epoch_steps(50_000, sfbc.CRITIC_SAMPLES) == 245  # 20 x 50k rows.
+    assert sfbc.epoch_steps(1_000_000, sfbc.CRITIC_SAMPLES) == 245
+    assert sfbc.epoch_steps(160_000, sfbc.CRITIC_SAMPLES) == 235  # 6 x 160k.
+    assert sfbc.epoch_steps(2_000_000, sfbc.CRITIC_SAMPLES) == 489  # round(0.5) = 0 -> 1 pass.
+    # queue_sfbc.sh's default: 50 behavior epochs, 20 critic epochs, evaluations every 5.
+    assert sfbc.ours_budget_args(50_000, 50, 20, 5) == [
+        "--config.behavior_steps=650", "--config.critic_steps=4900",
+        "--config.planning_iterations=1", "--eval_every=1225", "--chunk=25"]
+    with pytest.raises(ValueError, match="first planning iteration"):
+        sfbc.ours_budget_args(50_000, 50, 100, 5)  # K = 2: the sides stop at different steps.
+    with pytest.raises(ValueError, match="multiple of 5"):
+        sfbc.ours_budget_args(50_000, 50, 20, 3)
+    with pytest.raises(ValueError, match="every 25 epochs"):
+        sfbc.ours_budget_args(50_000, 30, 20, 5)
+
+
+def test_tables_count_the_reference_critic_epochs_in_steps():
+    from benchmarks.parity import tables
+
+    reference = {"reference": {"name": "sfbc/sfbc"}, "steps": 20, "eval_every": 5,
+                 "eval_steps": [5, 10, 15, 20],
+                 "config": {"harness": {"critic_steps_per_epoch": 245, "behavior_steps": 650}}}
+    converted = tables.in_updates(reference)
+    assert converted["eval_steps"] == [1225, 2450, 3675, 4900]
+    assert (converted["steps"], converted["eval_every"]) == (4900, 1225)
+    assert reference["eval_steps"] == [5, 10, 15, 20]  # The loaded record is not changed.
+    ours = {"steps": 4900, "eval_steps": [1225], "config": {"behavior_steps": 650}}
+    assert tables.in_updates(ours) is ours
+
+
 def test_evaluation_selection_keeps_multiples_and_stops():
     class Env:
         def __init__(self, value):

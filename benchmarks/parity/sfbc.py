@@ -32,6 +32,7 @@ project's arrays.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import pathlib
 import tempfile
@@ -46,6 +47,8 @@ HARNESS_FLAGS = ("harness_critic_epochs", "harness_eval_every_epochs")
 SET_BY_HARNESS = ("K", "actor_load_epoch", "evaluate_while_training_critic")
 CHECKPOINT_EVERY = 25  # train_behavior.py saves ckpt<epoch + 1>.pth when epoch % 25 == 24.
 EPOCHS_PER_ITERATION = 100  # train_critic.py: n_epochs = K * 100 - 1; targets rebuilt at 99, ...
+BATCH_SIZE = 4096  # utils.get_args' --batch_size, both stages.
+CRITIC_SAMPLES = 1_000_000  # train_critic.py's __main__: sample_per_epoch (2M on AntMaze).
 
 
 class _Stop(Exception):
@@ -92,6 +95,40 @@ def stage_args(own: Sequence[str], steps: int) -> list[str]:
                          f"saves its model every {CHECKPOINT_EVERY} epochs only; use a multiple")
     iterations = steps // EPOCHS_PER_ITERATION + 1  # K * 100 - 1 >= steps.
     return [*own, f"--K={iterations}", f"--actor_load_epoch={behavior_epochs}"]
+
+
+def epoch_steps(num_rows: int, samples: int, batch_size: int = BATCH_SIZE) -> int:
+    """Gradient steps in one of the reference's epochs: ``dataset.Diffusion_buffer`` repeats its
+    ``num_rows`` rows max(round(samples / num_rows), 1) times, shuffled, in batches of
+    ``batch_size``, the last one partial (245 critic steps on 50k or 1M rows, 489 on 2M; 13
+    behavior steps on 50k rows with ``--sample_per_epoch=1``, one pass)."""
+    repeats = max(round(samples / num_rows), 1)
+    return math.ceil(repeats * num_rows / batch_size)
+
+
+def ours_budget_args(num_rows: int, behavior_epochs: int, critic_epochs: int,
+                     eval_every_epochs: int) -> list[str]:
+    """``experiments.sfbc_staged`` flags for the reference's budget in its units: as many
+    behavior steps as ``behavior_epochs`` one-pass epochs (``--sample_per_epoch=1``) and as many
+    critic steps as ``critic_epochs`` epochs, evaluated every ``eval_every_epochs`` epochs (after
+    ``references.ours_config``'s flags, which these override).
+
+    The budget stays inside the reference's first planning iteration (``critic_epochs`` at most
+    99: ``K`` = 1, Q regressed on the Monte-Carlo returns) so that both sides stop at the same
+    critic step; ours' ``planning_iterations`` is set to 1 to match."""
+    if not 0 < critic_epochs < EPOCHS_PER_ITERATION:
+        raise ValueError(f"critic_epochs={critic_epochs}: a parity budget stays inside the first "
+                         f"planning iteration (1 to {EPOCHS_PER_ITERATION - 1} epochs), where "
+                         "both sides stop at the same critic step")
+    split_args([f"--harness_critic_epochs={critic_epochs}",  # The harness's own checks.
+                f"--harness_eval_every_epochs={eval_every_epochs}"])
+    stage_args([f"--n_behavior_epochs={behavior_epochs}"], critic_epochs)
+    behavior_steps = behavior_epochs * epoch_steps(num_rows, 1)
+    per_epoch = epoch_steps(num_rows, CRITIC_SAMPLES)
+    critic_steps, eval_every = critic_epochs * per_epoch, eval_every_epochs * per_epoch
+    chunk = math.gcd(behavior_steps, math.gcd(critic_steps, eval_every))
+    return [f"--config.behavior_steps={behavior_steps}", f"--config.critic_steps={critic_steps}",
+            "--config.planning_iterations=1", f"--eval_every={eval_every}", f"--chunk={chunk}"]
 
 
 @contextlib.contextmanager
@@ -262,3 +299,12 @@ def run_seed(reference, reference_dir: pathlib.Path, binding: shims.Binding,
                               eval_s=ends - starts, train_s=starts - previous,
                               data_check=binding.checks[0], config=config)
 
+
+
+if __name__ == "__main__":  # benchmarks/parity/queue_sfbc.sh: ours' flags for a budget.
+    import sys
+
+    # The rows the reference's buffer keeps: every get_dataset row.
+    _dataset, *_epochs = sys.argv[1:]
+    _rows = len(d4rl_arrays.get_dataset(_dataset)["rewards"])
+    print(" ".join(ours_budget_args(_rows, *map(int, _epochs))))

@@ -59,6 +59,24 @@ only a smoke test of the pipeline, not evidence of parity.
 """
 
 
+def in_updates(record: dict) -> dict:
+    """``record`` with its evaluation steps counted in updates. SfBC's reference counts critic
+    epochs (``benchmarks.parity.sfbc``; its ``config.harness`` holds ``critic_steps_per_epoch``),
+    ours counts critic steps: the reference's ``steps``, ``eval_every`` and ``eval_steps`` are
+    multiplied by the steps per epoch, so both sides share their evaluation steps. Any other
+    record is returned as it is."""
+    per_epoch = ((record.get("config") or {}).get("harness") or {}).get("critic_steps_per_epoch")
+    if "reference" not in record or not per_epoch:
+        return record
+    return {**record, "steps": record["steps"] * per_epoch,
+            "eval_every": record["eval_every"] * per_epoch,
+            "eval_steps": [step * per_epoch for step in record["eval_steps"]]}
+
+
+def _load(workdir: pathlib.Path) -> list[dict]:
+    return [in_updates(record) for record in results.load_records(workdir)]
+
+
 def pairs(records: Sequence[dict]) -> dict[tuple[str, str], dict]:
     """``{(algorithm, dataset): {"ours": [records], "reference": [records], "variants":
     [records]}}`` for every pair with at least one reference record (ours: records of the plain
@@ -289,6 +307,12 @@ def render_pair(ours: dict | None, reference: dict, speed: dict | None,
               + ("" if ours is None else f" (ours {ours['eval_episodes']})") + "; seeds: "
               + f"reference {reference['seeds']}"
               + ("" if ours is None else f", ours {ours['seeds']}") + ".")
+    behavior_steps = ((reference.get("config") or {}).get("harness") or {}).get("behavior_steps")
+    if behavior_steps:  # SfBC: a behavior stage first; the steps above are critic steps.
+        ours_behavior = None if ours is None else ours["config"].get("behavior_steps")
+        budget += (f" The updates are critic steps, after a behavior stage of {behavior_steps} "
+                   "steps for the reference" + ("" if ours_behavior is None else
+                                                f", {ours_behavior} for ours") + ".")
     lines += [budget, ""]
     if ours is None:
         lines += ["No record of ours yet.", ""]
@@ -371,7 +395,7 @@ def render_readme(workdir: str | pathlib.Path = WORKDIR) -> str:
     ``speed/``)."""
     workdir = pathlib.Path(workdir)
     speed = load_speed(workdir)
-    records = results.load_records(workdir)
+    records = _load(workdir)
     sections = [README_HEAD, "## Coverage", "",
                 "Each cell: the last evaluation both sides share, ours − reference with Welch's "
                 "95% interval, and the verdict (a gap needs the bootstrap and the Welch interval "
@@ -392,7 +416,7 @@ def write(workdir: str | pathlib.Path = WORKDIR) -> list[pathlib.Path]:
     readme = workdir / "README.md"
     results.dump_text(readme, render_readme(workdir))
     written = [readme]
-    for (algorithm, dataset), group in pairs(results.load_records(workdir)).items():
+    for (algorithm, dataset), group in pairs(_load(workdir)).items():
         path = workdir / "plots" / f"{algorithm}__{slug(dataset)}.png"
         everyone = group["ours"] + group["variants"] + group["reference"]
         written.append(plots.plot_dataset(everyone, path))
