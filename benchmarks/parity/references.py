@@ -196,8 +196,8 @@ REFERENCES: dict[str, Reference] = {
     "corl/td3_bc": _corl("td3_bc", "td3_bc.py"),
     "corl/bc": _corl("bc", "any_percent_bc.py"),
     "corl/iql": _corl("iql", "iql.py"),
-    # Ran end to end through the harness for a few hundred updates (the speed measurement in
-    # the README); no parity run yet (benchmarks/parity/queue_cql_rebrac.sh).
+    # Cells run by benchmarks/parity/queue.sh (queue_cql_rebrac.sh for hopper medium); where each
+    # stands: the coverage table of benchmarks/results/parity/README.md.
     "corl/cql": _corl("cql", "cql.py"),
     "corl/rebrac": _CORL_REBRAC,
     # JAX (jaxrl5); runs in its own virtual environment (README "IDQL").
