@@ -29,6 +29,7 @@ SfBC is refused: its harness steps count critic epochs after a behavior stage, n
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import pathlib
 import re
@@ -47,6 +48,9 @@ from absl import app, flags  # noqa: E402
 
 from benchmarks.parity.records import REFERENCE_PACKAGES  # noqa: E402
 from jaxrl_offline.reporting import formatting  # noqa: E402
+
+# Rates in speed tables: three significant digits (MISA's 2.91 against 1.32).
+_rate = functools.partial(formatting.rate, digits=3)
 
 FLAGS = flags.FLAGS
 
@@ -208,8 +212,8 @@ def render(result: dict) -> str:
     ]
     for row, ratio in zip(result["ours"], result["ratios"]):
         lines.append(
-            f"| {row['num_seeds']} | {formatting.rate(row['updates_per_s_per_seed'], 3)} | "
-            f"{formatting.rate(row['aggregate_updates_per_s'], 3)} | {formatting.rate(ref['updates_per_s'], 3)} | "
+            f"| {row['num_seeds']} | {_rate(row['updates_per_s_per_seed'])} | "
+            f"{_rate(row['aggregate_updates_per_s'])} | {_rate(ref['updates_per_s'])} | "
             f"{ratio['per_seed']:.2f}x | {ratio['aggregate']:.2f}x / "
             f"{ratio['aggregate_mean']:.2f}x |")
     lines += ["", f"Command: `{result['command']}`", ""]

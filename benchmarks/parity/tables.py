@@ -5,7 +5,8 @@
 ``README.md`` opens with a coverage table: every reference of ``references.REFERENCES`` against
 issue 14's two datasets (``REQUIRED_DATASETS``) and any other dataset with a parity record, each
 cell the final shared evaluation's difference and verdict, or what exists so far (ours only, cached
-reference seeds), or "not run". For every (algorithm, dataset) with a reference record (``records.is_reference``) this writes one
+reference seeds), or "not run". For every (algorithm, dataset) with a reference record
+(``records.is_reference``) this writes one
 plot, ``plots/<algorithm>__<dataset>.png``, with ours and the reference's curves (mean and 95%
 bootstrap CI over seeds; a reference with an online phase, ACA's, also gets
 ``<algorithm>__<dataset>_online.png`` and a second table over online env steps), and one section of

@@ -246,8 +246,9 @@ def make_multi_seed_chunk(algo: ModuleType, config: Any, num_updates: int, layou
     ``progress``: a host function ``progress(progress_every, seed_active)`` called from inside the
     scan (see :func:`make_train_chunk` and ``jaxrl_offline.runner.progress.ChunkProgress``, which
     divides by :func:`ticking_seeds`: it is called once per computing seed and tick).
-    ``run_chunk`` then takes a sixth argument, ``progress_every`` (int32 scalar, updates between ticks; traced, so
-    changing it does not recompile). Without ``progress`` nothing is added to the compiled program.
+    ``run_chunk`` then takes a sixth argument, ``progress_every`` (int32 scalar, updates between
+    ticks; traced, so changing it does not recompile). Without ``progress`` nothing is added to
+    the compiled program.
     """
     strategy = resolve_seed_strategy(seed_strategy, layout)
     train_chunk = make_train_chunk(algo, config, num_updates, progress)
