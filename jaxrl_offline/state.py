@@ -107,6 +107,18 @@ def gradient_step(loss_fn: Callable, state: train_state.TrainState, *loss_args, 
 DELAYED_SCOPE = "delayed_every_{period}"
 
 
+def nan_like(shapes):
+    """NaN arrays of ``shapes`` (a pytree of ``jax.ShapeDtypeStruct``; zeros for a non-float
+    leaf): the metrics of an update, or of a chunk, that was skipped (averaged away by
+    ``nanmean``)."""
+    def one(shape):
+        if jnp.issubdtype(shape.dtype, jnp.inexact):
+            return jnp.full(shape.shape, jnp.nan, shape.dtype)
+        return jnp.zeros(shape.shape, shape.dtype)
+
+    return jax.tree.map(one, shapes)
+
+
 def delayed_update(update_fn: Callable, state, *, step: jax.Array, period: int, phase: int,
                    enabled: jax.Array | bool = True):
     """``update_fn(state) -> (state, metrics)`` on the updates with ``step % period == phase``.
@@ -146,7 +158,7 @@ def delayed_update(update_fn: Callable, state, *, step: jax.Array, period: int, 
 
     def skip(current):
         _, metrics = jax.eval_shape(update_fn, current)
-        return current, jax.tree.map(lambda m: jnp.full(m.shape, jnp.nan, m.dtype), metrics)
+        return current, nan_like(metrics)
 
     run = (step % period == phase) & enabled
     with jax.named_scope(DELAYED_SCOPE.format(period=period)):

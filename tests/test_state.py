@@ -86,3 +86,11 @@ def test_create_train_state_and_gradient_step():
     np.testing.assert_allclose(stepped.params["params"]["bias"],
                                plain.params["params"]["bias"] - 0.5, rtol=1e-6)
     assert int(stepped.step) == 1 and "out" in aux
+
+
+def test_nan_like_fills_float_metrics_with_nan_and_others_with_zeros():
+    shapes = {"loss": jax.ShapeDtypeStruct((2,), jnp.float32),
+              "count": jax.ShapeDtypeStruct((), jnp.int32)}
+    filled = state_lib.nan_like(shapes)
+    assert filled["loss"].dtype == jnp.float32 and bool(jnp.isnan(filled["loss"]).all())
+    assert filled["count"].dtype == jnp.int32 and int(filled["count"]) == 0

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.parity import records as parity_records
 from benchmarks.parity import references
 from jaxrl_offline.datasets import dataset_spec
 from jaxrl_offline.reporting import aggregate, plots, results
@@ -66,12 +67,18 @@ def in_updates(record: dict) -> dict:
     ours counts critic steps: the reference's ``steps``, ``eval_every`` and ``eval_steps`` are
     multiplied by the steps per epoch, so both sides share their evaluation steps. Any other
     record is returned as it is."""
-    per_epoch = ((record.get("config") or {}).get("harness") or {}).get("critic_steps_per_epoch")
+    per_epoch = _harness(record).get("critic_steps_per_epoch")
     if "reference" not in record or not per_epoch:
         return record
     return {**record, "steps": record["steps"] * per_epoch,
             "eval_every": record["eval_every"] * per_epoch,
             "eval_steps": [step * per_epoch for step in record["eval_steps"]]}
+
+
+def _harness(record: dict) -> dict:
+    """What the harness recorded about a reference's run beside its config (``config.harness``:
+    SfBC's stage lengths, ACA's online budget); ``{}`` for records without it."""
+    return (record.get("config") or {}).get("harness") or {}
 
 
 def _load(workdir: pathlib.Path) -> list[dict]:
@@ -96,6 +103,14 @@ def pairs(records: Sequence[dict]) -> dict[tuple[str, str], dict]:
 REQUIRED_DATASETS = ("jaxrl_offline/hopper/medium-v0", "jaxrl_offline/hopper/medium-expert-v0")
 
 
+def _difference(our_scores, ref_scores) -> tuple[float, tuple, tuple]:
+    """Ours − reference at one evaluation: the difference of the means, its 95% bootstrap
+    interval and Welch's 95% t-interval (NaN bounds with fewer than 2 seeds a side)."""
+    difference, low, high = aggregate.difference_ci(our_scores, ref_scores)
+    _, t_low, t_high = aggregate.welch_difference_ci(our_scores, ref_scores)
+    return difference, (low, high), (t_low, t_high)
+
+
 def _final_comparison(ours: dict, reference: dict) -> dict | None:
     """The last evaluation step both sides share: its step, seed counts, difference of the means
     and both 95% intervals, and the verdict (``"within noise"`` unless the bootstrap and the
@@ -109,8 +124,7 @@ def _final_comparison(ours: dict, reference: dict) -> dict | None:
     step = shared[-1]
     our_scores = results.as_array([ours_rows[step]])[0]
     ref_scores = results.as_array([ref_rows[step]])[0]
-    difference, low, high = aggregate.difference_ci(our_scores, ref_scores)
-    _, t_low, t_high = aggregate.welch_difference_ci(our_scores, ref_scores)
+    difference, (low, high), (t_low, t_high) = _difference(our_scores, ref_scores)
     if math.isnan(low) or math.isnan(t_low):
         verdict = "1 seed a side"
     elif (low > 0 or high < 0) and (t_low > 0 or t_high < 0):
@@ -125,8 +139,9 @@ def _cached_reference_seeds(workdir: pathlib.Path, reference: references.Referen
                             dataset_id: str) -> int:
     """Finished reference seeds cached for (reference, dataset) (``reference_seeds/``; any
     budget): a cell whose reference record is still pending."""
-    prefix = f"{reference.algorithm}-{reference.variant}__{slug(dataset_id)}__"
-    return len(list((workdir / "reference_seeds").glob(f"{prefix}*.json")))
+    # records.seed_cache_path names each seed <record name>__<digest>.json.
+    name = parity_records.record_name(reference.algorithm, reference.variant, dataset_id)
+    return len(list((workdir / "reference_seeds").glob(f"{name}__*.json")))
 
 
 def coverage_table(records: Sequence[dict], workdir: pathlib.Path) -> list[str]:
@@ -213,10 +228,9 @@ def _comparison_table(ours: dict | None, reference: dict, label: str = "ours",
     for step in steps:
         ref_scores = results.as_array([ref_rows[step]])[0]
         our_scores = results.as_array([our_rows[step]])[0] if step in our_rows else []
-        difference, low, high = aggregate.difference_ci(our_scores, ref_scores)
+        difference, (low, high), (t_low, t_high) = _difference(our_scores, ref_scores)
         interval = "n/a (< 2 seeds a side)" if math.isnan(low) else f"[{low:+.1f}, {high:+.1f}]"
         diff_text = "–" if math.isnan(difference) else f"{difference:+.1f} {interval}"
-        _, t_low, t_high = aggregate.welch_difference_ci(our_scores, ref_scores)
         t_text = "n/a" if math.isnan(t_low) else f"[{t_low:+.1f}, {t_high:+.1f}]"
         lines.append(f"| {step} | {_cell(our_scores)} | {_cell(ref_scores)} | {diff_text} | "
                      f"{t_text} |")
@@ -308,7 +322,7 @@ def render_pair(ours: dict | None, reference: dict, speed: dict | None,
               + ("" if ours is None else f" (ours {ours['eval_episodes']})") + "; seeds: "
               + f"reference {reference['seeds']}"
               + ("" if ours is None else f", ours {ours['seeds']}") + ".")
-    behavior_steps = ((reference.get("config") or {}).get("harness") or {}).get("behavior_steps")
+    behavior_steps = _harness(reference).get("behavior_steps")
     if behavior_steps:  # SfBC: a behavior stage first; the steps above are critic steps.
         ours_behavior = None if ours is None else ours["config"].get("behavior_steps")
         budget += (f" The updates are critic steps, after a behavior stage of {behavior_steps} "

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jaxrl_offline import state as state_lib
 from jaxrl_offline.runner import distributed
 from jaxrl_offline.types import Metrics, PRNGKey, Transition
 
@@ -272,7 +273,7 @@ def make_multi_seed_chunk(algo: ModuleType, config: Any, num_updates: int, layou
             train, out_shape = _trace_once(train_or_freeze, state, data_key, active, *shared)
 
             def skip(state, *_):
-                metrics = jax.tree.map(_nan_like, out_shape[1])
+                metrics = state_lib.nan_like(out_shape[1])
                 return state, metrics, jnp.zeros((), bool)
 
             return jax.lax.cond(active, train, skip, state, data_key, active, *shared)
@@ -341,12 +342,6 @@ def _trace_once(fn: Callable, *args) -> tuple[Callable, Any]:
 
     return call, out_shape
 
-
-def _nan_like(shape: jax.ShapeDtypeStruct) -> jax.Array:
-    """NaN of ``shape`` (zeros for a non-float metric): the metrics of a skipped chunk."""
-    if jnp.issubdtype(shape.dtype, jnp.inexact):
-        return jnp.full(shape.shape, jnp.nan, shape.dtype)
-    return jnp.zeros(shape.shape, shape.dtype)
 
 
 def train(
