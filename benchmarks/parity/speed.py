@@ -32,7 +32,6 @@ import dataclasses
 import functools
 import os
 import pathlib
-import re
 from collections.abc import Callable
 
 OUT_DIR = pathlib.Path(__file__).resolve().parent.parent / "results" / "parity" / "speed"
@@ -150,7 +149,7 @@ def write_result(out_dir: str, result: dict, render_markdown: Callable[[dict], s
 
     from jaxrl_offline.reporting import results
 
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{result['reference_name']}__{result['dataset']}")
+    name = formatting.file_slug(f"{result['reference_name']}__{result['dataset']}")
     out = pathlib.Path(out_dir)
     results.dump_json(out / f"{name}.json", result)
     results.dump_text(out / f"{name}.md", render_markdown(results.to_jsonable(result)))
