@@ -7,8 +7,9 @@ The section between ``<!-- results:start -->`` and ``<!-- results:end -->`` is b
 ``benchmarks/results/<name>/runs/*.json`` (run records: one score table per folder, offline ->
 online tables for a folder of fine-tuning runs, each with the hardware, updates, seeds and commit
 of its runs), ``benchmarks/results/speed/*.json`` (speed reports) and
-``benchmarks/results/parity/speed/*.json`` (ours against the reference implementations). Nothing in it is typed by
-hand; ``tests/test_benchmarks_readme.py`` fails when it is out of date with the records.
+``benchmarks/results/parity/speed/*.json`` (ours against the reference implementations). Nothing in
+it is typed by hand; ``tests/test_benchmarks_readme.py`` fails when it is out of date with the
+records.
 
 The section between ``<!-- claims:start -->`` and ``<!-- claims:end -->`` is built from the claim
 benchmarks' records, ``benchmarks/results/claims/<claim>/record.json`` (``python -m
@@ -157,7 +158,8 @@ def reference_speed_section(results_dir: pathlib.Path) -> str:
                f"{ratios[1]['per_seed']:.2f}x" if 1 in rows
                else f"– | {_rate(ref['updates_per_s'])} | –")
         lines.append(
-            f"| {result['algorithm']} | [{result['reference_name']}]({_relative(path.with_suffix('.md'))}) "
+            f"| {result['algorithm']} | [{result['reference_name']}]"
+            f"({_relative(path.with_suffix('.md'))}) "
             f"({ref['repository']}@{ref['commit'][:7]}) | `{result['dataset']}` | {one} | "
             f"{_rate(rows[most]['aggregate_updates_per_s'])} ({most} seeds) | "
             f"{ratios[most]['aggregate']:.2f}x | {result['load_before_ours']:.1f} / "

@@ -42,7 +42,8 @@ def test_significant_digits():
 
 
 def test_file_slug_names_runs_records_and_plots_alike():
-    assert formatting.file_slug("jaxrl_offline/hopper/medium-v0") == "jaxrl_offline_hopper_medium-v0"
+    assert (formatting.file_slug("jaxrl_offline/hopper/medium-v0")
+            == "jaxrl_offline_hopper_medium-v0")
     # A mixture's "+" and any run of other characters become one "_", none at either end.
     assert formatting.file_slug("/a+b//c d/") == "a_b_c_d"
     assert formatting.file_slug("td3_bc-corl__x.v0") == "td3_bc-corl__x.v0"

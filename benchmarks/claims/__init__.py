@@ -6,8 +6,8 @@
     python -m benchmarks.claims --claim=aca
 
 One module per claim (``bimodal``: SfBC / IDQL, expressive behavior models, its locomotion part
-(behavior models on a hopper mixture with known modes) in ``bimodal_locomotion``; ``mixed``: TD3-RKL on
-mixed data, its locomotion part in ``mixed_locomotion``; ``misa_cql``: MISA against CQL, score
+(behavior models on a hopper mixture with known modes) in ``bimodal_locomotion``; ``mixed``: TD3-RKL
+on mixed data, its locomotion part in ``mixed_locomotion``; ``misa_cql``: MISA against CQL, score
 and Q overestimation, with ``locomotion`` holding what the locomotion claims share; ``aca``: ACA's
 offline -> online fine-tuning against SAC+ML and naive IQL / TD3+BC), each writing a
 record, a table and a plot under ``benchmarks/results/claims/<claim>/``; ``metrics`` holds the

@@ -18,8 +18,8 @@ selection) is trained for ``--updates`` updates on its own dataset per seed (dat
 of actions within ``NEAR`` of a mode, in the middle band |a| < m / 2 and beyond a mode
 (|a| >= m + NEAR), and the mean reward, mean ± std over seeds. The plot shows, for the first
 seed, the data with r(a), and per algorithm the samples of the model it draws from (the diffusion
-behavior models; IQL's Gaussian policy) and its evaluation actions. The settings were chosen on seed 100 only (``TUNING_SEED``); the
-evaluation seeds default to 0, 1, 2.
+behavior models; IQL's Gaussian policy) and its evaluation actions. The settings were chosen on seed
+100 only (``TUNING_SEED``); the evaluation seeds default to 0, 1, 2.
 
 Writes ``benchmarks/results/claims/bimodal/{record.json, table.md, samples.png}``.
 """

@@ -81,7 +81,8 @@ OUT_DIR = pathlib.Path(__file__).resolve().parents[1] / "results" / "claims" / "
 def load_policies():
     """The local suite's (medium, expert) hopper behavior policies and their SHA-256s."""
     loaded = [locomotion.load_policy(ENV, level) for level in LEVELS]
-    return tuple(policy for policy, _ in loaded), {lvl: sha for lvl, (_, sha) in zip(LEVELS, loaded)}
+    return (tuple(policy for policy, _ in loaded),
+            {lvl: sha for lvl, (_, sha) in zip(LEVELS, loaded)})
 
 
 def mixture_policy(policies):

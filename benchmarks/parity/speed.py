@@ -137,8 +137,8 @@ def run_reference_record(command_for: Callable[[str], list[str]]) -> tuple[dict,
         load_before = os.getloadavg()[0]
         completed = subprocess.run(command, cwd=str(project_root), env=env, check=False)
         if completed.returncode:
-            raise SystemExit(f"the reference's run failed (exit {completed.returncode}); its output "
-                             f"is above. Command: {shlex.join(command)}")
+            raise SystemExit(f"the reference's run failed (exit {completed.returncode}); "
+                             f"its output is above. Command: {shlex.join(command)}")
         (record_path,) = pathlib.Path(workdir, "runs").glob("*.json")
         return json.loads(record_path.read_text()), load_before
 

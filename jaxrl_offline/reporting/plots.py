@@ -92,7 +92,8 @@ def plot_online_dataset(records: Sequence[dict], path: str | os.PathLike) -> pat
     bootstrap CI over seeds; env step 0 is the offline agent), one curve per table column."""
     return _plot_curves(
         records, path, lambda r: (r["online"]["env_steps"], r["online"]["normalized_scores"]),
-        f"{records[0]['dataset_id']}: offline → online", "online env steps (after offline training)")
+        f"{records[0]['dataset_id']}: offline → online",
+        "online env steps (after offline training)")
 
 
 def write_online_curves(workdir: str | os.PathLike,
