@@ -300,8 +300,9 @@ def render(report: dict) -> str:
         total = sum(parts.values()) or 1.0
         top = sorted(parts.items(), key=lambda item: -item[1])[:4]
         where = "; ".join(f"{part} {100 * value / total:.0f}%" for part, value in top)
-        name = entry["algorithm"] + (f" ({', '.join(f'{k}={v}' for k, v in entry['overrides'].items())})"
-                                     if entry["overrides"] else "")
+        name = entry["algorithm"] + (
+            f" ({', '.join(f'{k}={v}' for k, v in entry['overrides'].items())})"
+            if entry["overrides"] else "")
         lines.append(f"| {name} | {entry['batch_size']} | "
                      f"{entry['matmul_flops_per_update'] / 1e9:.2f} | "
                      f"{entry['xla_flops_per_update'] / 1e9:.2f} | "

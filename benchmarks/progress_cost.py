@@ -8,8 +8,9 @@ with it, and times them in alternation (so both see the same load): the callback
 interval (``ChunkProgress``: about one tick per second once the speed is known) and on every
 update (what the runner's first chunk does). A microbenchmark of a scan that does nothing but the
 callback gives the cost of one callback. Writes ``benchmarks/results/progress_cost/<device>.json``
-and the generated ``.md`` (not under ``speed/``, whose every JSON is a speed report); ``python -m benchmarks.speed`` measures it too, for TD3+BC at
-its settings and one seed (``report["progress_cost"]``, a line of the speed report).
+and the generated ``.md`` (not under ``speed/``, whose every JSON is a speed report); ``python -m
+benchmarks.speed`` measures it too, for TD3+BC at its settings and one seed
+(``report["progress_cost"]``, a line of the speed report).
 """
 
 from __future__ import annotations

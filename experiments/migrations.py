@@ -92,9 +92,10 @@ def record_spec_hash(record: Mapping[str, Any]) -> str:
 
 def migrate_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """The record with renamed ``config`` and ``overrides`` fields, the ``ADDED_FIELDS`` its
-    ``config`` lacks, and a recomputed ``spec_hash``; ``ValueError`` if its stored hash does not match its own fields (the record was
-    edited, or written by code this migration does not know). A reference run's record (parity
-    harness, ``"reference"`` key) holds the reference's own config and is returned unchanged."""
+    ``config`` lacks, and a recomputed ``spec_hash``; ``ValueError`` if its stored hash does not
+    match its own fields (the record was edited, or written by code this migration does not know). A
+    reference run's record (parity harness, ``"reference"`` key) holds the reference's own config
+    and is returned unchanged."""
     if "reference" in record:
         return dict(record)
     if record_spec_hash(record) != record["spec_hash"]:

@@ -160,7 +160,8 @@ def train(env_name: str, total_steps: int, seed: int, workdir: pathlib.Path,
           mirror: pathlib.Path | None = None) -> None:
     env = locomotion.get_env(env_name)
     config, settings = run_settings(FLAGS.warmup_steps, FLAGS.update_every)
-    if FLAGS.snapshot_every % settings.update_every or FLAGS.checkpoint_every % FLAGS.snapshot_every:
+    if (FLAGS.snapshot_every % settings.update_every
+            or FLAGS.checkpoint_every % FLAGS.snapshot_every):
         raise app.UsageError("--snapshot_every must be a multiple of --update_every and "
                              "--checkpoint_every a multiple of --snapshot_every")
     loop = online.OnlineLoop(sac, config, envs.make_env(env.env_id), num_seeds=1, seed=seed,

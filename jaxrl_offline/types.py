@@ -54,11 +54,13 @@ class DatasetInfo:
     Attributes:
       dataset_id: the spec the dataset was loaded from (Minari id, ``d4rl:PATH`` or ``A+B``), as
         canonical text (``str(spec)``).
-      eval_env_spec: a Gymnasium env id (``"Hopper-v5"``) or an ``EnvSpec`` JSON string used to build
-        evaluation envs; ``None`` when the dataset carries none (evaluation is then impossible).
+      eval_env_spec: a Gymnasium env id (``"Hopper-v5"``) or an ``EnvSpec`` JSON string used to
+        build evaluation envs; ``None`` when the dataset carries none (evaluation is then
+        impossible).
       ref_min_score: return of the reference random policy, or ``None`` when unknown.
       ref_max_score: return of the reference expert policy, or ``None`` when unknown.
-      ref_score_source: where the reference scores come from (``"dataset metadata"``, ``"D4RL"``, ...).
+      ref_score_source: where the reference scores come from (``"dataset metadata"``, ``"D4RL"``,
+        ...).
       obs_dim: flat observation size.
       action_dim: flat action size.
       action_low: [action_dim] lower bounds of the env action space (dataset actions were mapped
@@ -69,9 +71,10 @@ class DatasetInfo:
       family: dataset family key of the transform table (``"locomotion"``, ``"antmaze"``, ...).
       transforms: human-readable description of every transform that was applied (name -> detail).
         The reward transform is also kept as numbers: ``reward_scale`` and ``reward_shift``.
-      obs_mean: [obs_dim] mean subtracted from observations, or ``None`` when not normalized. The same
-        normalization must be applied to evaluation observations.
-      obs_std: [obs_dim] std (already including the +1e-3) observations were divided by, or ``None``.
+      obs_mean: [obs_dim] mean subtracted from observations, or ``None`` when not normalized. The
+        same normalization must be applied to evaluation observations.
+      obs_std: [obs_dim] std (already including the +1e-3) observations were divided by, or
+        ``None``.
       components: for a mixture, the ids of its parts; otherwise ``(dataset_id,)``.
       spec: the parsed spec (``jaxrl_offline.datasets.dataset_spec.DatasetSpec``); ``None`` for
         data that came from no spec (an online env, a probe).
@@ -116,7 +119,8 @@ class DatasetInfo:
         return self.ref_min_score is not None and self.ref_max_score is not None
 
     def normalize_obs(self, obs: np.ndarray) -> np.ndarray:
-        """Applies the dataset's observation normalization to raw env observations [..., obs_dim]."""
+        """Applies the dataset's observation normalization to raw env observations
+        [..., obs_dim]."""
         if self.obs_mean is None:
             return np.asarray(obs, dtype=np.float32)
         return ((obs - self.obs_mean) / self.obs_std).astype(np.float32)

@@ -23,7 +23,8 @@ from jaxrl_offline.algorithms import aca, sac, sac_ml
 from helpers import small_sac_batch, zeroed
 
 OBS_DIM, ACTION_DIM, BATCH = 3, 2, 4
-CONFIG = aca.Config(actor_hidden_dims=(8,), critic_hidden_dims=(8,), batch_size=BATCH)  # One hidden layer: faster compiles.
+# One hidden layer: faster compiles.
+CONFIG = aca.Config(actor_hidden_dims=(8,), critic_hidden_dims=(8,), batch_size=BATCH)
 MEAN, LOG_STD = np.float32([0.2, -0.4]), np.float32([-1.0, -0.5])
 HEAD = "VmapStateActionValue_0/Dense_0/bias"  # Each critic head's output bias.
 

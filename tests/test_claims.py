@@ -209,7 +209,8 @@ def test_mixed_locomotion_verdict_table_and_plot(tmp_path):
 
 
 def misa_episodes():
-    """Three tiny episodes: rows 0-2 terminate, rows 3-4 time out, row 5 is cut by the data's end."""
+    """Three tiny episodes: rows 0-2 terminate, rows 3-4 time out, row 5 is cut by the data's
+    end."""
     obs = np.float32([[0], [1], [2], [10], [11], [20]])
     next_obs = np.float32([[1], [2], [3], [11], [12], [21]])
     terminal = np.float32([0, 0, 1, 0, 0, 0])

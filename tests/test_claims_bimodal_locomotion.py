@@ -47,7 +47,8 @@ def test_mixture_policy_picks_one_policy_per_row(policies):
     replay = [np.random.default_rng([3, i]) for i in range(64)]
     first = np.array([rng.random() < 0.5 for rng in replay])
     noise = np.stack([rng.standard_normal(3) for rng in replay]).astype(np.float32)
-    expected = np.where(first[:, None], policies[0](obs, noise=noise), policies[1](obs, noise=noise))
+    expected = np.where(first[:, None], policies[0](obs, noise=noise),
+                        policies[1](obs, noise=noise))
     np.testing.assert_array_equal(actions, expected)
     assert 10 < first.sum() < 54  # Both policies act.
 

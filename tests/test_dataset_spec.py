@@ -3,7 +3,6 @@ records keep their names, table layers and hashes, and the reward transform is k
 
 import json
 import pathlib
-import re
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from experiments import migrations, overrides
 from jaxrl_offline.datasets import dataset_spec, transforms
 from jaxrl_offline.local_suite import locomotion
+from jaxrl_offline.reporting import formatting
 from jaxrl_offline.runner import experiment
 from jaxrl_offline.datasets.dataset_spec import DatasetPart, DatasetSpec, SuiteDataset
 from jaxrl_offline.datasets.raw_data import DatasetError
@@ -122,7 +122,7 @@ def test_committed_records_keep_their_names_table_layers_and_hashes(path):
     assert str(dataset_spec.parse(text)) == text
     algorithm = f"{record['algorithm']}-{record['variant']}" if record["variant"] else (
         record["algorithm"])
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")  # RunSpec.name's slug
+    slug = formatting.file_slug(text)  # RunSpec.name's slug
     assert path.stem == record["name"] == f"{algorithm}__{slug}"
     table = {layer: values for layer, values in record["overrides"].items()
              if layer.startswith("table: ")}

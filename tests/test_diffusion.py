@@ -33,7 +33,8 @@ def test_vp_betas_hand_values():
     np.testing.assert_allclose(schedule.alpha_bars, np.cumprod(1 - betas), rtol=1e-6)
     # alpha_bar_T = exp(-0.1 - 0.198 * 25) = exp(-5.05) = 0.0064055: the last step is ~pure noise.
     np.testing.assert_allclose(schedule.alpha_bars[-1], np.exp(-5.05), rtol=1e-5)
-    np.testing.assert_allclose(diffusion.make_ddpm_schedule("linear", 3).betas, [1e-4, 0.01005, 0.02])
+    np.testing.assert_allclose(diffusion.make_ddpm_schedule("linear", 3).betas,
+                               [1e-4, 0.01005, 0.02])
     assert np.all(np.diff(diffusion.make_ddpm_schedule("cosine", 5).alpha_bars) < 0)
     with pytest.raises(ValueError, match="unknown beta schedule"):
         diffusion.make_ddpm_schedule("quadratic", 5)
@@ -139,7 +140,8 @@ def test_dpm_solver_plans_that_amplify_errors_are_refused():
         return exact_eps(x, t) + 0.1 * jnp.sin(3.0 * x + 7.0 * t)
 
     def outside(steps):  # Fraction of raw samples out of [-1, 1].
-        return np.mean(np.abs(np.asarray(diffusion.dpm_solver_sample(eps_fn, x, SDE, steps, 3))) > 1)
+        return np.mean(
+            np.abs(np.asarray(diffusion.dpm_solver_sample(eps_fn, x, SDE, steps, 3))) > 1)
     # The diffusion sweep's old plan, order 3 at 5 evaluations (orders [3, 2], the last step a
     # second-order jump t 0.4 -> 0.001), throws almost every sample out of [-1, 1]; the smallest
     # count that passes the check (12) keeps them in, like the paper's 15.
@@ -201,7 +203,8 @@ def fit(network, perturb, key, num_steps=1000, batch=256):
 
 
 def summary(samples):
-    """(mass above 0, mass within MODE / 2 of 0, mean of the positive and of the negative samples)."""
+    """(mass above 0, mass within MODE / 2 of 0, mean of the positive and of the negative
+    samples)."""
     samples = np.asarray(samples)[:, 0]
     return (np.mean(samples > 0), np.mean(np.abs(samples) < MODE / 2),
             samples[samples > 0].mean(), samples[samples < 0].mean())

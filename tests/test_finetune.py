@@ -164,7 +164,8 @@ def test_online_table_and_record_validation():
 
 
 # Fast learning for a short test: larger steps, a low temperature, w gone after 100 updates.
-BANDIT_CONFIG = aca.Config(actor_hidden_dims=(16,), critic_hidden_dims=(16,), batch_size=32, actor_lr=1e-2, critic_lr=1e-2,
+BANDIT_CONFIG = aca.Config(actor_hidden_dims=(16,), critic_hidden_dims=(16,), batch_size=32,
+                           actor_lr=1e-2, critic_lr=1e-2,
                            temperature_lr=1e-2, online_temperature=0.05,
                            interpolation_decay_steps=100, interpolation_floor=0.0)
 BANDIT_STEPS = 400

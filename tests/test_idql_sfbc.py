@@ -30,13 +30,14 @@ TINY = dict(denoiser_hidden_dims=(8, 8), time_features=4, time_hidden_dims=(8,),
 U = np.float32([-2.0, -0.5, 0.5, 2.0])  # u = Qbar - V.
 
 
-# --- IDQL ------------------------------------------------------------------------------------------
+# --- IDQL -----------------------------------------------------------------------------------------
 
 
 def test_idql_value_objectives_hand_values():
     expectile = idql.Config(value_loss="expectile", expectile=0.7)
     # |0.7 - 1(u < 0)| u^2 = [0.3 * 4, 0.3 * 0.25, 0.7 * 0.25, 0.7 * 4].
-    np.testing.assert_allclose(idql.value_objective(U, expectile), [1.2, 0.075, 0.175, 2.8], rtol=1e-6)
+    np.testing.assert_allclose(idql.value_objective(U, expectile), [1.2, 0.075, 0.175, 2.8],
+                               rtol=1e-6)
     quantile = idql.Config(value_loss="quantile", quantile=0.6)
     # |0.6 - 1(u < 0)| |u| = [0.4 * 2, 0.4 * 0.5, 0.6 * 0.5, 0.6 * 2].
     np.testing.assert_allclose(idql.value_objective(U, quantile), [0.8, 0.2, 0.3, 1.2], rtol=1e-6)
@@ -70,7 +71,8 @@ def test_idql_importance_weights_hand_values():
 
 def linear_q(params, obs, action):
     """Q_i(s, a) = w_i . [s, a] + c_i for each row i of params["w"]: [members, B]."""
-    return jnp.einsum("kd,bd->kb", params["w"], jnp.concatenate([obs, action], -1)) + params["c"][:, None]
+    return (jnp.einsum("kd,bd->kb", params["w"], jnp.concatenate([obs, action], -1))
+            + params["c"][:, None])
 
 
 BATCH = Transition(
@@ -117,7 +119,8 @@ def test_idql_value_and_critic_losses_with_linear_stubs(value_loss):
     np.testing.assert_allclose(loss, f.mean(), rtol=1e-5)
     np.testing.assert_allclose(metrics["value/v_mean"], v.mean(), rtol=1e-5)
     # Q loss: y = r + 0.9 (1 - terminal) V(s'), mean over both *online* heads and the batch.
-    y = BATCH.reward + 0.9 * (1 - BATCH.terminal) * (BATCH.next_obs @ np.float64([0.7, -0.2]) + 0.05)
+    y = BATCH.reward + 0.9 * (1 - BATCH.terminal) * (
+        BATCH.next_obs @ np.float64([0.7, -0.2]) + 0.05)
     q = inputs @ online["w"].T + online["c"]
     loss, _ = idql.critic_loss(state.critic.params, state, BATCH, config)
     np.testing.assert_allclose(loss, ((q - y[:, None]) ** 2).mean(), rtol=1e-5)
@@ -146,7 +149,8 @@ def test_idql_act_takes_the_argmax_candidate():
     sample_key, _ = jax.random.split(jax.random.key(7))
     candidates = idql.sample_actions(config, state, jnp.repeat(jnp.asarray(BATCH.obs), 16, 0),
                                      sample_key).reshape(3, 16)
-    best = np.take_along_axis(np.asarray(candidates), np.abs(candidates - 0.3).argmin(1)[:, None], 1)
+    best = np.take_along_axis(np.asarray(candidates),
+                              np.abs(candidates - 0.3).argmin(1)[:, None], 1)
     np.testing.assert_allclose(action, best, rtol=1e-6)
     resampled = idql.act(dataclasses.replace(config, action_selection="resample"), state,
                          BATCH.obs, jax.random.key(7))
@@ -257,8 +261,8 @@ def test_sfbc_selection_logits_and_picks():
     config = sfbc.Config(num_selected=2, selection_temperature=100.0)
     # logits = 100 q / max(std, 0.1) = [0, 10, 500, 20]; capped at the 2nd largest + 40 = 60.
     q = jnp.float32([[0.0, 0.1, 5.0, 0.2]])
-    np.testing.assert_allclose(sfbc.selection_logits(q, jnp.float32(1.0), config), [[0, 10, 60, 20]],
-                               rtol=1e-6)
+    np.testing.assert_allclose(sfbc.selection_logits(q, jnp.float32(1.0), config),
+                               [[0, 10, 60, 20]], rtol=1e-6)
     candidates = jnp.float32([[[0.1], [0.2], [0.3], [0.4]]])
     # Picks without replacement: 60 and 20 beat 10 and 0 by 40 logits: the mean of 0.3 and 0.4.
     action = sfbc.select(candidates, q, jax.random.key(0), jnp.float32(1.0), config)
@@ -301,7 +305,7 @@ def test_sfbc_phase_switch_freezes_and_restarts_the_critic():
     jax.tree.map(np.testing.assert_array_equal, state.planning_params, trained)
 
 
-# --- Bimodal actions: diffusion policies act at a mode, a Gaussian between ---------------------------
+# --- Bimodal actions: diffusion policies act at a mode, a Gaussian between ------------------------
 
 
 MODE = 0.9  # Modes near the action bound: candidates cannot leave the data's range (see below).

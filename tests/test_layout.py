@@ -1,10 +1,11 @@
 """The package layout: layers import only downwards, and no modules import each other (in
 ``experiments/`` either).
 
-Layers, lowest first: core, generative, algorithms, datasets, local_suite, reporting, runner (``WORKSPACE.md``, "Package layout"). The core
-modules (types, networks, losses, state, hyperparams) sit at the top of the package; every other layer is a subpackage.
-Imports are read with ``ast``, so lazy imports inside functions count too; imports under
-``if TYPE_CHECKING:`` never run and do not count.
+Layers, lowest first: core, generative, algorithms, datasets, local_suite, reporting, runner
+(``WORKSPACE.md``, "Package layout"). The core modules (types, networks, losses, state, hyperparams)
+sit at the top of the package; every other layer is a subpackage. Imports are read with ``ast``, so
+lazy imports inside functions count too; imports under ``if TYPE_CHECKING:`` never run and do not
+count.
 """
 
 import ast

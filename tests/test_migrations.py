@@ -56,7 +56,8 @@ def test_migrate_record_checks_and_recomputes_the_hash():
 
 # benchmarks/results/parity/ is no sweep's workdir: its records come from the parity harness.
 SWEEP_RESULTS = [path for path in sorted(RESULTS.glob("*/runs"))
-                 if (pathlib.Path(sweep.__file__).parent / "sweeps" / f"{path.parent.name}.py").exists()]
+                 if (pathlib.Path(sweep.__file__).parent / "sweeps"
+                     / f"{path.parent.name}.py").exists()]
 
 
 @pytest.mark.parametrize("runs_dir", SWEEP_RESULTS, ids=lambda p: p.parent.name)

@@ -474,10 +474,10 @@ def test_speed_ratios_and_table():
     (ratio,) = speed.ratios(ours, reference)
     assert ratio == {"num_seeds": 2, "per_seed": 1.5, "aggregate": 3.0, "aggregate_mean": 3.0}
     reference.update(repository="example/ref", commit="abcdef0", torch_threads=1)
-    text = speed.render({"algorithm": "td3_bc", "reference_name": "test/ref", "reference": reference,
-                         "dataset": "d", "chunk": 100, "repeats": 2, "device": "cpu",
-                         "load_before_ours": 1.0, "load_before_reference": 1.5, "ours": ours,
-                         "ratios": [ratio], "command": "x"})
+    text = speed.render({"algorithm": "td3_bc", "reference_name": "test/ref",
+                         "reference": reference, "dataset": "d", "chunk": 100, "repeats": 2,
+                         "device": "cpu", "load_before_ours": 1.0, "load_before_reference": 1.5,
+                         "ours": ours, "ratios": [ratio], "command": "x"})
     assert "| 2 | 75.0 | 150 | 50.0 | 1.50x | 3.00x / 3.00x |" in text
 
 
@@ -539,7 +539,8 @@ def test_committed_parity_readme_is_up_to_date():
     if not readme.exists():
         pytest.skip("no parity records committed")
     assert readme.read_text() == tables.render_readme(), (
-        "benchmarks/results/parity/README.md is out of date: run python -m benchmarks.parity.tables")
+        "benchmarks/results/parity/README.md is out of date: "
+        "run python -m benchmarks.parity.tables")
 
 
 def test_finished_reference_seeds_are_kept_and_reused(tmp_path):

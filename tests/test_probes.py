@@ -35,7 +35,8 @@ def train(algo, config, dataset):
 def test_bandit_probe_critic_learns_reward():
     dataset = synthetic.bandit_probe(1024, seed=0)
     config = dataclasses.replace(
-        td3_bc.Config(), actor_hidden_dims=(32, 32), critic_hidden_dims=(32, 32), batch_size=64, critic_lr=1e-3
+        td3_bc.Config(), actor_hidden_dims=(32, 32), critic_hidden_dims=(32, 32), batch_size=64,
+        critic_lr=1e-3
     )
     reward = dataset.reward  # In [-4, 4], std ~1.2.
     for state in train(td3_bc, config, dataset):

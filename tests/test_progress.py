@@ -41,6 +41,14 @@ def test_significant_digits():
         "0 s", "0.42 s", "42 s", "2.5 min", "2.0 h", "5.0 days"]
 
 
+def test_file_slug_names_runs_records_and_plots_alike():
+    assert (formatting.file_slug("jaxrl_offline/hopper/medium-v0")
+            == "jaxrl_offline_hopper_medium-v0")
+    # A mixture's "+" and any run of other characters become one "_", none at either end.
+    assert formatting.file_slug("/a+b//c d/") == "a_b_c_d"
+    assert formatting.file_slug("td3_bc-corl__x.v0") == "td3_bc-corl__x.v0"
+
+
 def test_summary_line_of_a_slow_run_has_two_significant_digits(finished_record):
     record = dict(finished_record, timing={**finished_record["timing"], "updates_per_s": 0.304,
                                            "compile_s": 20.4, "train_s": 3300.0})

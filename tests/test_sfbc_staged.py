@@ -129,7 +129,8 @@ def run_stages(states, data, single: bool):
     states, _ = stage(staged.train_behavior, (0, None), single, num_steps=2)(states, data)
     states, actions = stage(staged.presample, (0, None), single)(states, data.obs)
     states, _ = stage(staged.train_critic, (0, 0, None), single, num_steps=2)(states, targets, data)
-    states, targets, _ = stage(staged.refresh_targets, (0, 0, None, None, 0), single)(states, targets, data, done, actions)
+    states, targets, _ = stage(staged.refresh_targets, (0, 0, None, None, 0), single)(
+        states, targets, data, done, actions)
     states, _ = stage(staged.train_critic, (0, 0, None), single, num_steps=2)(states, targets, data)
     return states, actions, targets
 

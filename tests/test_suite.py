@@ -178,7 +178,8 @@ def test_table_merge_replaces_rows_of_regenerated_datasets():
     old = header + "| jaxrl_offline/a/x-v0 | 1 |\n| jaxrl_offline/b/y-v0 | 2 |\n"
     new = header + "| jaxrl_offline/b/y-v0 | 3 |\n| jaxrl_offline/c/z-v0 | 4 |\n"
     assert suite.merge_tables(old, new) == header + (
-        "| jaxrl_offline/a/x-v0 | 1 |\n| jaxrl_offline/b/y-v0 | 3 |\n| jaxrl_offline/c/z-v0 | 4 |\n")
+        "| jaxrl_offline/a/x-v0 | 1 |\n| jaxrl_offline/b/y-v0 | 3 |\n"
+        "| jaxrl_offline/c/z-v0 | 4 |\n")
     # A kept dataset's row comes back with an unknown generation time: the old one stays.
     kept = header + "| jaxrl_offline/a/x-v0 | - |\n"
     assert suite.merge_tables(old, kept) == old

@@ -496,7 +496,8 @@ def test_misa_reduces_to_cql():
 
 
 def test_misa_reduces_to_td3_bc():
-    td3_config = td3_bc.Config(actor_hidden_dims=(16, 16), critic_hidden_dims=(16, 16), batch_size=4)
+    td3_config = td3_bc.Config(actor_hidden_dims=(16, 16), critic_hidden_dims=(16, 16),
+                               batch_size=4)
     misa_config = misa.Config(
         actor_hidden_dims=(16, 16), critic_hidden_dims=(16, 16), critic_activation="relu",
         policy="deterministic", min_q_weight=0.0, bc_mode="mse", bc_weight=1.0,
@@ -551,7 +552,8 @@ def test_td3_rkl_picks_a_mode_where_td3_bc_picks_the_ood_mean():
     obs = jnp.asarray(synthetic.bimodal_probe(256, seed=1).obs)
     # The same alpha = 0.5 for both puts them where the regularizer decides (at TD3+BC's 2.5, its
     # Q term, extrapolated between the modes, moves some states part of the way out).
-    common = dict(actor_hidden_dims=(32, 32), critic_hidden_dims=(32, 32), batch_size=128, actor_lr=1e-3, critic_lr=1e-3, alpha=0.5)
+    common = dict(actor_hidden_dims=(32, 32), critic_hidden_dims=(32, 32), batch_size=128,
+                  actor_lr=1e-3, critic_lr=1e-3, alpha=0.5)
     bc_config = td3_bc.Config(**common)
     (bc_state,) = train_in_chunks(td3_bc, bc_config, dataset, 1, 600)
     bc_action = np.asarray(td3_bc.act(bc_config, bc_state, obs, None))

@@ -50,7 +50,8 @@ def tensorboard_scalars(directory):
 
 def wandb_records(path):
     """The ``Record`` protos of an offline ``.wandb`` file: a 7-byte header (``:W&B``, key,
-    version), then 32 KiB blocks of chunks (CRC, length, type: 1 full, 2 first, 3 middle, 4 last)."""
+    version), then 32 KiB blocks of chunks (CRC, length, type: 1 full, 2 first, 3 middle, 4
+    last)."""
     from wandb.proto import wandb_internal_pb2
 
     data = path.read_bytes()

@@ -6,8 +6,8 @@
     python -m benchmarks.claims --claim=aca
 
 One module per claim (``bimodal``: SfBC / IDQL, expressive behavior models, its locomotion part
-(behavior models on a hopper mixture with known modes) in ``bimodal_locomotion``; ``mixed``: TD3-RKL on
-mixed data, its locomotion part in ``mixed_locomotion``; ``misa_cql``: MISA against CQL, score
+(behavior models on a hopper mixture with known modes) in ``bimodal_locomotion``; ``mixed``: TD3-RKL
+on mixed data, its locomotion part in ``mixed_locomotion``; ``misa_cql``: MISA against CQL, score
 and Q overestimation, with ``locomotion`` holding what the locomotion claims share; ``aca``: ACA's
 offline -> online fine-tuning against SAC+ML and naive IQL / TD3+BC), each writing a
 record, a table and a plot under ``benchmarks/results/claims/<claim>/``; ``metrics`` holds the
@@ -69,14 +69,14 @@ PENDING = {
 
 
 def pending_text(recorded: dict[str, dict]) -> str:
-    """The README's "no benchmark yet" sentence: the ``PENDING`` parts with no record in
-    ``recorded`` (claim -> its record), and those whose record ran at a reduced budget."""
-    missing = []
-    for key, text in PENDING.items():
-        if key not in recorded:
-            missing.append(text)
-        elif key in REDUCED and REDUCED[key](recorded[key]):
-            missing.append(f"{text} at the full protocol (only a reduced run is above)")
-    if not missing:
-        return "none."
-    return "; ".join(missing) + "."
+    """The README's closing sentences on the ``PENDING`` parts: those with no record in
+    ``recorded`` (claim -> its record), then those whose record ran at a reduced budget (the full
+    protocol is implemented and estimated, not run)."""
+    missing = [text for key, text in PENDING.items() if key not in recorded]
+    reduced = [text for key, text in PENDING.items()
+               if key in recorded and key in REDUCED and REDUCED[key](recorded[key])]
+    sentences = [f"Claims with no record yet: {'; '.join(missing) or 'none'}."]
+    if reduced:
+        sentences.append("Claims recorded only at a reduced budget (the full protocol is "
+                         f"implemented, not run): {'; '.join(reduced)}.")
+    return " ".join(sentences)

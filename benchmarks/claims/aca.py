@@ -75,7 +75,7 @@ import time
 import jax
 import numpy as np
 
-from benchmarks.claims import locomotion, metrics
+from benchmarks.claims import locomotion, metrics, outputs
 from jaxrl_offline.reporting import results
 
 ALGOS = ("aca", "sac_ml", "iql", "td3_bc")
@@ -294,12 +294,9 @@ def plot(record: dict, path: pathlib.Path) -> None:
     plots.write_figure(fig, path, dpi=80)
 
 
-def write_outputs(record: dict, out: pathlib.Path) -> None:
+def write_outputs(record: dict, out: pathlib.Path, *, announce: bool = True) -> None:
     """``record.json``, ``table.md`` and the plot under ``out``."""
-    plot(record, out / record["plot"])
-    results.dump_json(out / "record.json", record)
-    results.dump_text(out / "table.md", table_markdown(record))
-    print(table_markdown(record))
+    outputs.write_outputs(record, out, plot, table_markdown, announce=announce)
 
 
 def main(argv: list[str]) -> int:
@@ -323,7 +320,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
     if args.render:
-        write_outputs(json.loads((out / "record.json").read_text()), out)
+        write_outputs(json.loads((out / "record.json").read_text()), out, announce=False)
         print(f"{out}: table.md, curves.png regenerated from record.json")
         return 0
     algos = [a for a in args.algos.split(",") if a]
@@ -392,5 +389,4 @@ def main(argv: list[str]) -> int:
         [experiment.record_path(workdir, offline_spec)]
         + [pathlib.Path(run["record"]) for run in runs.values()])
     write_outputs(record, out)
-    print(f"{out}: record.json, table.md, curves.png ({record['wall_s']:.0f} s)")
     return 0

@@ -18,8 +18,8 @@ selection) is trained for ``--updates`` updates on its own dataset per seed (dat
 of actions within ``NEAR`` of a mode, in the middle band |a| < m / 2 and beyond a mode
 (|a| >= m + NEAR), and the mean reward, mean ± std over seeds. The plot shows, for the first
 seed, the data with r(a), and per algorithm the samples of the model it draws from (the diffusion
-behavior models; IQL's Gaussian policy) and its evaluation actions. The settings were chosen on seed 100 only (``TUNING_SEED``); the
-evaluation seeds default to 0, 1, 2.
+behavior models; IQL's Gaussian policy) and its evaluation actions. The settings were chosen on seed
+100 only (``TUNING_SEED``); the evaluation seeds default to 0, 1, 2.
 
 Writes ``benchmarks/results/claims/bimodal/{record.json, table.md, samples.png}``.
 """
@@ -36,6 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks.claims import outputs
 from jaxrl_offline.algorithms import idql, iql, sfbc
 from jaxrl_offline.local_suite import synthetic
 from jaxrl_offline.reporting import results
@@ -277,9 +278,6 @@ def main(argv: list[str]) -> int:
     }
     record["verdict"] = verdict(record["algorithms"])
     record["wall_s"] = time.perf_counter() - start
-    plot(arrays, out / "samples.png", seeds[0])
-    results.dump_json(out / "record.json", record)
-    results.dump_text(out / "table.md", table_markdown(record))
-    print(table_markdown(record))
-    print(f"{out}: record.json, table.md, samples.png ({record['wall_s']:.0f} s)")
+    outputs.write_outputs(record, out, lambda _, path: plot(arrays, path, seeds[0]),
+                          table_markdown)
     return 0

@@ -53,6 +53,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from benchmarks.claims import outputs
 from jaxrl_offline import losses, networks
 from jaxrl_offline import state as state_lib
 from jaxrl_offline.algorithms import idql, sfbc
@@ -81,7 +82,8 @@ OUT_DIR = pathlib.Path(__file__).resolve().parents[1] / "results" / "claims" / "
 def load_policies():
     """The local suite's (medium, expert) hopper behavior policies and their SHA-256s."""
     loaded = [locomotion.load_policy(ENV, level) for level in LEVELS]
-    return tuple(policy for policy, _ in loaded), {lvl: sha for lvl, (_, sha) in zip(LEVELS, loaded)}
+    return (tuple(policy for policy, _ in loaded),
+            {lvl: sha for lvl, (_, sha) in zip(LEVELS, loaded)})
 
 
 def mixture_policy(policies):
@@ -417,9 +419,6 @@ def main(argv: list[str]) -> int:
     }
     record["verdict"] = verdict(record)
     record["wall_s"] = time.perf_counter() - start
-    plot(arrays, out / "samples.png", seeds[0])
-    results.dump_json(out / "record.json", record)
-    results.dump_text(out / "table.md", table_markdown(record))
-    print(table_markdown(record))
-    print(f"{out}: record.json, table.md, samples.png ({record['wall_s']:.0f} s)")
+    outputs.write_outputs(record, out, lambda _, path: plot(arrays, path, seeds[0]),
+                          table_markdown)
     return 0

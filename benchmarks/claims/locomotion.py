@@ -17,7 +17,6 @@ from typing import Any
 
 from jaxrl_offline.algorithms import get_algorithm
 from jaxrl_offline.datasets import data, transforms
-from jaxrl_offline.reporting import results
 from jaxrl_offline.runner import checkpoints, experiment, finetune, training
 
 # What an arm's record takes over from the shared offline run's (its offline evaluations).
@@ -167,16 +166,6 @@ def budget_line(parts: list[tuple[str, Any, Any]]) -> str:
     differing = [item(*part) for part in parts if _short(part[1], part[2])]
     return ("Budget: **reduced** to fit the CPU: " + "; ".join(differing) + ". What the methods "
             "do at this budget, not the paper's result.")
-
-
-def write_outputs(record: dict, out: pathlib.Path, plot: Callable[[dict, pathlib.Path], None],
-                  table_markdown: Callable[[dict], str]) -> None:
-    """Writes ``<out>/{record.json, table.md, <record["plot"]>}`` and prints the table."""
-    plot(record, out / record["plot"])
-    results.dump_json(out / "record.json", record)
-    results.dump_text(out / "table.md", table_markdown(record))
-    print(table_markdown(record))
-    print(f"{out}: record.json, table.md, {record['plot']} ({record['wall_s']:.0f} s)")
 
 
 def compute_seconds(record_paths: list[pathlib.Path]) -> float:

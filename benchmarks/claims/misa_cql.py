@@ -62,7 +62,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.claims import locomotion
+from benchmarks.claims import locomotion, outputs
 from jaxrl_offline.algorithms import misa
 from jaxrl_offline.reporting import results
 
@@ -289,5 +289,5 @@ def main(argv: list[str]) -> int:
     }
     record["verdict"] = verdict(per_dataset)
     record["wall_s"] = time.perf_counter() - start
-    locomotion.write_outputs(record, pathlib.Path(args.out), plot, table_markdown)
+    outputs.write_outputs(record, pathlib.Path(args.out), plot, table_markdown)
     return 0

@@ -51,6 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import stats
 
+from benchmarks.claims import outputs
 from jaxrl_offline.algorithms import td3_bc, td3_rkl
 from jaxrl_offline.generative import mixture
 from jaxrl_offline.reporting import results
@@ -254,13 +255,12 @@ def verdict(algorithms: dict) -> str:
     return "Not reproduced: " + text
 
 
-def write_outputs(record: dict, out: pathlib.Path) -> None:
+def write_outputs(record: dict, out: pathlib.Path, *, announce: bool = True) -> None:
     """record.json, table.md and policies.png under ``out``, all from ``record``."""
     from benchmarks.claims import mixed_report  # It imports this module.
 
-    mixed_report.plot(record, out / record["plot"])
-    results.dump_json(out / "record.json", record)
-    results.dump_text(out / "table.md", mixed_report.table_markdown(record))
+    outputs.write_outputs(record, out, mixed_report.plot, mixed_report.table_markdown,
+                          announce=announce)
 
 
 def main(argv: list[str]) -> int:
@@ -282,7 +282,7 @@ def main(argv: list[str]) -> int:
         parser.error(f"unknown arguments {rest}")
     out = pathlib.Path(args.out)
     if args.render:
-        write_outputs(json.loads((out / "record.json").read_text()), out)
+        write_outputs(json.loads((out / "record.json").read_text()), out, announce=False)
         print(f"{out}: table.md, policies.png regenerated from record.json")
         return 0
     seeds = [int(s) for s in args.seeds.split(",") if s]
@@ -307,6 +307,4 @@ def main(argv: list[str]) -> int:
     record["verdict"] = verdict(record["algorithms"])
     record["wall_s"] = time.perf_counter() - start
     write_outputs(record, out)
-    print((out / "table.md").read_text())
-    print(f"{out}: record.json, table.md, policies.png ({record['wall_s']:.0f} s)")
     return 0

@@ -41,7 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.claims import locomotion
+from benchmarks.claims import locomotion, outputs
 from jaxrl_offline.algorithms import td3_bc, td3_rkl
 from jaxrl_offline.datasets import data, dataset_spec
 from jaxrl_offline.reporting import results
@@ -209,5 +209,5 @@ def main(argv: list[str]) -> int:
     record["wall_s"] = time.perf_counter() - start
     record["compute_s"] = locomotion.compute_seconds(
         [pathlib.Path(run["record"]) for run in runs.values()])
-    locomotion.write_outputs(record, pathlib.Path(args.out), plot, table_markdown)
+    outputs.write_outputs(record, pathlib.Path(args.out), plot, table_markdown)
     return 0

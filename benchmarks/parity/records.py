@@ -15,7 +15,6 @@ import hashlib
 import importlib.metadata
 import json
 import os
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,7 +22,7 @@ import numpy as np
 
 from benchmarks.parity.harness import SeedResult
 from benchmarks.parity.references import Reference
-from jaxrl_offline.reporting import results
+from jaxrl_offline.reporting import formatting, results
 from jaxrl_offline.datasets.raw_data import env_id_of
 from jaxrl_offline.types import DatasetInfo
 
@@ -38,7 +37,7 @@ CAPTURE_NOTE_OFFSET = (" (+ {offset}: the reference evaluates at loop index k * 
 
 def record_name(algorithm: str, variant: str, dataset_id: str) -> str:
     """The file-system name ``experiment.RunSpec.name`` would give (``td3_bc-corl__<slug>``)."""
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", dataset_id).strip("_")
+    slug = formatting.file_slug(dataset_id)
     return f"{algorithm}-{variant}__{slug}"
 
 

@@ -172,8 +172,8 @@ _CORL_REBRAC = Reference(
 
 
 # IDQL's offline launcher (launcher/examples/train_ddpm_iql_offline.py): its constant_parameters
-# with what its sweep adds for a locomotion dataset (critic_hyperparam 0.7, T 5, the VP schedule; the
-# launcher reads the last two from keys its variants lack, so it cannot run unchanged) and one
+# with what its sweep adds for a locomotion dataset (critic_hyperparam 0.7, T 5, the VP schedule;
+# the launcher reads the last two from keys its variants lack, so it cannot run unchanged) and one
 # inference variant, the training-time N = 64 (the launcher evaluates N = 16, 64 and 256 in turn).
 # The harness sets env_name, seed, max_steps, eval_interval, eval_episodes, rl_config.decay_steps
 # and group.

@@ -19,8 +19,8 @@ leaves unbound (``wandb.mark_preempting`` raises "You must call wandb.init() bef
 after ``wandb.init()``: CORL ReBRAC calls it right after ``wandb.init``).
 
 With ``real_gym=True`` (references that use old gym's spaces and wrappers, IDQL's ``jaxrl5``) the
-installed ``gym`` 0.23 stays in place and only its ``make`` is patched for the bound name: the env is
-then a real ``gym.Env`` with ``gym.spaces.Box`` spaces, and an ``mjrl`` stand-in (imported by
+installed ``gym`` 0.23 stays in place and only its ``make`` is patched for the bound name: the env
+is then a real ``gym.Env`` with ``gym.spaces.Box`` spaces, and an ``mjrl`` stand-in (imported by
 IDQL's ``D4RLDataset`` for a fallback it takes only when ``d4rl.qlearning_dataset`` fails) re-raises
 that failure.
 

@@ -32,7 +32,6 @@ import dataclasses
 import functools
 import os
 import pathlib
-import re
 from collections.abc import Callable
 
 OUT_DIR = pathlib.Path(__file__).resolve().parent.parent / "results" / "parity" / "speed"
@@ -138,8 +137,8 @@ def run_reference_record(command_for: Callable[[str], list[str]]) -> tuple[dict,
         load_before = os.getloadavg()[0]
         completed = subprocess.run(command, cwd=str(project_root), env=env, check=False)
         if completed.returncode:
-            raise SystemExit(f"the reference's run failed (exit {completed.returncode}); its output "
-                             f"is above. Command: {shlex.join(command)}")
+            raise SystemExit(f"the reference's run failed (exit {completed.returncode}); "
+                             f"its output is above. Command: {shlex.join(command)}")
         (record_path,) = pathlib.Path(workdir, "runs").glob("*.json")
         return json.loads(record_path.read_text()), load_before
 
@@ -150,7 +149,7 @@ def write_result(out_dir: str, result: dict, render_markdown: Callable[[dict], s
 
     from jaxrl_offline.reporting import results
 
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{result['reference_name']}__{result['dataset']}")
+    name = formatting.file_slug(f"{result['reference_name']}__{result['dataset']}")
     out = pathlib.Path(out_dir)
     results.dump_json(out / f"{name}.json", result)
     results.dump_text(out / f"{name}.md", render_markdown(results.to_jsonable(result)))

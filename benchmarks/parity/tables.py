@@ -30,7 +30,6 @@ import dataclasses
 import json
 import math
 import pathlib
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,7 +38,7 @@ import numpy as np
 from benchmarks.parity import records as parity_records
 from benchmarks.parity import references
 from jaxrl_offline.datasets import dataset_spec
-from jaxrl_offline.reporting import aggregate, plots, results
+from jaxrl_offline.reporting import aggregate, formatting, plots, results
 
 WORKDIR = pathlib.Path(__file__).resolve().parent.parent / "results" / "parity"
 
@@ -402,7 +401,7 @@ def speed_for(speed: dict[tuple[str, str], dict], reference_name: str,
 
 
 def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
+    return formatting.file_slug(text)
 
 
 def render_readme(workdir: str | pathlib.Path = WORKDIR) -> str:

@@ -11,7 +11,8 @@ paper's official code uses. This sweep runs the same protocol as the parity queu
 
     nohup nice -n 10 python -m experiments.run --sweep=parity_td3_bc_init \
         --workdir=$HOME/.jaxrl_offline/parity/ours-5 --progress=false &
-    cp ~/.jaxrl_offline/parity/ours-5/runs/td3_bc-pytorch_init__*.json benchmarks/results/parity/runs/
+    cp ~/.jaxrl_offline/parity/ours-5/runs/td3_bc-pytorch_init__*.json \
+        benchmarks/results/parity/runs/
     python -m benchmarks.parity.tables
 """
 

@@ -26,8 +26,8 @@ SWEEP = dict(
     eval_episodes=10,
     chunk=1_000,
     checkpoint_every=2,
-    # Records made before the TD3 family's default initialization became PyTorch's (2026-12-06): pinned
-    # so the sweep re-plans its committed runs; drop the pin to run the current default.
+    # Records made before the TD3 family's default initialization became PyTorch's (2026-12-06):
+    # pinned so the sweep re-plans its committed runs; drop the pin to run the current default.
     config=dict(misa=dict(num_actions=10, mcmc_num_samples=10, mcmc_burnin_steps=2),
                 td3_bc=dict(init_scheme="orthogonal"), td3_rkl=dict(init_scheme="orthogonal")),
 )

@@ -131,7 +131,8 @@ def alpha_loss(alpha_params: Params, state: AgentState, log_prob: jax.Array, tar
 def actor_loss(
     actor_params: Params, state: AgentState, batch: Transition, sample_key: PRNGKey, config: Config
 ):
-    """mean_B alpha log pi(a|s) - min_i Q_i(s, a), a ~ pi (SAC); BC log-likelihood before bc_steps."""
+    """mean_B alpha log pi(a|s) - min_i Q_i(s, a), a ~ pi (SAC); BC log-likelihood before
+    bc_steps."""
     alpha = state.alpha.apply_fn(state.alpha.params)
     dist = state.actor.apply_fn(actor_params, batch.obs)
     action, log_prob = networks.sample_and_log_prob(dist, sample_key)
@@ -226,7 +227,8 @@ def critic_loss(
                      config.cql_clip_diff_min, config.cql_clip_diff_max)
     if config.lagrange:
         multiplier = jnp.clip(state.cql_alpha.apply_fn(state.cql_alpha.params), 0.0, 1e6)
-        penalty = jax.lax.stop_gradient(multiplier) * config.cql_alpha * (gap - config.target_action_gap)
+        penalty = (jax.lax.stop_gradient(multiplier) * config.cql_alpha
+                   * (gap - config.target_action_gap))
     else:
         penalty = config.cql_alpha * gap
     loss = td_loss + penalty.sum()

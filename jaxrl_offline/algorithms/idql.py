@@ -143,14 +143,16 @@ class AgentState(struct.PyTreeNode):
 
 
 class ValueNet(nn.Module):
-    """V(s) = MLP(LayerNorm(s)) (jaxrl5's ``MLP(use_layer_norm=True)`` normalizes the input once)."""
+    """V(s) = MLP(LayerNorm(s)) (jaxrl5's ``MLP(use_layer_norm=True)`` normalizes the input
+    once)."""
 
     hidden_dims: tuple[int, ...]
     layer_norm: bool = True
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
-        return networks.StateValue(self.hidden_dims)(nn.LayerNorm()(obs) if self.layer_norm else obs)
+        return networks.StateValue(self.hidden_dims)(
+            nn.LayerNorm()(obs) if self.layer_norm else obs)
 
 
 def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: jax.Array):
@@ -195,7 +197,8 @@ def log_importance_weights(diff: jax.Array, config: Config) -> jax.Array:
     if config.value_loss == "expectile":
         return jnp.log(jnp.where(diff < 0, 1.0 - config.expectile, config.expectile))
     if config.value_loss == "quantile":
-        return jnp.log(jnp.where(diff < 0, 1.0 - config.quantile, config.quantile)) - jnp.log(abs_diff)
+        return (jnp.log(jnp.where(diff < 0, 1.0 - config.quantile, config.quantile))
+                - jnp.log(abs_diff))
     # log|e^x - 1| = max(x, 0) + log(1 - e^{-|x|}), x = beta u, and |u| = |x| / beta.
     abs_x = jnp.maximum(jnp.abs(config.exponential_beta * diff), 1e-6)
     log_abs_expm1 = jnp.maximum(config.exponential_beta * diff, 0.0) + jnp.log(-jnp.expm1(-abs_x))

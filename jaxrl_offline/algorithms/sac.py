@@ -127,7 +127,8 @@ def critic_loss(
     if q_offset is not None:
         q = q + q_offset(batch.obs, batch.action)[None]
     loss = losses.ensemble_td_loss(q, target)
-    return loss, {"critic/loss": loss, "critic/q_mean": q.mean(), "critic/target_mean": target.mean()}
+    return loss, {"critic/loss": loss, "critic/q_mean": q.mean(),
+                  "critic/target_mean": target.mean()}
 
 
 def actor_loss(actor_params: Params, state: AgentState, batch: Transition, key: PRNGKey,

@@ -140,7 +140,8 @@ class Config(hyperparams.TDLearning):
             raise ValueError(f"unknown planning_backup {self.planning_backup!r}; choose from "
                              f"{PLANNING_BACKUPS}")
         if not 1 <= self.num_selected <= self.num_candidates:
-            raise ValueError(f"num_selected must be in [1, num_candidates], got {self.num_selected}")
+            raise ValueError("num_selected must be in [1, num_candidates], got "
+                             f"{self.num_selected}")
         diffusion.check_dpm_solver_plan(
             self.sampling_steps, self.solver_order, self.solver_grid,
             diffusion.VPSDE(self.beta_min, self.beta_max), self.max_solver_error_gain,
@@ -187,7 +188,8 @@ def init(config: Config, key: PRNGKey, example_obs: jax.Array, example_action: j
 
 def planning_phase(step: jax.Array, config: Config) -> jax.Array:
     """k = number of phase starts k T / K (k = 1..K-1) at or before ``step``."""
-    starts = np.arange(1, config.planning_iterations) * config.total_steps // config.planning_iterations
+    starts = (np.arange(1, config.planning_iterations) * config.total_steps
+              // config.planning_iterations)
     return jnp.sum(step >= jnp.asarray(starts, jnp.int32)).astype(jnp.int32)
 
 
@@ -272,7 +274,8 @@ def critic_loss(critic_params: Params, state: AgentState, batch: Transition, tar
     q = state.critic.apply_fn(critic_params, batch.obs, batch.action)
     chex.assert_equal_shape([q, target])
     loss = ((q - target) ** 2).mean()
-    return loss, {"critic/loss": loss, "critic/q_mean": q.mean(), "critic/target_mean": target.mean()}
+    return loss, {"critic/loss": loss, "critic/q_mean": q.mean(),
+                  "critic/target_mean": target.mean()}
 
 
 def start_phase(state: AgentState, config: Config) -> AgentState:
@@ -284,7 +287,8 @@ def start_phase(state: AgentState, config: Config) -> AgentState:
     critic = state.critic
     if config.reset_critic:
         initial = state.initial_critic_params
-        fresh = critic.replace(params=initial, target_params=initial, opt_state=critic.tx.init(initial))
+        fresh = critic.replace(params=initial, target_params=initial,
+                               opt_state=critic.tx.init(initial))
         critic = keep_new(fresh, critic)
     return state.replace(critic=critic, planning_params=planning_params)
 
@@ -353,7 +357,8 @@ def act(config: Config, state: AgentState, obs: jax.Array, key: PRNGKey) -> jax.
     q = state.critic.apply_fn(state.critic.params, repeated, candidates)
     num_states = obs.shape[0]
     return select(candidates.reshape(num_states, config.num_candidates, -1),
-                  q.reshape(num_states, config.num_candidates), select_key, state.return_std, config)
+                  q.reshape(num_states, config.num_candidates), select_key, state.return_std,
+                  config)
 
 
 def get_config() -> ml_collections.ConfigDict:

@@ -85,7 +85,8 @@ def critic_loss(critic_params: Params, state: AgentState, batch: Transition, noi
     q = state.critic.apply_fn(critic_params, batch.obs, batch.action)
     chex.assert_shape(q, (2, batch.reward.shape[0]))
     loss = losses.ensemble_td_loss(q, target)
-    return loss, {"critic/loss": loss, "critic/q_mean": q.mean(), "critic/target_mean": target.mean()}
+    return loss, {"critic/loss": loss, "critic/q_mean": q.mean(),
+                  "critic/target_mean": target.mean()}
 
 
 def actor_loss(actor_params: Params, state: AgentState, batch: Transition, config: Config):

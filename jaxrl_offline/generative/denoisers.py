@@ -32,7 +32,8 @@ class FourierFeatures(nn.Module):
         if not self.learnable:
             kernel = jax.lax.stop_gradient(kernel)
         angle = 2.0 * jnp.pi * time @ kernel.T
-        pair = (jnp.cos(angle), jnp.sin(angle)) if self.learnable else (jnp.sin(angle), jnp.cos(angle))
+        pair = ((jnp.cos(angle), jnp.sin(angle)) if self.learnable
+                else (jnp.sin(angle), jnp.cos(angle)))
         return jnp.concatenate(pair, axis=-1)
 
 

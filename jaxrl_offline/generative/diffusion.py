@@ -139,7 +139,7 @@ def ddpm_sample(eps_fn: NoiseFn, key: jax.Array, shape: tuple[int, int], schedul
     return jnp.clip(x, -1.0, 1.0)
 
 
-# --- Continuous-time VP-SDE and DPM-Solver (SfBC) ---------------------------------------------------
+# --- Continuous-time VP-SDE and DPM-Solver (SfBC) -------------------------------------------------
 
 
 class VPSDE(NamedTuple):

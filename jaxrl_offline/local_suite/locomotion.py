@@ -143,7 +143,8 @@ def export_policies(env_name: str, workdir: pathlib.Path, root: pathlib.Path,
     snapshot of the window.
     """
     folders = [folder for folder in (workdir, mirror) if folder is not None]
-    histories = [folder / "history.json" for folder in folders if (folder / "history.json").exists()]
+    histories = [folder / "history.json" for folder in folders
+                 if (folder / "history.json").exists()]
     if not histories:
         raise ValueError(f"no history.json in {' or '.join(map(str, folders))}; train first")
     history = json.loads(histories[0].read_text())

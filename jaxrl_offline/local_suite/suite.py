@@ -110,7 +110,8 @@ def make_dataset(env: str, kind: str, size: int | None = None, *, seed: int = 0,
         raise ValueError(f"size must be positive, got {size}")
     env_fn = functools.partial(gym.make, suite_env.env_id)
     probe = env_fn()
-    low, high = probe.action_space.low.astype(np.float64), probe.action_space.high.astype(np.float64)
+    low, high = (probe.action_space.low.astype(np.float64),
+                 probe.action_space.high.astype(np.float64))
     action_space, obs_shape = probe.action_space, probe.observation_space.shape
     probe.close()
 

@@ -7,6 +7,7 @@ at least ``digits`` significant digits, but never fewer than the integer part (n
 from __future__ import annotations
 
 import math
+import re
 
 
 def significant(value: float | None, digits: int = 2, min_decimals: int = 0,
@@ -49,3 +50,11 @@ def duration(seconds: float | None) -> str:
             decimals = 1 if seconds < 10 * size else 0
             return f"{significant(seconds / size, 2, min_decimals=decimals)} {unit}"
     return f"{significant(seconds, 2)} s"
+
+
+def file_slug(text: str) -> str:
+    """``text`` as one file-name component: each run of characters other than letters, digits and
+    ``._-`` becomes one ``_``, and none is left at either end (``jaxrl_offline/hopper/medium-v0``
+    -> ``jaxrl_offline_hopper_medium-v0``). Run names, record names and plot names all use it, so
+    a record's name can be rebuilt from its dataset id."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 import pathlib
-import re
 from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from jaxrl_offline.reporting import results
+from jaxrl_offline.reporting import formatting, results
 
 
 def _plot_curves(records: Sequence[dict], path: str | os.PathLike, curve, title: str,
@@ -83,7 +82,7 @@ def write_learning_curves(workdir: str | os.PathLike,
     for record in records:
         by_dataset.setdefault(record["dataset_id"], []).append(record)
     out_dir = pathlib.Path(workdir) / "plots"
-    paths = [plot_dataset(group, out_dir / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', dataset)}.png")
+    paths = [plot_dataset(group, out_dir / f"{formatting.file_slug(dataset)}.png")
              for dataset, group in sorted(by_dataset.items())]
     return paths + write_online_curves(workdir, records)
 
@@ -93,7 +92,8 @@ def plot_online_dataset(records: Sequence[dict], path: str | os.PathLike) -> pat
     bootstrap CI over seeds; env step 0 is the offline agent), one curve per table column."""
     return _plot_curves(
         records, path, lambda r: (r["online"]["env_steps"], r["online"]["normalized_scores"]),
-        f"{records[0]['dataset_id']}: offline → online", "online env steps (after offline training)")
+        f"{records[0]['dataset_id']}: offline → online",
+        "online env steps (after offline training)")
 
 
 def write_online_curves(workdir: str | os.PathLike,
@@ -106,5 +106,5 @@ def write_online_curves(workdir: str | os.PathLike,
             by_dataset.setdefault(record["dataset_id"], []).append(record)
     out_dir = pathlib.Path(workdir) / "plots"
     return [plot_online_dataset(
-        group, out_dir / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', dataset)}_online.png")
+        group, out_dir / f"{formatting.file_slug(dataset)}_online.png")
         for dataset, group in sorted(by_dataset.items())]

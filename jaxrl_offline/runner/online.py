@@ -115,7 +115,9 @@ class EnvGroup:
         """Current [S, E, obs_dim] float32 observations (normalized if a normalizer was given)."""
         return self.normalize_obs(flatten_observation(self.batch.obs)).reshape(*self.shape, -1)
 
-    def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], list[tuple[int, float, int]]]:
+    def step(
+        self, action: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], list[tuple[int, float, int]]]:
         """Steps every env with ``action`` [S, E, action_dim] in [-1, 1].
 
         Returns:

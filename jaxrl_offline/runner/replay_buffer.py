@@ -48,7 +48,8 @@ def add(buffer: ReplayBuffer, transitions: Transition) -> ReplayBuffer:
     """Writes a batch of ``[n, ...]`` transitions, overwriting the oldest rows when full."""
     count = transitions.reward.shape[0]
     if count > buffer.capacity:
-        raise ValueError(f"cannot add {count} transitions to a buffer of capacity {buffer.capacity}")
+        raise ValueError(f"cannot add {count} transitions to a buffer of capacity "
+                         f"{buffer.capacity}")
     rows = (buffer.insert_index + jnp.arange(count)) % buffer.capacity
     data = jax.tree.map(lambda stored, new: stored.at[rows].set(new.astype(stored.dtype)),
                         buffer.data, transitions)

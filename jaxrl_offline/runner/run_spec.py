@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from jaxrl_offline.datasets import transforms as transforms_lib
-from jaxrl_offline.reporting import results
+from jaxrl_offline.reporting import formatting, results
 from jaxrl_offline.runner import finetune, tracking
 
 
@@ -89,7 +89,7 @@ class RunSpec:
     def name(self) -> str:
         """File-system name of the run: ``<algorithm>[-<variant>]__<dataset slug>``."""
         algorithm = f"{self.algorithm}-{self.variant}" if self.variant else self.algorithm
-        return f"{algorithm}__{re.sub(r'[^A-Za-z0-9._-]+', '_', self.dataset).strip('_')}"
+        return f"{algorithm}__{formatting.file_slug(self.dataset)}"
 
     @property
     def eval_steps(self) -> list[int]:

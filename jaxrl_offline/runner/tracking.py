@@ -8,13 +8,13 @@ under ``<workdir>/tracking/``:
   (``tensorboard --logdir <workdir>/tracking/tensorboard``);
 - ``wandb/``: ``wandb`` runs in offline mode, named after the run (``wandb sync`` uploads them).
 
-Logged, at the step each value belongs to: every chunk's training metrics (``train/<metric>/seed_<s>``
-and ``train/<metric>/mean``: the per-seed chunk means the chunk already returns), every evaluation
-(``eval/normalized_score/seed_<s>``, ``eval/normalized_score/mean``, ``eval/return/seed_<s>``,
-the mean return of each seed's episodes), each chunk's learning rates (``lr/<config field>``, see
-:func:`learning_rates`), and at the end the record's ``final`` scores (wandb summary; TensorBoard
-text). The run record's config and provenance (:func:`run_config`) are the
-run's config (wandb ``config``; TensorBoard text ``config``).
+Logged, at the step each value belongs to: every chunk's training metrics
+(``train/<metric>/seed_<s>`` and ``train/<metric>/mean``: the per-seed chunk means the chunk already
+returns), every evaluation (``eval/normalized_score/seed_<s>``, ``eval/normalized_score/mean``,
+``eval/return/seed_<s>``, the mean return of each seed's episodes), each chunk's learning rates
+(``lr/<config field>``, see :func:`learning_rates`), and at the end the record's ``final`` scores
+(wandb summary; TensorBoard text). The run record's config and provenance (:func:`run_config`) are
+the run's config (wandb ``config``; TensorBoard text ``config``).
 
 Metrics reach the host once per chunk, after the chunk has finished (the loop already waits for
 it), and only while tracking. A backend that fails (not installed, or a writer raising) prints one
@@ -168,7 +168,8 @@ class Tracker:
 
     def evaluation(self, step: int, normalized: Sequence[float | None],
                    returns: np.ndarray) -> None:
-        """One evaluation: per-seed mean scores (``None``: diverged) and returns ``[S, episodes]``."""
+        """One evaluation: per-seed mean scores (``None``: diverged) and returns
+        ``[S, episodes]``."""
         if self.active:
             scores = np.array([np.nan if s is None else s for s in normalized], dtype=float)
             values = self._per_seed("eval/normalized_score", scores)

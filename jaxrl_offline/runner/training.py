@@ -78,7 +78,8 @@ def make_train_chunk(algo: ModuleType, config: Any, num_updates: int,
     def train_chunk(state, data_key: PRNGKey, dataset: Transition, progress_every=None,
                     seed_value=None):
         def step(carry, step_index):
-            batch = sample_batch(dataset, jax.random.fold_in(data_key, step_index), config.batch_size)
+            batch = sample_batch(dataset, jax.random.fold_in(data_key, step_index),
+                                 config.batch_size)
             if progress is not None:
                 jax.lax.cond((step_index + 1) % progress_every == 0,
                              lambda: jax.debug.callback(progress, progress_every, seed_value),
@@ -146,7 +147,8 @@ def make_seed_layout(seeds: Sequence[int], devices: Sequence[jax.Device] | None 
     if not seeds:
         raise ValueError("At least one seed is needed; got an empty seed list.")
     if len(set(seeds)) != len(seeds):
-        raise ValueError(f"Seeds must be distinct, got {seeds}: duplicate seeds give identical runs.")
+        raise ValueError(f"Seeds must be distinct, got {seeds}: "
+                         "duplicate seeds give identical runs.")
     if not all(0 <= seed < 2**32 for seed in seeds):
         # jax.random.key folds larger seeds onto 32 bits, and init_seed_states passes uint32.
         raise ValueError(f"Every seed must be in [0, 2**32), got {seeds}.")
@@ -162,7 +164,8 @@ def make_seed_layout(seeds: Sequence[int], devices: Sequence[jax.Device] | None 
 
 
 def _padding_seeds(seeds: tuple[int, ...], count: int) -> tuple[int, ...]:
-    """``count`` distinct seeds in [0, 2**32) not among ``seeds``, counting up from max(seeds) + 1."""
+    """``count`` distinct seeds in [0, 2**32) not among ``seeds``, counting up from
+    max(seeds) + 1."""
     used, padding, candidate = set(seeds), [], max(seeds)
     while len(padding) < count:
         candidate = (candidate + 1) % 2**32
@@ -371,8 +374,8 @@ def train(
     """
     if num_steps % chunk_size:
         raise ValueError(
-            f"num_steps={num_steps} is not a multiple of chunk_size={chunk_size}; pick a chunk size "
-            "that divides the step count so every chunk has the same shape (no retracing)."
+            f"num_steps={num_steps} is not a multiple of chunk_size={chunk_size}; pick a chunk "
+            "size that divides the step count so every chunk has the same shape (no retracing)."
         )
     layout = make_seed_layout(seeds)
     states, data_keys = init_seed_states(algo, config, layout, dataset)
@@ -383,5 +386,6 @@ def train(
         states, metrics, active = run_chunk(states, data_keys, active, chunk_index, dataset)
         if callback is not None:
             step = (chunk_index + 1) * chunk_size
-            callback(step, layout.unpad(states), layout.unpad(metrics), np.asarray(layout.unpad(active)))
+            callback(step, layout.unpad(states), layout.unpad(metrics),
+                     np.asarray(layout.unpad(active)))
     return layout.unpad(states), layout.unpad(metrics), np.asarray(layout.unpad(active))
