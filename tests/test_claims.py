@@ -205,6 +205,23 @@ def test_mixed_locomotion_verdict_table_and_plot(tmp_path):
     assert (tmp_path / "scores.png").stat().st_size > 0
 
 
+def test_mixed_locomotion_episode_steps_and_step_table():
+    from benchmarks.claims import mixed_locomotion
+
+    # Episodes of 3, 1 and 2 rows: steps restart after every end.
+    ends = np.array([False, False, True, True, False, True])
+    assert mixed_locomotion.episode_steps(ends).tolist() == [0, 1, 2, 0, 0, 1]
+    assert mixed_locomotion.episode_steps(np.array([False, False])).tolist() == [0, 1]
+    cell = {"weight_by_part": {}, "by_episode_step": {"jaxrl_offline/hopper/expert-v0": {
+        "0-9": {"weight": [0.6, 0.7], "action_gap": [0.4, 0.5], "rows": 10},
+        "200+": {"weight": [1.8, 1.9], "action_gap": [0.1, 0.2], "rows": 10}}}}
+    lines = mixed_locomotion.episode_step_table({"datasets": {"A+B": cell}})
+    assert "| A+B | expert-v0 | 0-9 | 0.65 | 0.450 |" in lines
+    assert "| A+B | expert-v0 | 200+ | 1.85 | 0.150 |" in lines
+    # A record made before the diagnostic has no step table.
+    assert mixed_locomotion.episode_step_table({"datasets": {"A+B": {"weight_by_part": {}}}}) == []
+
+
 # --- MISA claim (benchmarks/claims/misa_cql.py) --------------------------------------------------
 
 

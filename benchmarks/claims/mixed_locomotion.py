@@ -14,7 +14,9 @@ use). Each (algorithm, dataset) is one run of the project's runner
 interrupted claim resumes). Then, per dataset, the final TD3-RKL agents (restored from the run's
 last checkpoint) give the per-state weight w(s) on ``NUM_WEIGHT_STATES`` dataset states of each
 mixture part, normalized over them together: the claim predicts a higher mean w(s) on the expert
-part (narrow coverage) than on the random / medium one.
+part (narrow coverage) than on the random / medium one. The same agents also give w(s) and the
+gap |pi(s) - a| to the data's action by the step within the episode (``STEP_BUCKETS``): where the
+parts' states overlap (an episode's first steps) the weight cannot tell them apart.
 
 Expected cost, full size (not run yet): the committed 256 x 256 hopper records give TD3+BC 134
 updates/s with 2 seeds on the idle 2-core CPU (``benchmarks/results/hopper_medium``) and
@@ -52,6 +54,8 @@ DATASETS = ("jaxrl_offline/hopper/random-v0+jaxrl_offline/hopper/expert-v0",
             "jaxrl_offline/hopper/medium-v0+jaxrl_offline/hopper/expert-v0")
 ALGOS = {"td3_bc": td3_bc, "td3_rkl": td3_rkl}
 NUM_WEIGHT_STATES = 4096  # Dataset rows per mixture part on which w(s) is evaluated.
+# Ranges [low, high) of the step within an episode for the w(s) diagnostic (None: no upper end).
+STEP_BUCKETS = ((0, 10), (10, 50), (50, 200), (200, None))
 # The paper protocol (spec §3.3, TD3+BC's): budget items a reduced record is measured against.
 PROTOCOL = {"updates": 1_000_000, "seeds": 5, "networks": (256, 256), "datasets": len(DATASETS)}
 OUT_DIR = pathlib.Path(__file__).resolve().parents[1] / "results" / "claims" / "mixed_locomotion"
@@ -78,29 +82,76 @@ def part_slices(dataset: str) -> dict[str, slice]:
     return out
 
 
-def weights_by_part(spec: experiment.RunSpec, workdir: pathlib.Path) -> dict[str, list[float]]:
-    """Mean w(s) per mixture part and seed, from the TD3-RKL run's last checkpoint; the weights
-    are normalized over the parts' sampled states together (as over a training batch)."""
-    dataset, _, layout, states = locomotion.restore_final(td3_rkl, spec, workdir)
+def episode_steps(episode_ends: np.ndarray) -> np.ndarray:
+    """[N] each row's step within its episode (0 on an episode's first row), from the loader's
+    ``episode_ends`` [N] bool (True on each episode's last row)."""
+    ends = np.asarray(episode_ends, bool)
+    index = np.arange(len(ends))
+    first = np.concatenate([[True], ends[:-1]])
+    return index - np.maximum.accumulate(np.where(first, index, 0))
+
+
+def _weights_and_actions(spec: experiment.RunSpec, layout, states, obs: np.ndarray):
+    """TD3-RKL's w(s) [S, B] (normalized over the B states together, as over a training batch)
+    and its evaluation actions [S, B, A] at ``obs``, per real seed."""
+    config = spec.config
+    obs = jnp.asarray(obs)
+
+    def per_seed(state, key):
+        weight_key, act_key = jax.random.split(key)
+        behavior = state.behavior.apply_fn(state.behavior.params, obs)
+        weights = mixture.coverage_weights(behavior, config.coverage_weight, weight_key,
+                                           config.num_kl_samples, config.coverage_max_weight)
+        return weights, td3_rkl.act(config, state, obs, act_key)
+
+    keys = jax.random.split(jax.random.key(0), len(layout.padded_seeds))
+    weights, actions = jax.jit(jax.vmap(per_seed))(states, keys)
+    return layout.unpad(np.asarray(weights)), layout.unpad(np.asarray(actions))
+
+
+def weight_diagnostics(spec: experiment.RunSpec, workdir: pathlib.Path) -> tuple[dict, dict]:
+    """From the TD3-RKL run's last checkpoint: ``(weight_by_part, by_episode_step)``.
+
+    ``weight_by_part``: mean w(s) per mixture part and seed on ``NUM_WEIGHT_STATES`` rows of each
+    part, normalized over all parts' rows together. ``by_episode_step``: per part and
+    ``STEP_BUCKETS`` range of the step within the episode, per seed, the mean w(s) (normalized over
+    all those rows together) and ``action_gap``, the mean |pi(s) - a| to the dataset's action.
+    The second shows where in an episode the weight relaxes BC: on random+expert the expert
+    episodes' first steps share the random data's states (and its broad actions).
+    """
+    dataset, info, layout, states = locomotion.restore_final(td3_rkl, spec, workdir)
     rng = np.random.default_rng(0)
     slices = part_slices(spec.dataset)
     rows = {name: rng.choice(np.arange(s.start, s.stop), min(NUM_WEIGHT_STATES, s.stop - s.start),
                              replace=False) for name, s in slices.items()}
-    obs = jnp.asarray(np.concatenate([dataset.obs[r] for r in rows.values()]))
-    config = spec.config
-
-    def per_seed(state, key):
-        behavior = state.behavior.apply_fn(state.behavior.params, obs)
-        return mixture.coverage_weights(behavior, config.coverage_weight, key,
-                                        config.num_kl_samples, config.coverage_max_weight)
-
-    keys = jax.random.split(jax.random.key(0), len(layout.padded_seeds))
-    weights = layout.unpad(np.asarray(jax.jit(jax.vmap(per_seed))(states, keys)))
-    out, start = {}, 0
+    weights, _ = _weights_and_actions(spec, layout, states,
+                                      np.concatenate([dataset.obs[r] for r in rows.values()]))
+    by_part, start = {}, 0
     for name, row in rows.items():
-        out[name] = [float(w[start:start + len(row)].mean()) for w in weights]
+        by_part[name] = [float(w[start:start + len(row)].mean()) for w in weights]
         start += len(row)
-    return out
+
+    steps = episode_steps(info.episode_ends)
+    bucket_rows = {}
+    for name, s in slices.items():
+        part_rows = np.arange(s.start, s.stop)
+        for low, high in STEP_BUCKETS:
+            inside = part_rows[(steps[part_rows] >= low)
+                               & (steps[part_rows] < (high or np.iinfo(np.int64).max))]
+            if len(inside):
+                chosen = rng.choice(inside, min(NUM_WEIGHT_STATES, len(inside)), replace=False)
+                bucket_rows[(name, f"{low}-{high - 1}" if high else f"{low}+")] = chosen
+    all_rows = np.concatenate(list(bucket_rows.values()))
+    weights, actions = _weights_and_actions(spec, layout, states, dataset.obs[all_rows])
+    gaps = np.abs(actions - dataset.action[all_rows]).mean(-1)  # [S, B]
+    by_step, start = {}, 0
+    for (name, bucket), row in bucket_rows.items():
+        part = slice(start, start + len(row))
+        by_step.setdefault(name, {})[bucket] = {
+            "weight": [float(w[part].mean()) for w in weights],
+            "action_gap": [float(g[part].mean()) for g in gaps], "rows": int(len(row))}
+        start += len(row)
+    return by_part, by_step
 
 
 def budget_parts(record: dict) -> list[tuple]:
@@ -131,7 +182,26 @@ def table_markdown(record: dict) -> str:
         f"updates, {record['eval_episodes']} episodes, seeds "
         f"{', '.join(map(str, record['seeds']))}, {tuple(record['hidden'])} networks).", "",
         locomotion.budget_line(budget_parts(record)), "", *rows, "",
-        f"**{record['verdict']}**", ""])
+        f"**{record['verdict']}**", "", *episode_step_table(record)])
+
+
+def episode_step_table(record: dict) -> list[str]:
+    """TD3-RKL's w(s) and |pi(s) - a| by part and episode step (records made before this
+    diagnostic have none: no lines)."""
+    cells = [(dataset, part, bucket, values)
+             for dataset, cell in record["datasets"].items()
+             for part, buckets in cell.get("by_episode_step", {}).items()
+             for bucket, values in buckets.items()]
+    if not cells:
+        return []
+    rows = ["| dataset | part | episode steps | TD3-RKL w(s) | mean abs(pi(s) - a) |",
+            "|---|---|---|---|---|"]
+    rows += [f"| {dataset} | {part.split('/')[-1]} | {bucket} | {np.mean(v['weight']):.2f} | "
+             f"{np.mean(v['action_gap']):.3f} |" for dataset, part, bucket, v in cells]
+    return ["TD3-RKL's final agents by the step within the episode: w(s) normalized over all "
+            f"these rows together (up to {NUM_WEIGHT_STATES:,} per part and range), and the mean "
+            "absolute difference between its evaluation action and the dataset's action; mean "
+            "over seeds.", "", *rows, ""]
 
 
 def verdict(datasets: dict) -> str:
@@ -195,7 +265,7 @@ def main(argv: list[str]) -> int:
                                        args)
             run, runs[spec.name] = locomotion.train(spec, workdir)
             cell[name] = run["final"]["last"]
-        cell["weight_by_part"] = weights_by_part(spec, workdir)
+        cell["weight_by_part"], cell["by_episode_step"] = weight_diagnostics(spec, workdir)
         per_dataset[dataset] = cell
     record = {
         "schema": "jaxrl_offline/claim-v1", "claim": "mixed_locomotion",
