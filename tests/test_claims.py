@@ -212,6 +212,9 @@ def test_mixed_locomotion_episode_steps_and_step_table():
     ends = np.array([False, False, True, True, False, True])
     assert mixed_locomotion.episode_steps(ends).tolist() == [0, 1, 2, 0, 0, 1]
     assert mixed_locomotion.episode_steps(np.array([False, False])).tolist() == [0, 1]
+    # Per seed (rows of values), the mean over each group's rows, groups in concatenation order.
+    values = np.array([[1.0, 3.0, 10.0], [2.0, 4.0, 20.0]])
+    assert mixed_locomotion._group_means(values, [[7, 8], [9]]) == [[2.0, 3.0], [10.0, 20.0]]
     cell = {"weight_by_part": {}, "by_episode_step": {"jaxrl_offline/hopper/expert-v0": {
         "0-9": {"weight": [0.6, 0.7], "action_gap": [0.4, 0.5], "rows": 10},
         "200+": {"weight": [1.8, 1.9], "action_gap": [0.1, 0.2], "rows": 10}}}}

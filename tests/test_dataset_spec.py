@@ -7,6 +7,7 @@ import pathlib
 import numpy as np
 import pytest
 
+from benchmarks.parity import records as parity_records
 from experiments import migrations, overrides
 from jaxrl_offline.datasets import dataset_spec, transforms
 from jaxrl_offline.local_suite import locomotion
@@ -128,7 +129,8 @@ def test_committed_records_keep_their_names_table_layers_and_hashes(path):
              if layer.startswith("table: ")}
     # A parity reference run records the reference's own configuration: our per-dataset table
     # (experiments/overrides.py) never applied to it.
-    layers = [] if "reference" in record else overrides.table_layers(record["algorithm"], text)
+    layers = ([] if parity_records.is_reference(record)
+              else overrides.table_layers(record["algorithm"], text))
     assert {layer: experiment.config_to_json(values) for layer, values in layers} == table
     if "reference" not in record:  # Reference runs (benchmarks/parity) hash their commands.
         assert migrations.record_spec_hash(record) == record["spec_hash"]

@@ -91,6 +91,14 @@ def episode_steps(episode_ends: np.ndarray) -> np.ndarray:
     return index - np.maximum.accumulate(np.where(first, index, 0))
 
 
+def _group_means(values: np.ndarray, groups) -> list[list[float]]:
+    """Per group of rows (in the order they were concatenated into ``values`` [S, B]), the mean
+    over its rows for each seed."""
+    bounds = np.cumsum([0, *(len(rows) for rows in groups)])
+    return [[float(seed[start:stop].mean()) for seed in values]
+            for start, stop in zip(bounds[:-1], bounds[1:])]
+
+
 def _weights_and_actions(spec: experiment.RunSpec, layout, states, obs: np.ndarray):
     """TD3-RKL's w(s) [S, B] (normalized over the B states together, as over a training batch)
     and its evaluation actions [S, B, A] at ``obs``, per real seed."""
@@ -126,31 +134,26 @@ def weight_diagnostics(spec: experiment.RunSpec, workdir: pathlib.Path) -> tuple
                              replace=False) for name, s in slices.items()}
     weights, _ = _weights_and_actions(spec, layout, states,
                                       np.concatenate([dataset.obs[r] for r in rows.values()]))
-    by_part, start = {}, 0
-    for name, row in rows.items():
-        by_part[name] = [float(w[start:start + len(row)].mean()) for w in weights]
-        start += len(row)
+    by_part = dict(zip(rows, _group_means(weights, rows.values())))
 
     steps = episode_steps(info.episode_ends)
     bucket_rows = {}
     for name, s in slices.items():
         part_rows = np.arange(s.start, s.stop)
         for low, high in STEP_BUCKETS:
-            inside = part_rows[(steps[part_rows] >= low)
-                               & (steps[part_rows] < (high or np.iinfo(np.int64).max))]
+            inside = part_rows[(steps[part_rows] >= low) & (steps[part_rows] < (high or np.inf))]
             if len(inside):
                 chosen = rng.choice(inside, min(NUM_WEIGHT_STATES, len(inside)), replace=False)
                 bucket_rows[(name, f"{low}-{high - 1}" if high else f"{low}+")] = chosen
     all_rows = np.concatenate(list(bucket_rows.values()))
     weights, actions = _weights_and_actions(spec, layout, states, dataset.obs[all_rows])
     gaps = np.abs(actions - dataset.action[all_rows]).mean(-1)  # [S, B]
-    by_step, start = {}, 0
-    for (name, bucket), row in bucket_rows.items():
-        part = slice(start, start + len(row))
-        by_step.setdefault(name, {})[bucket] = {
-            "weight": [float(w[part].mean()) for w in weights],
-            "action_gap": [float(g[part].mean()) for g in gaps], "rows": int(len(row))}
-        start += len(row)
+    by_step = {}
+    for (name, bucket), row, weight, gap in zip(
+            bucket_rows, bucket_rows.values(), _group_means(weights, bucket_rows.values()),
+            _group_means(gaps, bucket_rows.values())):
+        by_step.setdefault(name, {})[bucket] = {"weight": weight, "action_gap": gap,
+                                                "rows": int(len(row))}
     return by_part, by_step
 
 

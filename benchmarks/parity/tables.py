@@ -92,8 +92,8 @@ def pairs(records: Sequence[dict]) -> dict[tuple[str, str], dict]:
     grouped: dict[tuple[str, str], dict] = {}
     for record in records:
         key = (record["algorithm"], record["dataset_id"])
-        side = ("reference" if "reference" in record else "variants" if record["variant"]
-                else "ours")
+        side = ("reference" if parity_records.is_reference(record)
+                else "variants" if record["variant"] else "ours")
         grouped.setdefault(key, {"ours": [], "reference": [], "variants": []})[side].append(record)
     return {key: value for key, value in sorted(grouped.items()) if value["reference"]}
 
@@ -150,9 +150,10 @@ def coverage_table(records: Sequence[dict], workdir: pathlib.Path) -> list[str]:
     the verdict), or what exists so far (ours only, cached reference seeds), or "not run"."""
     by_key: dict[tuple[str, str], dict] = {}
     for record in records:
-        if record["variant"] and "reference" not in record:
+        reference = parity_records.is_reference(record)
+        if record["variant"] and not reference:
             continue  # Diagnostic variants of ours have their own tables below.
-        side = "reference" if "reference" in record else "ours"
+        side = "reference" if reference else "ours"
         name = record["reference"]["name"] if side == "reference" else None
         by_key.setdefault((record["algorithm"], record["dataset_id"]), {}).setdefault(
             side, {})[name] = record
