@@ -189,7 +189,8 @@ def test_mixed_locomotion_verdict_table_and_plot(tmp_path):
     record = {"steps": 200, "eval_episodes": 1, "seeds": [0], "hidden": [32, 32],
               "datasets": good, "verdict": mixed_locomotion.verdict(good)}
     table = mixed_locomotion.table_markdown(record)
-    assert "| A+B | 50.0 ± 1.0 | 70.0 ± 1.0 | random-v0 0.50; expert-v0 1.50 |" in table
+    # No ablation run in this record: its column reads "-".
+    assert "| A+B | 50.0 ± 1.0 | 70.0 ± 1.0 | - | random-v0 0.50; expert-v0 1.50 |" in table
     # 200 updates, 1 seed, 32 x 32, 1 of the 2 mixtures: reduced, and every short item named.
     assert mixed_locomotion.is_reduced(record)
     assert ("Budget: **reduced** to fit the CPU: updates 200 (official 1,000,000, 0.0% of it); "
@@ -203,6 +204,17 @@ def test_mixed_locomotion_verdict_table_and_plot(tmp_path):
     assert claims.REDUCED["mixed_locomotion"](record)
     mixed_locomotion.plot(record, tmp_path / "scores.png")
     assert (tmp_path / "scores.png").stat().st_size > 0
+    # With the w = 1 ablation: its score in the table and the verdict (which it does not decide).
+    ablated = {"jaxrl_offline/hopper/random-v0+jaxrl_offline/hopper/expert-v0":
+               {**good["A+B"], "td3_rkl_w1": score(40.0, 30.0, 50.0)}}
+    text = mixed_locomotion.verdict(ablated)
+    assert text.startswith("Reproduced") and text.endswith(
+        "Without the per-state weight (w = 1) TD3-RKL scores 40.0 on random-v0+expert-v0 "
+        "(weighted 70.0).")
+    with_ablation = {**record, "datasets": ablated, "verdict": text}
+    assert "| 50.0 ± 1.0 | 70.0 ± 1.0 | 40.0 ± 1.0 |" in mixed_locomotion.table_markdown(
+        with_ablation)
+    mixed_locomotion.plot(with_ablation, tmp_path / "scores.png")
 
 
 def test_mixed_locomotion_episode_steps_and_step_table():
@@ -217,10 +229,12 @@ def test_mixed_locomotion_episode_steps_and_step_table():
     assert mixed_locomotion._group_means(values, [[7, 8], [9]]) == [[2.0, 3.0], [10.0, 20.0]]
     cell = {"weight_by_part": {}, "by_episode_step": {"jaxrl_offline/hopper/expert-v0": {
         "0-9": {"weight": [0.6, 0.7], "action_gap": [0.4, 0.5], "rows": 10},
-        "200+": {"weight": [1.8, 1.9], "action_gap": [0.1, 0.2], "rows": 10}}}}
+        "200+": {"weight": [1.8, 1.9], "action_gap": [0.1, 0.2], "action_gap_w1": [0.3, 0.3],
+                 "rows": 10}}}}
     lines = mixed_locomotion.episode_step_table({"datasets": {"A+B": cell}})
-    assert "| A+B | expert-v0 | 0-9 | 0.65 | 0.450 |" in lines
-    assert "| A+B | expert-v0 | 200+ | 1.85 | 0.150 |" in lines
+    # The ablation's gap where the record has it, "-" where it does not.
+    assert "| A+B | expert-v0 | 0-9 | 0.65 | 0.450 | - |" in lines
+    assert "| A+B | expert-v0 | 200+ | 1.85 | 0.150 | 0.300 |" in lines
     # A record made before the diagnostic has no step table.
     assert mixed_locomotion.episode_step_table({"datasets": {"A+B": {"weight_by_part": {}}}}) == []
 

@@ -16,7 +16,10 @@ last checkpoint) give the per-state weight w(s) on ``NUM_WEIGHT_STATES`` dataset
 mixture part, normalized over them together: the claim predicts a higher mean w(s) on the expert
 part (narrow coverage) than on the random / medium one. The same agents also give w(s) and the
 gap |pi(s) - a| to the data's action by the step within the episode (``STEP_BUCKETS``): where the
-parts' states overlap (an episode's first steps) the weight cannot tell them apart.
+parts' states overlap (an episode's first steps) the weight cannot tell them apart. The ablation
+``td3_rkl_w1`` (TD3-RKL with w(s) = 1, ``coverage_weight="none"``, everything else equal; the
+low-dimensional claim's ablation) says what the per-state weight itself does to the score, and its
+|pi(s) - a| by episode step sits beside TD3-RKL's in the diagnostic.
 
 Expected cost, full size (not run yet): the committed 256 x 256 hopper records give TD3+BC 134
 updates/s with 2 seeds on the idle 2-core CPU (``benchmarks/results/hopper_medium``) and
@@ -36,6 +39,7 @@ Writes ``<out>/{record.json, table.md, scores.png}``.
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 import time
 
@@ -52,7 +56,11 @@ from jaxrl_offline.runner import experiment
 
 DATASETS = ("jaxrl_offline/hopper/random-v0+jaxrl_offline/hopper/expert-v0",
             "jaxrl_offline/hopper/medium-v0+jaxrl_offline/hopper/expert-v0")
-ALGOS = {"td3_bc": td3_bc, "td3_rkl": td3_rkl}
+# The policies compared; "td3_rkl_w1" is the ablation: TD3-RKL with w(s) = 1 (no per-state weight),
+# trained by the runner as algorithm "td3_rkl" with variant "w1" (``RUNNER_NAMES``).
+ALGOS = {"td3_bc": td3_bc, "td3_rkl": td3_rkl, "td3_rkl_w1": td3_rkl}
+RUNNER_NAMES = {"td3_bc": ("td3_bc", ""), "td3_rkl": ("td3_rkl", ""),
+                "td3_rkl_w1": ("td3_rkl", "w1")}
 NUM_WEIGHT_STATES = 4096  # Dataset rows per mixture part on which w(s) is evaluated.
 # Ranges [low, high) of the step within an episode for the w(s) diagnostic (None: no upper end).
 STEP_BUCKETS = ((0, 10), (10, 50), (50, 200), (200, None))
@@ -62,12 +70,13 @@ OUT_DIR = pathlib.Path(__file__).resolve().parents[1] / "results" / "claims" / "
 
 
 def configs(steps: int, hidden: tuple[int, ...]) -> dict:
-    """Paper defaults with ``hidden`` networks; beta fitted for min(100k, steps // 10) updates."""
+    """Paper defaults with ``hidden`` networks; beta fitted for min(100k, steps // 10) updates;
+    the ablation differs from TD3-RKL only in ``coverage_weight="none"``."""
     sizes = dict(actor_hidden_dims=hidden, critic_hidden_dims=hidden)
     behavior_steps = min(td3_rkl.Config.behavior_steps, max(1, steps // 10))
-    return {"td3_bc": td3_bc.Config(**sizes),
-            "td3_rkl": td3_rkl.Config(**sizes, behavior_hidden_dims=hidden,
-                                      behavior_steps=behavior_steps)}
+    rkl = td3_rkl.Config(**sizes, behavior_hidden_dims=hidden, behavior_steps=behavior_steps)
+    return {"td3_bc": td3_bc.Config(**sizes), "td3_rkl": rkl,
+            "td3_rkl_w1": dataclasses.replace(rkl, coverage_weight="none")}
 
 
 def part_slices(dataset: str) -> dict[str, slice]:
@@ -117,15 +126,18 @@ def _weights_and_actions(spec: experiment.RunSpec, layout, states, obs: np.ndarr
     return layout.unpad(np.asarray(weights)), layout.unpad(np.asarray(actions))
 
 
-def weight_diagnostics(spec: experiment.RunSpec, workdir: pathlib.Path) -> tuple[dict, dict]:
+def weight_diagnostics(spec: experiment.RunSpec, workdir: pathlib.Path,
+                       ablation_spec: experiment.RunSpec | None = None) -> tuple[dict, dict]:
     """From the TD3-RKL run's last checkpoint: ``(weight_by_part, by_episode_step)``.
 
     ``weight_by_part``: mean w(s) per mixture part and seed on ``NUM_WEIGHT_STATES`` rows of each
     part, normalized over all parts' rows together. ``by_episode_step``: per part and
     ``STEP_BUCKETS`` range of the step within the episode, per seed, the mean w(s) (normalized over
-    all those rows together) and ``action_gap``, the mean |pi(s) - a| to the dataset's action.
-    The second shows where in an episode the weight relaxes BC: on random+expert the expert
-    episodes' first steps share the random data's states (and its broad actions).
+    all those rows together) and ``action_gap``, the mean |pi(s) - a| to the dataset's action;
+    with ``ablation_spec`` (the w = 1 run, same dataset and seeds) also ``action_gap_w1``, its
+    agents' gap on the same rows. The second shows where in an episode the weight relaxes BC: on
+    random+expert the expert episodes' first steps share the random data's states (and its broad
+    actions).
     """
     dataset, info, layout, states = locomotion.restore_final(td3_rkl, spec, workdir)
     rng = np.random.default_rng(0)
@@ -147,14 +159,26 @@ def weight_diagnostics(spec: experiment.RunSpec, workdir: pathlib.Path) -> tuple
                 bucket_rows[(name, f"{low}-{high - 1}" if high else f"{low}+")] = chosen
     all_rows = np.concatenate(list(bucket_rows.values()))
     weights, actions = _weights_and_actions(spec, layout, states, dataset.obs[all_rows])
-    gaps = np.abs(actions - dataset.action[all_rows]).mean(-1)  # [S, B]
+    values = {"weight": _group_means(weights, bucket_rows.values()),
+              "action_gap": _action_gap_means(actions, dataset.action[all_rows], bucket_rows)}
+    if ablation_spec is not None:
+        _, _, ablation_layout, ablation_states = locomotion.restore_final(td3_rkl, ablation_spec,
+                                                                          workdir)
+        _, ablation_actions = _weights_and_actions(ablation_spec, ablation_layout,
+                                                   ablation_states, dataset.obs[all_rows])
+        values["action_gap_w1"] = _action_gap_means(ablation_actions, dataset.action[all_rows],
+                                                    bucket_rows)
     by_step = {}
-    for (name, bucket), row, weight, gap in zip(
-            bucket_rows, bucket_rows.values(), _group_means(weights, bucket_rows.values()),
-            _group_means(gaps, bucket_rows.values())):
-        by_step.setdefault(name, {})[bucket] = {"weight": weight, "action_gap": gap,
-                                                "rows": int(len(row))}
+    for i, ((name, bucket), row) in enumerate(bucket_rows.items()):
+        by_step.setdefault(name, {})[bucket] = {
+            **{key: means[i] for key, means in values.items()}, "rows": int(len(row))}
     return by_part, by_step
+
+
+def _action_gap_means(actions: np.ndarray, data_actions: np.ndarray, groups: dict) -> list:
+    """Per group of rows, per seed, the mean |pi(s) - a| over the rows and action dimensions
+    (``actions`` [S, B, A] against the dataset's [B, A])."""
+    return _group_means(np.abs(actions - data_actions).mean(-1), groups.values())
 
 
 def budget_parts(record: dict) -> list[tuple]:
@@ -171,12 +195,13 @@ def is_reduced(record: dict) -> bool:
 
 
 def table_markdown(record: dict) -> str:
-    """Per dataset: each algorithm's final score (mean ± std over seeds) and TD3-RKL's mean w(s)
-    per mixture part."""
-    rows = ["| dataset | td3_bc (last) | td3_rkl (last) | TD3-RKL mean w(s) per part |",
-            "|---|---|---|---|"]
+    """Per dataset: each algorithm's final score (mean ± std over seeds; "-" where a record made
+    before the ablation has no such run) and TD3-RKL's mean w(s) per mixture part."""
+    rows = ["| dataset | " + " | ".join(f"{a} (last)" for a in ALGOS)
+            + " | TD3-RKL mean w(s) per part |", "|---|" + "---|" * (len(ALGOS) + 1)]
     for dataset, cell in record["datasets"].items():
-        scores = [f"{cell[a]['mean']:.1f} ± {cell[a]['std']:.1f}" for a in ALGOS]
+        scores = [f"{cell[a]['mean']:.1f} ± {cell[a]['std']:.1f}" if a in cell else "-"
+                  for a in ALGOS]
         weights = "; ".join(f"{part.split('/')[-1]} {np.mean(w):.2f}"
                             for part, w in cell["weight_by_part"].items())
         rows.append(f"| {dataset} | " + " | ".join(scores) + f" | {weights} |")
@@ -197,14 +222,17 @@ def episode_step_table(record: dict) -> list[str]:
              for bucket, values in buckets.items()]
     if not cells:
         return []
-    rows = ["| dataset | part | episode steps | TD3-RKL w(s) | mean abs(pi(s) - a) |",
-            "|---|---|---|---|---|"]
+    rows = ["| dataset | part | episode steps | TD3-RKL w(s) | mean abs(pi(s) - a) "
+            "| w = 1: mean abs(pi(s) - a) |", "|---|---|---|---|---|---|"]
     rows += [f"| {dataset} | {part.split('/')[-1]} | {bucket} | {np.mean(v['weight']):.2f} | "
-             f"{np.mean(v['action_gap']):.3f} |" for dataset, part, bucket, v in cells]
+             f"{np.mean(v['action_gap']):.3f} | "
+             + (f"{np.mean(v['action_gap_w1']):.3f} |" if "action_gap_w1" in v else "- |")
+             for dataset, part, bucket, v in cells]
     return ["TD3-RKL's final agents by the step within the episode: w(s) normalized over all "
             f"these rows together (up to {NUM_WEIGHT_STATES:,} per part and range), and the mean "
-            "absolute difference between its evaluation action and the dataset's action; mean "
-            "over seeds.", "", *rows, ""]
+            "absolute difference between its evaluation action and the dataset's action (last "
+            "column: the w = 1 ablation's agents on the same rows); mean over seeds.", "", *rows,
+            ""]
 
 
 def verdict(datasets: dict) -> str:
@@ -219,8 +247,18 @@ def verdict(datasets: dict) -> str:
     text = (f"TD3-RKL's mean score is above TD3+BC's on {len(above)} of {len(datasets)} datasets "
             f"({len(clear)} with disjoint 95% CIs); its mean w(s) is highest on the expert part "
             f"on {len(expert_heaviest)}.")
+    ablated = {d: c["td3_rkl_w1"]["mean"] for d, c in datasets.items() if "td3_rkl_w1" in c}
+    if ablated:
+        scores = [f"{value:.1f} on {_short(d)} (weighted {datasets[d]['td3_rkl']['mean']:.1f})"
+                  for d, value in ablated.items()]
+        text += " Without the per-state weight (w = 1) TD3-RKL scores " + "; ".join(scores) + "."
     ok = len(clear) == len(expert_heaviest) == len(datasets)
     return ("Reproduced: " if ok else "Not reproduced: ") + text
+
+
+def _short(dataset: str) -> str:
+    """``random-v0+expert-v0`` for ``jaxrl_offline/hopper/random-v0+jaxrl_offline/hopper/...``."""
+    return "+".join(part.split("/")[-1] for part in dataset.split("+"))
 
 
 def plot(record: dict, path: pathlib.Path) -> None:
@@ -230,21 +268,24 @@ def plot(record: dict, path: pathlib.Path) -> None:
 
     names = list(record["datasets"])
     fig, (ax, wax) = plots.new_figure(1, 2, figsize=(5 + 5 * len(names), 3.5))
-    for j, name in enumerate(ALGOS):
+    present = [a for a in ALGOS if all(a in record["datasets"][d] for d in names)]
+    width = 0.8 / len(present)
+    for j, name in enumerate(present):
         for i, dataset in enumerate(names):
             cell = record["datasets"][dataset][name]
-            x = i + (j - 0.5) * 0.3
-            ax.bar(x, cell["mean"], width=0.28, color=f"C{j}", label=name if i == 0 else None)
+            x = i + (j - (len(present) - 1) / 2) * width
+            ax.bar(x, cell["mean"], width=width * 0.95, color=f"C{j}",
+                   label=name if i == 0 else None)
             ax.scatter([x] * len(cell["per_seed"]), cell["per_seed"], color="black", s=8)
     ax.set_xticks(range(len(names)), [n.replace("+", "+\n") for n in names], fontsize=7)
-    ax.set(ylabel="normalized score (last eval)", title="TD3-RKL vs TD3+BC, hopper mixtures")
+    ax.set(ylabel="normalized score (last eval)",
+           title="TD3-RKL vs TD3+BC (and w = 1), hopper mixtures")
     ax.legend(fontsize=7)
     labels = []
     for i, dataset in enumerate(names):
         for part, weights in record["datasets"][dataset]["weight_by_part"].items():
             x = len(labels)
-            short = "+".join(p.split("/")[-1] for p in dataset.split("+"))
-            labels.append(f"{short}:\n{part.split('/')[-1]}")
+            labels.append(f"{_short(dataset)}:\n{part.split('/')[-1]}")
             wax.bar(x, np.mean(weights), width=0.6, color=f"C{i}")
             wax.scatter([x] * len(weights), weights, color="black", s=8)
     wax.set_xticks(range(len(labels)), labels, fontsize=7, rotation=15)
@@ -262,13 +303,15 @@ def main(argv: list[str]) -> int:
     provenance = results.record_provenance(jax.devices())  # Before training: the code that runs.
     per_dataset, runs = {}, {}
     for dataset in datasets:
-        cell = {}
-        for name in ALGOS:
-            spec = locomotion.spec_for(name, dataset, configs(args.steps, hidden)[name], seeds,
-                                       args)
-            run, runs[spec.name] = locomotion.train(spec, workdir)
+        cell, specs = {}, {}
+        for name, config in configs(args.steps, hidden).items():
+            algorithm, variant = RUNNER_NAMES[name]
+            specs[name] = locomotion.spec_for(algorithm, dataset, config, seeds, args,
+                                              variant=variant)
+            run, runs[specs[name].name] = locomotion.train(specs[name], workdir)
             cell[name] = run["final"]["last"]
-        cell["weight_by_part"], cell["by_episode_step"] = weight_diagnostics(spec, workdir)
+        cell["weight_by_part"], cell["by_episode_step"] = weight_diagnostics(
+            specs["td3_rkl"], workdir, specs["td3_rkl_w1"])
         per_dataset[dataset] = cell
     record = {
         "schema": "jaxrl_offline/claim-v1", "claim": "mixed_locomotion",
