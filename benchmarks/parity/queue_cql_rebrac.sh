@@ -4,8 +4,11 @@
 # or 1/10 (ReBRAC) of the budget, one run after another (background), through queue.sh (resumable;
 # ours with the OURS_CONFIG flags of benchmarks/parity/references.py: for CQL alpha_lr=3e-5,
 # log_std_offset=-1, return_range_rewards=true; none for ReBRAC):
-#   [REFERENCE_COMMIT=<sha>] WANDB_MODE=disabled nohup nice -n 10 benchmarks/parity/queue_cql_rebrac.sh CORL_DIR \
-#       >> ~/.jaxrl_offline/parity/queue_cql_rebrac.log 2>&1 &
+#   [REFERENCE_COMMIT=<sha>] [METHODS="cql rebrac"] WANDB_MODE=disabled nohup nice -n 10 \
+#       benchmarks/parity/queue_cql_rebrac.sh CORL_DIR [DATASET] >> ~/.jaxrl_offline/parity/queue_cql_rebrac.log 2>&1 &
+# DATASET defaults to jaxrl_offline/hopper/medium-v0 (the mixed cell: jaxrl_offline/hopper/
+# medium-expert-v0, same budgets); METHODS=cql or METHODS=rebrac runs one of them, so the two can
+# use the two cores at once.
 #
 # Budget (issue 14: "as many updates as fit in about 40 minutes per seed on one core, the same for
 # both sides"), sized by the slower side of each method, measured on 2026-12-06 with
@@ -24,9 +27,14 @@
 # chunk (queue.sh keeps the default --chunk).
 set -u
 cd "$(dirname "$0")/../.."
-CORL_DIR=${1:?usage: $0 /path/to/CORL (checked out at the commit in benchmarks/parity/README.md)}
-DATASET=jaxrl_offline/hopper/medium-v0
+CORL_DIR=${1:?usage: $0 /path/to/CORL [DATASET] (CORL checked out at the commit in benchmarks/parity/README.md)}
+DATASET=${2:-jaxrl_offline/hopper/medium-v0}
 CQL_STEPS=5000
 REBRAC_STEPS=30000
-benchmarks/parity/queue.sh "$CORL_DIR" $DATASET 3 $CQL_STEPS $((CQL_STEPS / 5)) cql || exit 1
-benchmarks/parity/queue.sh "$CORL_DIR" $DATASET 3 $REBRAC_STEPS $((REBRAC_STEPS / 10)) rebrac
+for method in ${METHODS:-cql rebrac}; do
+  case $method in
+    cql) benchmarks/parity/queue.sh "$CORL_DIR" "$DATASET" 3 $CQL_STEPS $((CQL_STEPS / 5)) cql || exit 1 ;;
+    rebrac) benchmarks/parity/queue.sh "$CORL_DIR" "$DATASET" 3 $REBRAC_STEPS $((REBRAC_STEPS / 10)) rebrac || exit 1 ;;
+    *) echo "METHODS: cql and/or rebrac, got '$method'"; exit 2 ;;
+  esac
+done
