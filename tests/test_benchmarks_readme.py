@@ -103,6 +103,17 @@ def test_folder_with_both_kinds_keeps_the_offline_table(tmp_path):
     assert section.index("50.0 ± 10.0") < section.index("Cumulative regret")
 
 
+def test_sfbc_reference_budget_counts_critic_steps(tmp_path):
+    # SfBC's reference record counts critic epochs (20 of 245 steps); the score section's budget
+    # line counts them in critic steps, as ours (4,900), not as 20 updates.
+    reference = results.load_records(readme.RESULTS_DIR / "parity")
+    (sfbc,) = [r for r in reference if r["name"].startswith("sfbc_staged-ref")]
+    assert sfbc["steps"] == 20
+    results.dump_json(tmp_path / "parity" / "runs" / f"{sfbc['name']}.json", sfbc)
+    section = readme.score_section(tmp_path / "parity")
+    assert "4,900 updates" in section and "20 updates" not in section
+
+
 def test_fine_tuning_folder_shows_offline_to_online():
     # The committed fine-tuning sweep: its section is the offline -> online table (start score,
     # last online score, regret), not the offline table of the runs' shared start.

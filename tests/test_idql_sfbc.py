@@ -278,6 +278,24 @@ def test_sfbc_refuses_solver_plans_that_amplify_errors():
     sfbc.Config(sampling_steps=5, max_solver_error_gain=float("inf"))
 
 
+def test_sfbc_clip_samples_switch():
+    """``clip_samples=False`` (the official code) returns the solver's raw samples; the default
+    clips them to [-1, 1] and leaves the ones inside unchanged. An untrained score model's samples
+    are about standard normal, so many leave [-1, 1]."""
+    state = init_state(sfbc, sfbc.Config(score_unet_hidden_dims=(8,), critic_hidden_dims=(8,)))
+    obs = jnp.zeros((256, 2))
+
+    def sample(clip):
+        config = sfbc.Config(score_unet_hidden_dims=(8,), critic_hidden_dims=(8,),
+                             clip_samples=clip)
+        return np.asarray(sfbc.sample_behavior(config, state.behavior.params,
+                                               state.behavior.apply_fn, obs, jax.random.key(0)))
+
+    raw, clipped = sample(False), sample(True)
+    assert (np.abs(raw) > 1).mean() > 0.1
+    np.testing.assert_array_equal(clipped, np.clip(raw, -1.0, 1.0))
+
+
 def test_sfbc_phase_switch_freezes_and_restarts_the_critic():
     # total_steps 4, K = 2: phase 1 starts at update 2.
     config = sfbc.Config(score_unet_hidden_dims=(8,), critic_hidden_dims=(8,), total_steps=4)

@@ -616,10 +616,23 @@ def test_sfbc_stage_speed_from_the_reference_record():
     assert "| critic step (batch 4096) | 10 steps/s | 5 steps/s (one epoch of 13) | 2.00x |" in text
 
 
-def test_parity_tables_skip_stage_timings(tmp_path):
-    """SfBC's stage timings have no updates/s ratio: the parity cells do not read them."""
-    results.dump_json(tmp_path / "speed" / "sfbc.json", {"kind": "stages",
-                                                         "reference_name": "sfbc/sfbc",
-                                                         "dataset": "d"})
+def test_parity_tables_show_stage_timings_per_stage(tmp_path):
+    """SfBC's stage timings are read like the updates/s ratios, but its Speed line gives one ratio
+    per stage; the records' own rates (critic epochs against steps of every stage) are not
+    divided."""
+    stages = {"kind": "stages", "reference_name": "sfbc/sfbc", "dataset": "d",
+              "sampling_steps": 5, "device": "cpu", "load_before_ours": 1.0,
+              "load_before_reference": 2.0,
+              "ratios": {"behavior": 1.24, "presample": 1.89, "critic": 2.63}}
+    results.dump_json(tmp_path / "speed" / "sfbc.json", stages)
     results.dump_json(tmp_path / "speed" / "bc.json", {"reference_name": "corl/bc", "dataset": "d"})
-    assert list(tables.load_speed(tmp_path)) == [("corl/bc", "d")]
+    assert sorted(tables.load_speed(tmp_path)) == [("corl/bc", "d"), ("sfbc/sfbc", "d")]
+    line = tables._stage_speed(stages, "d")
+    assert ("behavior steps 1.24x, presampling 1.89x, critic steps 2.63x (details: `speed/`)."
+            in line)
+    assert "measured on `d`" in tables._stage_speed(stages, "other")
+    staged = {"config": {"harness": {"critic_steps_per_epoch": 245}},
+              "timing": {"updates_per_s": 0.07}}
+    ours = {"seeds": [0, 1, 2], "timing": {"updates_per_s": 1.6}}
+    assert tables._record_rates(ours, staged) == ""
+    assert "3 seeds in lockstep" in tables._record_rates(ours, {"timing": {"updates_per_s": 1.0}})

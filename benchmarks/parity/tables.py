@@ -250,12 +250,29 @@ def _variant_section(variant: dict, ours: dict | None, reference: dict) -> list[
             f"Command: `{variant.get('command')}`", ""]
 
 
+def _stage_speed(speed: dict, dataset_id: str) -> str:
+    """The Speed line of a staged reference (SfBC, ``benchmarks.parity.sfbc_speed``): one
+    ratio per stage, since its records' rates count different things on the two sides."""
+    names = {"behavior": "behavior steps", "presample": "presampling",
+             "critic": "critic steps"}
+    parts = [f"{names.get(stage, stage)} {ratio:.2f}x" for stage, ratio in speed["ratios"].items()]
+    return (f"Speed, ours / reference stage by stage in one sitting (`python -m "
+            f"benchmarks.parity.sfbc_speed`, one seed, {speed['sampling_steps']} score-model "
+            f"evaluations per sample, `{speed['device']}`, 1-minute load average "
+            f"{speed['load_before_ours']:.1f} / {speed['load_before_reference']:.1f}): "
+            + ", ".join(parts) + " (details: `speed/`"
+            + ("" if speed["dataset"] == dataset_id else f"; measured on `{speed['dataset']}`")
+            + ").")
+
+
 def _record_rates(ours: dict | None, reference: dict) -> str:
     """The training rates both records carry, as a sentence (empty when either lacks one): not
     one sitting (the machine's load differs between the runs), so a hint, not the ratio.
     Ours trains its seeds in lockstep (``updates_per_s`` per seed, so ``x seeds`` aggregate);
-    the reference one seed after another (its ``updates_per_s`` is per seed)."""
-    if ours is None:
+    the reference one seed after another (its ``updates_per_s`` is per seed). None for a staged
+    reference (SfBC): its rate counts critic epochs of the critic stage, ours steps of every
+    stage, so the two do not divide."""
+    if ours is None or _harness(reference).get("critic_steps_per_epoch"):
         return ""
     ours_rate = (ours.get("timing") or {}).get("updates_per_s")
     ref_rate = (reference.get("timing") or {}).get("updates_per_s")
@@ -347,6 +364,8 @@ def render_pair(ours: dict | None, reference: dict, speed: dict | None,
     if speed is None:
         lines.append("Speed: not measured in the same sitting yet (`python -m "
                      "benchmarks.parity.speed`)." + _record_rates(ours, reference))
+    elif speed.get("kind") == "stages":
+        lines.append(_stage_speed(speed, reference["dataset_id"]))
     else:
         per_seed = {r["num_seeds"]: r for r in speed["ratios"]}
         parts = [f"{n} seed{'s' if n > 1 else ''}: {r['aggregate']:.2f}x"
@@ -369,8 +388,6 @@ def load_speed(workdir: pathlib.Path) -> dict[tuple[str, str], dict]:
     found = {}
     for path in sorted((workdir / "speed").glob("*.json")):
         result = json.loads(path.read_text())
-        if result.get("kind") == "stages":  # SfBC's stage timings: no updates/s ratio to show.
-            continue
         found[(result["reference_name"], result["dataset"])] = result
     return found
 
