@@ -210,7 +210,12 @@ def test_mixed_locomotion_verdict_table_and_plot(tmp_path):
     text = mixed_locomotion.verdict(ablated)
     assert text.startswith("Reproduced") and text.endswith(
         "Without the per-state weight (w = 1) TD3-RKL scores 40.0 on random-v0+expert-v0 "
-        "(weighted 70.0).")
+        "(weighted 70.0). That is inside the weighted run's 95% CI on 0 of 1.")
+    # An ablation inside TD3-RKL's CI (60-80) on every dataset: the weight explains nothing.
+    flat = {d: {**c, "td3_rkl_w1": score(65.0, 55.0, 75.0)} for d, c in ablated.items()}
+    assert mixed_locomotion.verdict(flat).endswith(
+        "inside the weighted run's 95% CI on 1 of 1: at this budget the weight does not explain "
+        "TD3-RKL's difference to TD3+BC.")
     with_ablation = {**record, "datasets": ablated, "verdict": text}
     assert "| 50.0 ± 1.0 | 70.0 ± 1.0 | 40.0 ± 1.0 |" in mixed_locomotion.table_markdown(
         with_ablation)

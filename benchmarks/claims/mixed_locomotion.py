@@ -252,6 +252,11 @@ def verdict(datasets: dict) -> str:
         scores = [f"{value:.1f} on {_short(d)} (weighted {datasets[d]['td3_rkl']['mean']:.1f})"
                   for d, value in ablated.items()]
         text += " Without the per-state weight (w = 1) TD3-RKL scores " + "; ".join(scores) + "."
+        inside = [d for d, value in ablated.items()
+                  if datasets[d]["td3_rkl"]["ci_low"] <= value <= datasets[d]["td3_rkl"]["ci_high"]]
+        text += (f" That is inside the weighted run's 95% CI on {len(inside)} of {len(ablated)}"
+                 + (": at this budget the weight does not explain TD3-RKL's difference to TD3+BC."
+                    if len(inside) == len(ablated) else "."))
     ok = len(clear) == len(expert_heaviest) == len(datasets)
     return ("Reproduced: " if ok else "Not reproduced: ") + text
 
