@@ -135,9 +135,9 @@ def weight_diagnostics(spec: experiment.RunSpec, workdir: pathlib.Path,
     ``STEP_BUCKETS`` range of the step within the episode, per seed, the mean w(s) (normalized over
     all those rows together) and ``action_gap``, the mean |pi(s) - a| to the dataset's action;
     with ``ablation_spec`` (the w = 1 run, same dataset and seeds) also ``action_gap_w1``, its
-    agents' gap on the same rows. The second shows where in an episode the weight relaxes BC: on
-    random+expert the expert episodes' first steps share the random data's states (and its broad
-    actions).
+    agents' gap on the same rows. The second shows where in an episode the weight relaxes BC (on
+    random+expert the expert episodes' first steps share the random data's states and broad
+    actions) and, beside the ablation's gap, whether that changes the policy there.
     """
     dataset, info, layout, states = locomotion.restore_final(td3_rkl, spec, workdir)
     rng = np.random.default_rng(0)
