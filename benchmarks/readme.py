@@ -58,14 +58,11 @@ def score_section(folder: pathlib.Path) -> str:
     cumulative regret), since their offline score is only the start of each run; a folder with
     both kinds (the parity folder) shows the offline-only runs' score table, then that.
     """
-    from jaxrl_offline.reporting import results
-
+    from benchmarks.parity import tables as parity_tables
     from experiments import grid_tables, online_tables, tables
 
-    from benchmarks.parity import tables as parity_tables
-
     # SfBC's reference records count critic epochs; in updates, like every other record.
-    records = [parity_tables.in_updates(record) for record in results.load_records(folder)]
+    records = parity_tables.load_records(folder)
     offline_only = [record for record in records if "online" not in record]
     fine_tuned = [record for record in records if "online" in record]
     blocks = []

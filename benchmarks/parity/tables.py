@@ -67,7 +67,7 @@ def in_updates(record: dict) -> dict:
     multiplied by the steps per epoch, so both sides share their evaluation steps. Any other
     record is returned as it is."""
     per_epoch = _harness(record).get("critic_steps_per_epoch")
-    if "reference" not in record or not per_epoch:
+    if not parity_records.is_reference(record) or not per_epoch:
         return record
     return {**record, "steps": record["steps"] * per_epoch,
             "eval_every": record["eval_every"] * per_epoch,
@@ -80,7 +80,9 @@ def _harness(record: dict) -> dict:
     return (record.get("config") or {}).get("harness") or {}
 
 
-def _load(workdir: pathlib.Path) -> list[dict]:
+def load_records(workdir: pathlib.Path) -> list[dict]:
+    """The run records under ``workdir/runs``, every evaluation step counted in updates
+    (:func:`in_updates`)."""
     return [in_updates(record) for record in results.load_records(workdir)]
 
 
@@ -427,7 +429,7 @@ def render_readme(workdir: str | pathlib.Path = WORKDIR) -> str:
     ``speed/``)."""
     workdir = pathlib.Path(workdir)
     speed = load_speed(workdir)
-    records = _load(workdir)
+    records = load_records(workdir)
     sections = [README_HEAD, "## Coverage", "",
                 "Each cell: the last evaluation both sides share, ours − reference with Welch's "
                 "95% interval, and the verdict (a gap needs the bootstrap and the Welch interval "
@@ -448,7 +450,7 @@ def write(workdir: str | pathlib.Path = WORKDIR) -> list[pathlib.Path]:
     readme = workdir / "README.md"
     results.dump_text(readme, render_readme(workdir))
     written = [readme]
-    for (algorithm, dataset), group in pairs(_load(workdir)).items():
+    for (algorithm, dataset), group in pairs(load_records(workdir)).items():
         path = workdir / "plots" / f"{algorithm}__{slug(dataset)}.png"
         everyone = group["ours"] + group["variants"] + group["reference"]
         written.append(plots.plot_dataset(everyone, path))
