@@ -6,6 +6,8 @@ the test: no reference checkout, no torch.
 
 import dataclasses
 import importlib
+import os
+import pathlib
 import sys
 import textwrap
 
@@ -636,3 +638,14 @@ def test_parity_tables_show_stage_timings_per_stage(tmp_path):
     ours = {"seeds": [0, 1, 2], "timing": {"updates_per_s": 1.6}}
     assert tables._record_rates(ours, staged) == ""
     assert "3 seeds in lockstep" in tables._record_rates(ours, {"timing": {"updates_per_s": 1.0}})
+
+
+def test_cql_rebrac_queue_refuses_an_unknown_method_before_running():
+    """``METHODS`` names cql and/or rebrac; anything else stops the queue before any run."""
+    import subprocess
+
+    script = pathlib.Path(__file__).resolve().parents[1] / "benchmarks/parity/queue_cql_rebrac.sh"
+    result = subprocess.run(["bash", str(script), "/nonexistent/CORL"], capture_output=True,
+                            text=True, env={**os.environ, "METHODS": "sac"}, timeout=60)
+    assert result.returncode == 2
+    assert "METHODS: cql and/or rebrac, got 'sac'" in result.stdout
