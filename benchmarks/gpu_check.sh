@@ -18,11 +18,14 @@
 #   2. the speed benchmark's gpu preset for TD3+BC and IQL (256 x 256) with 1, 10 and 100 vmapped
 #      seeds: updates/s, compile and evaluation times (2 episodes per seed) ->
 #      $OUT/results/speed/<device>-<algo>.json;
-#   3. a 10-config x 10-seed grid of TD3+BC alpha (--grid.alpha via experiments.run), 10k updates
+#   3. what the vmapped chunk's shared update counter saves (benchmarks/shared_step.py: TD3+BC,
+#      ReBRAC, TD3-RKL and IDQL, 10 seeds, per-seed against shared counter) ->
+#      $OUT/results/shared_step/;
+#   4. a 10-config x 10-seed grid of TD3+BC alpha (--grid.alpha via experiments.run), 10k updates
 #      and one final evaluation episode per seed:
 #      its records' timing -> $OUT/grid/ (skipped with a line when the runner has no --grid);
-#   4. the sharding / seed-equivalence tests on the GPU (vmap seed strategy);
-#   5. the paper protocol with the time left: 10 seeds x 1M updates of TD3+BC, then IQL, on the
+#   5. the sharding / seed-equivalence tests on the GPU (vmap seed strategy);
+#   6. the paper protocol with the time left: 10 seeds x 1M updates of TD3+BC, then IQL, on the
 #      hopper medium data (sweep hopper_medium_protocol) -> $OUT/results/hopper_medium_protocol/;
 #      a run cut by the budget is stopped with SIGINT, so it checkpoints and leaves a partial
 #      record (rerunning the same command resumes it), and only finished runs have records.
@@ -67,19 +70,22 @@ fi
 
 if (( SMOKE )); then  # Every step, at sizes that take seconds on a CPU; loose time boxes, as a
   # loaded CI machine can be ten times slower (the test's own timeout bounds the script).
-  BUDGET_S=3000 SPEED_LIMIT=1200 GRID_LIMIT=600 DATA=jaxrl_offline/hopper/medium-2k-v0
+  BUDGET_S=3000 SPEED_LIMIT=1200 SHARED_LIMIT=600 GRID_LIMIT=600 DATA=jaxrl_offline/hopper/medium-2k-v0
   SPEED=(--seeds=1 --hidden_dims=16,16 --chunk=5 --repeats=1 --eval_episodes=1
          --eval_max_steps=5 --dataset=jaxrl_offline/halfcheetah/medium-2k-v0)
   GRID=(--grid.alpha=1,2 --num_seeds=2 --steps=20 --chunk=10 --eval_every=0 --eval_episodes=1
         --max_episode_steps=5 --config.actor_hidden_dims='(16, 16)'
         --config.critic_hidden_dims='(16, 16)' --datasets=jaxrl_offline/halfcheetah/medium-2k-v0)
+  SHARED_STEP=(--algos=td3_bc --seeds=2 --hidden_dims=16,16 --chunk=5 --repeats=1
+               --dataset=jaxrl_offline/halfcheetah/medium-2k-v0)
   PROTOCOL=(--datasets="$DATA" --num_seeds=2 --steps=10 --chunk=10 --eval_every=10
             --eval_episodes=1 --max_episode_steps=5 --config.actor_hidden_dims='(16, 16)'
             --config.critic_hidden_dims='(16, 16)')
 else
-  BUDGET_S=530 SPEED_LIMIT=150 GRID_LIMIT=60 DATA=jaxrl_offline/hopper/medium-v0
+  BUDGET_S=530 SPEED_LIMIT=150 SHARED_LIMIT=90 GRID_LIMIT=60 DATA=jaxrl_offline/hopper/medium-v0
   # 2 evaluation episodes per seed: 100 seeds x 10 episodes of HalfCheetah would take a minute.
   SPEED=(--seeds=1,10,100 --eval_episodes=2)
+  SHARED_STEP=(--seeds=10 --chunk=200)
   GRID=(--grid.alpha=1,1.5,2,2.5,3,3.5,4,5,7.5,10 --num_seeds=10 --steps=10000 --chunk=1000
         --eval_every=0 --eval_episodes=1 --datasets=jaxrl_offline/halfcheetah/medium-50k-v0)
   PROTOCOL=()
@@ -118,6 +124,9 @@ for algo in td3_bc iql; do  # One report per algorithm: a cut second one keeps t
     "${SPEED[@]}" --name="$SLUG-$algo" --out_dir="$OUT/results/speed"
 done
 
+step "$SHARED_LIMIT" shared_step python3 -m benchmarks.shared_step "${SHARED_STEP[@]}" \
+  --out_dir="$OUT/results/shared_step"
+
 step "$GRID_LIMIT" grid python3 -m experiments.run --algos=td3_bc "${GRID[@]}" \
   --workdir="$OUT/grid" --progress=false
 if (( $? != 0 )) && grep -qiE "grid" "$OUT/grid.log" && \
@@ -145,6 +154,7 @@ cat > "$OUT/COMMIT.md" <<EOF
 
     cp $OUT/results/speed/*.json benchmarks/results/speed/
     python -m benchmarks.speed --render
+    cp $OUT/results/shared_step/*.{json,md} benchmarks/results/shared_step/
     mkdir -p benchmarks/results/hopper_medium_protocol
     cp -r $OUT/results/hopper_medium_protocol/runs benchmarks/results/hopper_medium_protocol/
     python -m experiments.tables --workdir=benchmarks/results/hopper_medium_protocol

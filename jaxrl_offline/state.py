@@ -131,10 +131,12 @@ def delayed_update(update_fn: Callable, state, *, step: jax.Array, period: int, 
     ``step = total_it - 1`` the actor steps on updates ``period - 1, 2 period - 1, ...``, after
     ``period`` critic steps (IDQL's critic schedule reuses the same phase).
 
-    Under vmap over seeds the predicate is batched and ``lax.cond`` lowers to a select, so both
-    branches run and the update stays one traced function for every seed. ``state.key`` is taken
-    out while the cond runs (as a select operand it would count as a second use of the key for
-    ``jax_debug_key_reuse``) and put back afterwards; ``update_fn`` must not use it. The cond
+    Vmapped over seeds, the cond stays a branch when ``step`` is unbatched (the offline trainer
+    passes the seeds' shared counter so: ``training.make_multi_seed_chunk``'s ``shared_step``).
+    With a per-seed ``step`` (the online loop) the predicate is batched and ``lax.cond`` lowers to
+    a select, so both branches run. ``state.key`` is taken out while the cond runs (as a select
+    operand it would count as a second use of the key for ``jax_debug_key_reuse``) and put back
+    afterwards; ``update_fn`` must not use it. The cond
     runs under the name scope ``delayed_every_<period>`` (``DELAYED_SCOPE``; HLO metadata only),
     so ``benchmarks/profile_updates.py`` can count its update branch 1/period of the time.
 

@@ -18,7 +18,8 @@ def test_smoke_mode_output_feeds_the_readme(tmp_path):
                             capture_output=True, text=True, timeout=1800)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-4000:]
-    for step in ("devices", "speed_td3_bc", "speed_iql", "protocol_td3_bc", "protocol_iql"):
+    for step in ("devices", "speed_td3_bc", "speed_iql", "shared_step", "protocol_td3_bc",
+                 "protocol_iql"):
         assert f"== {step} (limit" in log, log[-4000:]
         assert (out / f"{step}.log").exists()
     # The grid runs when the runner has --grid.<field>, else it is skipped with a line.
@@ -32,6 +33,9 @@ def test_smoke_mode_output_feeds_the_readme(tmp_path):
         assert "error" not in entry, entry
         (row,) = entry["vmapped"]
         assert row["compile_s"] > 0 and row["eval"]["eval_s"] > 0
+    (shared,) = json.loads(next((out / "results" / "shared_step").glob("*.json")).read_text())[
+        "rows"]
+    assert shared["algorithm"] == "td3_bc" and shared["max_abs_param_difference"] < 1e-4
     protocol = out / "results" / "hopper_medium_protocol" / "runs"
     records = [json.loads(path.read_text()) for path in sorted(protocol.glob("*.json"))]
     assert [record["algorithm"] for record in records] == ["iql", "td3_bc"]

@@ -194,6 +194,34 @@ def check_vmap_strategy_matches_the_default(seed_runs):
     chex.assert_trees_all_close(metrics, seed_runs.metrics, rtol=1e-5, atol=1e-6)
 
 
+def primitive_names(jaxpr) -> list[str]:
+    """Every primitive of ``jaxpr``, those of its sub-jaxprs (jit, scan, cond branches) included."""
+    names = []
+    for eqn in jaxpr.eqns:
+        names.append(eqn.primitive.name)
+        for value in eqn.params.values():
+            for sub in value if isinstance(value, (tuple, list)) else (value,):
+                inner = getattr(sub, "jaxpr", sub)  # ClosedJaxpr -> Jaxpr
+                if hasattr(inner, "eqns"):
+                    names.extend(primitive_names(inner))
+    return names
+
+
+def test_vmapped_seeds_share_the_step_so_the_delayed_actor_stays_a_branch():
+    # With each seed's own (batched) counter, the cond of TD3's delayed actor becomes a select and
+    # the actor step runs on every update; the shared counter keeps it a cond (1 update in 2).
+    layout = training.make_seed_layout(SEEDS)
+    conds = {}
+    for shared_step in (True, False):
+        states, data_keys = training.init_seed_states(td3_bc, CONFIG, layout, DATASET)
+        run_chunk = training.make_multi_seed_chunk(td3_bc, CONFIG, CHUNK, layout, "vmap",
+                                                   shared_step=shared_step)
+        jaxpr = jax.make_jaxpr(run_chunk)(states, data_keys, training.initial_active(layout), 0,
+                                          training.place_dataset(DATASET, layout))
+        conds[shared_step] = primitive_names(jaxpr.jaxpr).count("cond")
+    assert conds == {True: 1, False: 0}
+
+
 def test_seed_strategy_validation():
     with pytest.raises(ValueError, match="seed_strategy must be one of"):
         training.make_multi_seed_chunk(td3_bc, CONFIG, CHUNK, training.make_seed_layout([0]),

@@ -223,7 +223,7 @@ def _keep_or_freeze(keep_new: jax.Array, new: jax.Array, old: jax.Array) -> jax.
 
 def make_multi_seed_chunk(algo: ModuleType, config: Any, num_updates: int, layout: SeedLayout,
                           seed_strategy: str = "auto",
-                          progress: Callable[..., None] | None = None):
+                          progress: Callable[..., None] | None = None, shared_step: bool = True):
     """Builds the jitted, seed-vmapped, sharded chunk function.
 
     ``run_chunk(states, data_keys, active, chunk_index, dataset) -> (states, metrics, active)``:
@@ -246,6 +246,15 @@ def make_multi_seed_chunk(algo: ModuleType, config: Any, num_updates: int, layou
     ``lax.cond``: 3 seeds on 2 CPU devices cost 3 seed-chunks, not 4. Vmapped, inactive seeds
     are computed and discarded (a cond on a batched predicate runs both branches). Either way an
     inactive seed's state is unchanged and its metrics are NaN.
+
+    ``shared_step`` (vmap only): the active seeds train in lockstep, so their update counter
+    ``state.step`` is one value. With ``shared_step`` (the default) it enters the vmapped update
+    unbatched, and the algorithms' conds on it stay branches: TD3's delayed actor (1 update in
+    ``policy_freq``), IDQL's critic schedule, TD3-RKL's behavior phase and SfBC's planning phases
+    run only when taken, as with ``"map"``. Batched (``shared_step=False``, or a state without a
+    ``step`` field) every seed carries its own counter and each such cond becomes a select that
+    computes both branches. The results are the same; a seed frozen by divergence keeps its own
+    ``step``.
 
     ``progress``: a host function ``progress(progress_every, seed_active)`` called from inside the
     scan (see :func:`make_train_chunk` and ``jaxrl_offline.runner.progress.ChunkProgress``, which
@@ -283,7 +292,9 @@ def make_multi_seed_chunk(algo: ModuleType, config: Any, num_updates: int, layou
 
     seed_sharding, replicated = layout.seed_sharding, layout.replicated
     num_shared = 2 if progress is None else 3  # chunk_index, dataset[, progress_every]
-    if strategy == "vmap":
+    if strategy == "vmap" and shared_step:
+        over_seeds = _vmap_with_shared_step(one_seed, num_shared)
+    elif strategy == "vmap":
         over_seeds = jax.vmap(one_seed, in_axes=(0, 0, 0) + (None,) * num_shared)
     else:
         def seeds_in_turn(states, data_keys, active, *shared):
@@ -304,6 +315,31 @@ def make_multi_seed_chunk(algo: ModuleType, config: Any, num_updates: int, layou
         out_shardings=(seed_sharding, seed_sharding, seed_sharding),
         donate_argnums=(0,),
     )
+
+
+def _vmap_with_shared_step(one_seed: Callable, num_shared: int) -> Callable:
+    """``one_seed`` vmapped over the seed axis, with the active seeds' common ``state.step`` passed
+    unbatched (see ``shared_step`` in :func:`make_multi_seed_chunk`)."""
+    def with_step(state, data_key, active, step, *shared):
+        return one_seed(state.replace(step=step), data_key, active, *shared)
+
+    batched = jax.vmap(with_step, in_axes=(0, 0, 0, None) + (None,) * num_shared)
+
+    def over_seeds(states, data_keys, active, *shared):
+        if not hasattr(states, "step"):
+            return jax.vmap(one_seed, in_axes=(0, 0, 0) + (None,) * num_shared)(
+                states, data_keys, active, *shared)
+        own_steps = states.step
+        # Active seeds share one counter (they start together and advance together); inactive
+        # ones (padding, diverged) may lag and their chunk is discarded anyway. With no active
+        # seed, any counter does.
+        counted = active | ~active.any()
+        step = jnp.max(jnp.where(counted, own_steps, jnp.iinfo(own_steps.dtype).min))
+        new_states, metrics, keep_new = batched(states, data_keys, active, step, *shared)
+        return (new_states.replace(step=jnp.where(keep_new, new_states.step, own_steps)),
+                metrics, keep_new)
+
+    return over_seeds
 
 
 def resolve_seed_strategy(seed_strategy: str, layout: SeedLayout) -> str:
