@@ -236,6 +236,22 @@ def test_td3_rkl_deterministic_actor_behavior_and_critic_losses():
     np.testing.assert_allclose(loss, np.sum(np.mean((q - target) ** 2, axis=1)), rtol=1e-5)
 
 
+@pytest.mark.parametrize("step, fitted", [(0, True), (5, False)])
+def test_td3_rkl_fits_behavior_only_before_behavior_steps(step, fitted):
+    # Before behavior_steps: one Adam step on the NLL; from then on beta is frozen and its NLL on
+    # the batch is still reported (a forward pass, no gradient).
+    config = td3_rkl.Config(actor_type="deterministic", coverage_max_weight=None, behavior_steps=5)
+    state = rkl_state(config, np.float32([0.3, -0.6]), np.float32([0.8, -0.4]))
+    state = state.replace(step=jnp.asarray(step, jnp.int32))
+    new_state, metrics = jax.jit(td3_rkl.update, static_argnums=0)(config, state, BATCH)
+    nll, _ = td3_rkl.behavior_loss(state.behavior.params, state, BATCH, config)
+    np.testing.assert_allclose(metrics["actor/behavior_nll"], nll, rtol=1e-6)
+    changed = jax.tree.map(lambda new, old: bool(np.any(np.asarray(new) != np.asarray(old))),
+                           new_state.behavior.params, state.behavior.params)
+    assert any(jax.tree.leaves(changed)) == fitted
+    assert int(new_state.behavior.step) == int(fitted)
+
+
 # --- ReBRAC -------------------------------------------------------------------------------------
 
 

@@ -206,20 +206,25 @@ def update(config: Config, state: AgentState, batch: Transition) -> tuple[AgentS
     key, noise_key, kl_key = jax.random.split(state.key, 3)
 
     # --- Behavior model: maximum likelihood for the first behavior_steps updates, then frozen ---
-    behavior_grads, behavior_metrics = jax.grad(behavior_loss, has_aux=True)(
-        state.behavior.params, state, batch, config
-    )
-    behavior = jax.lax.cond(
-        state.step < config.behavior_steps,
-        lambda current: current.apply_gradients(grads=behavior_grads),
-        lambda current: current,
-        state.behavior,
-    )
+    # Its gradient is taken only while it is fitted; afterwards the NLL metric costs a forward
+    # pass. (A branch, not a select, since the step is unbatched: run seeds in turn or vmapped
+    # with the shared step of training.make_multi_seed_chunk.)
+    def fit_behavior(current):
+        grads, metrics = jax.grad(behavior_loss, has_aux=True)(current.params, state, batch,
+                                                               config)
+        return current.apply_gradients(grads=grads), metrics
+
+    def keep_behavior(current):
+        return current, behavior_loss(current.params, state, batch, config)[1]
+
+    behavior, behavior_metrics = jax.lax.cond(
+        state.step < config.behavior_steps, fit_behavior, keep_behavior, state.behavior)
     state = state.replace(behavior=behavior)
 
     # --- TD3+BC's critic and delayed actor/target steps, the actor from actor_start_step ---
-    # The KL key enters the delayed step as raw bits: vmapped over seeds, its lax.cond becomes a
-    # select over both branches, which jax_debug_key_reuse counts as a reuse of a typed key.
+    # The KL key enters the delayed step as raw bits: vmapped with a per-seed step (the online
+    # loop), its lax.cond becomes a select over both branches, which jax_debug_key_reuse counts as
+    # a reuse of a typed key.
     state, td3_metrics = td3_bc.td3_step(
         config, state, batch, noise_key, critic_loss, actor_loss,
         actor_enabled=state.step >= config.actor_start_step, kl_key=jax.random.key_data(kl_key))
