@@ -10,6 +10,9 @@ instead of vmapped: XLA:CPU runs one device's program on one core either way, an
 matrix products are slower than plain ones (measured here: a 256 x 256 MLP update loop 1.3-1.5x
 slower vmapped over 1 seed than unbatched; ReBRAC 7.0 against 12.7 updates/s, TD3+BC 75 against
 99). ``seed_strategy`` chooses explicitly; both give the same results up to float rounding.
+Part of that gap was vmap's select over both sides of every cond on the update counter; with the
+counter shared (``shared_step``) 4 vmapped seeds run within 1-14% of ``"map"`` here
+(``benchmarks/shared_step.py``).
 """
 
 from __future__ import annotations
