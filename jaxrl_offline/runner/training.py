@@ -295,10 +295,8 @@ def make_multi_seed_chunk(algo: ModuleType, config: Any, num_updates: int, layou
 
     seed_sharding, replicated = layout.seed_sharding, layout.replicated
     num_shared = 2 if progress is None else 3  # chunk_index, dataset[, progress_every]
-    if strategy == "vmap" and shared_step:
-        over_seeds = _vmap_with_shared_step(one_seed, num_shared)
-    elif strategy == "vmap":
-        over_seeds = jax.vmap(one_seed, in_axes=(0, 0, 0) + (None,) * num_shared)
+    if strategy == "vmap":
+        over_seeds = _vmap_seeds(one_seed, num_shared, shared_step)
     else:
         def seeds_in_turn(states, data_keys, active, *shared):
             return jax.lax.map(lambda per_seed: one_seed(*per_seed, *shared),
@@ -320,9 +318,14 @@ def make_multi_seed_chunk(algo: ModuleType, config: Any, num_updates: int, layou
     )
 
 
-def _vmap_with_shared_step(one_seed: Callable, num_shared: int) -> Callable:
-    """``one_seed`` vmapped over the seed axis, with the active seeds' common ``state.step`` passed
-    unbatched (see ``shared_step`` in :func:`make_multi_seed_chunk`)."""
+def _vmap_seeds(one_seed: Callable, num_shared: int, shared_step: bool) -> Callable:
+    """``one_seed`` vmapped over the seed axis; with ``shared_step`` (and a state with a ``step``
+    field) the active seeds' common ``state.step`` is passed unbatched (see ``shared_step`` in
+    :func:`make_multi_seed_chunk`)."""
+    per_seed = jax.vmap(one_seed, in_axes=(0, 0, 0) + (None,) * num_shared)
+    if not shared_step:
+        return per_seed
+
     def with_step(state, data_key, active, step, *shared):
         return one_seed(state.replace(step=step), data_key, active, *shared)
 
@@ -330,8 +333,7 @@ def _vmap_with_shared_step(one_seed: Callable, num_shared: int) -> Callable:
 
     def over_seeds(states, data_keys, active, *shared):
         if not hasattr(states, "step"):
-            return jax.vmap(one_seed, in_axes=(0, 0, 0) + (None,) * num_shared)(
-                states, data_keys, active, *shared)
+            return per_seed(states, data_keys, active, *shared)
         own_steps = states.step
         # Active seeds share one counter (they start together and advance together); inactive
         # ones (padding, diverged) may lag and their chunk is discarded anyway. With no active
