@@ -6,8 +6,9 @@
 Vmapped over seeds (``seed_strategy="vmap"``, the default on accelerators), every cond on the
 update counter ``state.step`` becomes a select that computes both branches when each seed carries
 its own counter: TD3's delayed actor runs on every update instead of one in ``policy_freq``, and
-IDQL's critic schedule and TD3-RKL's behavior fit run whether taken or not. ``training.make_multi_seed_chunk`` therefore passes the active seeds' common counter
-unbatched (``shared_step=True``, the default), which keeps those conds branches.
+IDQL's critic schedule and TD3-RKL's behavior fit run whether taken or not.
+``training.make_multi_seed_chunk`` therefore passes the active seeds' common counter unbatched
+(``shared_step=True``, the default), which keeps those conds branches.
 
 For each algorithm this compiles the vmapped chunk both ways, and the ``"map"`` strategy (each
 device's seeds in turn, unbatched: the runner's default on CPU, where the conds are branches

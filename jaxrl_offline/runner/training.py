@@ -253,11 +253,11 @@ def make_multi_seed_chunk(algo: ModuleType, config: Any, num_updates: int, layou
     ``shared_step`` (vmap only): the active seeds train in lockstep, so their update counter
     ``state.step`` is one value. With ``shared_step`` (the default) it enters the vmapped update
     unbatched, and the algorithms' conds on it stay branches: TD3's delayed actor (1 update in
-    ``policy_freq``), IDQL's critic schedule and TD3-RKL's behavior fit run only when taken, as
-    with ``"map"`` (SfBC's planning phases select with ``jnp.where``, not a cond). Batched (``shared_step=False``, or a state without a
-    ``step`` field) every seed carries its own counter and each such cond becomes a select that
-    computes both branches. The results are the same; a seed frozen by divergence keeps its own
-    ``step``.
+    ``policy_freq``), IDQL's critic schedule and TD3-RKL's behavior fit run only when taken, as with
+    ``"map"`` (SfBC's planning phases select with ``jnp.where``, not a cond). Batched
+    (``shared_step=False``, or a state without a ``step`` field) every seed carries its own counter
+    and each such cond becomes a select that computes both branches. The results are the same; a
+    seed frozen by divergence keeps its own ``step``.
 
     ``progress``: a host function ``progress(progress_every, seed_active)`` called from inside the
     scan (see :func:`make_train_chunk` and ``jaxrl_offline.runner.progress.ChunkProgress``, which
