@@ -11,6 +11,7 @@ import types
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 from absl import app, flags
 
@@ -234,11 +235,21 @@ def test_record_schema(finished):
     assert record["spec_hash"] == spec.spec_hash
 
 
-def test_seed_of_a_multi_seed_run_equals_that_seed_alone(finished, data_env, tmp_path):
+@pytest.fixture(scope="module")
+def seed1_alone(dataset_root, tmp_path_factory):
+    """(workdir, spec, record) of seed 1 of ``finished`` run alone."""
+    workdir = tmp_path_factory.mktemp("seed1")
+    (spec,) = plan(seed=1, num_seeds=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MINARI_DATASETS_PATH", str(dataset_root))
+        record = experiment.run_experiment(spec, workdir, progress=False, log=lambda line: None)
+    return workdir, spec, record
+
+
+def test_seed_of_a_multi_seed_run_equals_that_seed_alone(finished, seed1_alone):
     """Training and evaluation of seed 1 do not depend on seed 0 running beside it."""
     _, _, both = finished
-    (alone_spec,) = plan(seed=1, num_seeds=1)
-    alone = experiment.run_experiment(alone_spec, tmp_path, progress=False, log=lambda line: None)
+    _, _, alone = seed1_alone
     assert alone["seeds"] == [1]
     for name, values in both["train_metrics"].items():
         if name != "steps":
@@ -247,6 +258,39 @@ def test_seed_of_a_multi_seed_run_equals_that_seed_alone(finished, data_env, tmp
     assert [row[1] for row in both["normalized_scores"]] == pytest.approx(
         [row[0] for row in alone["normalized_scores"]], rel=1e-6)
     assert both["returns"][1] == pytest.approx(alone["returns"][0], rel=1e-6)
+
+
+def test_single_seed_parts_merge_into_the_multi_seed_record(finished, seed1_alone, data_env,
+                                                            tmp_path):
+    """benchmarks/parity/ours_seeds: seeds 0 and 1 run alone, kept as parts and merged, give the
+    record of the 2-seed vmapped run (same seeds, spec_hash, scores and metrics)."""
+    from benchmarks.parity import ours_seeds
+
+    _, _, both = finished
+    parts_dir = tmp_path / "parts"
+    (seed0_spec,) = plan(seed=0, num_seeds=1)
+    experiment.run_experiment(seed0_spec, tmp_path, progress=False, log=lambda line: None)
+    ours_seeds.keep_part(experiment.record_path(tmp_path, seed0_spec), parts_dir)
+    ours_seeds.keep_part(experiment.record_path(seed1_alone[0], seed1_alone[1]), parts_dir)
+    paths = ours_seeds.find_parts(both["algorithm"], both["dataset_id"], [0, 1], parts_dir)
+    merged = ours_seeds.merge([results.read_record(path) for path in paths], command="merge")
+    assert merged["seeds"] == [0, 1] and merged["spec_hash"] == both["spec_hash"]
+    assert np.asarray(merged["normalized_scores"]) == pytest.approx(
+        np.asarray(both["normalized_scores"]), rel=1e-6)
+    assert merged["final"]["last"]["mean"] == pytest.approx(both["final"]["last"]["mean"])
+    assert set(merged["train_metrics"]) == set(both["train_metrics"])
+    assert [m["seed"] for m in merged["merged_from"]] == [0, 1]
+    assert merged["scores_digest"] == results.scores_digest(merged)
+
+    with pytest.raises(FileNotFoundError, match=r"no part yet for seed\(s\) \[2\]"):
+        ours_seeds.find_parts(both["algorithm"], both["dataset_id"], [0, 1, 2], parts_dir)
+    first = results.read_record(paths[0])
+    with pytest.raises(ValueError, match="seed given twice"):
+        ours_seeds.merge([first, first])
+    with pytest.raises(ValueError, match="differs from seed 0 in 'steps'"):
+        ours_seeds.merge([first, {**results.read_record(paths[1]), "steps": 1}])
+    with pytest.raises(ValueError, match="single-seed"):
+        ours_seeds.keep_part(experiment.record_path(finished[0], finished[1]), parts_dir)
 
 
 def test_resume_after_interruption_equals_uninterrupted_run(finished, data_env, tmp_path):

@@ -6,7 +6,10 @@
 #   IDQL_VENV=/tmp/refs/idql-venv WANDB_MODE=disabled nohup nice -n 10 \
 #       benchmarks/parity/queue_idql.sh IDQL_DIR [DATASET] >> ~/.jaxrl_offline/parity/queue_idql.log 2>&1 &
 # e.g. on two cores: PART=ours ... & and PART=reference SEEDS=0 ..., then SEEDS=1, SEEDS=2, then
-# PART=reference with all seeds (reusing them) to write the 3-seed record.
+# PART=reference with all seeds (reusing them) to write the 3-seed record. Ours takes longer than a
+# session and a new machine starts without its checkpoints, so run it a seed at a time:
+# PART=ours OURS_SEEDS=0 (then 1, then 2) keeps each finished seed in the committed
+# benchmarks/results/parity/ours_seeds/ and writes the 3-seed record once all three are there.
 # Cost, from the same-sitting speed on 2026-12-07 (benchmarks/results/parity/speed/idql_idql__*;
 # load 5.7-6.3): the official code 15.8 updates/s, about 1.8 h a seed in one go (it keeps no
 # checkpoint); ours 21 updates/s with 2 seeds vmapped, about 4 h for 3 seeds, checkpointed every

@@ -3,14 +3,19 @@
 # through queue.sh; IDQL with the harness in its venv, MISA with each seed a child process of its
 # venv), background, resumable:
 #   [HARNESS_PYTHON=<venv>/bin/python] [REFERENCE_PYTHON=<venv>/bin/python] [PART=ours|reference|all] \
-#   [NUM_SEEDS=3] [SEEDS=0,1,2] [REFERENCE_COMMIT=<sha>] [OURS_ARGS_EXTRA=...] [REFERENCE_ARGS=...] \
+#   [NUM_SEEDS=3] [SEEDS=0,1,2] [OURS_SEEDS=k,...] [REFERENCE_COMMIT=<sha>] [OURS_ARGS_EXTRA=...] \
+#   [REFERENCE_ARGS=...] \
 #   WANDB_MODE=disabled nohup nice -n 10 \
 #       benchmarks/parity/queue_reference.sh REFERENCE REFERENCE_DIR DATASET STEPS EVAL_EVERY CHUNK >> LOG 2>&1 &
 # Ours: the runner with the reference-matching --config.* flags (references.py OURS_CONFIG), seeds
 # 0..NUM_SEEDS-1 vmapped (plus OURS_ARGS_EXTRA, e.g. ACA's online phase; REFERENCE_ARGS goes to
 # the reference as --reference_args), a checkpoint after every CHUNK updates, state under
 # $JAXRL_OFFLINE_STATE/parity/ours-<NUM_SEEDS> (a seed count has its own workdir; a finished run is
-# skipped), its record copied into benchmarks/results/parity/runs/. The reference: run_reference
+# skipped), its record copied into benchmarks/results/parity/runs/; with OURS_SEEDS=k[,k...]
+# (a side longer than one session, whose checkpoints a new machine would not have) each of those
+# seeds runs alone under ours-seed<k>, its finished record is kept in the committed
+# benchmarks/results/parity/ours_seeds/, and once seeds 0..NUM_SEEDS-1 are all there they are
+# merged into the NUM_SEEDS-seed record (benchmarks/parity/ours_seeds.py). The reference: run_reference
 # for SEEDS (default 0..NUM_SEEDS-1), each finished seed kept in
 # benchmarks/results/parity/reference_seeds/ (a seed's updates run in one go; shared across seed
 # counts). PART=ours and PART=reference run one side each, so the two sides can use the two cores
@@ -46,7 +51,21 @@ REFERENCE_WORKDIR=benchmarks/results/parity
 [ "$SEEDS" = "$ALL_SEEDS" ] || REFERENCE_WORKDIR=${JAXRL_OFFLINE_STATE:-$HOME/.jaxrl_offline}/parity/reference-subset
 ALGO=$(python -c "from benchmarks.parity import references; print(references.get_reference('$REFERENCE').algorithm)") || exit 1
 BUDGET="--steps=$STEPS --eval_every=$EVAL_EVERY --eval_episodes=10"
-if [ "$PART" != reference ]; then
+if [ "$PART" != reference ] && [ -n "${OURS_SEEDS:-}" ]; then
+  # Ours a seed at a time (a side longer than a session): each seed alone (--seed=k
+  # --num_seeds=1, state under ours-seed<k>), its record kept in the committed ours_seeds/, and
+  # the NUM_SEEDS-seed record merged from them once every seed is there.
+  OURS_ARGS=$(python -m benchmarks.parity.references "$REFERENCE" "$DATASET") || exit 1
+  for seed in $(echo "$OURS_SEEDS" | tr ',' ' '); do
+    STATE=${JAXRL_OFFLINE_STATE:-$HOME/.jaxrl_offline}/parity/ours-seed$seed
+    python -m experiments.run --algos=$ALGO --datasets="$DATASET" --num_seeds=1 --seed=$seed \
+        $BUDGET --chunk=$CHUNK --checkpoint_every=1 ${OURS_ARGS_EXTRA:-} --workdir="$STATE" \
+        --progress=false $OURS_ARGS || exit 1
+    python -c "from benchmarks.parity import ours_seeds; print(ours_seeds.keep_part('$STATE/runs/${ALGO}__$(echo "$DATASET" | tr '/' '_').json'))" || exit 1
+  done
+  python -m benchmarks.parity.ours_seeds --algorithm=$ALGO --dataset="$DATASET" \
+      --num_seeds=$NUM_SEEDS || echo "not merged yet: run the other seeds with OURS_SEEDS"
+elif [ "$PART" != reference ]; then
   STATE=${JAXRL_OFFLINE_STATE:-$HOME/.jaxrl_offline}/parity/ours-$NUM_SEEDS
   OURS_ARGS=$(python -m benchmarks.parity.references "$REFERENCE" "$DATASET") || exit 1
   python -m experiments.run --algos=$ALGO --datasets="$DATASET" --num_seeds=$NUM_SEEDS $BUDGET \
