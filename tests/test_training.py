@@ -19,7 +19,7 @@ import pytest
 from flax import struct
 
 from jaxrl_offline.local_suite import synthetic
-from jaxrl_offline.runner import training
+from jaxrl_offline.runner import seed_layout, training
 from jaxrl_offline.algorithms import td3_bc
 from jaxrl_offline.types import Transition
 from helpers import without_keys
@@ -359,5 +359,5 @@ def test_sample_batch_shapes_alignment_and_determinism(use_jit):
 def test_padding_seeds_stay_valid_and_distinct_near_uint32_max():
     # Padding counts up from max(seeds) + 1, wraps at 2**32 and skips seeds already in use.
     top = 2**32 - 1
-    assert training._padding_seeds((top, 0, 5), 3) == (1, 2, 3)
-    assert training._padding_seeds((3, 4), 2) == (5, 6)
+    assert seed_layout.padding_seeds((top, 0, 5), 3) == (1, 2, 3)
+    assert seed_layout.padding_seeds((3, 4), 2) == (5, 6)

@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxrl_offline.runner import training
+from jaxrl_offline.runner import seed_layout, training
 from jaxrl_offline.types import Transition
 
 
@@ -123,7 +123,7 @@ def make_grid_layout(seeds: Sequence[int], num_points: int,
     placeholder = training.make_seed_layout(range(len(members)), devices)
     padding = len(placeholder.padded_seeds) - len(members)
     return dataclasses.replace(placeholder, seeds=members,
-                               padded_seeds=members + training._padding_seeds(members, padding))
+                               padded_seeds=members + seed_layout.padding_seeds(members, padding))
 
 
 def _init_member(algo, config, seed, values, dataset):

@@ -17,7 +17,6 @@ counter shared (``shared_step``) 4 vmapped seeds run within 1-14% of ``"map"`` h
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from types import ModuleType
@@ -27,13 +26,15 @@ import jax
 import jax.extend
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import PartitionSpec
 
 from jaxrl_offline import state as state_lib
 from jaxrl_offline.runner import distributed
+# Re-exported: the seed layout was part of this module, and callers use it through ``training``.
+from jaxrl_offline.runner.seed_layout import (  # noqa: F401
+    SEED_AXIS, SeedLayout, initial_active, make_seed_layout, place_dataset)
 from jaxrl_offline.types import Metrics, PRNGKey, Transition
 
-SEED_AXIS = "seed"
 SEED_STRATEGIES = ("auto", "vmap", "map")
 
 
@@ -105,78 +106,6 @@ def tree_all_finite(tree) -> jax.Array:
     return jnp.stack(leaves).all() if leaves else jnp.asarray(True)
 
 
-@dataclasses.dataclass(frozen=True)
-class SeedLayout:
-    """How the seeds of a run map onto devices.
-
-    Attributes:
-      seeds: the user's seeds, in order (seed axis index i -> ``seeds[i]``).
-      padded_seeds: ``seeds`` followed by padding seeds so the count divides the device count;
-        padding seeds start inactive (:func:`initial_active`): with the ``"map"`` seed strategy
-        (CPU) they cost nothing, vmapped they are computed and discarded (the price of an even
-        split), and they are dropped from every result.
-      mesh: a 1-D device mesh with axis ``"seed"``.
-    """
-
-    seeds: tuple[int, ...]
-    padded_seeds: tuple[int, ...]
-    mesh: Mesh
-
-    @property
-    def num_seeds(self) -> int:
-        return len(self.seeds)
-
-    @property
-    def seed_sharding(self) -> NamedSharding:
-        return NamedSharding(self.mesh, PartitionSpec(SEED_AXIS))
-
-    @property
-    def replicated(self) -> NamedSharding:
-        return NamedSharding(self.mesh, PartitionSpec())
-
-    def unpad(self, tree):
-        """Drops the padding seeds from the leading axis of every leaf."""
-        return jax.tree.map(lambda leaf: leaf[: self.num_seeds], tree)
-
-
-def make_seed_layout(seeds: Sequence[int], devices: Sequence[jax.Device] | None = None):
-    """Lays ``seeds`` out over ``devices``, padding as needed.
-
-    The default is every device of every process (``jax.devices()``): with ``jax.distributed``
-    the seed axis is sharded over all processes (``jaxrl_offline.runner.distributed``), and then
-    padded to the global device count even when there are fewer seeds than devices.
-    """
-    seeds = tuple(int(seed) for seed in seeds)
-    if not seeds:
-        raise ValueError("At least one seed is needed; got an empty seed list.")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"Seeds must be distinct, got {seeds}: "
-                         "duplicate seeds give identical runs.")
-    if not all(0 <= seed < 2**32 for seed in seeds):
-        # jax.random.key folds larger seeds onto 32 bits, and init_seed_states passes uint32.
-        raise ValueError(f"Every seed must be in [0, 2**32), got {seeds}.")
-    devices = list(jax.devices() if devices is None else devices)
-    # With several processes every device keeps a share (padding seeds fill it), so that each
-    # process takes part in the same sharded program.
-    spread = jax.process_count() > 1
-    num_devices = len(devices) if spread else min(len(devices), len(seeds))
-    devices = devices[:num_devices]
-    padding = (-len(seeds)) % num_devices
-    padded = seeds + _padding_seeds(seeds, padding)
-    return SeedLayout(seeds=seeds, padded_seeds=padded, mesh=Mesh(np.array(devices), (SEED_AXIS,)))
-
-
-def _padding_seeds(seeds: tuple[int, ...], count: int) -> tuple[int, ...]:
-    """``count`` distinct seeds in [0, 2**32) not among ``seeds``, counting up from
-    max(seeds) + 1."""
-    used, padding, candidate = set(seeds), [], max(seeds)
-    while len(padding) < count:
-        candidate = (candidate + 1) % 2**32
-        if candidate not in used:
-            padding.append(candidate)
-    return tuple(padding)
-
-
 def init_seed_states(algo: ModuleType, config: Any, layout: SeedLayout, dataset: Transition):
     """Initial states and data keys of all (padded) seeds, sharded over the seed axis.
 
@@ -206,11 +135,6 @@ def stack_trees(trees: Sequence[Any]) -> Any:
         return stacked
 
     return jax.tree.map(stack, *trees)
-
-
-def place_dataset(dataset: Transition, layout: SeedLayout) -> Transition:
-    """Copies the dataset to every device of the layout (it is shared by all seeds)."""
-    return distributed.put(dataset, layout.replicated)
 
 
 def _keep_or_freeze(keep_new: jax.Array, new: jax.Array, old: jax.Array) -> jax.Array:
@@ -355,13 +279,6 @@ def resolve_seed_strategy(seed_strategy: str, layout: SeedLayout) -> str:
         return seed_strategy
     on_cpu = all(device.platform == "cpu" for device in layout.mesh.devices.flat)
     return "map" if on_cpu else "vmap"
-
-
-def initial_active(layout: SeedLayout) -> jax.Array:
-    """The [S_padded] mask a run starts with: the user's seeds active, padding seeds inactive
-    (with the ``"map"`` strategy they skip every chunk; see :func:`make_multi_seed_chunk`)."""
-    mask = np.arange(len(layout.padded_seeds)) < layout.num_seeds
-    return distributed.put(mask, layout.seed_sharding)
 
 
 def ticking_seeds(active: np.ndarray, layout: SeedLayout, seed_strategy: str = "auto") -> int:
