@@ -426,6 +426,32 @@ def test_coverage_table_says_where_each_cell_stands(tmp_path, monkeypatch):
     _write_parity_record(tmp_path, "ours", [0, 1, 2], [[10.0, 11.0, 12.0], [11.0, 9.0, 12.0]])
     lines = tables.coverage_table(results.load_records(tmp_path), tmp_path)
     assert "**within noise** at 20 updates, 3 v 3 seeds: -0.3 [" in lines[3]
+    # The plain record predates TD3+BC's init_scheme default ("pytorch" now): a variant made with
+    # today's defaults stands in for it.
+    _write_parity_record(tmp_path, "ours-today", [0, 1, 2],
+                         [[10.0, 11.0, 12.0], [50.0, 51.0, 52.0]], variant="today",
+                         config={"alpha": 2.5, "init_scheme": "pytorch"})
+    lines = tables.coverage_table(results.load_records(tmp_path), tmp_path)
+    assert "**gap** at 20 updates" in lines[3] and "variant `today`, today's defaults" in lines[3]
+
+
+def test_late_half_compares_each_seeds_mean_over_the_last_half_of_the_curve():
+    """Six shared steps: the last three, averaged per seed, are the samples (hand-computed)."""
+    steps = [10, 20, 30, 40, 50, 60]
+    ours = {"eval_steps": steps, "normalized_scores": [[0.0, 0.0]] * 3 + [
+        [10.0, 20.0], [30.0, float("nan")], [20.0, 40.0]]}
+    reference = {"eval_steps": [*steps, 70], "normalized_scores": [[5.0, 5.0]] * 3 + [
+        [0.0, 3.0], [3.0, 3.0], [6.0, 3.0], [99.0, 99.0]]}
+    late = tables.late_half_comparison(ours, reference)
+    assert late["steps"] == [40, 50, 60]
+    # Seed 1 of ours is NaN at 50: its mean is over 20 and 40.
+    np.testing.assert_allclose(late["ours"], [20.0, 30.0])
+    np.testing.assert_allclose(late["reference"], [3.0, 3.0])
+    assert late["difference"] == pytest.approx(22.0)
+    assert late["verdict"] == "within noise"  # Welch's interval at 2 v 2 seeds is wide.
+    assert tables.late_half_comparison({**ours, "eval_steps": [10, 20, 30, 40, 50, 61]},
+                                       {**reference, "eval_steps": [1, 2, 30, 40, 50, 60, 70]}
+                                       ) is None  # 3 shared steps: too few.
 
 
 def test_tables_compare_the_online_phase_of_a_reference_with_one(tmp_path):

@@ -126,14 +126,53 @@ def _final_comparison(ours: dict, reference: dict) -> dict | None:
     our_scores = results.as_array([ours_rows[step]])[0]
     ref_scores = results.as_array([ref_rows[step]])[0]
     difference, (low, high), (t_low, t_high) = _difference(our_scores, ref_scores)
-    if math.isnan(low) or math.isnan(t_low):
-        verdict = "1 seed a side"
-    elif (low > 0 or high < 0) and (t_low > 0 or t_high < 0):
-        verdict = "gap"
-    else:
-        verdict = "within noise"
+    verdict = _verdict(low, high, t_low, t_high)
     return {"step": step, "difference": difference, "welch": (t_low, t_high), "verdict": verdict,
             "seeds": (int(np.isfinite(our_scores).sum()), int(np.isfinite(ref_scores).sum()))}
+
+
+def _verdict(low: float, high: float, t_low: float, t_high: float) -> str:
+    """The table's rule: a gap needs the bootstrap and the Welch interval both to exclude 0."""
+    if math.isnan(low) or math.isnan(t_low):
+        return "1 seed a side"
+    if (low > 0 or high < 0) and (t_low > 0 or t_high < 0):
+        return "gap"
+    return "within noise"
+
+
+def late_half_comparison(ours: dict, reference: dict) -> dict | None:
+    """Each seed's mean over the last half of the evaluation steps both sides share (at least 4
+    shared steps), compared across seeds like one evaluation (difference of the means, both 95%
+    intervals, the verdict). A curve that swings between evaluations (hopper mixtures: a policy
+    moving between two gaits) makes the last evaluation alone a noisy witness; the late-half mean
+    uses every late evaluation and still treats the seeds, not the evaluations, as the samples.
+    None with fewer than 4 shared steps."""
+    ours_rows = dict(zip(*_offline_curve(ours)))
+    ref_rows = dict(zip(*_offline_curve(reference)))
+    shared = sorted(set(ours_rows) & set(ref_rows))
+    if len(shared) < 4:
+        return None
+    late = shared[len(shared) // 2:]
+    with np.errstate(all="ignore"):  # A diverged seed's NaN rows drop out of its mean.
+        our_means = np.nanmean(results.as_array([ours_rows[step] for step in late]), axis=0)
+        ref_means = np.nanmean(results.as_array([ref_rows[step] for step in late]), axis=0)
+    difference, (low, high), (t_low, t_high) = _difference(our_means, ref_means)
+    return {"steps": late, "ours": our_means, "reference": ref_means, "difference": difference,
+            "bootstrap": (low, high), "welch": (t_low, t_high),
+            "verdict": _verdict(low, high, t_low, t_high)}
+
+
+def _late_half_line(ours: dict, reference: dict, label: str = "ours") -> list[str]:
+    late = late_half_comparison(ours, reference)
+    if late is None or math.isnan(late["difference"]):
+        return []
+    (low, high), (t_low, t_high) = late["bootstrap"], late["welch"]
+    intervals = ("" if math.isnan(low) else
+                 f", bootstrap [{low:+.1f}, {high:+.1f}], Welch [{t_low:+.1f}, {t_high:+.1f}]")
+    return [f"Late half (each seed's mean over the last {len(late['steps'])} shared evaluations, "
+            f"{late['steps'][0]:,}-{late['steps'][-1]:,}): {label} {_cell(late['ours'])}, "
+            f"reference {_cell(late['reference'])}; {late['difference']:+.1f}{intervals}: "
+            f"**{late['verdict']}**.", ""]
 
 
 def _cached_reference_seeds(workdir: pathlib.Path, reference: references.Reference,
@@ -151,10 +190,15 @@ def coverage_table(records: Sequence[dict], workdir: pathlib.Path) -> list[str]:
     final shared evaluation (updates, seeds a side, ours − reference with Welch's 95% interval,
     the verdict), or what exists so far (ours only, cached reference seeds), or "not run"."""
     by_key: dict[tuple[str, str], dict] = {}
+    todays = {}  # (algorithm, dataset) -> a variant of ours made with today's defaults
     for record in records:
         reference = parity_records.is_reference(record)
         if record["variant"] and not reference:
-            continue  # Diagnostic variants of ours have their own tables below.
+            # Diagnostic variants of ours have their own tables below; one made with today's
+            # defaults stands in for a plain record made before a default changed.
+            if not changed_defaults(record):
+                todays[(record["algorithm"], record["dataset_id"])] = record
+            continue
         side = "reference" if reference else "ours"
         name = record["reference"]["name"] if side == "reference" else None
         by_key.setdefault((record["algorithm"], record["dataset_id"]), {}).setdefault(
@@ -170,8 +214,15 @@ def coverage_table(records: Sequence[dict], workdir: pathlib.Path) -> list[str]:
             sides = by_key.get((reference.algorithm, dataset), {})
             ours = (sides.get("ours") or {}).get(None)
             ref = (sides.get("reference") or {}).get(name)
-            cells.append(_coverage_cell(ours, ref, _cached_reference_seeds(
-                workdir, reference, dataset)))
+            stand_in = todays.get((reference.algorithm, dataset))
+            use_variant = (ours is not None and stand_in is not None and ref is not None
+                           and changed_defaults(ours))
+            cell = _coverage_cell(stand_in if use_variant else ours, ref,
+                                  _cached_reference_seeds(workdir, reference, dataset))
+            if use_variant:
+                cell += (f" (ours: variant `{stand_in['variant']}`, today's defaults; the plain "
+                         "record predates a changed default)")
+            cells.append(cell)
         lines.append(f"| `{name}` ({reference.algorithm}) | " + " | ".join(cells) + " |")
     return lines
 
@@ -187,9 +238,12 @@ def _coverage_cell(ours: dict | None, reference: dict | None, cached_seeds: int)
             return "both sides, no shared evaluation step"
         t_low, t_high = final["welch"]
         interval = "" if math.isnan(t_low) else f" [{t_low:+.1f}, {t_high:+.1f}]"
+        late = late_half_comparison(ours, reference)
+        late_text = "" if late is None or math.isnan(late["difference"]) else (
+            f"; late half {late['difference']:+.1f}: {late['verdict']}")
         return (f"**{final['verdict']}** at {final['step']:,} updates, "
                 f"{final['seeds'][0]} v {final['seeds'][1]} seeds: "
-                f"{final['difference']:+.1f}{interval}")
+                f"{final['difference']:+.1f}{interval}{late_text}")
     pending = f"{cached_seeds} reference seed(s) cached" if cached_seeds else "no reference run"
     if ours is not None:
         return f"ours only ({ours['steps']:,} updates, {len(ours['seeds'])} seeds); {pending}"
@@ -249,6 +303,7 @@ def _variant_section(variant: dict, ours: dict | None, reference: dict) -> list[
             f"Budget: {variant['steps']} updates per seed; {variant['eval_episodes']} evaluation "
             f"episodes; seeds {variant['seeds']}.", "",
             *_comparison_table(variant, reference, label=f"ours ({variant['variant']})"), "",
+            *_late_half_line(variant, reference, label=f"ours ({variant['variant']})"),
             f"Command: `{variant.get('command')}`", ""]
 
 
@@ -361,6 +416,8 @@ def render_pair(ours: dict | None, reference: dict, speed: dict | None,
                       + "; a variant below may show the current default.", ""]
     lines += _comparison_table(ours, reference)
     lines.append("")
+    if ours is not None:
+        lines += _late_half_line(ours, reference)
     if "online" in reference:
         lines += _online_section(ours, reference)
     if speed is None:
@@ -433,8 +490,11 @@ def render_readme(workdir: str | pathlib.Path = WORKDIR) -> str:
     sections = [README_HEAD, "## Coverage", "",
                 "Each cell: the last evaluation both sides share, ours − reference with Welch's "
                 "95% interval, and the verdict (a gap needs the bootstrap and the Welch interval "
-                "to exclude 0); otherwise what exists so far. The sections below have every "
-                "evaluation step.", "", *coverage_table(records, workdir), ""]
+                "to exclude 0), then the late half: each seed's mean over the last half of the "
+                "shared evaluations, compared the same way (a curve that swings between "
+                "evaluations makes the last one a noisy witness; two tests per cell, so about one "
+                "cell in ten shows a gap by chance); otherwise what exists so far. The sections "
+                "below have every evaluation step.", "", *coverage_table(records, workdir), ""]
     for (_, dataset), group in pairs(records).items():
         ours = group["ours"][0] if group["ours"] else None
         for reference in group["reference"]:
