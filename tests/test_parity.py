@@ -160,6 +160,7 @@ import sys
 import d4rl
 import gym
 import numpy as np
+import wandb
 
 
 def eval_actor(env, n_episodes, seed):
@@ -180,12 +181,20 @@ def train():
     dataset = d4rl.qlearning_dataset(env)
     assert len(dataset["rewards"]) == 19
     for t in range(int(args["max_timesteps"])):
+        # A training signal every update (an actor loss every other one), an evaluation result
+        # after each evaluation, as CORL logs them.
+        wandb.log({"critic_loss": float(t), **({"actor_loss": -1.0} if t % 2 else {})}, step=t)
         if (t + 1) % int(args["eval_freq"]) == 0:
             eval_actor(env, int(args["n_episodes"]), int(args["seed"]))
+            wandb.log({"d4rl_normalized_score": 50.0}, step=t)
 '''
 
 
-def test_run_seed_and_reference_record(parity_dataset, tmp_path):
+def test_run_seed_and_reference_record(parity_dataset, tmp_path, monkeypatch):
+    logged = []
+    fake_wandb = type(sys)("wandb")
+    fake_wandb.log = lambda data, **kwargs: logged.append(data)
+    monkeypatch.setitem(sys.modules, "wandb", fake_wandb)
     script = tmp_path / "fake_reference.py"
     script.write_text(textwrap.dedent(FAKE_REFERENCE))
     binding, info = harness.make_binding(parity_dataset, ENV_NAME)
@@ -201,12 +210,22 @@ def test_run_seed_and_reference_record(parity_dataset, tmp_path):
     assert seeds[0].returns.shape == (3, 2) and np.all(seeds[0].returns >= 1)
     assert seeds[0].data_check["reference_transitions"] == 19
     assert len(seeds[0].train_s) == 3 and np.all(seeds[0].eval_s > 0)
+    # wandb.log's training signals, averaged between evaluations (updates 0-9, 10-19, 20-29);
+    # the score logged after each evaluation is left out. The real wandb.log still got them all.
+    assert seeds[0].train_metrics == {"actor_loss": [-1.0] * 3,
+                                      "critic_loss": [4.5, 14.5, 24.5]}
+    assert len(logged) == 2 * 33 and fake_wandb.log.__name__ == "<lambda>"
+    cached = tmp_path / "seed.json"
+    records.save_seed(str(cached), seeds[0])
+    assert records.load_seed(str(cached)).train_metrics == seeds[0].train_metrics
 
     record = records.reference_record(reference, "0" * 40, parity_dataset, info, {"alpha": 2.5},
                                       seeds, steps=30, eval_every=10, eval_episodes=2,
                                       device="cpu", command="test")
     assert record["name"] == "td3_bc-fake__test_invpend_parity-v0"
     assert record["eval_steps"] == [10, 20, 30] and record["seeds"] == [0, 1]
+    assert record["train_metrics"] == {"steps": [10, 20, 30], "actor_loss": [[-1.0, -1.0]] * 3,
+                                       "critic_loss": [[4.5, 4.5], [14.5, 14.5], [24.5, 24.5]]}
     assert records.is_reference(record) and record["reference"]["repository"] == "example/fake"
     # Reference scores are 0 and 100: the normalized score is the mean return itself.
     np.testing.assert_allclose(record["normalized_scores"][1][1], seeds[1].returns[1].mean())
@@ -452,6 +471,18 @@ def test_late_half_compares_each_seeds_mean_over_the_last_half_of_the_curve():
     assert tables.late_half_comparison({**ours, "eval_steps": [10, 20, 30, 40, 50, 61]},
                                        {**reference, "eval_steps": [1, 2, 30, 40, 50, 60, 70]}
                                        ) is None  # 3 shared steps: too few.
+
+
+def test_signals_table_pairs_the_references_logged_losses_with_ours():
+    reference = {"reference": {"name": "corl/td3_bc"}, "train_metrics": {
+        "steps": [10, 20], "critic_loss": [[1.0, 3.0], [2.0, 2.0]], "extra": [[0.0], [0.0]]}}
+    ours = {"train_metrics": {"steps": [10, 20], "critic/loss": [[5.0, 5.0], [None, 4.0]],
+                              "actor/loss": [[0.0, 0.0], [0.0, 0.0]]}}
+    lines = tables._signals_table(ours, reference)
+    # Only pairs both sides logged (CORL's actor_loss is missing here); NaN/None skipped.
+    assert lines[2] == "| updates | `critic_loss` reference | `critic/loss` ours |"
+    assert lines[4:6] == ["| 10 | 2 ± 1 | 5 ± 0 |", "| 20 | 2 ± 0 | 4 ± 0 |"]
+    assert tables._signals_table(ours, {**reference, "train_metrics": {"steps": []}}) == []
 
 
 def test_tables_compare_the_online_phase_of_a_reference_with_one(tmp_path):

@@ -58,6 +58,8 @@ class EvalCapture:
     Attributes:
       returns: one [episodes] float64 array per evaluation, in call order.
       calls: (start, end) ``time.perf_counter()`` of each evaluation.
+      metrics: where the reference's logged training signals go (``shims.MetricBlocks``); a
+        block is closed at each call, before the evaluation runs.
       episode_returns: ``None``: the returns are what the function returns (CORL). Otherwise the
         binding's list of finished episodes' returns: the call's returns are the episodes it
         finished, and their mean must equal the ``"return"`` the function reports (IDQL's
@@ -65,14 +67,18 @@ class EvalCapture:
     """
 
     def __init__(self, function: Callable[..., Any],
-                 episode_returns: list[float] | None = None):
+                 episode_returns: list[float] | None = None,
+                 metrics: shims.MetricBlocks | None = None):
         self.function = function
         self.episode_returns = episode_returns
+        self.metrics = metrics
         self.returns: list[np.ndarray] = []
         self.calls: list[tuple[float, float]] = []
 
     def __call__(self, *args, **kwargs):
         finished = len(self.episode_returns) if self.episode_returns is not None else 0
+        if self.metrics is not None:
+            self.metrics.close_block()  # The training signals logged since the last evaluation.
         start = time.perf_counter()
         result = self.function(*args, **kwargs)
         self.calls.append((start, time.perf_counter()))
@@ -104,6 +110,9 @@ class SeedResult:
         script's setup after the dataset was loaded: normalization, buffer, networks).
       data_check: the summary of ``d4rl_arrays.check_against_project``.
       config: the reference's config as its script parsed it (``dataclasses.asdict``), or ``{}``.
+      train_metrics: ``{name: [evals] mean}`` of the scalars the script logged through
+        ``wandb.log`` between evaluations (``shims.MetricBlocks``; ``None`` where a block logged
+        no such value), ``{}`` for a reference that logs nothing this way.
     """
 
     seed: int
@@ -113,6 +122,7 @@ class SeedResult:
     train_s: np.ndarray
     data_check: dict
     config: dict = dataclasses.field(default_factory=dict)
+    train_metrics: dict = dataclasses.field(default_factory=dict)
 
 
 def load_script(path: pathlib.Path, module_name: str):
@@ -182,11 +192,14 @@ def run_seed(script: pathlib.Path, eval_function: str, binding: shims.Binding,
 
     binding.check = timed_check
     try:
+        metrics = shims.MetricBlocks()
         with (shims.install(binding, real_gym=real_gym), _import_root(import_root),
-              shims.restore_jax_aliases(jax_aliases), shims.wandb_noops(wandb_noops)):
+              shims.restore_jax_aliases(jax_aliases), shims.wandb_noops(wandb_noops),
+              shims.wandb_metrics(metrics)):
             module = load_script(script, f"parity_reference_{script.stem}")
             capture = EvalCapture(getattr(module, eval_function),
-                                  binding.episode_returns if returns_from == "env" else None)
+                                  binding.episode_returns if returns_from == "env" else None,
+                                  metrics)
             setattr(module, eval_function, capture)
             if dataset_function:
                 setattr(module, dataset_function,
@@ -207,7 +220,8 @@ def run_seed(script: pathlib.Path, eval_function: str, binding: shims.Binding,
     previous = np.concatenate([[load_end["t"]], ends[:-1]])
     return SeedResult(seed=seed, argv=list(args), returns=np.stack(capture.returns),
                       eval_s=ends - starts, train_s=starts - previous,
-                      data_check=binding.checks[0], config=config)
+                      data_check=binding.checks[0], config=config,
+                      train_metrics=metrics.per_block())
 
 
 def run_reference_seed(reference, reference_dir: pathlib.Path, binding: shims.Binding,

@@ -95,7 +95,8 @@ def reference_record(reference: Reference, commit: str, dataset_id: str, info: D
         "normalized_scores": normalized.tolist(),
         "returns": [s.returns[-1].tolist() for s in seeds],
         "final": results.final_summary(normalized.tolist()),
-        "train_metrics": {"steps": []}, "diverged_seeds": [], "diverged_at_step": {},
+        "train_metrics": reference_train_metrics(seeds, eval_steps),
+        "diverged_seeds": [], "diverged_at_step": {},
         "timing": {"compile_s": 0.0, "train_s": train_s,
                    "eval_s": float(sum(s.eval_s.sum() for s in seeds)),
                    "updates_per_s": steps * len(seeds) / train_s if train_s else None,
@@ -122,6 +123,24 @@ def reference_record(reference: Reference, commit: str, dataset_id: str, info: D
     record["scores_digest"] = results.scores_digest(record)
     results.validate_record(record)
     return record
+
+
+def reference_train_metrics(seeds: Sequence[SeedResult], eval_steps: Sequence[int]) -> dict:
+    """``train_metrics`` in our records' layout (``steps``, then ``{name: [eval][seed]}``) from the
+    seeds' logged signals (``SeedResult.train_metrics``): the names every seed logged in every
+    block, NaN where a block had none. A seed cached before the capture existed has none, and
+    then no name is kept (``{"steps": []}``, as before)."""
+    per_seed = [seed.train_metrics for seed in seeds]
+    names = set.intersection(*(set(metrics) for metrics in per_seed)) if per_seed else set()
+    names = {name for name in names
+             if all(len(metrics[name]) == len(eval_steps) for metrics in per_seed)}
+    if not names:
+        return {"steps": []}
+    table = {"steps": list(eval_steps)}
+    for name in sorted(names):
+        table[name] = [[np.nan if metrics[name][k] is None else metrics[name][k]
+                        for metrics in per_seed] for k in range(len(eval_steps))]
+    return table
 
 
 def online_section(curves: Sequence[dict], info: DatasetInfo, normalized: bool) -> dict:
@@ -194,7 +213,8 @@ def save_seed(path: str, result: SeedResult) -> None:
     payload = {"seed": result.seed, "argv": list(result.argv), "data_check": result.data_check,
                "config": result.config, "returns": np.asarray(result.returns).tolist(),
                "eval_s": np.asarray(result.eval_s).tolist(),
-               "train_s": np.asarray(result.train_s).tolist()}
+               "train_s": np.asarray(result.train_s).tolist(),
+               "train_metrics": result.train_metrics}
     temporary = f"{path}.tmp{os.getpid()}"
     with open(temporary, "w") as handle:
         json.dump(payload, handle, default=str)
@@ -211,4 +231,5 @@ def load_seed(path: str) -> SeedResult | None:
                       returns=np.asarray(payload["returns"], np.float64),
                       eval_s=np.asarray(payload["eval_s"], np.float64),
                       train_s=np.asarray(payload["train_s"], np.float64),
-                      data_check=payload["data_check"], config=payload["config"])
+                      data_check=payload["data_check"], config=payload["config"],
+                      train_metrics=payload.get("train_metrics", {}))  # {}: cached before capture

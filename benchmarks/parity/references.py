@@ -348,6 +348,25 @@ OURS_CONFIG += (("aca/aca", "", {"reset_online_optimizers": False, "init_scheme"
 OURS_CONFIG += (("official/misa", "", {"mcmc_adaptation_rate": 0.0}),)
 
 
+# Training signals the harness captures from a reference's wandb.log calls
+# (harness.run_seed, shims.MetricBlocks) paired with our train_metrics of the same definition,
+# read from both sources: the parity tables print both sides at each evaluation. Only pairs whose
+# definitions agree are listed (a level difference then means something).
+METRIC_PAIRS: dict[str, dict[str, str]] = {
+    # CORL td3_bc.py: critic_loss = mse(Q1, y) + mse(Q2, y); actor_loss = -lambda mean Q1 +
+    # mse(pi, a), both ours' definitions (algorithms/td3_bc.py critic_loss, actor_loss).
+    "corl/td3_bc": {"critic_loss": "critic/loss", "actor_loss": "actor/loss"},
+    # CORL any_percent_bc.py: actor_loss = mse(pi(s), a), ours' actor/bc_mse.
+    "corl/bc": {"actor_loss": "actor/bc_mse"},
+    # CORL rebrac.py (epoch means of its Metrics, one epoch per evaluation block): critic_loss
+    # = sum_i mean_B (Q_i - y)^2 with the penalized target, actor_loss = mean_B (beta ||pi - a||^2
+    # - lambda min_i Q), bc_mse_policy = mean_B ||pi - a||^2: ours' critic/loss, actor/loss,
+    # actor/bc_mse (algorithms/rebrac.py).
+    "corl/rebrac": {"ReBRAC/critic_loss": "critic/loss", "ReBRAC/actor_loss": "actor/loss",
+                    "ReBRAC/bc_mse_policy": "actor/bc_mse"},
+}
+
+
 def ours_config(reference_name: str, dataset_id: str) -> dict[str, Any]:
     """Our Config values matching ``reference_name``'s settings on ``dataset_id`` (``{}``: our
     defaults already match, as far as a Config field can)."""

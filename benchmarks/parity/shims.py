@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import sys
 import types
@@ -319,6 +320,89 @@ def wandb_noops(names) -> Iterator[list[str]]:
     finally:
         for name, function in saved.items():
             setattr(wandb, name, function)
+
+
+class MetricBlocks:
+    """Training signals a reference logs through ``wandb.log``, averaged per evaluation block.
+
+    ``log(data)`` adds every finite scalar of ``data`` (numbers, NumPy scalars, one-element
+    tensors) to the open block's running sums; ``close_block()`` (called just before each
+    evaluation) turns them into that block's means. Names that say they are evaluation results
+    (``EVAL_WORDS``) are left out: a reference logs those after its evaluation, so they would land
+    in the next block. Block ``k`` is every update logged between evaluations ``k - 1`` and ``k``
+    (ours logs each evaluation's last chunk: the same signal, over more updates here).
+    """
+
+    EVAL_WORDS = ("eval", "score", "return")
+    COUNTERS = ("epoch", "step", "steps", "iteration", "timestep")  # Not signals.
+
+    def __init__(self):
+        self.sums: dict[str, list[float]] = {}  # name -> [sum, count] of the open block
+        self.blocks: list[dict[str, float]] = []
+
+    def log(self, data, *args, **kwargs) -> None:
+        del args, kwargs  # step=, commit=: the block boundaries come from the evaluations.
+        if not isinstance(data, dict):
+            return
+        for name, value in data.items():
+            lowered = str(name).lower()
+            if lowered in self.COUNTERS or any(word in lowered for word in self.EVAL_WORDS):
+                continue
+            value = _scalar(value)
+            if value is not None:
+                entry = self.sums.setdefault(str(name), [0.0, 0])
+                entry[0] += value
+                entry[1] += 1
+
+    def close_block(self) -> None:
+        self.blocks.append({name: total / count for name, (total, count) in self.sums.items()})
+        self.sums = {}
+
+    def per_block(self) -> dict[str, list[float | None]]:
+        """``{name: [mean of block 1, ...]}`` (``None`` where a block logged no such value)."""
+        names = sorted({name for block in self.blocks for name in block})
+        return {name: [block.get(name) for block in self.blocks] for name in names}
+
+
+def _scalar(value) -> float | None:
+    """``value`` as a finite float, or None (not a number, more than one element, NaN/inf)."""
+    if isinstance(value, bool):
+        return None
+    if not isinstance(value, (int, float)):
+        try:  # NumPy/JAX scalars, CPU tensors without grad.
+            array = np.asarray(value)
+        except Exception:  # noqa: BLE001 - anything that is no plain number is skipped.
+            return None
+        if array.size != 1 or not np.issubdtype(array.dtype, np.number):
+            return None
+        value = array.reshape(())
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+@contextlib.contextmanager
+def wandb_metrics(blocks: MetricBlocks) -> Iterator[bool]:
+    """Routes ``wandb.log`` into ``blocks`` (then on to the real ``wandb.log``) while the block
+    runs; yields False, changing nothing, where ``wandb`` is not installed."""
+    try:
+        import wandb
+    except ImportError:
+        yield False
+        return
+    original = getattr(wandb, "log", None)
+    if original is None:  # A stand-in module without ``log``.
+        yield False
+        return
+
+    def log(data, *args, **kwargs):
+        blocks.log(data)
+        return original(data, *args, **kwargs)
+
+    wandb.log = log
+    try:
+        yield True
+    finally:
+        wandb.log = original
 
 
 @contextlib.contextmanager

@@ -293,6 +293,42 @@ def _comparison_table(ours: dict | None, reference: dict, label: str = "ours",
     return lines
 
 
+def _signals_table(ours: dict | None, reference: dict) -> list[str]:
+    """The training signals of ``references.METRIC_PAIRS`` (the reference's captured
+    ``wandb.log`` means and ours' ``train_metrics`` of the same definition) at each evaluation step
+    both sides logged: mean ± std over seeds. Empty when the reference record has none (runs
+    before the capture, references that log otherwise)."""
+    pairs = references.METRIC_PAIRS.get(reference["reference"].get("name"), {})
+    ref_metrics = reference.get("train_metrics") or {}
+    our_metrics = (ours or {}).get("train_metrics") or {}
+    pairs = {ref_name: our_name for ref_name, our_name in pairs.items()
+             if ref_name in ref_metrics and our_name in our_metrics}
+    if not pairs:
+        return []
+    our_rows = dict(zip(our_metrics["steps"], range(len(our_metrics["steps"]))))
+    lines = ["Training signals at each evaluation (reference: the mean of what it logged since "
+             "the previous evaluation; ours: the mean over the last chunk before it), mean ± std "
+             "over seeds:", "",
+             "| updates | " + " | ".join(f"`{r}` reference | `{o}` ours"
+                                        for r, o in pairs.items()) + " |",
+             "| --- |" + " --- | --- |" * len(pairs)]
+    for index, step in enumerate(ref_metrics["steps"]):
+        if step not in our_rows:
+            continue
+        cells = []
+        for ref_name, our_name in pairs.items():
+            cells += [_signal(ref_metrics[ref_name][index]),
+                      _signal(our_metrics[our_name][our_rows[step]])]
+        lines.append(f"| {step} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def _signal(values) -> str:
+    finite = results.as_array([values])[0]
+    finite = finite[np.isfinite(finite)]
+    return "–" if not finite.size else f"{finite.mean():.3g} ± {finite.std():.2g}"
+
+
 def _variant_section(variant: dict, ours: dict | None, reference: dict) -> list[str]:
     """A diagnostic run of ours (a ``variant`` record) against the same reference: which
     ``Config`` values differ from the plain record's, its budget, and its comparison table."""
@@ -418,6 +454,7 @@ def render_pair(ours: dict | None, reference: dict, speed: dict | None,
     lines.append("")
     if ours is not None:
         lines += _late_half_line(ours, reference)
+    lines += _signals_table(ours, reference)
     if "online" in reference:
         lines += _online_section(ours, reference)
     if speed is None:
