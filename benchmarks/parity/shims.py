@@ -383,26 +383,41 @@ def _scalar(value) -> float | None:
 @contextlib.contextmanager
 def wandb_metrics(blocks: MetricBlocks) -> Iterator[bool]:
     """Routes ``wandb.log`` into ``blocks`` (then on to the real ``wandb.log``) while the block
-    runs; yields False, changing nothing, where ``wandb`` is not installed."""
+    runs; yields False, changing nothing, where ``wandb`` is not installed.
+
+    ``wandb.init`` rebinds the module's ``log`` to its run's (``NoopRun.log`` when disabled), so
+    ``init`` is wrapped too and routes the new ``log`` again after it returns. Both attributes are
+    restored on exit.
+    """
     try:
         import wandb
     except ImportError:
         yield False
         return
-    original = getattr(wandb, "log", None)
-    if original is None:  # A stand-in module without ``log``.
+    saved = {name: getattr(wandb, name) for name in ("log", "init") if hasattr(wandb, name)}
+    if "log" not in saved:  # A stand-in module without ``log``.
         yield False
         return
 
-    def log(data, *args, **kwargs):
-        blocks.log(data)
-        return original(data, *args, **kwargs)
+    def routed(log):
+        def log_and_record(data, *args, **kwargs):
+            blocks.log(data)
+            return log(data, *args, **kwargs)
+        return log_and_record
 
-    wandb.log = log
+    def init(*args, **kwargs):
+        run = saved["init"](*args, **kwargs)
+        wandb.log = routed(wandb.log)
+        return run
+
+    wandb.log = routed(saved["log"])
+    if "init" in saved:
+        wandb.init = init
     try:
         yield True
     finally:
-        wandb.log = original
+        for name, value in saved.items():
+            setattr(wandb, name, value)
 
 
 @contextlib.contextmanager
