@@ -169,7 +169,8 @@ def main(argv: Sequence[str]) -> None:
     options = flags.FLAGS
     paths = find_parts(options.algorithm, options.dataset, range(options.num_seeds),
                        options.parts_dir, options.variant)
-    merged = merge([results.read_record(path) for path in paths], command=" ".join(sys.argv))
+    command = " ".join(["python -m benchmarks.parity.ours_seeds", *sys.argv[1:]])
+    merged = merge([results.read_record(path) for path in paths], command=command)
     out = pathlib.Path(options.out_dir) / f"{merged['name']}.json"
     results.write_record(out, merged)
     final = merged["final"]["last"]
