@@ -121,7 +121,6 @@ def merge(parts: Sequence[dict[str, Any]], command: str | None = None) -> dict[s
                      for part in parts],
         command=command,
     )
-    merged["name"] = first["name"]
     summed = {key: sum(part["timing"][key] for part in parts)
               for key in ("compile_s", "train_s", "eval_s")}
     # Each part trained its own seed: the per-seed rate is the mean of the parts' rates.
