@@ -479,6 +479,24 @@ def test_late_half_compares_each_seeds_mean_over_the_last_half_of_the_curve():
                                        ) is None  # 3 shared steps: too few.
 
 
+def test_setup_references_exports_each_reference_at_its_pinned_commit(tmp_path):
+    """DRY_RUN: the commands only (no clone, no venv)."""
+    import subprocess
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        ["bash", "benchmarks/parity/setup_references.sh", str(tmp_path / "refs"), "corl", "misa"],
+        cwd=root, env={**os.environ, "DRY_RUN": "1", "SOURCE": "/mirrors/{owner}+{name}/repo"},
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert f"corl-team/CORL @ {references.CORL_COMMIT[:7]}" in out
+    assert "git clone --quiet --bare /mirrors/corl-team+CORL/repo" in out
+    assert f"archive {references.CORL_COMMIT} algorithms configs |" in out
+    assert f"archive {references.MISA_COMMIT}" in out and "python3.10 -m venv" in out
+    assert "CORL-venv" not in out and not (tmp_path / "refs").exists()
+
+
 def test_signals_table_pairs_the_references_logged_losses_with_ours():
     reference = {"reference": {"name": "corl/td3_bc"}, "train_metrics": {
         "steps": [10, 20], "critic_loss": [[1.0, 3.0], [2.0, 2.0]], "extra": [[0.0], [0.0]]}}
