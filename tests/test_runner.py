@@ -291,6 +291,16 @@ def test_single_seed_parts_merge_into_the_multi_seed_record(finished, seed1_alon
         ours_seeds.merge([first, {**results.read_record(paths[1]), "steps": 1}])
     with pytest.raises(ValueError, match="single-seed"):
         ours_seeds.keep_part(experiment.record_path(finished[0], finished[1]), parts_dir)
+    second = results.read_record(paths[1])
+    with pytest.raises(ValueError, match="offline-to-online record"):
+        ours_seeds.merge([first, {**second, "online": {"steps": 10}}])
+    with pytest.raises(ValueError, match="log different train metrics"):
+        ours_seeds.merge([first, {**second, "train_metrics": {"steps": [100, 200]}}])
+    # A second part of seed 0 made with other settings: which one to merge is not guessed.
+    (parts_dir / paths[0].name.replace(first["spec_hash"], "0" * 16)).write_text(
+        paths[0].read_text())
+    with pytest.raises(ValueError, match="seed 0 of .* has 2 parts"):
+        ours_seeds.find_parts(both["algorithm"], both["dataset_id"], [0, 1], parts_dir)
 
 
 def test_resume_after_interruption_equals_uninterrupted_run(finished, data_env, tmp_path):

@@ -103,11 +103,12 @@ def merge(parts: Sequence[dict[str, Any]], command: str | None = None) -> dict[s
                                  f"{field!r}: {part[field]!r} vs {first[field]!r}; rerun it "
                                  "with the same flags")
     merged = {field: first[field] for field in first if field not in ("scores_digest",)}
+    normalized_scores = _per_seed_rows(parts, "normalized_scores")
     merged.update(
         seeds=seeds,
-        normalized_scores=_per_seed_rows(parts, "normalized_scores"),
+        normalized_scores=normalized_scores,
         returns=[part["returns"][0] for part in parts],  # [seed][episode], last evaluation
-        final=results.final_summary(_per_seed_rows(parts, "normalized_scores")),
+        final=results.final_summary(normalized_scores),
         train_metrics=_merged_metrics(parts),
         diverged_at_step={key: value for part in parts
                           for key, value in part["diverged_at_step"].items()},

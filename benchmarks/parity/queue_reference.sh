@@ -51,27 +51,29 @@ REFERENCE_WORKDIR=benchmarks/results/parity
 [ "$SEEDS" = "$ALL_SEEDS" ] || REFERENCE_WORKDIR=${JAXRL_OFFLINE_STATE:-$HOME/.jaxrl_offline}/parity/reference-subset
 ALGO=$(python -c "from benchmarks.parity import references; print(references.get_reference('$REFERENCE').algorithm)") || exit 1
 BUDGET="--steps=$STEPS --eval_every=$EVAL_EVERY --eval_episodes=10"
+if [ "$PART" != reference ]; then
+  OURS_ARGS=$(python -m benchmarks.parity.references "$REFERENCE" "$DATASET") || exit 1
+  RECORD="runs/${ALGO}__$(echo "$DATASET" | tr '/' '_').json"
+fi
 if [ "$PART" != reference ] && [ -n "${OURS_SEEDS:-}" ]; then
   # Ours a seed at a time (a side longer than a session): each seed alone (--seed=k
   # --num_seeds=1, state under ours-seed<k>), its record kept in the committed ours_seeds/, and
   # the NUM_SEEDS-seed record merged from them once every seed is there.
-  OURS_ARGS=$(python -m benchmarks.parity.references "$REFERENCE" "$DATASET") || exit 1
   for seed in $(echo "$OURS_SEEDS" | tr ',' ' '); do
     STATE=${JAXRL_OFFLINE_STATE:-$HOME/.jaxrl_offline}/parity/ours-seed$seed
     python -m experiments.run --algos=$ALGO --datasets="$DATASET" --num_seeds=1 --seed=$seed \
         $BUDGET --chunk=$CHUNK --checkpoint_every=1 ${OURS_ARGS_EXTRA:-} --workdir="$STATE" \
         --progress=false $OURS_ARGS || exit 1
-    python -c "from benchmarks.parity import ours_seeds; print(ours_seeds.keep_part('$STATE/runs/${ALGO}__$(echo "$DATASET" | tr '/' '_').json'))" || exit 1
+    python -c "from benchmarks.parity import ours_seeds; print(ours_seeds.keep_part('$STATE/$RECORD'))" || exit 1
   done
   python -m benchmarks.parity.ours_seeds --algorithm=$ALGO --dataset="$DATASET" \
       --num_seeds=$NUM_SEEDS || echo "not merged yet: run the other seeds with OURS_SEEDS"
 elif [ "$PART" != reference ]; then
   STATE=${JAXRL_OFFLINE_STATE:-$HOME/.jaxrl_offline}/parity/ours-$NUM_SEEDS
-  OURS_ARGS=$(python -m benchmarks.parity.references "$REFERENCE" "$DATASET") || exit 1
   python -m experiments.run --algos=$ALGO --datasets="$DATASET" --num_seeds=$NUM_SEEDS $BUDGET \
       --chunk=$CHUNK --checkpoint_every=1 ${OURS_ARGS_EXTRA:-} --workdir="$STATE" --progress=false \
       $OURS_ARGS || exit 1
-  cp "$STATE/runs/${ALGO}__$(echo "$DATASET" | tr '/' '_').json" benchmarks/results/parity/runs/
+  cp "$STATE/$RECORD" benchmarks/results/parity/runs/
 fi
 if [ "$PART" != ours ]; then
   PYTHONPATH=$PWD ${HARNESS_PYTHON:-python} -m benchmarks.parity.run_reference \

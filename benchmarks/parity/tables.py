@@ -112,14 +112,19 @@ def _difference(our_scores, ref_scores) -> tuple[float, tuple, tuple]:
     return difference, (low, high), (t_low, t_high)
 
 
+def _shared_rows(ours: dict, reference: dict) -> tuple[dict, dict, list]:
+    """``{step: [seed] scores}`` of both sides' offline curves and their shared steps, sorted."""
+    ours_rows = dict(zip(*_offline_curve(ours)))
+    ref_rows = dict(zip(*_offline_curve(reference)))
+    return ours_rows, ref_rows, sorted(set(ours_rows) & set(ref_rows))
+
+
 def _final_comparison(ours: dict, reference: dict) -> dict | None:
     """The last evaluation step both sides share: its step, seed counts, difference of the means
     and both 95% intervals, and the verdict (``"within noise"`` unless the bootstrap and the
     Welch interval both exclude 0, ``"gap"`` then; ``"1 seed a side"`` when no CI is defined).
     None when they share no step."""
-    ours_rows = dict(zip(*_offline_curve(ours)))
-    ref_rows = dict(zip(*_offline_curve(reference)))
-    shared = sorted(set(ours_rows) & set(ref_rows))
+    ours_rows, ref_rows, shared = _shared_rows(ours, reference)
     if not shared:
         return None
     step = shared[-1]
@@ -147,9 +152,7 @@ def late_half_comparison(ours: dict, reference: dict) -> dict | None:
     moving between two gaits) makes the last evaluation alone a noisy witness; the late-half mean
     uses every late evaluation and still treats the seeds, not the evaluations, as the samples.
     None with fewer than 4 shared steps."""
-    ours_rows = dict(zip(*_offline_curve(ours)))
-    ref_rows = dict(zip(*_offline_curve(reference)))
-    shared = sorted(set(ours_rows) & set(ref_rows))
+    ours_rows, ref_rows, shared = _shared_rows(ours, reference)
     if len(shared) < 4:
         return None
     late = shared[len(shared) // 2:]
@@ -252,9 +255,14 @@ def _coverage_cell(ours: dict | None, reference: dict | None, cached_seeds: int)
     return "not run" + (f" ({pending})" if cached_seeds else "")
 
 
+def _finite(values) -> np.ndarray:
+    """The finite entries of a [seed] row (``None``, NaN and inf dropped)."""
+    row = results.as_array([values])[0]
+    return row[np.isfinite(row)]
+
+
 def _cell(scores) -> str:
-    finite = np.asarray(scores, np.float64)
-    finite = finite[np.isfinite(finite)]
+    finite = _finite(scores)
     if not finite.size:
         return "–"
     return f"{finite.mean():.1f} ± {finite.std():.1f} (n={finite.size})"
@@ -324,8 +332,7 @@ def _signals_table(ours: dict | None, reference: dict) -> list[str]:
 
 
 def _signal(values) -> str:
-    finite = results.as_array([values])[0]
-    finite = finite[np.isfinite(finite)]
+    finite = _finite(values)
     return "–" if not finite.size else f"{finite.mean():.3g} ± {finite.std():.2g}"
 
 

@@ -115,12 +115,12 @@ def member_values(values: Mapping[str, np.ndarray], num_seeds: int,
 
 
 def make_grid_layout(seeds: Sequence[int], num_points: int,
-                     devices: Sequence[jax.Device] | None = None) -> training.SeedLayout:
+                     devices: Sequence[jax.Device] | None = None) -> seed_layout.SeedLayout:
     """A ``SeedLayout`` of ``num_points * len(seeds)`` members, point-major; ``seeds`` of the
     layout are the members' seed values (each seed once per point), padded like seeds."""
     members = tuple(seeds) * num_points
     # The same device count and padding as that many distinct seeds.
-    placeholder = training.make_seed_layout(range(len(members)), devices)
+    placeholder = seed_layout.make_seed_layout(range(len(members)), devices)
     padding = len(placeholder.padded_seeds) - len(members)
     return dataclasses.replace(placeholder, seeds=members,
                                padded_seeds=members + seed_layout.padding_seeds(members, padding))
