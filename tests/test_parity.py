@@ -495,6 +495,10 @@ def test_setup_references_exports_each_reference_at_its_pinned_commit(tmp_path):
     assert f"archive {references.CORL_COMMIT} algorithms configs |" in out
     assert f"archive {references.MISA_COMMIT}" in out and "python3.10 -m venv" in out
     assert "CORL-venv" not in out and not (tmp_path / "refs").exists()
+    unknown = subprocess.run(
+        ["bash", "benchmarks/parity/setup_references.sh", str(tmp_path / "refs"), "nope"],
+        cwd=root, env={**os.environ, "DRY_RUN": "1"}, capture_output=True, text=True, timeout=120)
+    assert unknown.returncode != 0 and "unknown reference 'nope'" in unknown.stderr
 
 
 def test_signals_table_pairs_the_references_logged_losses_with_ours():

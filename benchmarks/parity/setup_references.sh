@@ -46,7 +46,8 @@ venv() {  # venv <name> <python> [--system-site-packages]
 
 run mkdir -p "$DIR"
 for name in $NAMES; do
-  read -r repo commit export paths <<< "$(source_of "$name")"
+  row=$(source_of "$name")  # An unknown name stops here (set -e; a here-string would not).
+  read -r repo commit export paths <<< "$row"
   url=${SOURCE//\{repo\}/$repo}; url=${url//\{owner\}/${repo%%/*}}; url=${url//\{name\}/${repo#*/}}
   clone="$DIR/.git-$name"
   echo "== $name: $repo @ ${commit:0:7} -> $DIR/$export"
